@@ -1,0 +1,3 @@
+//! Benchmark harness.
+#![forbid(unsafe_code)]
+fn main() {}

@@ -1,0 +1,32 @@
+//! The tamper-evident ledger: pure functions and types, no I/O.
+//!
+//! Job: the RFC 9162 §2.1 Merkle tree (leaf `SHA-256(0x00 ‖ entry)`, node
+//! `SHA-256(0x01 ‖ left ‖ right)`), inclusion and consistency proofs and their
+//! verification, C2SP tlog-checkpoint bodies, C2SP signed notes with Ed25519, and the
+//! C2SP tlog-tiles layout (tile paths, partial tiles, entry bundles).
+//!
+//! Invariants:
+//! - Entries are opaque bytes; recall's entries are 32-byte commitments, never events.
+//! - Proof generation reads only hashes of *complete* subtrees through [`HashSource`];
+//!   the storage layer decides where they live (tiles).
+//! - Signed-note verification ignores signatures by unknown keys, and fails when no
+//!   known key signed.
+
+#![forbid(unsafe_code)]
+
+mod checkpoint;
+mod merkle;
+mod note;
+mod proof;
+mod tiles;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash, node_hash, root_of_leaves};
+pub use note::{Note, NoteError, NoteSignature, Signer, Verifier};
+pub use proof::{
+    HashSource, ProofError, StoredHashes, TiledHashSource, consistency_proof, inclusion_proof,
+    root_at, verify_consistency, verify_inclusion,
+};
+pub use tiles::{
+    TILE_HEIGHT, TILE_WIDTH, TilePath, TilePathError, entry_bundle, parse_entry_bundle,
+};

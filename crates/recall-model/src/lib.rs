@@ -1,0 +1,27 @@
+//! recall's native audit event, wire format v1 (PRODUCT.md §3).
+//!
+//! Job: turn untrusted bytes into a validated, normalised [`Event`], and turn a
+//! [`Recorded`] event (an event plus the server-assigned `tenant`, `seq` and
+//! `received`) into its RFC 8785 (JCS) canonical bytes — the exact bytes that the
+//! ledger commits to — and back.
+//!
+//! Invariants:
+//! - Every rejection is a [`ValidationError`] naming the field (a dotted path such as
+//!   `actor.id` or `detail`) and the rule; error messages never echo field values,
+//!   because values may be PHI.
+//! - `canonical(parse_canonical(canonical(r))) == canonical(r)`: the canonical form is a
+//!   fixed point, and it does not depend on the key order or whitespace of the input.
+//! - No I/O happens here.
+
+#![forbid(unsafe_code)]
+
+mod canonical;
+mod event;
+mod validate;
+
+pub use canonical::{canonical, canonical_into, parse_canonical};
+pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
+pub use validate::{
+    MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, Rule,
+    ValidationError, parse_event, validate_tenant,
+};

@@ -1,0 +1,3 @@
+//! The `recall` command line.
+#![forbid(unsafe_code)]
+fn main() {}
