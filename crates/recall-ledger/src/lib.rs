@@ -22,11 +22,12 @@ mod tiles;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash, node_hash, root_of_leaves};
-pub use note::{Note, NoteError, NoteSignature, Signer, Verifier};
+pub use note::{MAX_NOTE_SIGNATURES, Note, NoteError, NoteSignature, Signer, Verifier};
 pub use proof::{
-    HashSource, ProofError, StoredHashes, TiledHashSource, consistency_proof, inclusion_proof,
-    root_at, verify_consistency, verify_inclusion,
+    HashSource, MemoryHashes, ProofError, StoredHashes, TiledHashSource, consistency_proof,
+    inclusion_proof, root_at, verify_consistency, verify_inclusion,
 };
 pub use tiles::{
-    TILE_HEIGHT, TILE_WIDTH, TilePath, TilePathError, entry_bundle, parse_entry_bundle,
+    MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TilePath, TilePathError, entry_bundle,
+    parse_entry_bundle, parse_tile, tile_bytes, try_entry_bundle,
 };

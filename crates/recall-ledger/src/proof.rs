@@ -1,13 +1,53 @@
 //! Inclusion and consistency proofs (RFC 9162 §2.1.3, §2.1.4).
+//!
+//! Proofs are generated with the RFC's own recursions (`PATH`, `SUBPROOF`), reading
+//! only hashes of *complete* subtrees from a [`HashSource`]; the hash of an incomplete
+//! right edge is computed from the complete subtrees it splits into. Verification is
+//! the RFC's iterative algorithms, after an up-front length check so a wrong-length
+//! proof gets a precise error.
 
-use crate::Hash;
+use crate::merkle::{EMPTY_ROOT, Frontier, node_hash, split_point};
+use crate::{Hash, TILE_HEIGHT};
 
 /// Why a proof could not be made or did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
-    /// TODO(helper): variants (index out of range, wrong length, root mismatch, source error).
-    #[error("placeholder")]
-    Placeholder,
+    /// The leaf index is not inside the tree (`index >= size`; no leaf is in an empty tree).
+    #[error("leaf index {index} is out of range for tree size {size}")]
+    IndexOutOfRange {
+        /// The leaf index asked for.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// A consistency proof was asked for from a larger tree to a smaller one.
+    #[error("old tree size {old} is larger than new tree size {new}")]
+    OldSizeExceedsNew {
+        /// The old (first) tree size.
+        old: u64,
+        /// The new (second) tree size.
+        new: u64,
+    },
+    /// The proof does not have the number of hashes the sizes imply.
+    #[error("proof has {got} hashes, expected {expected}")]
+    WrongProofLength {
+        /// Hashes the proof must have for these sizes.
+        expected: usize,
+        /// Hashes the proof has.
+        got: usize,
+    },
+    /// The root recomputed from the proof is not the expected (new) root.
+    #[error("recomputed root does not match the expected root")]
+    RootMismatch,
+    /// The old root recomputed from a consistency proof is not the given old root.
+    #[error("recomputed old root does not match the given old root")]
+    OldRootMismatch,
+    /// A root given for a tree of size 0 is not SHA-256("").
+    #[error("root given for the empty tree is not SHA-256(\"\")")]
+    EmptyTreeRootMismatch,
+    /// The hash source failed; its own error text.
+    #[error("hash source: {0}")]
+    Source(String),
 }
 
 /// Hashes of complete subtrees: `subtree(level, index)` is the hash of the perfect subtree
@@ -29,32 +69,375 @@ pub trait StoredHashes {
 pub struct TiledHashSource<'a, S: StoredHashes + ?Sized>(pub &'a S);
 
 impl<S: StoredHashes + ?Sized> HashSource for TiledHashSource<'_, S> {
-    fn subtree(&self, _level: u8, _index: u64) -> Result<Hash, String> {
-        todo!()
+    fn subtree(&self, level: u8, index: u64) -> Result<Hash, String> {
+        if level >= 64 {
+            return Err(format!("no subtree at level {level} in a 64-bit tree"));
+        }
+        let depth = level % TILE_HEIGHT;
+        let base = level - depth;
+        // The node's descendants at the stored level below: 2^depth consecutive hashes.
+        let count = 1u64 << depth;
+        let start = index
+            .checked_mul(count)
+            .ok_or_else(|| format!("subtree ({level}, {index}) is out of range"))?;
+        let mut hashes = self.0.read(base, start, count)?;
+        if hashes.len() as u64 != count {
+            return Err(format!(
+                "read of {count} hashes at level {base} from {start} returned {}",
+                hashes.len()
+            ));
+        }
+        // Hash pairs in place, one level per round, until the node itself is left.
+        let mut width = hashes.len();
+        while width > 1 {
+            for i in 0..width / 2 {
+                hashes[i] = node_hash(&hashes[2 * i], &hashes[2 * i + 1]);
+            }
+            width /= 2;
+        }
+        Ok(hashes[0])
     }
 }
 
+/// Tile-level hashes kept in memory: feed it leaf hashes in order and it keeps exactly
+/// what tiles hold (tree levels 0, 8, 16, …). For tests, rebuilds and verification.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryHashes {
+    frontier: Frontier,
+    /// `levels[i]` holds the complete subtree hashes of tree level `8 * i`.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl MemoryHashes {
+    /// The empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let levels = &mut self.levels;
+        self.frontier.push(leaf, |level, index, hash| {
+            if level.is_multiple_of(TILE_HEIGHT) {
+                let tile_level = usize::from(level / TILE_HEIGHT);
+                if levels.len() <= tile_level {
+                    levels.resize_with(tile_level + 1, Vec::new);
+                }
+                debug_assert_eq!(levels[tile_level].len() as u64, index);
+                levels[tile_level].push(*hash);
+            }
+        });
+    }
+
+    /// The frontier of the whole tree (its size and root).
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
+    }
+
+    /// The stored hashes of tree level `level` (a multiple of 8); empty for other levels.
+    pub fn level(&self, level: u8) -> &[Hash] {
+        if !level.is_multiple_of(TILE_HEIGHT) {
+            return &[];
+        }
+        self.levels
+            .get(usize::from(level / TILE_HEIGHT))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+impl StoredHashes for MemoryHashes {
+    fn read(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, String> {
+        if !level.is_multiple_of(TILE_HEIGHT) {
+            return Err(format!("level {level} is not a tile level"));
+        }
+        let stored = self.level(level);
+        let end = start.checked_add(count).ok_or("range overflows")?;
+        if end > stored.len() as u64 {
+            return Err(format!(
+                "hashes [{start}, {end}) at level {level}: only {} stored",
+                stored.len()
+            ));
+        }
+        Ok(stored[start as usize..end as usize].to_vec())
+    }
+}
+
+/// `MTH(D[start:end])` for a node of the RFC 9162 recursion: a perfect aligned subtree
+/// is read, anything else is split at the largest power of two and computed.
+fn mth(start: u64, end: u64, src: &dyn HashSource) -> Result<Hash, ProofError> {
+    let n = end - start;
+    if n.is_power_of_two() && start.is_multiple_of(n) {
+        let level = n.trailing_zeros() as u8;
+        return src
+            .subtree(level, start >> level)
+            .map_err(ProofError::Source);
+    }
+    let k = split_point(n);
+    Ok(node_hash(
+        &mth(start, start + k, src)?,
+        &mth(start + k, end, src)?,
+    ))
+}
+
 /// The tree root at `size` from complete-subtree hashes.
-pub fn root_at(_size: u64, _src: &dyn HashSource) -> Result<Hash, ProofError> {
-    todo!()
+pub fn root_at(size: u64, src: &dyn HashSource) -> Result<Hash, ProofError> {
+    if size == 0 {
+        return Ok(EMPTY_ROOT);
+    }
+    mth(0, size, src)
 }
 
 /// RFC 9162 inclusion proof for leaf `index` in the tree of `size` leaves.
-pub fn inclusion_proof(_index: u64, _size: u64, _src: &dyn HashSource) -> Result<Vec<Hash>, ProofError> {
-    todo!()
+pub fn inclusion_proof(
+    index: u64,
+    size: u64,
+    src: &dyn HashSource,
+) -> Result<Vec<Hash>, ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let mut out = Vec::with_capacity(inclusion_len(index, size));
+    path(index, 0, size, src, &mut out)?;
+    Ok(out)
+}
+
+/// `PATH(m, D[start:end])`: the path below comes first, then the sibling at this level.
+fn path(
+    m: u64,
+    start: u64,
+    end: u64,
+    src: &dyn HashSource,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    let n = end - start;
+    if n == 1 {
+        return Ok(());
+    }
+    let k = split_point(n);
+    if m < k {
+        path(m, start, start + k, src, out)?;
+        out.push(mth(start + k, end, src)?);
+    } else {
+        path(m - k, start + k, end, src, out)?;
+        out.push(mth(start, start + k, src)?);
+    }
+    Ok(())
 }
 
 /// RFC 9162 consistency proof between sizes `old` and `new` (`old <= new`).
-pub fn consistency_proof(_old: u64, _new: u64, _src: &dyn HashSource) -> Result<Vec<Hash>, ProofError> {
-    todo!()
+///
+/// The proof is empty when `old == new` and when `old == 0` (the empty tree is a prefix
+/// of every tree; see [`verify_consistency`]).
+pub fn consistency_proof(
+    old: u64,
+    new: u64,
+    src: &dyn HashSource,
+) -> Result<Vec<Hash>, ProofError> {
+    if old > new {
+        return Err(ProofError::OldSizeExceedsNew { old, new });
+    }
+    let mut out = Vec::new();
+    if old > 0 && old < new {
+        out.reserve(consistency_len(old, new));
+        subproof(old, 0, new, true, src, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// `SUBPROOF(m, D[start:end], b)`; `b` says the old tree is this whole subtree's left
+/// edge, whose root the verifier already knows.
+fn subproof(
+    m: u64,
+    start: u64,
+    end: u64,
+    b: bool,
+    src: &dyn HashSource,
+    out: &mut Vec<Hash>,
+) -> Result<(), ProofError> {
+    let n = end - start;
+    if m == n {
+        if !b {
+            out.push(mth(start, end, src)?);
+        }
+        return Ok(());
+    }
+    let k = split_point(n);
+    if m <= k {
+        subproof(m, start, start + k, b, src, out)?;
+        out.push(mth(start + k, end, src)?);
+    } else {
+        subproof(m - k, start + k, end, false, src, out)?;
+        out.push(mth(start, start + k, src)?);
+    }
+    Ok(())
+}
+
+/// Bits needed to write `x` (0 for 0).
+fn bit_len(x: u64) -> u32 {
+    64 - x.leading_zeros()
+}
+
+/// Hashes in an inclusion proof for `index < size`: one per level where the paths to
+/// `index` and to the last leaf differ ("inner"), plus one per left sibling above
+/// where they join ("border").
+fn inclusion_len(index: u64, size: u64) -> usize {
+    let inner = bit_len(index ^ (size - 1));
+    let border = (index >> inner).count_ones();
+    (inner + border) as usize
+}
+
+/// Hashes in a consistency proof for `0 < old < new`: the inclusion path of the old
+/// tree's last leaf, minus the levels inside the old tree's rightmost perfect subtree,
+/// plus that subtree's root unless it is the whole old tree (old is a power of two).
+fn consistency_len(old: u64, new: u64) -> usize {
+    let inner = bit_len((old - 1) ^ (new - 1)) - old.trailing_zeros();
+    let border = ((old - 1) >> bit_len((old - 1) ^ (new - 1))).count_ones();
+    let seed = usize::from(!old.is_power_of_two());
+    seed + (inner + border) as usize
 }
 
 /// Verifies an inclusion proof (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(_leaf: &Hash, _index: u64, _size: u64, _proof: &[Hash], _root: &Hash) -> Result<(), ProofError> {
-    todo!()
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let expected = inclusion_len(index, size);
+    if proof.len() != expected {
+        return Err(ProofError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return Err(ProofError::WrongProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            // Climb past the levels where this node has no right sibling.
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    if r != *root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
 }
 
 /// Verifies a consistency proof (RFC 9162 §2.1.4.2).
-pub fn verify_consistency(_old_size: u64, _new_size: u64, _old_root: &Hash, _new_root: &Hash, _proof: &[Hash]) -> Result<(), ProofError> {
-    todo!()
+///
+/// Edge cases, decided here: `old == new` needs an empty proof and equal roots;
+/// `old == 0` needs an empty proof and `old_root == SHA-256("")` (the empty tree is a
+/// prefix of every tree, but a checkpoint of size 0 claiming another root is wrong, so
+/// it is refused rather than ignored). A size-0 tree's root must be `SHA-256("")` in
+/// both cases.
+pub fn verify_consistency(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    if old_size > new_size {
+        return Err(ProofError::OldSizeExceedsNew {
+            old: old_size,
+            new: new_size,
+        });
+    }
+    if old_size == 0 || old_size == new_size {
+        if !proof.is_empty() {
+            return Err(ProofError::WrongProofLength {
+                expected: 0,
+                got: proof.len(),
+            });
+        }
+        if old_size == 0 && *old_root != EMPTY_ROOT {
+            return Err(ProofError::EmptyTreeRootMismatch);
+        }
+        if new_size == 0 && *new_root != EMPTY_ROOT {
+            return Err(ProofError::EmptyTreeRootMismatch);
+        }
+        if old_size == new_size && old_root != new_root {
+            return Err(ProofError::RootMismatch);
+        }
+        return Ok(());
+    }
+    let expected = consistency_len(old_size, new_size);
+    if proof.len() != expected {
+        return Err(ProofError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    // Step 2: when the old tree is a perfect subtree, its root is the path's first node.
+    let (seed, rest) = if old_size.is_power_of_two() {
+        (*old_root, proof)
+    } else {
+        (proof[0], &proof[1..])
+    };
+    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (seed, seed);
+    for c in rest {
+        if sn == 0 {
+            return Err(ProofError::WrongProofLength {
+                expected,
+                got: proof.len(),
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            // A left sibling: part of both trees.
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            // A right sibling: only in the new tree.
+            sr = node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::WrongProofLength {
+            expected,
+            got: proof.len(),
+        });
+    }
+    if fr != *old_root {
+        return Err(ProofError::OldRootMismatch);
+    }
+    if sr != *new_root {
+        return Err(ProofError::RootMismatch);
+    }
+    Ok(())
 }
