@@ -17,11 +17,17 @@
 
 mod canonical;
 mod event;
+mod jcs;
+mod raw;
+mod slow;
+mod time;
 mod validate;
+mod value;
 
 pub use canonical::{canonical, canonical_into, parse_canonical};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
+pub use jcs::canonical_json_into;
 pub use validate::{
-    MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, Rule,
-    ValidationError, parse_event, validate_tenant,
+    MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
+    MAX_TEXT_CHARS, Rule, ValidationError, parse_event, validate_tenant,
 };

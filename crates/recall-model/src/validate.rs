@@ -1,8 +1,14 @@
 //! Parsing and validation of wire-format v1 events.
 
+use std::fmt;
+use std::net::IpAddr;
+
 use jiff::Timestamp;
 
-use crate::Event;
+use crate::raw::{self, RawEvent, Str};
+use crate::slow::{self, Shape};
+use crate::time::{TimeError, parse_rfc3339};
+use crate::{Actor, Event, Outcome, Patient, Resource, Source, jcs};
 
 /// Largest accepted encoded event (the input bytes of one event).
 pub const MAX_EVENT_BYTES: usize = 64 * 1024;
@@ -12,12 +18,68 @@ pub const MAX_DETAIL_BYTES: usize = 16 * 1024;
 pub const MAX_ID_CHARS: usize = 128;
 /// How far in the future an event's `time` may lie.
 pub const MAX_FUTURE_SKEW_SECONDS: i64 = 300;
+/// Largest accepted short text field (`actor.role`, `actor.name`, `source.system`,
+/// `source.device`), in characters.
+pub const MAX_TEXT_CHARS: usize = 256;
+/// Largest accepted `reason`, in characters.
+pub const MAX_REASON_CHARS: usize = 2048;
 
 /// The rule an input broke.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
-    /// TODO(helper): variants.
-    Placeholder,
+    /// The input, or its `detail`, is larger than allowed.
+    TooLarge,
+    /// The input is not well-formed JSON (the message gives line and column).
+    InvalidJson,
+    /// The field has the wrong JSON type (e.g. a number where a string belongs).
+    WrongType,
+    /// The object has a field the format does not define.
+    UnknownField,
+    /// The same key appears twice in one object.
+    Duplicate,
+    /// A required field is absent or `null`.
+    Required,
+    /// The text is empty or has too many characters.
+    Length,
+    /// The text contains a control character it may not contain.
+    ControlCharacter,
+    /// An identifier starts or ends with whitespace.
+    Whitespace,
+    /// The text does not have the required syntax (time, code, address, tenant name).
+    Format,
+    /// The value is not one of the allowed values.
+    NotAllowed,
+    /// `time` lies further in the future than the allowed clock skew.
+    InFuture,
+    /// A `detail` number is not exactly representable as an IEEE-754 double.
+    InexactNumber,
+}
+
+impl Rule {
+    /// A stable, kebab-case name for the rule (e.g. for problem-details responses).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too-large",
+            Self::InvalidJson => "invalid-json",
+            Self::WrongType => "wrong-type",
+            Self::UnknownField => "unknown-field",
+            Self::Duplicate => "duplicate",
+            Self::Required => "required",
+            Self::Length => "length",
+            Self::ControlCharacter => "control-character",
+            Self::Whitespace => "whitespace",
+            Self::Format => "format",
+            Self::NotAllowed => "not-allowed",
+            Self::InFuture => "in-future",
+            Self::InexactNumber => "inexact-number",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A rejected event: which field, which rule. Never carries the field's value.
@@ -33,12 +95,359 @@ pub struct ValidationError {
     pub message: String,
 }
 
+impl ValidationError {
+    /// A new error; `message` must state the rule without quoting the input.
+    pub fn new(field: impl Into<String>, rule: Rule, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule,
+            message: message.into(),
+        }
+    }
+}
+
 /// Parses and validates one event from JSON bytes, with `now` as the server's clock.
-pub fn parse_event(_input: &[u8], _now: Timestamp) -> Result<Event, ValidationError> {
-    todo!()
+pub fn parse_event(input: &[u8], now: Timestamp) -> Result<Event, ValidationError> {
+    parse(input, Shape::Event, Some(now)).map(|p| p.event)
 }
 
 /// Checks a tenant name: 1–63 chars of `[a-z0-9-]`, starting with a letter or digit.
-pub fn validate_tenant(_tenant: &str) -> Result<(), ValidationError> {
-    todo!()
+pub fn validate_tenant(tenant: &str) -> Result<(), ValidationError> {
+    let b = tenant.as_bytes();
+    if b.is_empty() || b.len() > 63 {
+        return Err(ValidationError::new(
+            "tenant",
+            Rule::Length,
+            "must be 1 to 63 characters",
+        ));
+    }
+    let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !ok(&b[0]) || !b.iter().all(|c| ok(c) || *c == b'-') {
+        return Err(ValidationError::new(
+            "tenant",
+            Rule::Format,
+            "must be lower-case letters, digits and '-', starting with a letter or digit",
+        ));
+    }
+    Ok(())
 }
+
+/// An event plus the stored form's server fields, when present.
+pub(crate) struct Parsed {
+    pub(crate) event: Event,
+    pub(crate) seq: Option<u64>,
+    pub(crate) received: Option<Timestamp>,
+}
+
+/// Shared by [`parse_event`] (`now` given: future times refused) and
+/// `parse_canonical` (no clock).
+pub(crate) fn parse(
+    input: &[u8],
+    shape: Shape,
+    now: Option<Timestamp>,
+) -> Result<Parsed, ValidationError> {
+    if input.len() > MAX_EVENT_BYTES {
+        return Err(ValidationError::new(
+            "event",
+            Rule::TooLarge,
+            format!("must be at most {MAX_EVENT_BYTES} bytes"),
+        ));
+    }
+    match raw::fast(input) {
+        Ok(raw) => build(raw, shape, now),
+        Err(_) => build(slow::parse(input, shape)?, shape, now),
+    }
+}
+
+fn required(field: &str) -> ValidationError {
+    ValidationError::new(field, Rule::Required, "is required")
+}
+
+fn build(
+    raw: RawEvent<'_>,
+    shape: Shape,
+    now: Option<Timestamp>,
+) -> Result<Parsed, ValidationError> {
+    let id = raw.id.map(|s| ident("id", s)).transpose()?;
+    let time = timestamp("time", raw.time.ok_or_else(|| required("time"))?)?;
+    if let Some(now) = now {
+        let skew = time.as_nanosecond() - now.as_nanosecond();
+        if skew > i128::from(MAX_FUTURE_SKEW_SECONDS) * 1_000_000_000 {
+            return Err(ValidationError::new(
+                "time",
+                Rule::InFuture,
+                format!(
+                    "must not be more than {MAX_FUTURE_SKEW_SECONDS} seconds ahead of the server's clock"
+                ),
+            ));
+        }
+    }
+    let tenant = match raw.tenant {
+        None => None,
+        Some(t) => {
+            validate_tenant(&t.0)?;
+            Some(t.0.into_owned())
+        }
+    };
+    let raw_actor = raw.actor.ok_or_else(|| required("actor"))?.0;
+    let actor = Actor {
+        id: ident(
+            "actor.id",
+            raw_actor.id.ok_or_else(|| required("actor.id"))?,
+        )?,
+        role: raw_actor.role.map(|s| text("actor.role", s)).transpose()?,
+        name: raw_actor.name.map(|s| text("actor.name", s)).transpose()?,
+        kind: raw_actor
+            .kind
+            .map(|s| code("actor.type", s, Case::Lower))
+            .transpose()?,
+    };
+    let action = code(
+        "action",
+        raw.action.ok_or_else(|| required("action"))?,
+        Case::Lower,
+    )?;
+    let resource = match raw.resource {
+        None => None,
+        Some(r) => {
+            let kind = r.0.kind.ok_or_else(|| required("resource.type"))?;
+            Some(Resource {
+                kind: code("resource.type", kind, Case::Any)?,
+                id: r.0.id.map(|s| ident("resource.id", s)).transpose()?,
+            })
+        }
+    };
+    let patient = match raw.patient {
+        None => None,
+        Some(p) => Some(Patient {
+            id: ident("patient.id", p.0.id.ok_or_else(|| required("patient.id"))?)?,
+        }),
+    };
+    let outcome = match raw.outcome.as_ref().map(|s| &*s.0) {
+        None | Some("success") => Outcome::Success,
+        Some("failure") => Outcome::Failure,
+        Some("denied") => Outcome::Denied,
+        Some(_) => {
+            return Err(ValidationError::new(
+                "outcome",
+                Rule::NotAllowed,
+                "must be one of success, failure, denied",
+            ));
+        }
+    };
+    let purpose = raw
+        .purpose
+        .map(|s| code("purpose", s, Case::Upper))
+        .transpose()?;
+    let reason = raw.reason.map(reason).transpose()?;
+    if purpose.as_deref() == Some("ETREAT") && reason.is_none() {
+        return Err(ValidationError::new(
+            "reason",
+            Rule::Required,
+            "is required when purpose is ETREAT (break-glass)",
+        ));
+    }
+    let source = match raw.source {
+        None => None,
+        Some(s) => {
+            let s = s.0;
+            Some(Source {
+                ip: s.ip.map(ip).transpose()?,
+                system: s.system.map(|v| text("source.system", v)).transpose()?,
+                device: s.device.map(|v| text("source.device", v)).transpose()?,
+                session: s.session.map(|v| ident("source.session", v)).transpose()?,
+            })
+        }
+    };
+    let detail = raw.detail.map(|d| detail(d.0)).transpose()?;
+
+    let (seq, received) = match shape {
+        Shape::Event => {
+            if raw.seq.is_some() {
+                return Err(ValidationError::new(
+                    "seq",
+                    Rule::UnknownField,
+                    "unknown field",
+                ));
+            }
+            if raw.received.is_some() {
+                return Err(ValidationError::new(
+                    "received",
+                    Rule::UnknownField,
+                    "unknown field",
+                ));
+            }
+            (None, None)
+        }
+        Shape::Recorded => {
+            let seq = raw.seq.flatten().ok_or_else(|| required("seq"))?;
+            let received = raw.received.flatten().ok_or_else(|| required("received"))?;
+            (Some(seq), Some(timestamp("received", received)?))
+        }
+    };
+    Ok(Parsed {
+        event: Event {
+            id,
+            time,
+            tenant,
+            actor,
+            action,
+            resource,
+            patient,
+            outcome,
+            purpose,
+            reason,
+            source,
+            detail,
+        },
+        seq,
+        received,
+    })
+}
+
+/// Counts characters and finds control characters in one pass.
+fn scan(s: &str, allow_nl_tab: bool) -> (usize, bool) {
+    if s.is_ascii() {
+        let bad = s
+            .bytes()
+            .any(|b| (b < 0x20 || b == 0x7f) && !(allow_nl_tab && (b == b'\n' || b == b'\t')));
+        return (s.len(), bad);
+    }
+    let mut n = 0;
+    let mut bad = false;
+    for c in s.chars() {
+        n += 1;
+        bad |= c.is_control() && !(allow_nl_tab && (c == '\n' || c == '\t'));
+    }
+    (n, bad)
+}
+
+fn checked_text(
+    field: &str,
+    s: Str<'_>,
+    max: usize,
+    allow_nl_tab: bool,
+) -> Result<String, ValidationError> {
+    let (n, bad) = scan(&s.0, allow_nl_tab);
+    if n == 0 || n > max {
+        return Err(ValidationError::new(
+            field,
+            Rule::Length,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    if bad {
+        let message = if allow_nl_tab {
+            "must not contain control characters other than newline and tab"
+        } else {
+            "must not contain control characters"
+        };
+        return Err(ValidationError::new(field, Rule::ControlCharacter, message));
+    }
+    Ok(s.0.into_owned())
+}
+
+/// Identifiers: 1..=128 characters, no controls, no surrounding whitespace.
+fn ident(field: &str, s: Str<'_>) -> Result<String, ValidationError> {
+    let edges_ws = s.0.starts_with(char::is_whitespace) || s.0.ends_with(char::is_whitespace);
+    let out = checked_text(field, s, MAX_ID_CHARS, false)?;
+    if edges_ws {
+        return Err(ValidationError::new(
+            field,
+            Rule::Whitespace,
+            "must not start or end with whitespace",
+        ));
+    }
+    Ok(out)
+}
+
+/// Short text: 1..=256 characters, no controls.
+fn text(field: &str, s: Str<'_>) -> Result<String, ValidationError> {
+    checked_text(field, s, MAX_TEXT_CHARS, false)
+}
+
+fn reason(s: Str<'_>) -> Result<String, ValidationError> {
+    checked_text("reason", s, MAX_REASON_CHARS, true)
+}
+
+#[derive(Clone, Copy)]
+enum Case {
+    Lower,
+    Upper,
+    Any,
+}
+
+/// Codes: a letter, then up to 63 of letters, digits, `_`, `.`, `-`, in one case.
+fn code(field: &str, s: Str<'_>, case: Case) -> Result<String, ValidationError> {
+    let letter = |c: u8| match case {
+        Case::Lower => c.is_ascii_lowercase(),
+        Case::Upper => c.is_ascii_uppercase(),
+        Case::Any => c.is_ascii_alphabetic(),
+    };
+    let b = s.0.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && letter(b[0])
+        && b[1..]
+            .iter()
+            .all(|&c| letter(c) || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b'-'));
+    if !ok {
+        let pattern = match case {
+            Case::Lower => "^[a-z][a-z0-9_.-]{0,63}$",
+            Case::Upper => "^[A-Z][A-Z0-9_.-]{0,63}$",
+            Case::Any => "^[A-Za-z][A-Za-z0-9_.-]{0,63}$",
+        };
+        return Err(ValidationError::new(
+            field,
+            Rule::Format,
+            format!("must match {pattern}"),
+        ));
+    }
+    Ok(s.0.into_owned())
+}
+
+fn timestamp(field: &str, s: Str<'_>) -> Result<Timestamp, ValidationError> {
+    parse_rfc3339(&s.0).map_err(|e| {
+        let message = match e {
+            TimeError::Syntax => {
+                "must be an RFC 3339 date-time with an offset (Z or ±hh:mm) and at most 9 fraction digits"
+            }
+            TimeError::Range => "must lie between years 0000 and 9999 in UTC",
+        };
+        ValidationError::new(field, Rule::Format, message)
+    })
+}
+
+fn ip(s: Str<'_>) -> Result<IpAddr, ValidationError> {
+    s.0.parse().map_err(|_| {
+        ValidationError::new("source.ip", Rule::Format, "must be an IPv4 or IPv6 address")
+    })
+}
+
+fn detail(
+    mut map: serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ValidationError> {
+    jcs::normalise_map(&mut map).map_err(|segs| {
+        let mut field = String::from("detail");
+        jcs::push_path(&mut field, segs.iter().rev());
+        ValidationError::new(
+            field,
+            Rule::InexactNumber,
+            "numbers must lie within ±2^53 (9007199254740992) to be exact as IEEE-754 doubles",
+        )
+    })?;
+    let mut size = jcs::Counter::default();
+    jcs::write_object(&mut size, &map);
+    if size.0 > MAX_DETAIL_BYTES {
+        return Err(ValidationError::new(
+            "detail",
+            Rule::TooLarge,
+            format!("must be at most {MAX_DETAIL_BYTES} bytes in canonical form"),
+        ));
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
