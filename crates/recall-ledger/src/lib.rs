@@ -10,7 +10,11 @@
 //! - Proof generation reads only hashes of *complete* subtrees through [`HashSource`];
 //!   the storage layer decides where they live (tiles).
 //! - Signed-note verification ignores signatures by unknown keys, and fails when no
-//!   known key signed.
+//!   known key signed or when any signature by a known key is invalid.
+//! - A tree of size 0 has root SHA-256(""); consistency from size 0 is an empty proof
+//!   and is accepted only with that root (see [`verify_consistency`]).
+//!
+//! Byte-level formats and a worked example: docs/design/merkle-and-checkpoints.md.
 
 #![forbid(unsafe_code)]
 
@@ -18,15 +22,17 @@ mod checkpoint;
 mod merkle;
 mod note;
 mod proof;
+mod stored;
 mod tiles;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash, node_hash, root_of_leaves};
 pub use note::{MAX_NOTE_SIGNATURES, Note, NoteError, NoteSignature, Signer, Verifier};
 pub use proof::{
-    HashSource, MemoryHashes, ProofError, StoredHashes, TiledHashSource, consistency_proof,
-    inclusion_proof, root_at, verify_consistency, verify_inclusion,
+    HashSource, ProofError, consistency_proof, inclusion_proof, root_at, verify_consistency,
+    verify_inclusion,
 };
+pub use stored::{MemoryHashes, StoredHashes, TiledHashSource};
 pub use tiles::{
     MAX_TILE_LEVEL, TILE_HEIGHT, TILE_WIDTH, TilePath, TilePathError, entry_bundle,
     parse_entry_bundle, parse_tile, tile_bytes, try_entry_bundle,
