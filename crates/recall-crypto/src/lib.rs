@@ -23,8 +23,10 @@ mod keys;
 mod keystore;
 
 pub use block::{NONCE_LEN, TAG_LEN, open_block, seal_block};
-pub use commit::{COMMITMENT_DOMAIN, SALT_DOMAIN, blind_index, commitment, event_salt};
+pub use commit::{
+    BlindIndexer, COMMITMENT_DOMAIN, SALT_DOMAIN, SaltDeriver, blind_index, commitment, event_salt,
+};
 pub use error::CryptoError;
 pub use kek::{Kek, KeyProvider, create_kek_file};
 pub use keys::{CommitSecret, DataKey, EpochKeys, IndexKey, SecretBytes, random_array};
-pub use keystore::{Keystore, SigningKeyRecord};
+pub use keystore::{KEYSTORE_FILE, Keystore, SigningKeyRecord};
