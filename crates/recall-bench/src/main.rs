@@ -1,3 +1,147 @@
-//! Benchmark harness.
+//! `recall-bench`: generate the synthetic hospital workload, or run recall against the
+//! PostgreSQL peer on it and report ratios against the goals (docs/benchmarks.md).
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use recall_bench::generator::{self, Config};
+use recall_bench::run::{self, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Benchmark harness for recall: synthetic hospital workload, PostgreSQL peer"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write N native events (NDJSON) of the hospital shape.
+    Generate {
+        /// Number of events.
+        #[arg(long)]
+        events: u64,
+        /// Seed; the same seed gives the same events.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file, or `-` for standard output.
+        #[arg(long, default_value = "-")]
+        out: String,
+        /// Also write the same events as CSV rows for the peer's `audit_log` table.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Tenant written in the CSV `tenant` column.
+        #[arg(long, default_value = "bench")]
+        tenant: String,
+        /// Print a summary of the workload's shape to standard error.
+        #[arg(long)]
+        stats: bool,
+    },
+    /// Measure recall (import, size, verify) and the PostgreSQL peer (COPY, size) on the same data.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Number of events.
+    #[arg(long)]
+    events: u64,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The `recall` binary (default: target/release/recall in the workspace).
+    #[arg(long)]
+    recall: Option<PathBuf>,
+    /// Directory for the data files, recall's data dir and the peer's cluster (default: a temp dir).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Keep the work directory (data, recall data dir, PostgreSQL cluster) afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Skip the recall side.
+    #[arg(long)]
+    skip_recall: bool,
+    /// Skip the PostgreSQL peer.
+    #[arg(long)]
+    skip_peer: bool,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Generate {
+            events,
+            seed,
+            out,
+            csv,
+            tenant,
+            stats,
+        } => generate(Config::hospital(events, seed), &out, csv, &tenant, stats),
+        Command::Run(a) => {
+            let opts = RunOptions {
+                events: a.events,
+                seed: a.seed,
+                recall: a.recall,
+                workdir: a.workdir,
+                keep: a.keep,
+                json: a.json,
+                skip_recall: a.skip_recall,
+                skip_peer: a.skip_peer,
+            };
+            run::run(&opts).map(|_| ())
+        }
+    }
+}
+
+fn generate(cfg: Config, out: &str, csv: Option<PathBuf>, tenant: &str, stats: bool) -> Result<()> {
+    let started = Instant::now();
+    let mut json: Box<dyn Write> = if out == "-" {
+        Box::new(BufWriter::with_capacity(1 << 20, io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(out).with_context(|| format!("create {out}"))?,
+        ))
+    };
+    let mut csv_file = match &csv {
+        Some(p) => Some(BufWriter::with_capacity(
+            1 << 20,
+            File::create(p).with_context(|| format!("create {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let written =
+        match generator::write_workload(cfg, &mut json, csv_file.as_mut().map(|c| (c, tenant)))
+            .and_then(|w| json.flush().map(|()| w))
+        {
+            Ok(w) => w,
+            // A reader that stopped early (`| head`) is not an error.
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+    if let Some(c) = csv_file.as_mut() {
+        c.flush()?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "generated {} events ({:.0} bytes/event NDJSON) in {:.2} s, {:.0} events/s",
+        written.events,
+        written.json_bytes as f64 / written.events.max(1) as f64,
+        secs,
+        written.events as f64 / secs
+    );
+    if stats {
+        eprintln!("{}", generator::Shape::measure(cfg));
+    }
+    Ok(())
+}
