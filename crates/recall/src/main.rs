@@ -1,3 +1,314 @@
-//! The `recall` command line.
+//! The `recall` binary: CLI verbs over the data directory.
+
 #![forbid(unsafe_code)]
-fn main() {}
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use recall::datadir::{self, DataDir};
+use recall::import::{ImportOptions, import, rate};
+use recall::proofs;
+
+/// recall: a tamper-evident audit trail for protected health information.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Data directory.
+    #[arg(
+        long,
+        global = true,
+        env = "RECALL_DATA",
+        default_value = "./recall-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data directory: key-encryption key, keystore, checkpoint key, config.
+    Init,
+    /// Import NDJSON native events (FILE or - for standard input); durable on exit 0.
+    Import {
+        /// Tenant whose log receives the events.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Write invalid lines with their reasons to a reject file and go on.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Reject file (with --skip-invalid); default: FILE.rejects.ndjson.
+        #[arg(long)]
+        reject_file: Option<PathBuf>,
+        /// Print `ack <first_seq> <count>` after every durable batch.
+        #[arg(long)]
+        print_acks: bool,
+        /// Events per batch (overrides import.batch_events).
+        #[arg(long)]
+        batch_events: Option<usize>,
+        /// The NDJSON input.
+        file: PathBuf,
+    },
+    /// Verify every log: bodies, tiles, checkpoints; exit 0 only if everything holds.
+    Verify {
+        /// Also prove that the log extends this checkpoint saved earlier (a signed note).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print the latest signed checkpoint (C2SP signed note) of a tenant's log.
+    Checkpoint {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+    },
+    /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
+    Proof {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Prove that this event is in the log.
+        #[arg(
+            long,
+            conflicts_with = "from_size",
+            required_unless_present = "from_size"
+        )]
+        seq: Option<u64>,
+        /// Prove that the log extends its state at this size.
+        #[arg(long)]
+        from_size: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Init => {
+            let made = datadir::init(&cli.data)?;
+            println!("initialised {}", cli.data.display());
+            println!("log origin: {}", made.origin);
+            println!(
+                "checkpoint verifier key (publish it; also in {}):",
+                datadir::VKEY
+            );
+            println!("{}", made.vkey);
+            println!(
+                "keep {} safe: without it the data cannot be read",
+                cli.data.join("kek.key").display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            tenant,
+            skip_invalid,
+            reject_file,
+            print_acks,
+            batch_events,
+            file,
+        } => {
+            recall_model::validate_tenant(&tenant)
+                .map_err(|e| anyhow::anyhow!("--tenant: {}", e.message))?;
+            let dir = DataDir::open(&cli.data, false)?;
+            run_import(
+                &dir,
+                tenant,
+                skip_invalid,
+                reject_file,
+                print_acks,
+                batch_events,
+                file,
+            )
+        }
+        Command::Verify { checkpoint, tenant } => {
+            let dir = DataDir::open(&cli.data, true)?;
+            run_verify(&dir, checkpoint, tenant)
+        }
+        Command::Checkpoint { tenant } => {
+            let dir = DataDir::open(&cli.data, false)?;
+            print!("{}", dir.journal.checkpoint(&tenant)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Proof {
+            tenant,
+            seq,
+            from_size,
+        } => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let text = match (seq, from_size) {
+                (Some(seq), _) => proofs::inclusion(&dir.journal, &tenant, seq)?,
+                (None, Some(old)) => proofs::consistency(&dir.journal, &tenant, old)?,
+                (None, None) => anyhow::bail!("give --seq or --from-size"),
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_reject_file(path: &PathBuf) -> anyhow::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating the reject file {}", path.display()))
+}
+
+fn run_import(
+    dir: &DataDir,
+    tenant: String,
+    skip_invalid: bool,
+    reject_file: Option<PathBuf>,
+    print_acks: bool,
+    batch_events: Option<usize>,
+    file: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let from_stdin = file.as_os_str() == "-";
+    let mut input: Box<dyn BufRead + Send> = if from_stdin {
+        Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
+    } else {
+        let f = File::open(&file).with_context(|| format!("opening {}", file.display()))?;
+        Box::new(BufReader::with_capacity(1 << 20, f))
+    };
+    let rejects: Option<Box<dyn Write + Send>> = if skip_invalid {
+        let path = reject_file.unwrap_or_else(|| {
+            let base = if from_stdin {
+                PathBuf::from("stdin")
+            } else {
+                file.clone()
+            };
+            PathBuf::from(format!("{}.rejects.ndjson", base.display()))
+        });
+        Some(Box::new(std::io::BufWriter::new(open_reject_file(&path)?)))
+    } else {
+        None
+    };
+    let bar = progress_bar(if from_stdin {
+        None
+    } else {
+        std::fs::metadata(&file).ok().map(|m| m.len())
+    });
+    let progress = bar.clone();
+    let on_commit: Box<dyn FnMut(u64, u64)> = Box::new(move |first, n| {
+        progress.inc(n);
+        if print_acks {
+            println!("ack {first} {n}");
+            let _ = std::io::stdout().flush();
+        }
+    });
+    let started = Instant::now();
+    let opts = ImportOptions {
+        tenant: tenant.clone(),
+        batch_events: batch_events.unwrap_or(dir.config.import.batch_events),
+        rejects,
+        on_commit: Some(on_commit),
+        workers: 0,
+    };
+    let summary = import(&dir.journal, &mut input, opts)?;
+    bar.finish_and_clear();
+    let note = dir.journal.checkpoint(&tenant)?;
+    println!(
+        "imported {} events into tenant {tenant} in {:.2} s ({:.0} events/s); log size {}{}",
+        summary.imported,
+        started.elapsed().as_secs_f64(),
+        rate(summary.imported, started),
+        summary.log_size,
+        if summary.rejected > 0 {
+            format!("; {} invalid lines skipped", summary.rejected)
+        } else {
+            String::new()
+        }
+    );
+    println!("checkpoint:\n{note}");
+    if let Some(invalid) = summary.stopped_at {
+        eprintln!(
+            "error: {invalid}; nothing of its batch was written (use --skip-invalid to go on past invalid lines)"
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(_bytes: Option<u64>) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {pos} events ({per_sec}) {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn run_verify(
+    dir: &DataDir,
+    checkpoint: Option<PathBuf>,
+    tenant: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let saved = match &checkpoint {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    let started = Instant::now();
+    let report = recall_store::verify::verify(&dir.journal, tenant.as_deref(), saved.as_deref())?;
+    let events: u64 = report.tenants.iter().map(|t| t.events).sum();
+    for t in &report.tenants {
+        let mut line = format!(
+            "tenant {}: {} events, {} checkpoints checked",
+            t.tenant, t.events, t.checkpoints
+        );
+        if t.saved_checkpoint_checked {
+            line.push_str(", extends the saved checkpoint");
+        }
+        if let Some(at) = &t.torn_tail {
+            line.push_str(&format!(
+                ", unacknowledged torn tail at {at} (cut on next open)"
+            ));
+        }
+        if t.tiles_behind > 0 {
+            line.push_str(&format!(
+                ", tiles of the last {} events not yet written (rebuilt on next open)",
+                t.tiles_behind
+            ));
+        }
+        println!("{line}");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    match report.failure {
+        None => {
+            println!(
+                "OK: verified {events} events in {} tenants in {secs:.2} s ({:.0} events/s)",
+                report.tenants.len(),
+                rate(events, started)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(f) => {
+            println!("FAILED: {f}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! The embedded engine: one directory per tenant under `<data>/tenants/`.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use recall_ledger::Hash;
+
+use crate::engine::{Paths, TenantLog};
+use crate::error::{Result, StoreError};
+use crate::faults::FaultPlan;
+use crate::format::SealedBatch;
+use crate::segment;
+use crate::store::{Location, ScanSummary, Store};
+use crate::tiles;
+
+/// Options of the embedded engine.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// A segment is sealed once it would grow past this many bytes.
+    pub segment_bytes: u64,
+    /// Open without the writer lock and without recovery: for verification, which must
+    /// not change what it checks.
+    pub read_only: bool,
+    /// Injected faults (tests only).
+    pub faults: Option<Arc<FaultPlan>>,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 << 20,
+            read_only: false,
+            faults: None,
+        }
+    }
+}
+
+/// The embedded store rooted at a `tenants` directory.
+pub struct EmbeddedStore {
+    root: PathBuf,
+    opts: EmbeddedOptions,
+    _lock: File,
+    logs: RwLock<HashMap<String, Arc<Mutex<TenantLog>>>>,
+}
+
+impl EmbeddedStore {
+    /// Opens the store at `root` (created if missing), taking the writer lock unless
+    /// read-only. Tenant logs are recovered when first used.
+    pub fn open(root: &Path, opts: EmbeddedOptions) -> Result<Self> {
+        std::fs::create_dir_all(root).map_err(StoreError::io(root))?;
+        let lock_path = root.join(".lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(StoreError::io(&lock_path))?;
+        let locked = if opts.read_only {
+            lock.try_lock_shared()
+        } else {
+            lock.try_lock()
+        };
+        if locked.is_err() {
+            return Err(StoreError::Locked(root.to_path_buf()));
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            opts,
+            _lock: lock,
+            logs: RwLock::default(),
+        })
+    }
+
+    /// Directory of a tenant.
+    pub fn tenant_dir(&self, tenant: &str) -> PathBuf {
+        self.root.join(tenant)
+    }
+
+    fn log(&self, tenant: &str, create: bool) -> Result<Arc<Mutex<TenantLog>>> {
+        if let Some(log) = self
+            .logs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+        {
+            return Ok(log.clone());
+        }
+        let mut logs = self.logs.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = logs.get(tenant) {
+            return Ok(log.clone());
+        }
+        let dir = self.tenant_dir(tenant);
+        if self.opts.read_only || (!create && !dir.exists()) {
+            return Err(StoreError::UnknownTenant(tenant.to_string()));
+        }
+        let log = TenantLog::open(
+            &dir,
+            tenant,
+            self.opts.segment_bytes,
+            self.opts.faults.clone(),
+        )?;
+        let log = Arc::new(Mutex::new(log));
+        logs.insert(tenant.to_string(), log.clone());
+        Ok(log)
+    }
+
+    fn with_log<T>(&self, tenant: &str, f: impl FnOnce(&mut TenantLog) -> Result<T>) -> Result<T> {
+        let log = self.log(tenant, false)?;
+        let mut guard: MutexGuard<'_, TenantLog> = log.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn relative(&self, path: &Path) -> String {
+        let base = self.root.parent().unwrap_or(&self.root);
+        path.strip_prefix(base)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn tenants(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(StoreError::io(&self.root))? {
+            let entry = entry.map_err(StoreError::io(&self.root))?;
+            if entry.path().join("log").is_dir() {
+                if let Some(name) = entry.file_name().to_str() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn ensure_tenant(&self, tenant: &str) -> Result<()> {
+        self.log(tenant, true).map(|_| ())
+    }
+
+    fn size(&self, tenant: &str) -> Result<u64> {
+        self.with_log(tenant, |l| Ok(l.size()))
+    }
+
+    fn root(&self, tenant: &str) -> Result<Hash> {
+        self.with_log(tenant, |l| Ok(l.root()))
+    }
+
+    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<u64> {
+        self.with_log(tenant, |l| l.append(batch))
+    }
+
+    fn read_hashes(&self, tenant: &str, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {
+        tiles::read_hashes(
+            &Paths::new(&self.tenant_dir(tenant)).tiles,
+            level,
+            start,
+            count,
+        )
+    }
+
+    fn stored_hashes(&self, tenant: &str, level: u8) -> Result<u64> {
+        tiles::stored_len(&Paths::new(&self.tenant_dir(tenant)).tiles, level)
+    }
+
+    fn scan(
+        &self,
+        tenant: &str,
+        visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
+    ) -> Result<ScanSummary> {
+        let paths = Paths::new(&self.tenant_dir(tenant));
+        let segments = segment::list(&paths.log, tenant)?;
+        let mut summary = ScanSummary::default();
+        for (i, seg) in segments.iter().enumerate() {
+            let is_last = i + 1 == segments.len();
+            let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
+            let file = self.relative(&seg.path);
+            let scanned = segment::scan(&seg.path, &buf, is_last, |batch, offset| {
+                visit(
+                    batch,
+                    &Location {
+                        file: file.clone(),
+                        offset,
+                    },
+                )
+            })?;
+            segment::check_header(&seg.path, &scanned.header, seg.number, summary.size, tenant)?;
+            summary.size = scanned.next_seq;
+            if let segment::Tail::Torn { offset } = scanned.tail {
+                summary.torn_tail = Some(Location {
+                    file: file.clone(),
+                    offset,
+                });
+            }
+        }
+        Ok(summary)
+    }
+
+    fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()> {
+        self.with_log(tenant, |l| l.append_checkpoint(note))
+    }
+
+    fn checkpoints(&self, tenant: &str) -> Result<Vec<String>> {
+        if self.opts.read_only {
+            let paths = Paths::new(&self.tenant_dir(tenant));
+            return crate::checkpoints::read_all(&paths.checkpoints).map(|(n, _)| n);
+        }
+        self.with_log(tenant, |l| Ok(l.notes().to_vec()))
+    }
+}

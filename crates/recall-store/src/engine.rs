@@ -1,0 +1,298 @@
+//! One tenant's log in the embedded engine: recovery on open, group-committed appends,
+//! sealing, and tile maintenance.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use recall_ledger::{Frontier, Hash};
+
+use crate::checkpoints::CheckpointLog;
+use crate::error::{Result, StoreError};
+use crate::faults::FaultPlan;
+use crate::format::{Header, Seal, SealedBatch, encode_batch, frame};
+use crate::segment::{self, Tail};
+use crate::tiles::TileFiles;
+
+/// Directory layout of a tenant log.
+pub struct Paths {
+    /// `<tenant dir>/log`.
+    pub log: PathBuf,
+    /// `<tenant dir>/tiles`.
+    pub tiles: PathBuf,
+    /// `<tenant dir>/checkpoints`.
+    pub checkpoints: PathBuf,
+}
+
+impl Paths {
+    /// The layout under a tenant directory.
+    pub fn new(tenant_dir: &Path) -> Self {
+        Self {
+            log: tenant_dir.join("log"),
+            tiles: tenant_dir.join("tiles"),
+            checkpoints: tenant_dir.join(crate::checkpoints::FILE),
+        }
+    }
+}
+
+/// An open, writable tenant log.
+pub struct TenantLog {
+    tenant: String,
+    paths: Paths,
+    active: File,
+    active_path: PathBuf,
+    active_number: u64,
+    active_len: u64,
+    active_batches: u64,
+    frontier: Frontier,
+    tiles: TileFiles,
+    checkpoints: CheckpointLog,
+    notes: Vec<String>,
+    poisoned: bool,
+    segment_bytes: u64,
+    faults: Option<Arc<FaultPlan>>,
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(StoreError::io(dir))
+}
+
+fn create_segment(log_dir: &Path, header: &Header) -> Result<(File, PathBuf, u64)> {
+    let path = log_dir.join(segment::file_name(header.number));
+    let mut f = OpenOptions::new()
+        .create_new(true)
+        .append(true)
+        .open(&path)
+        .map_err(StoreError::io(&path))?;
+    let bytes = frame(&header.encode());
+    f.write_all(&bytes).map_err(StoreError::io(&path))?;
+    f.sync_all().map_err(StoreError::io(&path))?;
+    sync_dir(log_dir)?;
+    Ok((f, path, bytes.len() as u64))
+}
+
+impl TenantLog {
+    /// Opens (creating when `create`) and recovers the log in `tenant_dir`.
+    pub fn open(
+        tenant_dir: &Path,
+        tenant: &str,
+        segment_bytes: u64,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> Result<Self> {
+        let paths = Paths::new(tenant_dir);
+        std::fs::create_dir_all(&paths.log).map_err(StoreError::io(&paths.log))?;
+        let mut segments = segment::list(&paths.log, tenant)?;
+        if segments.is_empty() {
+            let header = Header {
+                number: 1,
+                first_seq: 0,
+                tenant: tenant.to_string(),
+            };
+            create_segment(&paths.log, &header)?;
+            segments = segment::list(&paths.log, tenant)?;
+        }
+        // Sealed segments: check their ends only; the seal carries the tree state.
+        let mut expected = 0;
+        let mut last_seal: Option<Seal> = None;
+        let (last, sealed) = segments.split_last().ok_or_else(|| StoreError::Broken {
+            tenant: tenant.to_string(),
+            reason: "no segments".into(),
+        })?;
+        for seg in sealed {
+            let (header, seal) = segment::read_sealed_ends(&seg.path)?;
+            segment::check_header(&seg.path, &header, seg.number, expected, tenant)?;
+            expected = seal.next_seq;
+            last_seal = Some(seal);
+        }
+        let mut tiles = TileFiles::open(&paths.tiles)?;
+        let mut frontier = match &last_seal {
+            Some(seal) if tiles_cover(&tiles, seal.next_seq) => {
+                Frontier::from_parts(seal.next_seq, seal.frontier.clone()).ok_or_else(|| {
+                    StoreError::Broken {
+                        tenant: tenant.to_string(),
+                        reason: format!(
+                            "seal of segment {} holds an invalid tree state",
+                            seal.number
+                        ),
+                    }
+                })?
+            }
+            Some(_) => {
+                // Tiles of sealed segments are damaged or missing: rebuild them all.
+                tiles.truncate_to(0)?;
+                let mut fr = Frontier::new();
+                for seg in sealed {
+                    let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
+                    segment::scan(&seg.path, &buf, false, |b, _| {
+                        push_all(&mut fr, &mut tiles, &b.commitments)
+                    })?;
+                }
+                fr
+            }
+            None => Frontier::new(),
+        };
+        tiles.truncate_to(frontier.size())?;
+        let buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
+        let scanned = segment::scan(&last.path, &buf, true, |b, _| {
+            push_all(&mut frontier, &mut tiles, &b.commitments)
+        })?;
+        segment::check_header(&last.path, &scanned.header, last.number, expected, tenant)?;
+        tiles.flush()?;
+        let (mut active_path, mut active_number) = (last.path.clone(), last.number);
+        let mut active_len = buf.len() as u64;
+        if let Tail::Torn { offset } = scanned.tail {
+            // Never acknowledged: cut it back so the next batch starts on a clean boundary.
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&last.path)
+                .map_err(StoreError::io(&last.path))?;
+            f.set_len(offset).map_err(StoreError::io(&last.path))?;
+            f.sync_all().map_err(StoreError::io(&last.path))?;
+            active_len = offset;
+        }
+        let mut active = OpenOptions::new()
+            .append(true)
+            .open(&last.path)
+            .map_err(StoreError::io(&last.path))?;
+        if let Tail::Sealed(seal) = &scanned.tail {
+            if seal.frontier != frontier.stack() {
+                return Err(StoreError::Broken {
+                    tenant: tenant.to_string(),
+                    reason: format!(
+                        "seal of segment {} disagrees with its contents",
+                        seal.number
+                    ),
+                });
+            }
+            // Crashed between sealing and starting the next segment.
+            tiles.sync()?;
+            let header = Header {
+                number: last.number + 1,
+                first_seq: seal.next_seq,
+                tenant: tenant.to_string(),
+            };
+            (active, active_path, active_len) = create_segment(&paths.log, &header)?;
+            active_number = header.number;
+        }
+        let (checkpoints, notes) = CheckpointLog::open(&paths.checkpoints)?;
+        Ok(Self {
+            tenant: tenant.to_string(),
+            paths,
+            active,
+            active_path,
+            active_number,
+            active_len,
+            active_batches: 0,
+            frontier,
+            tiles,
+            checkpoints,
+            notes,
+            poisoned: false,
+            segment_bytes,
+            faults,
+        })
+    }
+
+    /// Number of events.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Root at the current size.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// The signed checkpoints, oldest first.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Appends a batch durably: one write and one `fdatasync`; returns the new size.
+    pub fn append(&mut self, batch: &SealedBatch) -> Result<u64> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned(self.tenant.clone()));
+        }
+        if batch.first_seq != self.size() || batch.commitments.is_empty() {
+            return Err(StoreError::OutOfOrder {
+                tenant: self.tenant.clone(),
+                got: batch.first_seq,
+                expected: self.size(),
+            });
+        }
+        let bytes = frame(&encode_batch(batch));
+        if self.active_batches > 0 && self.active_len + bytes.len() as u64 > self.segment_bytes {
+            self.seal()?;
+        }
+        self.poisoned = true;
+        self.write_synced(&bytes)?;
+        self.poisoned = false;
+        self.active_len += bytes.len() as u64;
+        self.active_batches += 1;
+        push_all(&mut self.frontier, &mut self.tiles, &batch.commitments)?;
+        self.tiles.flush()?;
+        Ok(self.size())
+    }
+
+    fn write_synced(&mut self, bytes: &[u8]) -> Result<()> {
+        let path = &self.active_path;
+        if let Some(cut) = self.faults.as_ref().and_then(|f| f.on_write(bytes.len())) {
+            self.active
+                .write_all(&bytes[..cut])
+                .map_err(StoreError::io(path))?;
+            return Err(StoreError::Injected("segment write"));
+        }
+        self.active.write_all(bytes).map_err(StoreError::io(path))?;
+        if self.faults.as_ref().is_some_and(|f| f.on_sync()) {
+            return Err(StoreError::Injected("segment sync"));
+        }
+        self.active.sync_data().map_err(StoreError::io(path))
+    }
+
+    /// Seals the active segment (tiles synced first, so sealed ranges need no rebuild) and
+    /// starts the next one.
+    fn seal(&mut self) -> Result<()> {
+        self.tiles.sync()?;
+        self.poisoned = true;
+        self.write_synced(&frame(
+            &Seal::new(self.active_number, &self.frontier).encode(),
+        ))?;
+        let header = Header {
+            number: self.active_number + 1,
+            first_seq: self.size(),
+            tenant: self.tenant.clone(),
+        };
+        (self.active, self.active_path, self.active_len) =
+            create_segment(&self.paths.log, &header)?;
+        self.poisoned = false;
+        self.active_number = header.number;
+        self.active_batches = 0;
+        Ok(())
+    }
+
+    /// Persists a signed checkpoint (synced before it may be published).
+    pub fn append_checkpoint(&mut self, note: &str) -> Result<()> {
+        self.checkpoints.append(note)?;
+        self.notes.push(note.to_string());
+        Ok(())
+    }
+}
+
+fn tiles_cover(tiles: &TileFiles, size: u64) -> bool {
+    (0..8u8).all(|i| tiles.len(i * 8) >= size >> (i as u32 * 8))
+}
+
+fn push_all(frontier: &mut Frontier, tiles: &mut TileFiles, commitments: &[Hash]) -> Result<()> {
+    let mut failed = None;
+    for c in commitments {
+        frontier.push(recall_ledger::leaf_hash(c), |level, index, hash| {
+            if failed.is_none() {
+                failed = tiles.record(level, index, hash).err();
+            }
+        });
+    }
+    failed.map_or(Ok(()), Err)
+}

@@ -1,0 +1,95 @@
+//! Errors of the storage layer.
+
+use std::path::PathBuf;
+
+/// What went wrong in the store. Messages name files, offsets and sequence numbers, never
+/// event contents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// An operating-system I/O error on a named file.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A record in the middle of the log is damaged: never skipped.
+    #[error("corrupt log: {path} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The segment file.
+        path: PathBuf,
+        /// Byte offset of the damaged record.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The log's segments do not form one unbroken sequence.
+    #[error("broken log for tenant {tenant}: {reason}")]
+    Broken {
+        /// The tenant.
+        tenant: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The log is shorter than, or differs from, a checkpoint it already signed.
+    #[error("tenant {tenant}: {reason}")]
+    Rollback {
+        /// The tenant.
+        tenant: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An earlier write or sync failed; the log refuses appends until it is reopened and
+    /// recovered, because the state of the failed batch on disk is unknown.
+    #[error("tenant {0}: an earlier write failed; reopen the store to recover")]
+    Poisoned(String),
+    /// A batch does not continue the log.
+    #[error("tenant {tenant}: batch starts at seq {got}, the log holds {expected} events")]
+    OutOfOrder {
+        /// The tenant.
+        tenant: String,
+        /// The batch's first seq.
+        got: u64,
+        /// The log size.
+        expected: u64,
+    },
+    /// No such tenant log.
+    #[error("no log for tenant {0}")]
+    UnknownTenant(String),
+    /// Another process holds the data directory.
+    #[error("data directory {0} is in use by another recall process")]
+    Locked(PathBuf),
+    /// The data directory is missing or not a recall data directory.
+    #[error("{0} is not a recall data directory (run `recall init`)")]
+    NotInitialised(PathBuf),
+    /// A requested range lies outside what the store holds.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// Stored data fails an internal check (a body block, a checkpoint, …).
+    #[error("{0}")]
+    Malformed(String),
+    /// Injected by a [`crate::FaultPlan`] in tests.
+    #[error("injected fault: {0}")]
+    Injected(&'static str),
+    /// A key or encryption failure.
+    #[error(transparent)]
+    Crypto(#[from] recall_crypto::CryptoError),
+    /// A ledger (proof or note) failure.
+    #[error(transparent)]
+    Proof(#[from] recall_ledger::ProofError),
+    /// A signed-note failure.
+    #[error(transparent)]
+    Note(#[from] recall_ledger::NoteError),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,444 @@
+//! The journal: turns validated events into sealed batches and appends them through a
+//! [`Store`]; signs and persists checkpoints; reads bodies back.
+//!
+//! Backend-independent: everything here works over `dyn Store`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use recall_crypto::{EpochKeys, Keystore, commitment, event_salt, open_block, seal_block};
+use recall_ledger::{Checkpoint, Hash, Note, Signer, Verifier};
+use recall_model::{Epoch, Event, Recorded, canonical_into};
+
+use crate::error::{Result, StoreError};
+use crate::format::{SealedBatch, SealedBlock};
+use crate::store::Store;
+
+/// Plaintext bytes after which a body block is closed (bounded read cost per event).
+pub const BLOCK_BYTES: usize = 256 << 10;
+/// Largest plaintext of one block: the close threshold plus one maximal event.
+pub const MAX_BLOCK_PLAIN: usize = BLOCK_BYTES + recall_model::MAX_EVENT_BYTES * 2 + 8;
+/// zstd level of body blocks.
+pub const ZSTD_LEVEL: i32 = 3;
+/// Domain prefix of a block's AAD.
+const BLOCK_AAD_DOMAIN: &[u8] = b"recall/block/v1\0";
+
+/// What a client gets back for an appended event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Position in the tenant's log.
+    pub seq: u64,
+    /// RFC 9162 leaf hash of the event's entry (its commitment).
+    pub leaf_hash: Hash,
+}
+
+/// The journal over a store, a keystore and the checkpoint signer.
+pub struct Journal {
+    store: Arc<dyn Store>,
+    keystore: Arc<Keystore>,
+    signer: Signer,
+    verifiers: Vec<Verifier>,
+    origin_prefix: String,
+    keys: RwLock<HashMap<(String, u32), EpochKeys>>,
+    last_checkpoint: Mutex<HashMap<String, Instant>>,
+}
+
+/// The AAD binding a block to its tenant, epoch, batch and position.
+pub fn block_aad(tenant: &str, epoch: u32, first_seq: u64, block: u16) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(BLOCK_AAD_DOMAIN.len() + tenant.len() + 15);
+    aad.extend_from_slice(BLOCK_AAD_DOMAIN);
+    aad.push(tenant.len() as u8);
+    aad.extend_from_slice(tenant.as_bytes());
+    aad.extend_from_slice(&epoch.to_be_bytes());
+    aad.extend_from_slice(&first_seq.to_be_bytes());
+    aad.extend_from_slice(&block.to_be_bytes());
+    aad
+}
+
+/// Splits a decrypted, decompressed block into its events (`u32le len ‖ bytes` each).
+pub fn split_block(plain: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < plain.len() {
+        let len = u32::from_le_bytes(plain.get(at..at + 4)?.try_into().ok()?) as usize;
+        out.push(plain.get(at + 4..at + 4 + len)?);
+        at += 4 + len;
+    }
+    Some(out)
+}
+
+impl Journal {
+    /// A journal over `store`. `verifiers` are the checkpoint keys to accept (the
+    /// signer's own is added).
+    pub fn new(
+        store: Arc<dyn Store>,
+        keystore: Arc<Keystore>,
+        signer: Signer,
+        mut verifiers: Vec<Verifier>,
+        origin_prefix: &str,
+    ) -> Self {
+        verifiers.push(signer.verifier());
+        Self {
+            store,
+            keystore,
+            signer,
+            verifiers,
+            origin_prefix: origin_prefix.trim_end_matches('/').to_string(),
+            keys: RwLock::default(),
+            last_checkpoint: Mutex::default(),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The checkpoint verifier keys this journal accepts.
+    pub fn verifiers(&self) -> &[Verifier] {
+        &self.verifiers
+    }
+
+    /// The checkpoint origin of a tenant's log.
+    pub fn origin(&self, tenant: &str) -> String {
+        format!("{}/{tenant}", self.origin_prefix)
+    }
+
+    /// Keys of `(tenant, epoch)`, created on first use.
+    pub fn epoch_keys(&self, tenant: &str, epoch: u32) -> Result<EpochKeys> {
+        let key = (tenant.to_string(), epoch);
+        if let Some(k) = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(k.clone());
+        }
+        let k = self.keystore.epoch_keys(tenant, epoch)?;
+        self.keys
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, k.clone());
+        Ok(k)
+    }
+
+    /// Keys of `(tenant, epoch)` if they exist; never creates.
+    pub fn existing_epoch_keys(&self, tenant: &str, epoch: u32) -> Result<Option<EpochKeys>> {
+        let key = (tenant.to_string(), epoch);
+        if let Some(k) = self
+            .keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(k.clone()));
+        }
+        Ok(self.keystore.existing_epoch_keys(tenant, epoch)?)
+    }
+
+    /// Seals `events` as the batch starting at `first_seq`: canonical form, salted
+    /// commitments, compressed and encrypted blocks (one epoch per block). CPU-bound and
+    /// independent of other batches, so callers may prepare batches in parallel.
+    pub fn prepare(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+        first_seq: u64,
+        received: Timestamp,
+    ) -> Result<SealedBatch> {
+        let n = events.len();
+        let mut commitments = vec![[0u8; 32]; n];
+        // Group by epoch, keeping seq order within each group.
+        let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
+        let epochs: Vec<u32> = events.iter().map(|e| Epoch::of(e.time).0).collect();
+        for (i, &epoch) in epochs.iter().enumerate() {
+            match groups.iter_mut().find(|(e, _)| *e == epoch) {
+                Some((_, ix)) => ix.push(i as u32),
+                None => groups.push((epoch, vec![i as u32])),
+            }
+        }
+        let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+        let mut blocks = Vec::new();
+        let mut canon = Vec::with_capacity(1024);
+        for (epoch, indices) in groups {
+            let keys = self.epoch_keys(tenant, epoch)?;
+            let mut plain = Vec::with_capacity(BLOCK_BYTES + 4096);
+            let mut members = Vec::new();
+            for (k, &i) in indices.iter().enumerate() {
+                let seq = first_seq + i as u64;
+                let event = slots[i as usize]
+                    .take()
+                    .ok_or_else(|| StoreError::Malformed("event used twice".into()))?;
+                let rec = Recorded {
+                    event,
+                    tenant: tenant.to_string(),
+                    seq,
+                    received,
+                };
+                canon.clear();
+                canonical_into(&rec, &mut canon);
+                let salt = event_salt(&keys.commit, tenant, seq);
+                commitments[i as usize] = commitment(&salt, &canon);
+                plain.extend_from_slice(&(canon.len() as u32).to_le_bytes());
+                plain.extend_from_slice(&canon);
+                members.push(i);
+                if plain.len() >= BLOCK_BYTES || k + 1 == indices.len() {
+                    let index = u16::try_from(blocks.len())
+                        .map_err(|_| StoreError::OutOfRange("batch too large".into()))?;
+                    blocks.push(self.seal(
+                        tenant,
+                        epoch,
+                        first_seq,
+                        index,
+                        &plain,
+                        std::mem::take(&mut members),
+                        n,
+                        &keys,
+                    )?);
+                    plain.clear();
+                }
+            }
+        }
+        Ok(SealedBatch {
+            first_seq,
+            commitments,
+            blocks,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        &self,
+        tenant: &str,
+        epoch: u32,
+        first_seq: u64,
+        index: u16,
+        plain: &[u8],
+        members: Vec<u32>,
+        batch_len: usize,
+        keys: &EpochKeys,
+    ) -> Result<SealedBlock> {
+        let compressed = zstd::bulk::compress(plain, ZSTD_LEVEL)
+            .map_err(|e| StoreError::Malformed(format!("compression failed: {e}")))?;
+        let sealed = seal_block(
+            &keys.data,
+            &block_aad(tenant, epoch, first_seq, index),
+            &compressed,
+        )?;
+        let whole =
+            members.len() == batch_len && members.iter().enumerate().all(|(k, &i)| k as u32 == i);
+        Ok(SealedBlock {
+            epoch,
+            indices: (!whole).then_some(members),
+            sealed,
+        })
+    }
+
+    /// Appends a prepared batch; durable on return. Returns a receipt per event.
+    pub fn commit(&self, tenant: &str, batch: &SealedBatch) -> Result<Vec<Receipt>> {
+        self.store.append(tenant, batch)?;
+        Ok(batch
+            .commitments
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Receipt {
+                seq: batch.first_seq + i as u64,
+                leaf_hash: recall_ledger::leaf_hash(c),
+            })
+            .collect())
+    }
+
+    /// Prepares and commits in one call (for callers that do not pipeline).
+    pub fn append(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+        received: Timestamp,
+    ) -> Result<Vec<Receipt>> {
+        self.store.ensure_tenant(tenant)?;
+        let batch = self.prepare(tenant, events, self.store.size(tenant)?, received)?;
+        self.commit(tenant, &batch)
+    }
+
+    /// Decrypts a batch's blocks: `(seq, canonical bytes)` for every event, seq order.
+    pub fn open_batch(&self, tenant: &str, batch: &SealedBatch) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::with_capacity(batch.commitments.len());
+        for (k, block) in batch.blocks.iter().enumerate() {
+            let keys = self
+                .existing_epoch_keys(tenant, block.epoch)?
+                .ok_or_else(|| {
+                    StoreError::Malformed(format!("no keys for epoch {}", block.epoch))
+                })?;
+            let plain = decrypt_block(tenant, batch.first_seq, k as u16, block, &keys)?;
+            let events = split_block(&plain)
+                .ok_or_else(|| StoreError::Malformed("block does not split into events".into()))?;
+            let seqs = block_seqs(block, batch);
+            for (seq, bytes) in seqs.zip(events) {
+                out.push((seq, bytes.to_vec()));
+            }
+        }
+        out.sort_by_key(|(s, _)| *s);
+        Ok(out)
+    }
+
+    /// The latest persisted checkpoint note of a tenant.
+    pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>> {
+        Ok(self.store.checkpoints(tenant)?.pop())
+    }
+
+    /// Signs, persists and returns a checkpoint of the tenant's current tree, unless the
+    /// latest one already covers it. Refuses to sign when the log does not extend the
+    /// latest checkpoint (never two inconsistent checkpoints).
+    pub fn checkpoint(&self, tenant: &str) -> Result<String> {
+        let size = self.store.size(tenant)?;
+        let latest = self.latest_checkpoint(tenant)?;
+        if let Some(note) = &latest {
+            let cp = self.parse_checkpoint(note)?;
+            self.check_extends(tenant, &cp, size)?;
+            if cp.size == size {
+                return Ok(note.clone());
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.origin(tenant),
+            size,
+            root: self.store.root(tenant)?,
+            extensions: vec![],
+        };
+        let note = Note::sign(&cp.to_body(), &[&self.signer])?;
+        self.store.append_checkpoint(tenant, &note)?;
+        self.last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.to_string(), Instant::now());
+        Ok(note)
+    }
+
+    /// Signs a checkpoint if the last one is older than `interval` (at most one a second
+    /// while the log grows, as PRODUCT.md §4 asks).
+    pub fn checkpoint_if_due(&self, tenant: &str, interval: Duration) -> Result<Option<String>> {
+        let due = self
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .is_none_or(|t| t.elapsed() >= interval);
+        if due {
+            self.checkpoint(tenant).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Verifies a note's signature with the accepted keys and parses its checkpoint.
+    pub fn parse_checkpoint(&self, note: &str) -> Result<Checkpoint> {
+        let (note, _) = Note::open(note, &self.verifiers)?;
+        Checkpoint::parse_body(&note.text)
+            .map_err(|e| StoreError::Malformed(format!("checkpoint: {e}")))
+    }
+
+    /// Checks that the tree of `size` leaves extends checkpoint `cp` (same root at its size).
+    pub fn check_extends(&self, tenant: &str, cp: &Checkpoint, size: u64) -> Result<()> {
+        if cp.size > size {
+            return Err(StoreError::Rollback {
+                tenant: tenant.to_string(),
+                reason: format!(
+                    "the log holds {size} events but checkpoint size {} was signed: truncated or rolled back",
+                    cp.size
+                ),
+            });
+        }
+        let tiles = self.hash_source(tenant);
+        let root = recall_ledger::root_at(cp.size, &recall_ledger::TiledHashSource(&tiles))?;
+        if root != cp.root {
+            return Err(StoreError::Rollback {
+                tenant: tenant.to_string(),
+                reason: format!(
+                    "the log's root at size {} differs from the signed checkpoint: forked or altered",
+                    cp.size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Complete-subtree hashes of a tenant's tree, read from its tiles.
+    pub fn hash_source(&self, tenant: &str) -> TileSource<'_> {
+        TileSource {
+            store: self.store.as_ref(),
+            tenant: tenant.to_string(),
+        }
+    }
+
+    /// Leaf hash of `seq` from the tiles.
+    pub fn leaf(&self, tenant: &str, seq: u64) -> Result<Hash> {
+        Ok(self.store.read_hashes(tenant, 0, seq, 1)?[0])
+    }
+
+    /// RFC 9162 inclusion proof of `seq` in the tree of `size` leaves.
+    pub fn inclusion_proof(&self, tenant: &str, seq: u64, size: u64) -> Result<Vec<Hash>> {
+        let tiles = self.hash_source(tenant);
+        Ok(recall_ledger::inclusion_proof(
+            seq,
+            size,
+            &recall_ledger::TiledHashSource(&tiles),
+        )?)
+    }
+
+    /// RFC 9162 consistency proof between two sizes.
+    pub fn consistency_proof(&self, tenant: &str, old: u64, new: u64) -> Result<Vec<Hash>> {
+        let tiles = self.hash_source(tenant);
+        Ok(recall_ledger::consistency_proof(
+            old,
+            new,
+            &recall_ledger::TiledHashSource(&tiles),
+        )?)
+    }
+}
+
+/// Reads tile hashes of one tenant through the store.
+pub struct TileSource<'a> {
+    store: &'a dyn Store,
+    tenant: String,
+}
+
+impl recall_ledger::StoredHashes for TileSource<'_> {
+    fn read(&self, level: u8, start: u64, count: u64) -> std::result::Result<Vec<Hash>, String> {
+        self.store
+            .read_hashes(&self.tenant, level, start, count)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Seqs of a block's events, in block order.
+pub fn block_seqs<'a>(
+    block: &'a SealedBlock,
+    batch: &'a SealedBatch,
+) -> Box<dyn Iterator<Item = u64> + 'a> {
+    let first = batch.first_seq;
+    match &block.indices {
+        None => Box::new((0..batch.commitments.len() as u64).map(move |i| first + i)),
+        Some(ix) => Box::new(ix.iter().map(move |&i| first + i as u64)),
+    }
+}
+
+/// Decrypts and decompresses one block.
+pub fn decrypt_block(
+    tenant: &str,
+    first_seq: u64,
+    index: u16,
+    block: &SealedBlock,
+    keys: &EpochKeys,
+) -> Result<Vec<u8>> {
+    let compressed = open_block(
+        &keys.data,
+        &block_aad(tenant, block.epoch, first_seq, index),
+        &block.sealed,
+    )?;
+    // Authenticated before decompression, and capped: a block never exceeds this.
+    zstd::bulk::decompress(&compressed, MAX_BLOCK_PLAIN)
+        .map_err(|e| StoreError::Malformed(format!("block does not decompress: {e}")))
+}

@@ -1,0 +1,250 @@
+//! Segment files: naming, listing and strict scanning.
+//!
+//! Scanning rules (docs/design/storage-format.md): every segment starts with a header;
+//! batches continue the seq without gaps; a full segment ends with a seal and nothing
+//! after it. Damage is reported with file and offset, never skipped — except a torn tail
+//! of the last segment (a batch whose write a crash interrupted: nothing valid follows
+//! it), which was never acknowledged and is cut back on recovery.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, StoreError};
+use crate::format::{
+    FrameError, Header, Record, SEAL_FRAME, Seal, SealedBatch, decode, read_frame,
+    valid_frame_follows,
+};
+
+/// A segment file on disk.
+#[derive(Debug, Clone)]
+pub struct SegmentFile {
+    /// Segment number, from 1.
+    pub number: u64,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// File name of segment `number`.
+pub fn file_name(number: u64) -> String {
+    format!("{number:016}.seg")
+}
+
+/// Lists the segments of a log directory in order, checking that numbering starts at 1
+/// and has no gaps (a deleted segment is an error, not a shorter log).
+pub fn list(log_dir: &Path, tenant: &str) -> Result<Vec<SegmentFile>> {
+    let mut segments = Vec::new();
+    let entries = match std::fs::read_dir(log_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(segments),
+        Err(e) => return Err(StoreError::io(log_dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(StoreError::io(log_dir))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg")) else {
+            continue;
+        };
+        let Ok(number) = stem.parse::<u64>() else {
+            continue;
+        };
+        segments.push(SegmentFile {
+            number,
+            path: entry.path(),
+        });
+    }
+    segments.sort_by_key(|s| s.number);
+    for (i, s) in segments.iter().enumerate() {
+        if s.number != i as u64 + 1 {
+            return Err(StoreError::Broken {
+                tenant: tenant.to_string(),
+                reason: format!(
+                    "segment {} is missing (found {})",
+                    i + 1,
+                    file_name(s.number)
+                ),
+            });
+        }
+    }
+    Ok(segments)
+}
+
+/// How a scanned segment ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// Ends after a complete batch (the active segment).
+    Open,
+    /// Ends with a seal.
+    Sealed(Seal),
+    /// Ends with an incomplete batch at `offset` (only possible in the last segment).
+    Torn {
+        /// Where the valid prefix ends.
+        offset: u64,
+    },
+}
+
+/// What a scan found.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// The header.
+    pub header: Header,
+    /// Log size after the segment's last complete batch.
+    pub next_seq: u64,
+    /// How it ends.
+    pub tail: Tail,
+}
+
+fn corrupt(path: &Path, offset: usize, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        reason: reason.into(),
+    }
+}
+
+/// Checks a header against what the log expects at this point.
+pub fn check_header(
+    path: &Path,
+    header: &Header,
+    number: u64,
+    first_seq: u64,
+    tenant: &str,
+) -> Result<()> {
+    if header.number != number || header.tenant != tenant {
+        return Err(corrupt(
+            path,
+            0,
+            "segment header names another segment or tenant",
+        ));
+    }
+    if header.first_seq != first_seq {
+        return Err(corrupt(
+            path,
+            0,
+            format!(
+                "segment starts at seq {} but the log holds {first_seq} events before it",
+                header.first_seq
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Scans a whole segment held in `buf`, calling `on_batch(batch, offset)` for each batch.
+/// `is_last` permits a torn tail.
+pub fn scan(
+    path: &Path,
+    buf: &[u8],
+    is_last: bool,
+    mut on_batch: impl FnMut(SealedBatch, u64) -> Result<()>,
+) -> Result<Scanned> {
+    let (header, mut at) = match read_frame(buf) {
+        Ok((payload, used)) => match decode(payload) {
+            Ok(Record::Header(h)) => (h, used),
+            _ => return Err(corrupt(path, 0, "segment does not start with a header")),
+        },
+        Err(FrameError::Short) if is_last && !valid_frame_follows(buf) => {
+            return Err(corrupt(path, 0, "segment header is incomplete"));
+        }
+        Err(e) => {
+            return Err(corrupt(
+                path,
+                0,
+                format!("segment header: {}", e.describe()),
+            ));
+        }
+    };
+    let mut next_seq = header.first_seq;
+    let mut tail = Tail::Open;
+    while at < buf.len() {
+        if matches!(tail, Tail::Sealed(_)) {
+            return Err(corrupt(path, at, "data after the segment's seal"));
+        }
+        let (payload, used) = match read_frame(&buf[at..]) {
+            Ok(ok) => ok,
+            Err(e) => {
+                if is_last && !valid_frame_follows(&buf[at..]) {
+                    tail = Tail::Torn { offset: at as u64 };
+                    break;
+                }
+                return Err(corrupt(path, at, e.describe()));
+            }
+        };
+        match decode(payload) {
+            Ok(Record::Batch(batch)) => {
+                if batch.first_seq != next_seq {
+                    return Err(corrupt(
+                        path,
+                        at,
+                        format!(
+                            "batch starts at seq {} but seq {next_seq} was expected (a record is missing, duplicated or out of order)",
+                            batch.first_seq
+                        ),
+                    ));
+                }
+                next_seq += batch.commitments.len() as u64;
+                on_batch(batch, at as u64)?;
+            }
+            Ok(Record::Seal(seal)) => {
+                if seal.number != header.number || seal.next_seq != next_seq {
+                    return Err(corrupt(
+                        path,
+                        at,
+                        "seal does not match the segment's contents",
+                    ));
+                }
+                tail = Tail::Sealed(seal);
+            }
+            Ok(Record::Header(_)) => return Err(corrupt(path, at, "second segment header")),
+            Err(reason) => return Err(corrupt(path, at, reason)),
+        }
+        at += used;
+    }
+    if !is_last && !matches!(tail, Tail::Sealed(_)) {
+        return Err(corrupt(
+            path,
+            buf.len(),
+            "segment is not sealed although later segments exist (truncated, or replaced by an older copy)",
+        ));
+    }
+    Ok(Scanned {
+        header,
+        next_seq,
+        tail,
+    })
+}
+
+/// Reads just the header and the seal of a sealed segment (fast open).
+pub fn read_sealed_ends(path: &Path) -> Result<(Header, Seal)> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open(path).map_err(StoreError::io(path))?;
+    let len = f.metadata().map_err(StoreError::io(path))?.len();
+    let mut head = vec![0u8; 4096.min(len as usize)];
+    f.read_exact_at(&mut head, 0)
+        .map_err(StoreError::io(path))?;
+    let header = match read_frame(&head).map(|(p, _)| decode(p)) {
+        Ok(Ok(Record::Header(h))) => h,
+        _ => {
+            return Err(corrupt(
+                path,
+                0,
+                "segment does not start with a valid header",
+            ));
+        }
+    };
+    let not_sealed = || {
+        corrupt(
+            path,
+            len as usize,
+            "segment is not sealed although later segments exist (truncated, or replaced by an older copy)",
+        )
+    };
+    if len < SEAL_FRAME as u64 {
+        return Err(not_sealed());
+    }
+    let mut tail = vec![0u8; SEAL_FRAME];
+    f.read_exact_at(&mut tail, len - SEAL_FRAME as u64)
+        .map_err(StoreError::io(path))?;
+    match read_frame(&tail).map(|(p, _)| decode(p)) {
+        Ok(Ok(Record::Seal(seal))) if seal.number == header.number => Ok((header, seal)),
+        _ => Err(not_sealed()),
+    }
+}

@@ -1,0 +1,63 @@
+//! The storage interface every backend implements.
+
+use recall_ledger::Hash;
+
+use crate::error::Result;
+use crate::format::SealedBatch;
+
+/// Where a batch lives, for error messages (`file` relative to the data directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// File (or table) name.
+    pub file: String,
+    /// Byte offset (or row id).
+    pub offset: u64,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at offset {}", self.file, self.offset)
+    }
+}
+
+/// What a full scan saw besides the batches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Events in complete batches.
+    pub size: u64,
+    /// An incomplete final batch (never acknowledged), if any.
+    pub torn_tail: Option<Location>,
+}
+
+/// A durable, append-only store of tenant logs.
+///
+/// Contract: `append` returns only after the batch is on stable storage; batches are
+/// never changed afterwards; tiles (`read_hashes`) are derived from the log and may be
+/// rebuilt from it.
+pub trait Store: Send + Sync {
+    /// Tenants that have a log.
+    fn tenants(&self) -> Result<Vec<String>>;
+    /// Creates the tenant's log if it does not exist (durably).
+    fn ensure_tenant(&self, tenant: &str) -> Result<()>;
+    /// Events in the tenant's log.
+    fn size(&self, tenant: &str) -> Result<u64>;
+    /// Tree root at the current size.
+    fn root(&self, tenant: &str) -> Result<Hash>;
+    /// Appends a batch that starts at the current size; durable on return. Returns the
+    /// new size.
+    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<u64>;
+    /// `count` stored hashes of tree `level` (a multiple of 8) from `start`.
+    fn read_hashes(&self, tenant: &str, level: u8, start: u64, count: u64) -> Result<Vec<Hash>>;
+    /// How many hashes of tree `level` are stored.
+    fn stored_hashes(&self, tenant: &str, level: u8) -> Result<u64>;
+    /// Visits every complete batch in seq order, strictly: damage is an error.
+    fn scan(
+        &self,
+        tenant: &str,
+        visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
+    ) -> Result<ScanSummary>;
+    /// Persists a signed checkpoint; durable on return.
+    fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()>;
+    /// Every persisted checkpoint note of the tenant, oldest first.
+    fn checkpoints(&self, tenant: &str) -> Result<Vec<String>>;
+}

@@ -1,0 +1,169 @@
+//! Persisted tile hashes: one flat file of 32-byte hashes per tree level that is a multiple
+//! of 8 (`tiles/00.hashes`, `tiles/08.hashes`, …). Tile `L/N` is the 256-hash slice from
+//! `N × 256` of file `8L`; a partial tile is the shorter slice at the end.
+//!
+//! Tiles are derived from the log: on open, the part covering the active segment is cut
+//! back and recomputed, and the part covering sealed segments was synced when the segment
+//! was sealed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use recall_ledger::Hash;
+
+use crate::error::{Result, StoreError};
+
+/// Highest tree level a u64-sized tree can have a complete node at, rounded to tiles.
+const LEVELS: usize = 8;
+
+/// The tile hash files of one tenant log.
+pub struct TileFiles {
+    dir: PathBuf,
+    writers: Vec<Option<BufWriter<File>>>,
+    /// Hashes in each file, as the writer sees them (including unflushed ones).
+    lens: Vec<u64>,
+}
+
+/// Path of the hash file for tree `level` (a multiple of 8).
+pub fn level_path(dir: &Path, level: u8) -> PathBuf {
+    dir.join(format!("{level:02}.hashes"))
+}
+
+impl TileFiles {
+    /// Opens (creating) the tile directory for appending.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(StoreError::io(dir))?;
+        let mut lens = vec![0; LEVELS];
+        for (i, len) in lens.iter_mut().enumerate() {
+            let p = level_path(dir, (i * 8) as u8);
+            *len = match std::fs::metadata(&p) {
+                Ok(m) => m.len() / 32,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => return Err(StoreError::io(p)(e)),
+            };
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            writers: (0..LEVELS).map(|_| None).collect(),
+            lens,
+        })
+    }
+
+    /// Number of hashes stored for tree `level`.
+    pub fn len(&self, level: u8) -> u64 {
+        self.lens.get(level as usize / 8).copied().unwrap_or(0)
+    }
+
+    /// Cuts every level back so that it covers exactly a tree of `size` leaves.
+    pub fn truncate_to(&mut self, size: u64) -> Result<()> {
+        self.flush()?;
+        self.writers.iter_mut().for_each(|w| *w = None);
+        for i in 0..LEVELS {
+            let p = level_path(&self.dir, (i * 8) as u8);
+            let actual = match std::fs::metadata(&p) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(p)(e)),
+            };
+            // Also cuts a torn partial hash left by a crash.
+            let keep = (size >> (i * 8)).min(actual / 32);
+            if actual != keep * 32 {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&p)
+                    .map_err(StoreError::io(&p))?;
+                f.set_len(keep * 32).map_err(StoreError::io(&p))?;
+            }
+            self.lens[i] = keep;
+        }
+        Ok(())
+    }
+
+    /// Appends the hash of node `(level, index)`; only tile levels are kept. Nodes arrive
+    /// in index order per level, so `index` must equal the level's length.
+    pub fn record(&mut self, level: u8, index: u64, hash: &Hash) -> Result<()> {
+        if level % 8 != 0 {
+            return Ok(());
+        }
+        let i = level as usize / 8;
+        debug_assert_eq!(index, self.lens[i], "tile level {level} out of order");
+        if self.writers[i].is_none() {
+            let p = level_path(&self.dir, level);
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(StoreError::io(&p))?;
+            self.writers[i] = Some(BufWriter::with_capacity(1 << 16, f));
+        }
+        if let Some(w) = self.writers[i].as_mut() {
+            w.write_all(hash)
+                .map_err(StoreError::io(level_path(&self.dir, level)))?;
+        }
+        self.lens[i] += 1;
+        Ok(())
+    }
+
+    /// Writes buffered hashes to the files (no sync: tiles are rebuilt after a crash).
+    pub fn flush(&mut self) -> Result<()> {
+        for (i, w) in self.writers.iter_mut().enumerate() {
+            if let Some(w) = w {
+                w.flush()
+                    .map_err(StoreError::io(level_path(&self.dir, (i * 8) as u8)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes and syncs every file (at segment seal: sealed ranges are not rebuilt).
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        for (i, w) in self.writers.iter().enumerate() {
+            if let Some(w) = w {
+                w.get_ref()
+                    .sync_data()
+                    .map_err(StoreError::io(level_path(&self.dir, (i * 8) as u8)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `count` hashes of tree `level` from `start` in the tile directory `dir`.
+pub fn read_hashes(dir: &Path, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {
+    if level % 8 != 0 {
+        return Err(StoreError::OutOfRange(format!(
+            "tree level {level} is not stored"
+        )));
+    }
+    let p = level_path(dir, level);
+    let f = File::open(&p).map_err(StoreError::io(&p))?;
+    let mut buf = vec![0u8; (count * 32) as usize];
+    f.read_exact_at(&mut buf, start * 32).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            StoreError::OutOfRange(format!(
+                "tile level {} holds fewer than {} hashes",
+                level / 8,
+                start + count
+            ))
+        } else {
+            StoreError::io(&p)(e)
+        }
+    })?;
+    Ok(buf
+        .chunks_exact(32)
+        .map(|c| c.try_into().unwrap_or([0; 32]))
+        .collect())
+}
+
+/// Number of hashes stored for tree `level` in `dir` (0 when the file is missing).
+pub fn stored_len(dir: &Path, level: u8) -> Result<u64> {
+    let p = level_path(dir, level);
+    match std::fs::metadata(&p) {
+        Ok(m) => Ok(m.len() / 32),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(StoreError::io(p)(e)),
+    }
+}

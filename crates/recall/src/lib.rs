@@ -1,0 +1,11 @@
+//! The `recall` command line: the library half, shared by the binary and its tests.
+//!
+//! Job: turn CLI verbs into calls on the store and journal; own the data directory
+//! layout and the configuration file. `anyhow` is used only in this crate.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod datadir;
+pub mod import;
+pub mod proofs;

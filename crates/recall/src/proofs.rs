@@ -1,0 +1,84 @@
+//! Text forms of proofs printed by `recall proof` (docs/design/proof-text.md).
+//!
+//! Inclusion:
+//! ```text
+//! recall-inclusion-proof/v1
+//! origin <origin>
+//! seq <N>
+//! leaf <base64 leaf hash>
+//! size <tree size>
+//! root <base64 root>
+//! hash <base64>            (one line per proof hash, leaf side first)
+//!
+//! <signed checkpoint of that size>
+//! ```
+//! Consistency: `recall-consistency-proof/v1`, then `origin`, `old`, `old-root`, `size`,
+//! `root`, `hash` lines, a blank line and the signed checkpoint.
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use recall_ledger::{Checkpoint, Hash, verify_consistency, verify_inclusion};
+use recall_store::Journal;
+
+fn b64(h: &Hash) -> String {
+    B64.encode(h)
+}
+
+/// The latest checkpoint (signing a fresh one if the log has grown) and its parsed body.
+fn current(journal: &Journal, tenant: &str) -> anyhow::Result<(String, Checkpoint)> {
+    let note = journal.checkpoint(tenant)?;
+    let cp = journal.parse_checkpoint(&note)?;
+    Ok((note, cp))
+}
+
+/// Inclusion proof of `seq` against the tenant's current checkpoint.
+pub fn inclusion(journal: &Journal, tenant: &str, seq: u64) -> anyhow::Result<String> {
+    let (note, cp) = current(journal, tenant)?;
+    if seq >= cp.size {
+        bail!("seq {seq} is not in the log (it holds {} events)", cp.size);
+    }
+    let leaf = journal.leaf(tenant, seq)?;
+    let proof = journal.inclusion_proof(tenant, seq, cp.size)?;
+    verify_inclusion(&leaf, seq, cp.size, &proof, &cp.root)
+        .context("self-check of the proof failed")?;
+    let mut out = format!(
+        "recall-inclusion-proof/v1\norigin {}\nseq {seq}\nleaf {}\nsize {}\nroot {}\n",
+        cp.origin,
+        b64(&leaf),
+        cp.size,
+        b64(&cp.root)
+    );
+    for h in &proof {
+        out.push_str(&format!("hash {}\n", b64(h)));
+    }
+    out.push('\n');
+    out.push_str(&note);
+    Ok(out)
+}
+
+/// Consistency proof from size `old` to the tenant's current checkpoint.
+pub fn consistency(journal: &Journal, tenant: &str, old: u64) -> anyhow::Result<String> {
+    let (note, cp) = current(journal, tenant)?;
+    if old > cp.size {
+        bail!("size {old} is larger than the log ({} events)", cp.size);
+    }
+    let tiles = journal.hash_source(tenant);
+    let old_root = recall_ledger::root_at(old, &recall_ledger::TiledHashSource(&tiles))?;
+    let proof = journal.consistency_proof(tenant, old, cp.size)?;
+    verify_consistency(old, cp.size, &old_root, &cp.root, &proof)
+        .context("self-check of the proof failed")?;
+    let mut out = format!(
+        "recall-consistency-proof/v1\norigin {}\nold {old}\nold-root {}\nsize {}\nroot {}\n",
+        cp.origin,
+        b64(&old_root),
+        cp.size,
+        b64(&cp.root)
+    );
+    for h in &proof {
+        out.push_str(&format!("hash {}\n", b64(h)));
+    }
+    out.push('\n');
+    out.push_str(&note);
+    Ok(out)
+}
