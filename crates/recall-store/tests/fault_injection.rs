@@ -1,0 +1,193 @@
+//! The embedded engine under injected write and sync failures, torn tails and damage.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use recall_ledger::{Hash, leaf_hash, root_of_leaves};
+use recall_store::{EmbeddedOptions, EmbeddedStore, FaultPlan, SealedBatch, SealedBlock, Store, StoreError};
+
+const T: &str = "tenant-a";
+
+fn batch(first_seq: u64, n: u64) -> SealedBatch {
+    let commitments: Vec<Hash> = (first_seq..first_seq + n).map(commitment).collect();
+    SealedBatch {
+        first_seq,
+        commitments,
+        blocks: vec![SealedBlock { epoch: 202601, indices: None, sealed: vec![(first_seq % 251) as u8; 300] }],
+    }
+}
+
+fn commitment(seq: u64) -> Hash {
+    let mut h = [0u8; 32];
+    h[..8].copy_from_slice(&seq.to_le_bytes());
+    h[31] = 0xA5;
+    h
+}
+
+fn expected_root(size: u64) -> Hash {
+    let leaves: Vec<Hash> = (0..size).map(|s| leaf_hash(&commitment(s))).collect();
+    root_of_leaves(&leaves)
+}
+
+fn open(dir: &Path, segment_bytes: u64, faults: Option<FaultPlan>) -> EmbeddedStore {
+    let opts = EmbeddedOptions { segment_bytes, read_only: false, faults: faults.map(Arc::new) };
+    EmbeddedStore::open(dir, opts).unwrap()
+}
+
+fn append_n(store: &EmbeddedStore, batches: u64, per: u64) {
+    store.ensure_tenant(T).unwrap();
+    for _ in 0..batches {
+        let size = store.size(T).unwrap();
+        store.append(T, &batch(size, per)).unwrap();
+    }
+}
+
+fn segment_path(dir: &Path, n: u64) -> std::path::PathBuf {
+    dir.join(T).join("log").join(format!("{n:016}.seg"))
+}
+
+#[test]
+fn a_torn_write_is_not_acknowledged_and_is_cut_back_on_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 64 << 20, Some(FaultPlan::fail_write(3, true)));
+        append_n(&store, 2, 10);
+        let err = store.append(T, &batch(20, 10)).unwrap_err();
+        assert!(matches!(err, StoreError::Injected(_)), "{err}");
+        // The state of the failed batch is unknown: refuse until recovered.
+        assert!(matches!(store.append(T, &batch(20, 10)).unwrap_err(), StoreError::Poisoned(_)));
+    }
+    let store = open(tmp.path(), 64 << 20, None);
+    assert_eq!(store.size(T).unwrap(), 20);
+    assert_eq!(store.root(T).unwrap(), expected_root(20));
+    store.append(T, &batch(20, 10)).unwrap();
+    assert_eq!(store.root(T).unwrap(), expected_root(30));
+}
+
+#[test]
+fn a_failed_sync_is_not_acknowledged_and_recovery_is_consistent() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 64 << 20, Some(FaultPlan::fail_sync(2)));
+        append_n(&store, 1, 7);
+        assert!(store.append(T, &batch(7, 7)).is_err());
+    }
+    let store = open(tmp.path(), 64 << 20, None);
+    // The bytes reached the file, so recovery may keep the batch; either way the tree
+    // matches the contents.
+    let size = store.size(T).unwrap();
+    assert!(size == 7 || size == 14, "size {size}");
+    assert_eq!(store.root(T).unwrap(), expected_root(size));
+}
+
+#[test]
+fn sealing_spreads_the_log_over_segments_and_reopen_restores_the_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 4096, None);
+        append_n(&store, 40, 9);
+        assert_eq!(store.root(T).unwrap(), expected_root(360));
+    }
+    assert!(segment_path(tmp.path(), 3).exists(), "expected several segments");
+    let store = open(tmp.path(), 4096, None);
+    assert_eq!(store.size(T).unwrap(), 360);
+    assert_eq!(store.root(T).unwrap(), expected_root(360));
+    let mut seen = 0;
+    store
+        .scan(T, &mut |b, _| {
+            assert_eq!(b.first_seq, seen);
+            seen += b.commitments.len() as u64;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(seen, 360);
+}
+
+#[test]
+fn lost_tiles_are_rebuilt_from_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 4096, None);
+        append_n(&store, 80, 9);
+    }
+    std::fs::remove_dir_all(tmp.path().join(T).join("tiles")).unwrap();
+    let store = open(tmp.path(), 4096, None);
+    assert_eq!(store.root(T).unwrap(), expected_root(720));
+    assert_eq!(store.stored_hashes(T, 0).unwrap(), 720);
+    assert_eq!(store.stored_hashes(T, 8).unwrap(), 2);
+    let level8 = store.read_hashes(T, 8, 0, 2).unwrap();
+    let leaves: Vec<Hash> = (0..256).map(|s| leaf_hash(&commitment(s))).collect();
+    assert_eq!(level8[0], root_of_leaves(&leaves));
+}
+
+#[test]
+fn a_torn_tail_left_by_a_crash_is_cut_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 64 << 20, None);
+        append_n(&store, 3, 5);
+    }
+    let seg = segment_path(tmp.path(), 1);
+    let len = std::fs::metadata(&seg).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 100).unwrap(); // tear the last batch
+    let store = open(tmp.path(), 64 << 20, None);
+    assert_eq!(store.size(T).unwrap(), 10);
+    assert_eq!(store.root(T).unwrap(), expected_root(10));
+    store.append(T, &batch(10, 5)).unwrap();
+    drop(store);
+    let store = open(tmp.path(), 64 << 20, None);
+    assert_eq!(store.size(T).unwrap(), 15);
+}
+
+#[test]
+fn damage_in_the_middle_is_an_error_naming_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 64 << 20, None);
+        append_n(&store, 4, 5);
+    }
+    let seg = segment_path(tmp.path(), 1);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let at = 120; // inside the first batch's payload
+    bytes[at] ^= 1;
+    std::fs::write(&seg, &bytes).unwrap();
+    let opts = EmbeddedOptions::default();
+    let store = EmbeddedStore::open(tmp.path(), opts).unwrap();
+    match store.size(T) {
+        Err(StoreError::Corrupt { path, offset, .. }) => {
+            assert_eq!(path, seg);
+            assert!(offset <= at as u64, "offset {offset}");
+        }
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_sealed_segment_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 4096, None);
+        append_n(&store, 40, 9);
+    }
+    std::fs::remove_file(segment_path(tmp.path(), 2)).unwrap();
+    let store = open(tmp.path(), 4096, None);
+    let err = store.size(T).unwrap_err();
+    assert!(err.to_string().contains("segment 2 is missing"), "{err}");
+}
+
+#[test]
+fn a_second_writer_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _first = open(tmp.path(), 4096, None);
+    let second = EmbeddedStore::open(tmp.path(), EmbeddedOptions::default());
+    assert!(matches!(second, Err(StoreError::Locked(_))));
+}
+
+#[test]
+fn out_of_order_batches_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open(tmp.path(), 4096, None);
+    append_n(&store, 1, 3);
+    assert!(matches!(store.append(T, &batch(5, 3)), Err(StoreError::OutOfOrder { .. })));
+}
