@@ -308,3 +308,76 @@ pub(crate) fn push_key(field: &mut String, key: &str) {
         field.push(if c.is_control() { '?' } else { c });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            proptest::char::range('\0', '\u{7f}'),
+            proptest::char::range('\u{80}', '\u{d7ff}'),
+            proptest::char::range('\u{e000}', '\u{ffff}'),
+            proptest::char::range('\u{10000}', '\u{10ffff}'),
+        ]
+    }
+
+    fn any_string() -> impl Strategy<Value = String> {
+        proptest::collection::vec(any_char(), 0..6).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn utf16_cmp_matches_transcoding(a in any_string(), b in any_string()) {
+            prop_assert_eq!(utf16_cmp(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+        }
+
+        #[test]
+        fn strings_escape_like_serde_json(s in any_string()) {
+            let mut ours = Vec::new();
+            write_str(&mut ours, &s);
+            prop_assert_eq!(ours, serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn every_control_character_escapes() {
+        let all: String = ('\0'..='\u{7f}').collect();
+        let mut ours = Vec::new();
+        write_str(&mut ours, &all);
+        let text = String::from_utf8(ours).unwrap();
+        assert!(text.starts_with(r#""\u0000\u0001"#), "{text}");
+        assert!(text.contains(r#"\u0007\b\t\n\u000b\f\r\u000e"#), "{text}");
+        assert!(
+            text.contains(r##" !\"#"##) && text.contains(r"[\\]"),
+            "{text}"
+        );
+        assert!(text.ends_with("~\u{7f}\""), "{text}");
+    }
+
+    #[test]
+    fn counter_counts_what_the_writer_writes() {
+        let v = serde_json::json!({"a": [1, 2.5, "\u{1}é", null, true, {"\u{10000}": -3}]});
+        let mut bytes = Vec::new();
+        write_value(&mut bytes, &v);
+        let mut n = Counter::default();
+        write_value(&mut n, &v);
+        assert_eq!(n.0, bytes.len());
+    }
+
+    #[test]
+    fn paths_are_clipped() {
+        let mut f = String::from("detail");
+        push_path(
+            &mut f,
+            [
+                PathSeg::Key("a.b".into()),
+                PathSeg::Index(3),
+                PathSeg::Key("\n".into()),
+            ]
+            .iter(),
+        );
+        assert_eq!(f, "detail.a.b[3].?");
+    }
+}

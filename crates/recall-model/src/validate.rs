@@ -154,8 +154,8 @@ pub(crate) fn parse(
         ));
     }
     match raw::fast(input) {
-        Ok(raw) => build(raw, shape, now),
-        Err(_) => build(slow::parse(input, shape)?, shape, now),
+        Some(raw) => build(raw, shape, now),
+        None => build(slow::parse(input, shape)?, shape, now),
     }
 }
 
@@ -168,6 +168,23 @@ fn build(
     shape: Shape,
     now: Option<Timestamp>,
 ) -> Result<Parsed, ValidationError> {
+    // Structural rules first, in key order: the slow path reports them so.
+    if shape == Shape::Event {
+        if raw.received.is_some() {
+            return Err(ValidationError::new(
+                "received",
+                Rule::UnknownField,
+                "unknown field",
+            ));
+        }
+        if raw.seq.is_some() {
+            return Err(ValidationError::new(
+                "seq",
+                Rule::UnknownField,
+                "unknown field",
+            ));
+        }
+    }
     let id = raw.id.map(|s| ident("id", s)).transpose()?;
     let time = timestamp("time", raw.time.ok_or_else(|| required("time"))?)?;
     if let Some(now) = now {
@@ -262,23 +279,7 @@ fn build(
     let detail = raw.detail.map(|d| detail(d.0)).transpose()?;
 
     let (seq, received) = match shape {
-        Shape::Event => {
-            if raw.seq.is_some() {
-                return Err(ValidationError::new(
-                    "seq",
-                    Rule::UnknownField,
-                    "unknown field",
-                ));
-            }
-            if raw.received.is_some() {
-                return Err(ValidationError::new(
-                    "received",
-                    Rule::UnknownField,
-                    "unknown field",
-                ));
-            }
-            (None, None)
-        }
+        Shape::Event => (None, None),
         Shape::Recorded => {
             let seq = raw.seq.flatten().ok_or_else(|| required("seq"))?;
             let received = raw.received.flatten().ok_or_else(|| required("received"))?;
