@@ -109,6 +109,11 @@ fn parse_value(input: &[u8]) -> Result<Value, ValidationError> {
     };
     let result = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     if let Some(err) = tracker.error.into_inner() {
+        // A duplicate inside a top-level array is better reported as "not an object".
+        let first = input.iter().find(|b| !b" \t\r\n".contains(b));
+        if first != Some(&b'{') {
+            return Err(not_an_object());
+        }
         return Err(err);
     }
     result.map_err(|e| {
@@ -121,6 +126,10 @@ fn parse_value(input: &[u8]) -> Result<Value, ValidationError> {
         };
         ValidationError::new("event", Rule::InvalidJson, message)
     })
+}
+
+fn not_an_object() -> ValidationError {
+    ValidationError::new("event", Rule::WrongType, "must be a JSON object")
 }
 
 fn wrong_type(field: &str, message: &'static str) -> ValidationError {

@@ -153,6 +153,7 @@ fn whole_input_rules() {
         b"12",
         b"null",
         b"[\"2026-03-04T14:00:00Z\"]",
+        br#" [{"a":1,"a":2}]"#,
     ] {
         rejects(input, "event", Rule::WrongType);
     }
