@@ -117,6 +117,7 @@ impl Keystore {
             }
         }
         let made = Self::connect(path)
+            .and_then(|conn| schema::configure(&conn, path).map(|()| conn))
             .and_then(|conn| schema::initialise(&conn, &kek).map(|()| conn))
             .and_then(|conn| {
                 sync_parent(path).map_err(|source| CryptoError::KeystoreIo {
@@ -146,14 +147,16 @@ impl Keystore {
             source,
         })?;
         let conn = Self::connect(path)?;
+        // Check before configuring: switching a foreign database to WAL would change it.
         schema::check(&conn, &kek, path)?;
+        schema::configure(&conn, path)?;
         Ok(Self::with_conn(path, kek, conn))
     }
 
     fn connect(path: &Path) -> Result<Connection, CryptoError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
-        schema::configure(&conn, path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(conn)
     }
 

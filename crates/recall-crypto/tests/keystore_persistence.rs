@@ -232,3 +232,18 @@ fn two_handles_on_one_file_agree() {
     let from_a = a.epoch_keys("acme", 202603).unwrap();
     assert_eq!(from_a.data.0.expose(), from_b.data.0.expose());
 }
+
+#[test]
+fn open_leaves_a_foreign_database_unchanged() {
+    let (dir, _path, kek) = setup();
+    let other = dir.path().join("other.db");
+    let conn = rusqlite::Connection::open(&other).unwrap();
+    conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+        .unwrap();
+    drop(conn);
+    let before = std::fs::read(&other).unwrap();
+    let err = Keystore::open(&other, Kek::from_bytes(kek)).unwrap_err();
+    assert!(matches!(err, CryptoError::NotAKeystore { .. }), "{err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before);
+    assert!(!PathBuf::from(format!("{}-wal", other.display())).exists());
+}

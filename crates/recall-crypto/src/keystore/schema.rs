@@ -3,7 +3,6 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
@@ -66,17 +65,21 @@ fn not_a_keystore(path: &Path, reason: impl Into<String>) -> CryptoError {
     }
 }
 
-/// Per-connection settings; run on every open.
+/// SQLite's "file is not a database" as [`CryptoError::NotAKeystore`].
+fn sql_error(path: &Path) -> impl Fn(rusqlite::Error) -> CryptoError {
+    move |e| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => not_a_keystore(path, "not an SQLite database"),
+        _ => e.into(),
+    }
+}
+
+/// Per-connection settings; run on every open, after [`check`].
 pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), CryptoError> {
-    conn.busy_timeout(Duration::from_secs(10))?;
     // Overwrite deleted content with zeros, so a forgotten key is gone from the file.
     conn.pragma_update(None, "secure_delete", "ON")?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => not_a_keystore(path, "not an SQLite database"),
-            _ => e.into(),
-        })?;
+        .map_err(sql_error(path))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(not_a_keystore(
             path,
@@ -117,11 +120,13 @@ pub(super) fn initialise(conn: &Connection, kek: &Kek) -> Result<(), CryptoError
 
 /// Checks the schema version and that `kek` unwraps the check value.
 pub(super) fn check(conn: &Connection, kek: &Kek, path: &Path) -> Result<(), CryptoError> {
-    let has_meta: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
-        [],
-        |r| r.get(0),
-    )?;
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_error(path))?;
     if !has_meta {
         return Err(not_a_keystore(path, "no meta table"));
     }
