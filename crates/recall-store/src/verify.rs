@@ -5,7 +5,7 @@
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use recall_crypto::{commitment, event_salt};
+use recall_crypto::{SaltDeriver, commitment};
 use recall_ledger::{Checkpoint, Frontier, Hash, TILE_WIDTH, TilePath};
 
 use crate::error::{Result, StoreError};
@@ -240,6 +240,7 @@ fn check_bodies(
             })?;
         let events = split_block(&plain)
             .ok_or_else(|| fail(tenant, first, &place, "does not split into events"))?;
+        let salts = SaltDeriver::new(&keys.commit);
         let mut seqs = block_seqs(block, batch);
         let mut count = 0;
         for body in events {
@@ -261,7 +262,7 @@ fn check_bodies(
                 ));
             }
             seen[i] = true;
-            let salt = event_salt(&keys.commit, tenant, seq);
+            let salt = salts.salt(tenant, seq);
             if commitment(&salt, body) != batch.commitments[i] {
                 return Err(fail(
                     tenant,

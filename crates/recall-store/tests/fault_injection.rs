@@ -4,7 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use recall_ledger::{Hash, leaf_hash, root_of_leaves};
-use recall_store::{EmbeddedOptions, EmbeddedStore, FaultPlan, SealedBatch, SealedBlock, Store, StoreError};
+use recall_store::{
+    EmbeddedOptions, EmbeddedStore, FaultPlan, SealedBatch, SealedBlock, Store, StoreError,
+};
 
 const T: &str = "tenant-a";
 
@@ -13,7 +15,11 @@ fn batch(first_seq: u64, n: u64) -> SealedBatch {
     SealedBatch {
         first_seq,
         commitments,
-        blocks: vec![SealedBlock { epoch: 202601, indices: None, sealed: vec![(first_seq % 251) as u8; 300] }],
+        blocks: vec![SealedBlock {
+            epoch: 202601,
+            indices: None,
+            sealed: vec![(first_seq % 251) as u8; 300],
+        }],
     }
 }
 
@@ -30,7 +36,11 @@ fn expected_root(size: u64) -> Hash {
 }
 
 fn open(dir: &Path, segment_bytes: u64, faults: Option<FaultPlan>) -> EmbeddedStore {
-    let opts = EmbeddedOptions { segment_bytes, read_only: false, faults: faults.map(Arc::new) };
+    let opts = EmbeddedOptions {
+        segment_bytes,
+        read_only: false,
+        faults: faults.map(Arc::new),
+    };
     EmbeddedStore::open(dir, opts).unwrap()
 }
 
@@ -55,7 +65,10 @@ fn a_torn_write_is_not_acknowledged_and_is_cut_back_on_reopen() {
         let err = store.append(T, &batch(20, 10)).unwrap_err();
         assert!(matches!(err, StoreError::Injected(_)), "{err}");
         // The state of the failed batch is unknown: refuse until recovered.
-        assert!(matches!(store.append(T, &batch(20, 10)).unwrap_err(), StoreError::Poisoned(_)));
+        assert!(matches!(
+            store.append(T, &batch(20, 10)).unwrap_err(),
+            StoreError::Poisoned(_)
+        ));
     }
     let store = open(tmp.path(), 64 << 20, None);
     assert_eq!(store.size(T).unwrap(), 20);
@@ -88,7 +101,10 @@ fn sealing_spreads_the_log_over_segments_and_reopen_restores_the_tree() {
         append_n(&store, 40, 9);
         assert_eq!(store.root(T).unwrap(), expected_root(360));
     }
-    assert!(segment_path(tmp.path(), 3).exists(), "expected several segments");
+    assert!(
+        segment_path(tmp.path(), 3).exists(),
+        "expected several segments"
+    );
     let store = open(tmp.path(), 4096, None);
     assert_eq!(store.size(T).unwrap(), 360);
     assert_eq!(store.root(T).unwrap(), expected_root(360));
@@ -189,5 +205,8 @@ fn out_of_order_batches_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let store = open(tmp.path(), 4096, None);
     append_n(&store, 1, 3);
-    assert!(matches!(store.append(T, &batch(5, 3)), Err(StoreError::OutOfOrder { .. })));
+    assert!(matches!(
+        store.append(T, &batch(5, 3)),
+        Err(StoreError::OutOfOrder { .. })
+    ));
 }

@@ -27,13 +27,23 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn open(dir: &Path) -> EmbeddedStore {
-    let store = EmbeddedStore::open(dir, EmbeddedOptions { segment_bytes: 2048, ..Default::default() }).unwrap();
+    let store = EmbeddedStore::open(
+        dir,
+        EmbeddedOptions {
+            segment_bytes: 2048,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     store.ensure_tenant(T).unwrap();
     store
 }
 
 fn active_segment(dir: &Path) -> std::path::PathBuf {
-    let mut segs: Vec<_> = std::fs::read_dir(dir.join(T).join("log")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut segs: Vec<_> = std::fs::read_dir(dir.join(T).join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     segs.sort();
     segs.pop().unwrap()
 }
