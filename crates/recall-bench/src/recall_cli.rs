@@ -66,13 +66,13 @@ pub struct RecallFigures {
     pub log_bytes: Option<u64>,
     /// Wall clock of `recall verify`, seconds.
     pub verify_secs: f64,
-    /// Last line `import` printed, for the record.
+    /// First and last lines `import` printed, for the record.
     pub import_said: String,
-    /// Last line `verify` printed.
+    /// First and last lines `verify` printed.
     pub verify_said: String,
 }
 
-/// Runs `recall` with `args`; fails unless it exits 0. Returns its last output line.
+/// Runs `recall` with `args`; fails unless it exits 0. Returns its first and last output lines.
 fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(bin)
         .arg("--data")
@@ -81,16 +81,18 @@ fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
         .stdin(Stdio::null())
         .output()
         .with_context(|| format!("run {}", bin.display()))?;
-    let text = |b: &[u8]| {
-        String::from_utf8_lossy(b)
-            .trim()
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_owned()
+    // First and last lines of what it printed (stdout, else stderr), for the record only.
+    let said = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        match (lines.next(), lines.next_back()) {
+            (Some(a), Some(z)) => format!("{a} ... {z}"),
+            (Some(a), None) => a.to_owned(),
+            _ => String::new(),
+        }
     };
-    let last = match text(&out.stdout) {
-        s if s.is_empty() => text(&out.stderr),
+    let last = match said(&out.stdout) {
+        s if s.is_empty() => said(&out.stderr),
         s => s,
     };
     if !out.status.success() {

@@ -61,3 +61,32 @@ fn a_missing_binary_is_reported() {
     let err = recall_cli::locate(Some(std::path::Path::new("/nonexistent/recall"))).unwrap_err();
     assert!(err.to_string().contains("no recall binary"));
 }
+
+#[test]
+fn run_measures_the_recall_side_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("recall");
+    fs::write(&bin, FAKE_RECALL).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let work = dir.path().join("work");
+    let json = dir.path().join("report.json");
+    let opts = recall_bench::run::RunOptions {
+        events: 1_000,
+        seed: 3,
+        recall: Some(bin),
+        workdir: Some(work.clone()),
+        json: Some(json.clone()),
+        skip_peer: true,
+        ..Default::default()
+    };
+    let report = recall_bench::run::run(&opts).unwrap();
+    let r = report.recall.as_ref().unwrap();
+    // The stand-in copies the input, so the log is exactly the NDJSON.
+    assert_eq!(r.log_bytes, Some(report.ndjson_bytes));
+    assert!(report.derived.recall_import_eps.unwrap() > 0.0);
+    let written: serde_json::Value = serde_json::from_slice(&fs::read(&json).unwrap()).unwrap();
+    assert_eq!(written["events"], 1_000);
+    assert_eq!(written["goals"].as_array().unwrap().len(), 4);
+    // Without --keep, what the run created is gone.
+    assert!(!work.join("recall-data").exists() && !work.join("events.ndjson").exists());
+}
