@@ -12,11 +12,20 @@
 //! - `canonical(parse_canonical(canonical(r))) == canonical(r)`: the canonical form is a
 //!   fixed point, and it does not depend on the key order or whitespace of the input.
 //! - No I/O happens here.
+//!
+//! Parsing has two paths. The fast one deserialises straight into borrowed raw structs
+//! (serde derive, unknown fields and duplicates refused) and then applies the value
+//! rules (`fields`). Only when serde refuses the input does the slow path re-read it as
+//! a JSON value, to name the exact field and structural rule (invalid JSON, duplicate
+//! key, unknown field, wrong type); it then applies the same value rules, so both paths
+//! accept exactly the same inputs. The canonical form is specified byte for byte in
+//! docs/design/canonical-event.md.
 
 #![forbid(unsafe_code)]
 
 mod canonical;
 mod event;
+mod fields;
 mod jcs;
 mod raw;
 mod slow;
