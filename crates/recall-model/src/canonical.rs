@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use crate::jcs::{write_object, write_str, write_u64};
 use crate::slow::Shape;
 use crate::time::write_quoted;
-use crate::validate::{parse, validate_tenant};
+use crate::validate::parse;
 use crate::{Recorded, Rule, ValidationError};
 
 /// The canonical bytes of `rec`.
@@ -128,7 +128,9 @@ impl std::fmt::Write for VecWriter<'_> {
 ///
 /// The same field rules as [`parse_event`](crate::parse_event) apply, except that
 /// `time` may lie in the future; `tenant`, `seq` and `received` are required. The
-/// returned event's `tenant` is `Some` of the recorded tenant.
+/// returned event's `tenant` is `Some` of the recorded tenant. Inputs over
+/// [`MAX_EVENT_BYTES`](crate::MAX_EVENT_BYTES) are refused; a valid event's canonical
+/// form stays under half of that even at every field's maximum.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Recorded, ValidationError> {
     let parsed = parse(bytes, Shape::Recorded, None)?;
     let tenant = parsed
@@ -136,7 +138,6 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Recorded, ValidationError> {
         .tenant
         .clone()
         .ok_or_else(|| ValidationError::new("tenant", Rule::Required, "is required"))?;
-    validate_tenant(&tenant)?;
     let (Some(seq), Some(received)) = (parsed.seq, parsed.received) else {
         // parse() with Shape::Recorded refuses a missing seq or received.
         return Err(ValidationError::new(
