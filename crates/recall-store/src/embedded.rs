@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -173,9 +174,14 @@ impl Store for EmbeddedStore {
         let paths = Paths::new(&self.tenant_dir(tenant));
         let segments = segment::list(&paths.log, tenant)?;
         let mut summary = ScanSummary::default();
+        // One buffer for all segments: a fresh 64 MiB one each time costs page faults.
+        let mut buf = Vec::new();
         for (i, seg) in segments.iter().enumerate() {
             let is_last = i + 1 == segments.len();
-            let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
+            buf.clear();
+            File::open(&seg.path)
+                .and_then(|mut f| f.read_to_end(&mut buf))
+                .map_err(StoreError::io(&seg.path))?;
             let file = self.relative(&seg.path);
             let scanned = segment::scan(&seg.path, &buf, is_last, |batch, offset| {
                 visit(

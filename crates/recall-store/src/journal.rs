@@ -222,8 +222,8 @@ impl Journal {
         batch_len: usize,
         keys: &EpochKeys,
     ) -> Result<SealedBlock> {
-        let compressed = zstd::bulk::compress(plain, ZSTD_LEVEL)
-            .map_err(|e| StoreError::Malformed(format!("compression failed: {e}")))?;
+        let compressed = crate::codec::compress(plain, ZSTD_LEVEL)?;
+
         let sealed = seal_block(
             &keys.data,
             &block_aad(tenant, epoch, first_seq, index),
@@ -434,12 +434,25 @@ pub fn decrypt_block(
     block: &SealedBlock,
     keys: &EpochKeys,
 ) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decrypt_block_into(tenant, first_seq, index, block, keys, &mut out)?;
+    Ok(out)
+}
+
+/// Decrypts and decompresses one block into `out` (reused across calls).
+pub fn decrypt_block_into(
+    tenant: &str,
+    first_seq: u64,
+    index: u16,
+    block: &SealedBlock,
+    keys: &EpochKeys,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let compressed = open_block(
         &keys.data,
         &block_aad(tenant, block.epoch, first_seq, index),
         &block.sealed,
     )?;
     // Authenticated before decompression, and capped: a block never exceeds this.
-    zstd::bulk::decompress(&compressed, MAX_BLOCK_PLAIN)
-        .map_err(|e| StoreError::Malformed(format!("block does not decompress: {e}")))
+    crate::codec::decompress_into(&compressed, out, MAX_BLOCK_PLAIN)
 }

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod checkpoints;
+mod codec;
 mod embedded;
 mod engine;
 mod error;
