@@ -39,8 +39,14 @@ pub fn decompress_into(compressed: &[u8], out: &mut Vec<u8>, limit: usize) -> Re
             .ok_or_else(|| StoreError::Malformed("no decompressor".into()))?;
         out.clear();
         out.reserve(limit);
+        // Writes at most the spare capacity, which earlier limits bound too.
         d.decompress_to_buffer(compressed, out)
             .map_err(|e| failed("decompress", e))?;
+        if out.len() > limit {
+            return Err(StoreError::Malformed(
+                "block is larger than any block recall writes".into(),
+            ));
+        }
         Ok(())
     })
 }

@@ -44,7 +44,11 @@ fn check_contents(data: &std::path::Path, tenant: &str, from: u64, to: u64) {
                 }
                 let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
                 let want = format!("evt-{SEED}-{}", seq - from);
-                assert_eq!(v["id"], serde_json::json!(want), "seq {seq} holds the wrong event");
+                assert_eq!(
+                    v["id"],
+                    serde_json::json!(want),
+                    "seq {seq} holds the wrong event"
+                );
                 assert_eq!(v["seq"], serde_json::json!(seq));
                 seen = seq + 1;
             }
@@ -56,7 +60,10 @@ fn check_contents(data: &std::path::Path, tenant: &str, from: u64, to: u64) {
 
 #[test]
 fn acknowledged_batches_survive_sigkill_and_partial_batches_never_show() {
-    let trials: u64 = std::env::var("RECALL_CRASH_TRIALS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
+    let trials: u64 = std::env::var("RECALL_CRASH_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     recall_ok(&data, &["init"]);
@@ -71,7 +78,14 @@ fn acknowledged_batches_survive_sigkill_and_partial_batches_never_show() {
         let mut child = Command::new(recall_bin())
             .arg("--data")
             .arg(&data)
-            .args(["import", "--tenant", tenant, "--print-acks", "--batch-events", &BATCH.to_string()])
+            .args([
+                "import",
+                "--tenant",
+                tenant,
+                "--print-acks",
+                "--batch-events",
+                &BATCH.to_string(),
+            ])
             .arg(&input)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -104,15 +118,29 @@ fn acknowledged_batches_survive_sigkill_and_partial_batches_never_show() {
             let dir = DataDir::open(&data, false).unwrap();
             dir.journal.store().size(tenant).unwrap_or(0)
         };
-        assert!(new_size >= expect, "trial {trial}: acknowledged up to {expect} but the log holds {new_size}");
-        assert_eq!((new_size - size) % BATCH, 0, "trial {trial}: a partial batch is visible");
+        assert!(
+            new_size >= expect,
+            "trial {trial}: acknowledged up to {expect} but the log holds {new_size}"
+        );
+        assert_eq!(
+            (new_size - size) % BATCH,
+            0,
+            "trial {trial}: a partial batch is visible"
+        );
         if new_size > size {
             check_contents(&data, tenant, size, new_size);
         }
         let out = recall(&data, &["verify"]);
-        assert!(out.status.success(), "trial {trial}: verify failed:\n{}", common::both(&out));
+        assert!(
+            out.status.success(),
+            "trial {trial}: verify failed:\n{}",
+            common::both(&out)
+        );
         acked_total += acks.iter().map(|a| a.1).sum::<u64>();
         size = new_size;
     }
-    assert!(acked_total > 0, "no trial got far enough to acknowledge a batch");
+    assert!(
+        acked_total > 0,
+        "no trial got far enough to acknowledge a batch"
+    );
 }
