@@ -297,9 +297,14 @@ pub(crate) fn push_path<'a>(field: &mut String, segs: impl Iterator<Item = &'a P
     }
 }
 
-/// Appends a key as it may appear in an error: at most 64 characters, controls as `?`.
+/// Appends a key as it may appear in an error: at most 64 characters, controls as `?`,
+/// and the empty key as `""` so that a field name is never empty.
 pub(crate) fn push_key(field: &mut String, key: &str) {
     const MAX: usize = 64;
+    if key.is_empty() {
+        field.push_str("\"\"");
+        return;
+    }
     for (i, c) in key.chars().enumerate() {
         if i == MAX {
             field.push('…');
@@ -379,5 +384,8 @@ mod tests {
             .iter(),
         );
         assert_eq!(f, "detail.a.b[3].?");
+        let mut f = String::from("detail");
+        push_path(&mut f, [PathSeg::Key(String::new())].iter());
+        assert_eq!(f, "detail.\"\"");
     }
 }

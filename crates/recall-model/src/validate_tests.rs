@@ -225,6 +225,10 @@ fn unknown_field_names_are_clipped_and_printable() {
     let key = format!("x\u{1}{}", "k".repeat(100));
     let want = format!("x?{}…", "k".repeat(62));
     rejects(&with(&key, json!(1)), &want, Rule::UnknownField);
+    rejects(&with("", json!(1)), "\"\"", Rule::UnknownField);
+    rejects(&with("actor.", json!(1)), "actor.\"\"", Rule::UnknownField);
+    let dup = br#"{"time":"2026-03-04T14:00:00Z","actor":{"id":"u"},"action":"read","":1,"":2}"#;
+    rejects(dup, "\"\"", Rule::Duplicate);
 }
 
 #[test]
