@@ -11,7 +11,9 @@ use recall_ledger::{Frontier, Hash};
 use crate::checkpoints::CheckpointLog;
 use crate::error::{Result, StoreError};
 use crate::faults::FaultPlan;
-use crate::format::{Header, Seal, SealedBatch, encode_batch, frame};
+use crate::format::{
+    FrameError, Header, Seal, SealedBatch, encode_batch, frame, read_frame, valid_frame_follows,
+};
 use crate::segment::{self, Tail};
 use crate::tiles::TileFiles;
 
@@ -135,7 +137,18 @@ impl TenantLog {
             None => Frontier::new(),
         };
         tiles.truncate_to(frontier.size())?;
-        let buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
+        let mut buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
+        if matches!(read_frame(&buf), Err(FrameError::Short)) && !valid_frame_follows(&buf) {
+            // A crash while the segment was being created: it never held a batch.
+            std::fs::remove_file(&last.path).map_err(StoreError::io(&last.path))?;
+            let header = Header {
+                number: last.number,
+                first_seq: expected,
+                tenant: tenant.to_string(),
+            };
+            create_segment(&paths.log, &header)?;
+            buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
+        }
         let scanned = segment::scan(&last.path, &buf, true, |b, _| {
             push_all(&mut frontier, &mut tiles, &b.commitments)
         })?;

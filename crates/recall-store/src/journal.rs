@@ -285,6 +285,18 @@ impl Journal {
         Ok(out)
     }
 
+    /// Opens (creating) a tenant's log for writing and checks that it extends its latest
+    /// signed checkpoint: a log restored from an old backup, truncated or forked is refused
+    /// before anything is appended to it.
+    pub fn open_tenant(&self, tenant: &str) -> Result<()> {
+        self.store.ensure_tenant(tenant)?;
+        if let Some(note) = self.latest_checkpoint(tenant)? {
+            let cp = self.parse_checkpoint(&note)?;
+            self.check_extends(tenant, &cp, self.store.size(tenant)?)?;
+        }
+        Ok(())
+    }
+
     /// The latest persisted checkpoint note of a tenant.
     pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>> {
         Ok(self.store.checkpoints(tenant)?.pop())

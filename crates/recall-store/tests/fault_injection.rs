@@ -210,3 +210,37 @@ fn out_of_order_batches_are_refused() {
         Err(StoreError::OutOfOrder { .. })
     ));
 }
+
+#[test]
+fn a_segment_torn_while_being_created_is_recreated() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let store = open(tmp.path(), 4096, None);
+        append_n(&store, 40, 9);
+    }
+    // The crash hit while the next segment's header was being written.
+    let mut next = 1;
+    while segment_path(tmp.path(), next + 1).exists() {
+        next += 1;
+    }
+    let extra = segment_path(tmp.path(), next + 1);
+    std::fs::write(&extra, [7u8, 0, 0]).unwrap();
+    // A next segment can only exist once the one before is sealed: here it is not, so
+    // this is damage, not a crash, and it is reported.
+    let store = open(tmp.path(), 4096, None);
+    let err = store.size(T).unwrap_err();
+    assert!(err.to_string().contains("not sealed"), "{err}");
+    drop(store);
+    std::fs::remove_file(&extra).unwrap();
+    // A torn header on the only active segment: recreated, nothing lost.
+    let seg = segment_path(tmp.path(), next);
+    let bytes = std::fs::read(&seg).unwrap();
+    let tmp2 = tempfile::tempdir().unwrap();
+    let log = tmp2.path().join(T).join("log");
+    std::fs::create_dir_all(&log).unwrap();
+    std::fs::write(log.join(format!("{:016}.seg", 1)), &bytes[..5]).unwrap();
+    let store = open(tmp2.path(), 4096, None);
+    assert_eq!(store.size(T).unwrap(), 0);
+    append_n(&store, 1, 3);
+    assert_eq!(store.size(T).unwrap(), 3);
+}

@@ -81,7 +81,7 @@ pub fn import(
     mut opts: ImportOptions,
 ) -> anyhow::Result<ImportSummary> {
     let tenant = opts.tenant.clone();
-    journal.store().ensure_tenant(&tenant)?;
+    journal.open_tenant(&tenant)?;
     let start_size = journal.store().size(&tenant)?;
     let workers = if opts.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
