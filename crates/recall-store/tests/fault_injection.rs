@@ -244,3 +244,30 @@ fn a_segment_torn_while_being_created_is_recreated() {
     append_n(&store, 1, 3);
     assert_eq!(store.size(T).unwrap(), 3);
 }
+
+#[test]
+fn a_crash_between_sealing_and_the_next_segment_recovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sealed_size;
+    {
+        let store = open(tmp.path(), 4096, None);
+        store.ensure_tenant(T).unwrap();
+        let mut size = 0;
+        loop {
+            let before = size;
+            size = store.append(T, &batch(size, 9)).unwrap();
+            if segment_path(tmp.path(), 2).exists() {
+                sealed_size = before;
+                break;
+            }
+        }
+    }
+    // Segment 1 is sealed; the crash came before segment 2 existed.
+    std::fs::remove_file(segment_path(tmp.path(), 2)).unwrap();
+    let store = open(tmp.path(), 4096, None);
+    assert_eq!(store.size(T).unwrap(), sealed_size);
+    assert_eq!(store.root(T).unwrap(), expected_root(sealed_size));
+    assert!(segment_path(tmp.path(), 2).exists());
+    store.append(T, &batch(sealed_size, 9)).unwrap();
+    assert_eq!(store.root(T).unwrap(), expected_root(sealed_size + 9));
+}
