@@ -122,10 +122,12 @@ pub fn check_traversable(path: &Path) -> Result<()> {
         if dir.as_os_str().is_empty() {
             continue;
         }
-        let mode = fs::metadata(dir)
-            .with_context(|| format!("stat {}", dir.display()))?
-            .permissions()
-            .mode();
+        let mode = match fs::metadata(dir) {
+            Ok(m) => m.permissions().mode(),
+            // Not created yet: create_dir_all will make it traversable (umask permitting).
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("stat {}", dir.display())),
+        };
         if mode & 0o001 == 0 {
             bail!(
                 "{} is not traversable by the postgres user; choose another --workdir",
@@ -140,10 +142,12 @@ impl Cluster {
     /// Creates a cluster under `root` (which must not exist) and starts it.
     pub fn start(bindir: &Path, root: &Path, keep: bool) -> Result<Self> {
         let as_postgres = is_root();
+        if as_postgres {
+            check_traversable(&std::path::absolute(root)?)?;
+        }
         fs::create_dir_all(root).with_context(|| format!("create {}", root.display()))?;
         let root = root.canonicalize()?;
         if as_postgres {
-            check_traversable(&root)?;
             let (uid, gid) = postgres_ids()?;
             std::os::unix::fs::chown(&root, Some(uid), Some(gid))?;
         }

@@ -64,7 +64,10 @@ pub fn run(opts: &RunOptions) -> Result<Report> {
             (t.path().to_owned(), Some(t))
         }
     };
-    open_up(&workdir, 0o755)?;
+    if temp.is_some() {
+        // The peer's server runs as `postgres` and must reach its cluster dir and the CSV.
+        open_up(&workdir, 0o755)?;
+    }
     let (ndjson, csv) = (workdir.join("events.ndjson"), workdir.join("events.csv"));
     let (recall_data, pg_root) = (workdir.join("recall-data"), workdir.join("pg"));
     for p in [&recall_data, &pg_root] {
