@@ -33,7 +33,7 @@ mod time;
 mod validate;
 mod value;
 
-pub use canonical::{canonical, canonical_into, parse_canonical};
+pub use canonical::{canonical, canonical_into, canonical_parts_into, parse_canonical};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
 pub use jcs::canonical_json_into;
 pub use validate::{

@@ -96,9 +96,14 @@ pub(crate) fn parse_rfc3339(text: &str) -> Result<Timestamp, TimeError> {
 /// non-zero, trailing zeros trimmed. Years outside 0000..=9999 (never produced by
 /// parsing) are written in ISO 8601 expanded form (`-YYYYYY`), which parsing refuses.
 pub(crate) fn write_quoted(out: &mut Vec<u8>, ts: Timestamp) {
-    let total = ts.as_nanosecond();
-    let secs = total.div_euclid(NANOS_PER_SECOND) as i64;
-    let nanos = total.rem_euclid(NANOS_PER_SECOND) as u32;
+    // Second and sub-second parts share a sign in jiff; fold a negative fraction into
+    // the previous second (avoids i128 division on the hot path).
+    let (mut secs, mut nanos) = (ts.as_second(), ts.subsec_nanosecond());
+    if nanos < 0 {
+        secs -= 1;
+        nanos += 1_000_000_000;
+    }
+    let nanos = nanos as u32;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400) as u32;
     let (year, month, day) = civil_from_days(days);

@@ -62,6 +62,17 @@ fn parse_and_canonicalise_throughput() {
     let parse = measure(n, 3, |_| {
         sink += parse_event(EVENT.as_bytes(), now).unwrap().action.len()
     });
+    let rec = Recorded {
+        event: parse_event(EVENT.as_bytes(), now).unwrap(),
+        tenant: "st-example".into(),
+        seq: 1,
+        received: now,
+    };
+    let canon = measure(n, 3, |_| {
+        out.clear();
+        canonical_into(&rec, &mut out);
+        sink += out.len();
+    });
     // Calibration: plain serde_json on the same bytes, on this machine, now.
     let value = measure(n, 3, |_| {
         let v: serde_json::Value = serde_json::from_slice(EVENT.as_bytes()).unwrap();
@@ -76,6 +87,7 @@ fn parse_and_canonicalise_throughput() {
     for (what, (wall, cpu)) in [
         ("parse_event + canonical_into", both),
         ("parse_event alone", parse),
+        ("canonical_into alone", canon),
         ("serde_json::Value alone (calibration)", value),
     ] {
         println!(
