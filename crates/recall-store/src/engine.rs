@@ -12,7 +12,7 @@ use crate::checkpoints::CheckpointLog;
 use crate::error::{Result, StoreError};
 use crate::faults::FaultPlan;
 use crate::format::{
-    FrameError, Header, Seal, SealedBatch, encode_batch, frame, read_frame, valid_frame_follows,
+    FrameError, Header, Seal, SealedBatch, batch_frame, frame, read_frame, valid_frame_follows,
 };
 use crate::segment::{self, Tail};
 use crate::tiles::TileFiles;
@@ -236,7 +236,7 @@ impl TenantLog {
                 expected: self.size(),
             });
         }
-        let bytes = frame(&encode_batch(batch));
+        let bytes = batch_frame(batch);
         if self.active_batches > 0 && self.active_len + bytes.len() as u64 > self.segment_bytes {
             self.seal()?;
         }

@@ -181,8 +181,33 @@ impl Seal {
 
 /// Encodes a batch payload.
 pub fn encode_batch(batch: &SealedBatch) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_batch_into(batch, &mut out);
+    out
+}
+
+/// A batch as a whole frame, encoded in place (no second copy of the payload).
+pub fn batch_frame(batch: &SealedBatch) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_OVERHEAD + encoded_len_hint(batch));
+    out.extend_from_slice(&[0; FRAME_OVERHEAD]);
+    encode_batch_into(batch, &mut out);
+    let len = u32::try_from(out.len() - FRAME_OVERHEAD)
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&len), &out[FRAME_OVERHEAD..]);
+    out[0..4].copy_from_slice(&len);
+    out[4..8].copy_from_slice(&crc.to_le_bytes());
+    out
+}
+
+fn encoded_len_hint(batch: &SealedBatch) -> usize {
     let body: usize = batch.blocks.iter().map(|b| b.sealed.len() + 16).sum();
-    let mut out = Vec::with_capacity(16 + batch.commitments.len() * 32 + body);
+    16 + batch.commitments.len() * 32 + body
+}
+
+/// Appends a batch payload to `out`.
+pub fn encode_batch_into(batch: &SealedBatch, out: &mut Vec<u8>) {
+    out.reserve(encoded_len_hint(batch));
     out.push(KIND_BATCH);
     out.extend_from_slice(&batch.first_seq.to_le_bytes());
     out.extend_from_slice(&(batch.commitments.len() as u32).to_le_bytes());
@@ -205,7 +230,6 @@ pub fn encode_batch(batch: &SealedBatch) -> Vec<u8> {
         out.extend_from_slice(&(block.sealed.len() as u32).to_le_bytes());
         out.extend_from_slice(&block.sealed);
     }
-    out
 }
 
 /// A cursor over a payload that fails cleanly on short input.
@@ -356,6 +380,11 @@ mod tests {
         let (payload, used) = read_frame(&f).unwrap();
         assert_eq!(used, f.len());
         assert_eq!(decode(payload).unwrap(), Record::Batch(batch()));
+    }
+
+    #[test]
+    fn batch_frame_equals_frame_of_the_payload() {
+        assert_eq!(batch_frame(&batch()), frame(&encode_batch(&batch())));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use recall_crypto::{EpochKeys, Keystore, SaltDeriver, commitment, open_block, seal_block};
 use recall_ledger::{Checkpoint, Hash, Note, Signer, Verifier};
-use recall_model::{Epoch, Event, Recorded, canonical_into};
+use recall_model::{Epoch, Event, canonical_parts_into};
 
 use crate::error::{Result, StoreError};
 use crate::format::{SealedBatch, SealedBlock};
@@ -145,7 +145,7 @@ impl Journal {
     pub fn prepare(
         &self,
         tenant: &str,
-        events: Vec<Event>,
+        events: &[Event],
         first_seq: u64,
         received: Timestamp,
     ) -> Result<SealedBatch> {
@@ -153,52 +153,37 @@ impl Journal {
         let mut commitments = vec![[0u8; 32]; n];
         // Group by epoch, keeping seq order within each group.
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
-        let epochs: Vec<u32> = events.iter().map(|e| Epoch::of(e.time).0).collect();
-        for (i, &epoch) in epochs.iter().enumerate() {
-            match groups.iter_mut().find(|(e, _)| *e == epoch) {
+        for (i, e) in events.iter().enumerate() {
+            let epoch = Epoch::of(e.time).0;
+            match groups.iter_mut().find(|(g, _)| *g == epoch) {
                 Some((_, ix)) => ix.push(i as u32),
                 None => groups.push((epoch, vec![i as u32])),
             }
         }
-        let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
         let mut blocks = Vec::new();
-        let mut canon = Vec::with_capacity(1024);
+        let mut plain = Vec::with_capacity(BLOCK_BYTES + 64 * 1024);
         for (epoch, indices) in groups {
             let keys = self.epoch_keys(tenant, epoch)?;
             let salts = SaltDeriver::new(&keys.commit);
-            let mut plain = Vec::with_capacity(BLOCK_BYTES + 4096);
             let mut members = Vec::new();
+            plain.clear();
             for (k, &i) in indices.iter().enumerate() {
                 let seq = first_seq + i as u64;
-                let event = slots[i as usize]
-                    .take()
-                    .ok_or_else(|| StoreError::Malformed("event used twice".into()))?;
-                let rec = Recorded {
-                    event,
-                    tenant: tenant.to_string(),
-                    seq,
-                    received,
-                };
-                canon.clear();
-                canonical_into(&rec, &mut canon);
-                let salt = salts.salt(tenant, seq);
-                commitments[i as usize] = commitment(&salt, &canon);
-                plain.extend_from_slice(&(canon.len() as u32).to_le_bytes());
-                plain.extend_from_slice(&canon);
+                // Canonical bytes go straight into the block, behind their length.
+                let at = plain.len();
+                plain.extend_from_slice(&[0; 4]);
+                canonical_parts_into(&events[i as usize], tenant, seq, received, &mut plain);
+                let len = (plain.len() - at - 4) as u32;
+                plain[at..at + 4].copy_from_slice(&len.to_le_bytes());
+                commitments[i as usize] = commitment(&salts.salt(tenant, seq), &plain[at + 4..]);
                 members.push(i);
                 if plain.len() >= BLOCK_BYTES || k + 1 == indices.len() {
                     let index = u16::try_from(blocks.len())
                         .map_err(|_| StoreError::OutOfRange("batch too large".into()))?;
-                    blocks.push(self.seal(
-                        tenant,
-                        epoch,
-                        first_seq,
-                        index,
-                        &plain,
-                        std::mem::take(&mut members),
-                        n,
-                        &keys,
-                    )?);
+                    let members = std::mem::take(&mut members);
+                    blocks.push(
+                        self.seal(tenant, epoch, first_seq, index, &plain, members, n, &keys)?,
+                    );
                     plain.clear();
                 }
             }
@@ -260,7 +245,7 @@ impl Journal {
         received: Timestamp,
     ) -> Result<Vec<Receipt>> {
         self.store.ensure_tenant(tenant)?;
-        let batch = self.prepare(tenant, events, self.store.size(tenant)?, received)?;
+        let batch = self.prepare(tenant, &events, self.store.size(tenant)?, received)?;
         self.commit(tenant, &batch)
     }
 
