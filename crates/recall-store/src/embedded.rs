@@ -127,10 +127,10 @@ impl Store for EmbeddedStore {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.root).map_err(StoreError::io(&self.root))? {
             let entry = entry.map_err(StoreError::io(&self.root))?;
-            if entry.path().join("log").is_dir() {
-                if let Some(name) = entry.file_name().to_str() {
-                    out.push(name.to_string());
-                }
+            if let Some(name) = entry.file_name().to_str()
+                && entry.path().join("log").is_dir()
+            {
+                out.push(name.to_string());
             }
         }
         out.sort();

@@ -84,7 +84,7 @@ impl TileFiles {
     /// Appends the hash of node `(level, index)`; only tile levels are kept. Nodes arrive
     /// in index order per level, so `index` must equal the level's length.
     pub fn record(&mut self, level: u8, index: u64, hash: &Hash) -> Result<()> {
-        if level % 8 != 0 {
+        if !level.is_multiple_of(8) {
             return Ok(());
         }
         let i = level as usize / 8;
@@ -133,7 +133,7 @@ impl TileFiles {
 
 /// Reads `count` hashes of tree `level` from `start` in the tile directory `dir`.
 pub fn read_hashes(dir: &Path, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {
-    if level % 8 != 0 {
+    if !level.is_multiple_of(8) {
         return Err(StoreError::OutOfRange(format!(
             "tree level {level} is not stored"
         )));

@@ -104,16 +104,16 @@ pub fn verify(journal: &Journal, only: Option<&str>, saved: Option<&str>) -> Res
         Some(t) => vec![t.to_string()],
         None => journal.store().tenants()?,
     };
-    if let Some(cp) = &saved {
-        if !tenants.iter().any(|t| journal.origin(t) == cp.origin) {
-            report.failure = Some(fail(
-                "-",
-                None,
-                "saved checkpoint",
-                format!("no log here has origin {:?}", cp.origin),
-            ));
-            return Ok(report);
-        }
+    if let Some(cp) = &saved
+        && !tenants.iter().any(|t| journal.origin(t) == cp.origin)
+    {
+        report.failure = Some(fail(
+            "-",
+            None,
+            "saved checkpoint",
+            format!("no log here has origin {:?}", cp.origin),
+        ));
+        return Ok(report);
     }
     for tenant in tenants {
         let mut tr = TenantReport {
@@ -138,7 +138,25 @@ fn verify_tenant(
 ) -> Result<Option<Failure>> {
     let mut expected = Vec::new();
     let mut last_size = 0;
-    for (i, note) in journal.store().checkpoints(tenant)?.iter().enumerate() {
+    // A damaged record of the checkpoint log is a verification failure (exit 1), not a
+    // failure to run.
+    let notes = match journal.store().checkpoints(tenant) {
+        Ok(notes) => notes,
+        Err(StoreError::Corrupt {
+            path,
+            offset,
+            reason,
+        }) => {
+            return Ok(Some(fail(
+                tenant,
+                None,
+                format!("{} at offset {offset}", path.display()),
+                reason,
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    for (i, note) in notes.iter().enumerate() {
         let label = format!("checkpoint #{} of the checkpoint log", i + 1);
         let cp = match journal.parse_checkpoint(note) {
             Ok(cp) => cp,
@@ -332,6 +350,10 @@ fn scan_parallel(
                 }
             });
         }
+        // Only the workers may hold the receiver: once they have all stopped (the consumer
+        // hit a failure and hung up), the scanner's next send must fail instead of
+        // blocking on a full channel forever.
+        drop(work_rx);
         drop(done_tx);
         let consumer = s.spawn(move || consume(done_rx, walker));
         let mut count = 0u64;

@@ -1,5 +1,7 @@
 //! The embedded engine under injected write and sync failures, torn tails and damage.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::path::Path;
 use std::sync::Arc;
 

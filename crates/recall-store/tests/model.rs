@@ -1,6 +1,8 @@
 //! Property test: random appends, torn tails and reopens against a simple model (the
 //! list of acknowledged commitments).
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -65,9 +67,9 @@ proptest! {
                     s.append(T, &batch).unwrap();
                     model.extend(commitments);
                 }
-                Op::Reopen => { store = None; store = Some(open(tmp.path())); }
+                Op::Reopen => { drop(store.take()); store = Some(open(tmp.path())); }
                 Op::CrashWithGarbage(n) => {
-                    store = None;
+                    drop(store.take());
                     use std::io::Write;
                     let mut f = std::fs::OpenOptions::new().append(true).open(active_segment(tmp.path())).unwrap();
                     // A torn frame: a plausible length then too few bytes.

@@ -5,6 +5,8 @@
 //!
 //! 20 trials by default; `RECALL_CRASH_TRIALS=N` runs a longer soak.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,5 @@
 //! Shared helpers of the CLI integration tests: synthetic data and running the binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -54,7 +54,17 @@ pub fn populated(root: &Path, tenant: &str, events: u64, seed: u64) -> PathBuf {
     shrink_segments(&data, 1);
     let input = root.join("events.ndjson");
     std::fs::write(&input, hospital_ndjson(events, seed)).unwrap();
-    recall_ok(&data, &["import", "--tenant", tenant, "--batch-events", "500", input.to_str().unwrap()]);
+    recall_ok(
+        &data,
+        &[
+            "import",
+            "--tenant",
+            tenant,
+            "--batch-events",
+            "500",
+            input.to_str().unwrap(),
+        ],
+    );
     data
 }
 
@@ -62,10 +72,18 @@ pub fn populated(root: &Path, tenant: &str, events: u64, seed: u64) -> PathBuf {
 pub fn shrink_segments(data: &Path, mib: u64) {
     let cfg = data.join("recall.toml");
     let text = std::fs::read_to_string(&cfg).unwrap();
-    std::fs::write(&cfg, text.replace("segment_mib = 64", &format!("segment_mib = {mib}"))).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("segment_mib = 64", &format!("segment_mib = {mib}")),
+    )
+    .unwrap();
 }
 
 /// Stdout and stderr of an output, for assertion messages.
 pub fn both(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
