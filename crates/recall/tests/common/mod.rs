@@ -87,3 +87,128 @@ pub fn both(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A parsed `recall proof` output: the text form documented in
+/// crates/recall/src/proofs.rs (`recall-inclusion-proof/v1` or
+/// `recall-consistency-proof/v1`, `key value` lines, `hash` lines, a blank line, the
+/// signed checkpoint note).
+#[derive(Debug, Clone)]
+pub struct ProofText {
+    /// The first line, e.g. `recall-inclusion-proof/v1`.
+    pub kind: String,
+    /// The `key value` lines other than `hash`, in order.
+    pub fields: Vec<(String, String)>,
+    /// The proof hashes, in order.
+    pub hashes: Vec<[u8; 32]>,
+    /// The signed checkpoint note after the blank line.
+    pub note: String,
+}
+
+impl ProofText {
+    /// The value of field `key`; panics when it is absent.
+    pub fn field(&self, key: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("proof has no {key} line:\n{self:?}"))
+    }
+
+    /// Field `key` as a number.
+    pub fn number(&self, key: &str) -> u64 {
+        self.field(key).parse().unwrap()
+    }
+
+    /// Field `key` as a base64 hash.
+    pub fn hash(&self, key: &str) -> [u8; 32] {
+        b64_hash(self.field(key))
+    }
+}
+
+/// Decodes standard base64 of exactly 32 bytes.
+pub fn b64_hash(text: &str) -> [u8; 32] {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|e| panic!("{text:?} is not base64: {e}"));
+    bytes
+        .try_into()
+        .unwrap_or_else(|_| panic!("{text:?} is not a 32-byte hash"))
+}
+
+/// Parses the text form of a proof; panics on anything malformed.
+pub fn parse_proof_text(text: &str) -> ProofText {
+    let (head, note) = text
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("proof has no blank line before its checkpoint:\n{text}"));
+    let mut lines = head.lines();
+    let kind = lines.next().unwrap().to_string();
+    let mut fields = Vec::new();
+    let mut hashes = Vec::new();
+    for line in lines {
+        let (key, value) = line
+            .split_once(' ')
+            .unwrap_or_else(|| panic!("malformed proof line {line:?}"));
+        if key == "hash" {
+            hashes.push(b64_hash(value));
+        } else {
+            assert!(hashes.is_empty(), "{key} line after hash lines");
+            fields.push((key.to_string(), value.to_string()));
+        }
+    }
+    ProofText {
+        kind,
+        fields,
+        hashes,
+        note: note.to_string(),
+    }
+}
+
+/// The verifier key of a data directory (`checkpoint.vkey`).
+pub fn data_verifier(data: &Path) -> recall_ledger::Verifier {
+    let vkey = std::fs::read_to_string(data.join("checkpoint.vkey")).unwrap();
+    recall_ledger::Verifier::from_vkey(vkey.trim()).unwrap()
+}
+
+/// Opens a signed checkpoint note with `verifier` and parses its body; panics unless
+/// both succeed.
+pub fn open_checkpoint(
+    note: &str,
+    verifier: &recall_ledger::Verifier,
+) -> recall_ledger::Checkpoint {
+    let (opened, names) = recall_ledger::Note::open(note, std::slice::from_ref(verifier))
+        .unwrap_or_else(|e| panic!("checkpoint note does not open ({e}):\n{note}"));
+    assert_eq!(names, vec![verifier.name().to_string()]);
+    recall_ledger::Checkpoint::parse_body(&opened.text).unwrap()
+}
+
+/// Parses a `recall proof` output and checks it completely: the proof against the root
+/// it names, and that root and size against the embedded checkpoint, which must open with
+/// `verifier`. Returns the parsed proof.
+pub fn check_proof_text(text: &str, verifier: &recall_ledger::Verifier) -> ProofText {
+    let proof = parse_proof_text(text);
+    let cp = open_checkpoint(&proof.note, verifier);
+    assert_eq!(proof.field("origin"), cp.origin);
+    assert_eq!(proof.number("size"), cp.size);
+    assert_eq!(proof.hash("root"), cp.root);
+    match proof.kind.as_str() {
+        "recall-inclusion-proof/v1" => recall_ledger::verify_inclusion(
+            &proof.hash("leaf"),
+            proof.number("seq"),
+            cp.size,
+            &proof.hashes,
+            &cp.root,
+        )
+        .unwrap_or_else(|e| panic!("inclusion proof does not verify ({e}):\n{text}")),
+        "recall-consistency-proof/v1" => recall_ledger::verify_consistency(
+            proof.number("old"),
+            cp.size,
+            &proof.hash("old-root"),
+            &cp.root,
+            &proof.hashes,
+        )
+        .unwrap_or_else(|e| panic!("consistency proof does not verify ({e}):\n{text}")),
+        other => panic!("unknown proof kind {other:?}"),
+    }
+    proof
+}
