@@ -773,3 +773,58 @@ fn rolled_back_data_directory_fails_against_a_saved_checkpoint() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Further attacker edits (frame checksums fixed)
+// ---------------------------------------------------------------------------------------
+
+/// Replaces frame `fr` of segment `name` by a frame around `payload` (same length).
+fn rewrite_frame(data: &Path, name: &str, fr: &Frame, payload: &[u8]) {
+    let path = seg_path(data, name);
+    let mut buf = std::fs::read(&path).unwrap();
+    let reframed = frame(payload);
+    assert_eq!(reframed.len(), fr.len);
+    buf[fr.offset..fr.offset + fr.len].copy_from_slice(&reframed);
+    std::fs::write(&path, &buf).unwrap();
+}
+
+#[test]
+fn altered_commitment_with_fixed_checksum_names_its_seq() {
+    let (_tmp, data) = fresh();
+    let (buf, fr, batch) = middle_batch(&data);
+    let mut payload = buf[fr.offset + 8..fr.offset + fr.len].to_vec();
+    // Commitment i starts after kind, first_seq and count.
+    let i = 7;
+    payload[1 + 8 + 4 + 32 * i] ^= 0x01;
+    rewrite_frame(&data, SEG1, &fr, &payload);
+    assert_detected(
+        &data,
+        &[],
+        &[
+            &format!("first bad seq {}", batch.first_seq + i as u64),
+            &format!("tenants/t/log/{SEG1} at offset {}", fr.offset),
+            "does not match its commitment",
+        ],
+    );
+}
+
+/// The seal's frontier is the tree state a writer resumes from, so an altered one makes
+/// the next import sign a checkpoint over a wrong root (seen: `checkpoint #5 … root at
+/// size 32600 differs from the log's` after importing 600 more events, and the import
+/// then exits 2). Verify should refuse the seal before that happens.
+#[test]
+#[ignore = "bug: verify does not compare a seal's frontier with the tree rebuilt from the \
+            log (Store::scan drops the seal), so an altered seal verifies OK and the \
+            writer later signs a checkpoint over a wrong root"]
+fn altered_seal_with_fixed_checksum_is_detected() {
+    let (_tmp, data) = fresh();
+    let buf = std::fs::read(seg_path(&data, SEG2)).unwrap();
+    let frames = split_frames(&buf);
+    let fr = frames.last().unwrap();
+    let mut payload = buf[fr.offset + 8..fr.offset + fr.len].to_vec();
+    assert!(matches!(decode(&payload).unwrap(), Record::Seal(_)));
+    // First byte of the first frontier hash (after kind, number, next_seq, count).
+    payload[1 + 8 + 8 + 1] ^= 0x01;
+    rewrite_frame(&data, SEG2, fr, &payload);
+    assert_detected(&data, &[], &[SEG2]);
+}
