@@ -291,13 +291,17 @@ fn frozen_v1_data_directory_is_still_read_verified_and_proven() {
             "canonical bytes of seq {seq}"
         );
     }
+    let mut epochs = std::collections::BTreeSet::new();
     for (seq, bytes) in &events {
         let rec = recall_model::parse_canonical(bytes)
             .unwrap_or_else(|e| panic!("seq {seq} no longer parses: {e}"));
         assert_eq!(rec.seq, *seq);
         assert_eq!(rec.tenant, TENANT);
         assert_eq!(&recall_model::canonical(&rec), bytes, "seq {seq}");
+        epochs.insert(recall_model::Epoch::of(rec.event.time).0);
     }
+    // Bodies under many epoch keys are read back.
+    assert!(epochs.len() >= 2, "epochs: {epochs:?}");
 
     // The latest checkpoint, as `recall checkpoint` prints it.
     let verifier = data_verifier(&data);
