@@ -29,8 +29,8 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use merkle::{EMPTY_ROOT, Frontier, Hash, leaf_hash, node_hash, root_of_leaves};
 pub use note::{MAX_NOTE_SIGNATURES, Note, NoteError, NoteSignature, Signer, Verifier};
 pub use proof::{
-    HashSource, ProofError, consistency_proof, inclusion_proof, root_at, verify_consistency,
-    verify_inclusion,
+    HashSource, ProofError, consistency_proof, frontier_at, inclusion_proof, root_at,
+    verify_consistency, verify_inclusion,
 };
 pub use stored::{MemoryHashes, StoredHashes, TiledHashSource};
 pub use tiles::{

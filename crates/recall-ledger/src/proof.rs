@@ -7,7 +7,7 @@
 //! proof gets a precise error.
 
 use crate::Hash;
-use crate::merkle::{EMPTY_ROOT, node_hash, split_point};
+use crate::merkle::{EMPTY_ROOT, Frontier, node_hash, split_point};
 
 /// Why a proof could not be made or did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,6 +80,24 @@ pub fn root_at(size: u64, src: &dyn HashSource) -> Result<Hash, ProofError> {
         return Ok(EMPTY_ROOT);
     }
     mth(0, size, src)
+}
+
+/// The append frontier of the tree of `size` leaves (its perfect-subtree roots, largest
+/// first), read from complete-subtree hashes: lets a writer check a saved tree state
+/// against its tiles.
+pub fn frontier_at(size: u64, src: &dyn HashSource) -> Result<Frontier, ProofError> {
+    let mut stack = Vec::with_capacity(size.count_ones() as usize);
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if (size >> level) & 1 == 1 {
+            stack.push(
+                src.subtree(level, start >> level)
+                    .map_err(ProofError::Source)?,
+            );
+            start += 1 << level;
+        }
+    }
+    Frontier::from_parts(size, stack).ok_or(ProofError::Source("inconsistent frontier".into()))
 }
 
 /// RFC 9162 inclusion proof for leaf `index` in the tree of `size` leaves.

@@ -167,3 +167,20 @@ fn tiled_source_reads_once_per_subtree() {
         vec![(8, 384, 128), (8, 5, 1), (16, 1, 1), (0, 72, 8)]
     );
 }
+
+/// `frontier_at` read from stored hashes equals the frontier built by appending.
+#[test]
+fn frontier_from_stored_hashes_matches_appending() {
+    let all = leaves(1100);
+    let t = build(&all);
+    let src = TiledHashSource(&t);
+    let mut appended = Frontier::new();
+    for (i, leaf) in all.iter().enumerate() {
+        assert_eq!(
+            recall_ledger::frontier_at(i as u64, &src).unwrap(),
+            appended,
+            "size {i}"
+        );
+        appended.push(*leaf, |_, _, _| {});
+    }
+}

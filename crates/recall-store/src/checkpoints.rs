@@ -10,7 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
-use crate::format::{FrameError, frame, read_frame, valid_frame_follows};
+use crate::format::{frame, looks_torn, read_frame, valid_frame_follows};
+
+/// Largest plausible checkpoint note (a body and a few dozen signature lines).
+const MAX_NOTE: u32 = 64 * 1024;
 
 /// File name of the checkpoint log inside a tenant directory.
 pub const FILE: &str = "checkpoints";
@@ -35,7 +38,10 @@ pub fn read_all(path: &Path) -> Result<(Vec<String>, u64)> {
                 notes.push(text.to_string());
                 at += used;
             }
-            Err(e) if e == FrameError::Short || !valid_frame_follows(&buf[at..]) => break,
+            // Notes are small: a "torn" frame claiming more than this is damage.
+            Err(e) if looks_torn(&e, &buf[at..], MAX_NOTE) && !valid_frame_follows(&buf[at..]) => {
+                break;
+            }
             Err(e) => {
                 return Err(StoreError::Corrupt {
                     path: path.to_path_buf(),

@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::faults::FaultPlan;
 use crate::format::SealedBatch;
 use crate::segment;
-use crate::store::{Location, ScanSummary, Store};
+use crate::store::{Location, ScanSummary, SealInfo, Store};
 use crate::tiles;
 
 /// Options of the embedded engine.
@@ -202,6 +202,27 @@ impl Store for EmbeddedStore {
             }
         }
         Ok(summary)
+    }
+
+    fn seals(&self, tenant: &str) -> Result<Vec<SealInfo>> {
+        let paths = Paths::new(&self.tenant_dir(tenant));
+        let segments = segment::list(&paths.log, tenant)?;
+        let mut out = Vec::new();
+        for seg in segments.iter().take(segments.len().saturating_sub(1)) {
+            let (_, seal) = segment::read_sealed_ends(&seg.path)?;
+            let len = std::fs::metadata(&seg.path)
+                .map_err(StoreError::io(&seg.path))?
+                .len();
+            out.push(SealInfo {
+                location: Location {
+                    file: self.relative(&seg.path),
+                    offset: len - crate::format::SEAL_FRAME as u64,
+                },
+                next_seq: seal.next_seq,
+                frontier: seal.frontier,
+            });
+        }
+        Ok(out)
     }
 
     fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()> {

@@ -112,15 +112,23 @@ impl TenantLog {
         let mut tiles = TileFiles::open(&paths.tiles)?;
         let mut frontier = match &last_seal {
             Some(seal) if tiles_cover(&tiles, seal.next_seq) => {
-                Frontier::from_parts(seal.next_seq, seal.frontier.clone()).ok_or_else(|| {
-                    StoreError::Broken {
+                // The seal's tree state must agree with the synced tiles: appending onto an
+                // altered state would sign checkpoints over a tree the log does not hold.
+                let dir = crate::tiles::TileDir(&paths.tiles);
+                let from_tiles = recall_ledger::frontier_at(
+                    seal.next_seq,
+                    &recall_ledger::TiledHashSource(&dir),
+                )?;
+                if from_tiles.stack() != seal.frontier.as_slice() {
+                    return Err(StoreError::Broken {
                         tenant: tenant.to_string(),
                         reason: format!(
-                            "seal of segment {} holds an invalid tree state",
+                            "the seal of segment {} disagrees with the tiles: one of them was altered (run `recall verify`)",
                             seal.number
                         ),
-                    }
-                })?
+                    });
+                }
+                from_tiles
             }
             Some(_) => {
                 // Tiles of sealed segments are damaged or missing: rebuild them all.

@@ -136,6 +136,29 @@ pub fn read_frame(buf: &[u8]) -> Result<(&[u8], usize), FrameError> {
     Ok((payload, end))
 }
 
+/// Whether a frame that failed to read looks like an append a crash interrupted, rather
+/// than damage: the file ends inside a frame of plausible length (at most `max_len`), or
+/// the frame ends in zero bytes (a file extended by the crash but never written). A
+/// complete frame with a wrong checksum and real bytes is damage. Callers also require
+/// that no valid frame follows.
+pub fn looks_torn(err: &FrameError, rest: &[u8], max_len: u32) -> bool {
+    let len = rest
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes);
+    match err {
+        FrameError::Short => len.is_none_or(|l| l <= max_len),
+        FrameError::Length => len == Some(0),
+        FrameError::Checksum => {
+            let end = FRAME_OVERHEAD + len.unwrap_or(0) as usize;
+            end >= 16
+                && rest
+                    .get(end - 8..end)
+                    .is_some_and(|t| t.iter().all(|&b| b == 0))
+        }
+    }
+}
+
 /// True when a checksummed frame starts anywhere in `buf` after position 0: used to tell
 /// a torn tail (nothing valid follows) from damage in the middle (something does).
 pub fn valid_frame_follows(buf: &[u8]) -> bool {
@@ -380,6 +403,27 @@ mod tests {
         let (payload, used) = read_frame(&f).unwrap();
         assert_eq!(used, f.len());
         assert_eq!(decode(payload).unwrap(), Record::Batch(batch()));
+    }
+
+    #[test]
+    fn a_damaged_complete_frame_is_not_taken_for_a_torn_write() {
+        let f = frame(&encode_batch(&batch()));
+        let mut damaged = f.clone();
+        damaged[20] ^= 4;
+        let err = read_frame(&damaged).unwrap_err();
+        assert!(!looks_torn(&err, &damaged, MAX_FRAME));
+        // Cut short: torn.
+        let err = read_frame(&f[..f.len() - 10]).unwrap_err();
+        assert!(looks_torn(&err, &f[..f.len() - 10], MAX_FRAME));
+        // Extended by a crash but never written: the tail is zeros.
+        let mut zeroed = f.clone();
+        let n = zeroed.len();
+        zeroed[n - 40..].fill(0);
+        let err = read_frame(&zeroed).unwrap_err();
+        assert!(looks_torn(&err, &zeroed, MAX_FRAME));
+        assert!(looks_torn(&FrameError::Length, &[0; 12], MAX_FRAME));
+        // A claimed length beyond what a writer produces is damage.
+        assert!(!looks_torn(&FrameError::Short, &f[..f.len() - 10], 16));
     }
 
     #[test]

@@ -38,4 +38,4 @@ pub use error::{Result, StoreError};
 pub use faults::FaultPlan;
 pub use format::{SealedBatch, SealedBlock};
 pub use journal::{BLOCK_BYTES, Journal, Receipt, TileSource, block_aad, split_block};
-pub use store::{Location, ScanSummary, Store};
+pub use store::{Location, ScanSummary, SealInfo, Store};

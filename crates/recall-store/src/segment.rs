@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Result, StoreError};
 use crate::format::{
-    FrameError, Header, Record, SEAL_FRAME, Seal, SealedBatch, decode, read_frame,
-    valid_frame_follows,
+    FrameError, Header, MAX_FRAME, Record, SEAL_FRAME, Seal, SealedBatch, decode, looks_torn,
+    read_frame, valid_frame_follows,
 };
 
 /// A segment file on disk.
@@ -161,7 +161,8 @@ pub fn scan(
         let (payload, used) = match read_frame(&buf[at..]) {
             Ok(ok) => ok,
             Err(e) => {
-                if is_last && !valid_frame_follows(&buf[at..]) {
+                let rest = &buf[at..];
+                if is_last && looks_torn(&e, rest, MAX_FRAME) && !valid_frame_follows(rest) {
                     tail = Tail::Torn { offset: at as u64 };
                     break;
                 }

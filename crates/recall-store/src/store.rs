@@ -29,6 +29,17 @@ pub struct ScanSummary {
     pub torn_tail: Option<Location>,
 }
 
+/// The seal of a full segment: the tree state recorded when the segment was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealInfo {
+    /// Where the seal is.
+    pub location: Location,
+    /// Log size at the seal.
+    pub next_seq: u64,
+    /// Perfect-subtree roots of the tree at `next_seq`, largest first.
+    pub frontier: Vec<Hash>,
+}
+
 /// A durable, append-only store of tenant logs.
 ///
 /// Contract: `append` returns only after the batch is on stable storage; batches are
@@ -56,6 +67,9 @@ pub trait Store: Send + Sync {
         tenant: &str,
         visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
     ) -> Result<ScanSummary>;
+    /// The seals of the tenant's full segments, in order (verify checks each against the
+    /// tree rebuilt from the log).
+    fn seals(&self, tenant: &str) -> Result<Vec<SealInfo>>;
     /// Persists a signed checkpoint; durable on return.
     fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()>;
     /// Every persisted checkpoint note of the tenant, oldest first.

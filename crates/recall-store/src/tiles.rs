@@ -167,3 +167,12 @@ pub fn stored_len(dir: &Path, level: u8) -> Result<u64> {
         Err(e) => Err(StoreError::io(p)(e)),
     }
 }
+
+/// The tile files of a directory as [`recall_ledger::StoredHashes`].
+pub struct TileDir<'a>(pub &'a Path);
+
+impl recall_ledger::StoredHashes for TileDir<'_> {
+    fn read(&self, level: u8, start: u64, count: u64) -> std::result::Result<Vec<Hash>, String> {
+        read_hashes(self.0, level, start, count).map_err(|e| e.to_string())
+    }
+}

@@ -15,7 +15,7 @@ use crate::journal::{Journal, block_seqs, decrypt_block_into, split_block};
 thread_local! {
     static PLAIN: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
-use crate::store::Location;
+use crate::store::{Location, SealInfo};
 
 /// The first problem verification found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,31 +189,39 @@ fn verify_tenant(
         tr.saved_checkpoint_checked = true;
     }
     expected.sort_by_key(|e| e.cp.size);
-    let mut walker = Walker::new(journal, tenant, expected)?;
+    let seals = match journal.store().seals(tenant) {
+        Ok(seals) => seals,
+        Err(e) => return as_failure(tenant, e).map(Some),
+    };
+    let mut walker = Walker::new(journal, tenant, expected, seals)?;
     let outcome = scan_parallel(journal, tenant, &mut walker);
     tr.events = walker.frontier.size();
     tr.checkpoints = walker.checked;
     match outcome {
         Ok(summary) => tr.torn_tail = summary.torn_tail,
         Err(Stop::Failed(f)) => return Ok(Some(f)),
-        Err(Stop::Store(StoreError::Corrupt {
+        Err(Stop::Store(e)) => return as_failure(tenant, e).map(Some),
+    }
+    walker.finish(tr)
+}
+
+/// Damage the store reports is a verification failure; anything else (I/O, keys) means
+/// verification could not run.
+fn as_failure(tenant: &str, e: StoreError) -> Result<Failure> {
+    match e {
+        StoreError::Corrupt {
             path,
             offset,
             reason,
-        })) => {
-            return Ok(Some(fail(
-                tenant,
-                None,
-                format!("{} at offset {offset}", path.display()),
-                reason,
-            )));
-        }
-        Err(Stop::Store(StoreError::Broken { reason, .. })) => {
-            return Ok(Some(fail(tenant, None, "log", reason)));
-        }
-        Err(Stop::Store(e)) => return Err(e),
+        } => Ok(fail(
+            tenant,
+            None,
+            format!("{} at offset {offset}", path.display()),
+            reason,
+        )),
+        StoreError::Broken { reason, .. } => Ok(fail(tenant, None, "log", reason)),
+        e => Err(e),
     }
-    walker.finish(tr)
 }
 
 enum Stop {
@@ -403,13 +411,20 @@ struct Walker<'a> {
     expected: Vec<Expected>,
     next_expected: usize,
     checked: usize,
+    seals: Vec<SealInfo>,
+    next_seal: usize,
     /// Stored hash counts per tile level, and a read-ahead buffer per level.
     stored: Vec<u64>,
     buffers: Vec<(u64, Vec<Hash>)>,
 }
 
 impl<'a> Walker<'a> {
-    fn new(journal: &'a Journal, tenant: &str, expected: Vec<Expected>) -> Result<Self> {
+    fn new(
+        journal: &'a Journal,
+        tenant: &str,
+        expected: Vec<Expected>,
+        seals: Vec<SealInfo>,
+    ) -> Result<Self> {
         let stored = (0..8u8)
             .map(|i| journal.store().stored_hashes(tenant, i * 8))
             .collect::<Result<Vec<_>>>()?;
@@ -420,6 +435,8 @@ impl<'a> Walker<'a> {
             expected,
             next_expected: 0,
             checked: 0,
+            seals,
+            next_seal: 0,
             stored,
             buffers: vec![(0, Vec::new()); 8],
         })
@@ -447,6 +464,28 @@ impl<'a> Walker<'a> {
                 return Err(stop);
             }
             self.check_checkpoints()?;
+        }
+        self.check_seals()
+    }
+
+    /// Seals fall on batch boundaries: the tree state each records must be the log's.
+    fn check_seals(&mut self) -> std::result::Result<(), Stop> {
+        while let Some(seal) = self.seals.get(self.next_seal) {
+            if seal.next_seq > self.frontier.size() {
+                break;
+            }
+            if seal.next_seq < self.frontier.size() || seal.frontier != self.frontier.stack() {
+                return Err(Stop::Failed(fail(
+                    &self.tenant,
+                    None,
+                    format!("segment seal in {}", seal.location),
+                    format!(
+                        "the tree state recorded at size {} differs from the tree rebuilt from the log: the seal was altered",
+                        seal.next_seq
+                    ),
+                )));
+            }
+            self.next_seal += 1;
         }
         Ok(())
     }

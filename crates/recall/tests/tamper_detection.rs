@@ -442,9 +442,6 @@ fn flipped_byte_in_an_earlier_checkpoint_record_fails_naming_the_checkpoint_log(
 }
 
 #[test]
-#[ignore = "bug: a damaged final checkpoint record (complete frame, bad checksum) is \
-            silently dropped as a torn tail (recall-store checkpoints::read_all) and \
-            verify exits 0"]
 fn flipped_byte_in_the_last_checkpoint_record_is_not_silently_ignored() {
     let (_tmp, data) = fresh();
     let path = tenant_file(&data, "checkpoints");
@@ -813,9 +810,6 @@ fn altered_commitment_with_fixed_checksum_names_its_seq() {
 /// size 32600 differs from the log's` after importing 600 more events, and the import
 /// then exits 2). Verify should refuse the seal before that happens.
 #[test]
-#[ignore = "bug: verify does not compare a seal's frontier with the tree rebuilt from the \
-            log (Store::scan drops the seal), so an altered seal verifies OK and the \
-            writer later signs a checkpoint over a wrong root"]
 fn altered_seal_with_fixed_checksum_is_detected() {
     let (_tmp, data) = fresh();
     let buf = std::fs::read(seg_path(&data, SEG2)).unwrap();
@@ -826,5 +820,13 @@ fn altered_seal_with_fixed_checksum_is_detected() {
     // First byte of the first frontier hash (after kind, number, next_seq, count).
     payload[1 + 8 + 8 + 1] ^= 0x01;
     rewrite_frame(&data, SEG2, fr, &payload);
+    assert_detected(&data, &[], &[SEG2]);
+    // The writer refuses to append onto the altered tree state (it would sign a
+    // checkpoint over a root the log does not hold).
+    let input = data.parent().unwrap().join("more.ndjson");
+    std::fs::write(&input, common::hospital_ndjson(50, 99)).unwrap();
+    let out = common::recall(&data, &["import", "--tenant", "t", input.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(both(&out).contains("seal of segment"), "{}", both(&out));
     assert_detected(&data, &[], &[SEG2]);
 }
