@@ -242,7 +242,7 @@ fn run_import(
             String::new()
         }
     );
-    println!("checkpoint:\n{note}");
+    print!("checkpoint:\n{note}");
     if let Some(invalid) = summary.stopped_at {
         eprintln!(
             "error: {invalid}; nothing of its batch was written (use --skip-invalid to go on past invalid lines)"
