@@ -349,8 +349,7 @@ impl Journal {
                 ),
             });
         }
-        let tiles = self.hash_source(tenant);
-        let root = recall_ledger::root_at(cp.size, &recall_ledger::TiledHashSource(&tiles))?;
+        let root = self.root_at(tenant, cp.size)?;
         if root != cp.root {
             return Err(StoreError::Rollback {
                 tenant: tenant.to_string(),
@@ -378,22 +377,31 @@ impl Journal {
 
     /// RFC 9162 inclusion proof of `seq` in the tree of `size` leaves.
     pub fn inclusion_proof(&self, tenant: &str, seq: u64, size: u64) -> Result<Vec<Hash>> {
-        let tiles = self.hash_source(tenant);
-        Ok(recall_ledger::inclusion_proof(
-            seq,
-            size,
-            &recall_ledger::TiledHashSource(&tiles),
-        )?)
+        self.with_tree(tenant, |src| recall_ledger::inclusion_proof(seq, size, src))
     }
 
     /// RFC 9162 consistency proof between two sizes.
     pub fn consistency_proof(&self, tenant: &str, old: u64, new: u64) -> Result<Vec<Hash>> {
+        self.with_tree(tenant, |src| {
+            recall_ledger::consistency_proof(old, new, src)
+        })
+    }
+
+    /// Tree root at `size`, from the tiles.
+    pub fn root_at(&self, tenant: &str, size: u64) -> Result<Hash> {
+        self.with_tree(tenant, |src| recall_ledger::root_at(size, src))
+    }
+
+    /// Runs a proof computation over the tenant's tiles.
+    fn with_tree<T>(
+        &self,
+        tenant: &str,
+        f: impl FnOnce(
+            &dyn recall_ledger::HashSource,
+        ) -> std::result::Result<T, recall_ledger::ProofError>,
+    ) -> Result<T> {
         let tiles = self.hash_source(tenant);
-        Ok(recall_ledger::consistency_proof(
-            old,
-            new,
-            &recall_ledger::TiledHashSource(&tiles),
-        )?)
+        Ok(f(&recall_ledger::TiledHashSource(&tiles))?)
     }
 }
 

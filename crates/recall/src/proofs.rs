@@ -42,19 +42,24 @@ pub fn inclusion(journal: &Journal, tenant: &str, seq: u64) -> anyhow::Result<St
     let proof = journal.inclusion_proof(tenant, seq, cp.size)?;
     verify_inclusion(&leaf, seq, cp.size, &proof, &cp.root)
         .context("self-check of the proof failed")?;
-    let mut out = format!(
+    let head = format!(
         "recall-inclusion-proof/v1\norigin {}\nseq {seq}\nleaf {}\nsize {}\nroot {}\n",
         cp.origin,
         b64(&leaf),
         cp.size,
         b64(&cp.root)
     );
-    for h in &proof {
+    Ok(render(head, &proof, &note))
+}
+
+/// The header lines, one `hash` line per proof hash, a blank line, the signed checkpoint.
+fn render(mut out: String, proof: &[Hash], note: &str) -> String {
+    for h in proof {
         out.push_str(&format!("hash {}\n", b64(h)));
     }
     out.push('\n');
-    out.push_str(&note);
-    Ok(out)
+    out.push_str(note);
+    out
 }
 
 /// Consistency proof from size `old` to the tenant's current checkpoint.
@@ -63,22 +68,16 @@ pub fn consistency(journal: &Journal, tenant: &str, old: u64) -> anyhow::Result<
     if old > cp.size {
         bail!("size {old} is larger than the log ({} events)", cp.size);
     }
-    let tiles = journal.hash_source(tenant);
-    let old_root = recall_ledger::root_at(old, &recall_ledger::TiledHashSource(&tiles))?;
+    let old_root = journal.root_at(tenant, old)?;
     let proof = journal.consistency_proof(tenant, old, cp.size)?;
     verify_consistency(old, cp.size, &old_root, &cp.root, &proof)
         .context("self-check of the proof failed")?;
-    let mut out = format!(
+    let head = format!(
         "recall-consistency-proof/v1\norigin {}\nold {old}\nold-root {}\nsize {}\nroot {}\n",
         cp.origin,
         b64(&old_root),
         cp.size,
         b64(&cp.root)
     );
-    for h in &proof {
-        out.push_str(&format!("hash {}\n", b64(h)));
-    }
-    out.push('\n');
-    out.push_str(&note);
-    Ok(out)
+    Ok(render(head, &proof, &note))
 }
