@@ -187,13 +187,11 @@ fn import_prints_count_rate_and_checkpoint() {
         "{text}"
     );
     assert!(text.contains(" events/s); log size 1200"), "{text}");
-    // The note follows `checkpoint:`; println adds one more newline after it.
+    // The note follows `checkpoint:`, exactly as `recall checkpoint` prints it.
     let note = text
         .split_once("checkpoint:\n")
         .unwrap_or_else(|| panic!("no checkpoint printed:\n{text}"))
-        .1
-        .strip_suffix('\n')
-        .unwrap();
+        .1;
     let cp = open_checkpoint(note, &data_verifier(&data));
     assert_eq!(cp.size, 1200);
     assert_eq!(cp.origin, format!("{}/{TENANT}", origin_prefix(&data)));
