@@ -14,7 +14,7 @@ use crate::faults::FaultPlan;
 use crate::format::{
     FrameError, Header, Seal, SealedBatch, batch_frame, frame, read_frame, valid_frame_follows,
 };
-use crate::segment::{self, Tail};
+use crate::segment::{self, SegmentFile, Tail};
 use crate::tiles::TileFiles;
 
 /// Directory layout of a tenant log.
@@ -77,7 +77,7 @@ fn create_segment(log_dir: &Path, header: &Header) -> Result<(File, PathBuf, u64
 }
 
 impl TenantLog {
-    /// Opens (creating when `create`) and recovers the log in `tenant_dir`.
+    /// Opens and recovers the log in `tenant_dir`, creating an empty one if none exists.
     pub fn open(
         tenant_dir: &Path,
         tenant: &str,
@@ -86,126 +86,36 @@ impl TenantLog {
     ) -> Result<Self> {
         let paths = Paths::new(tenant_dir);
         std::fs::create_dir_all(&paths.log).map_err(StoreError::io(&paths.log))?;
-        let mut segments = segment::list(&paths.log, tenant)?;
-        if segments.is_empty() {
-            let header = Header {
-                number: 1,
-                first_seq: 0,
-                tenant: tenant.to_string(),
-            };
-            create_segment(&paths.log, &header)?;
-            segments = segment::list(&paths.log, tenant)?;
+        if segment::list(&paths.log, tenant)?.is_empty() {
+            create_segment(
+                &paths.log,
+                &Header {
+                    number: 1,
+                    first_seq: 0,
+                    tenant: tenant.into(),
+                },
+            )?;
         }
-        // Sealed segments: check their ends only; the seal carries the tree state.
-        let mut expected = 0;
-        let mut last_seal: Option<Seal> = None;
+        let segments = segment::list(&paths.log, tenant)?;
         let (last, sealed) = segments.split_last().ok_or_else(|| StoreError::Broken {
             tenant: tenant.to_string(),
             reason: "no segments".into(),
         })?;
-        for seg in sealed {
-            let (header, seal) = segment::read_sealed_ends(&seg.path)?;
-            segment::check_header(&seg.path, &header, seg.number, expected, tenant)?;
-            expected = seal.next_seq;
-            last_seal = Some(seal);
-        }
+        let last_seal = check_sealed(sealed, tenant)?;
         let mut tiles = TileFiles::open(&paths.tiles)?;
-        let mut frontier = match &last_seal {
-            Some(seal) if tiles_cover(&tiles, seal.next_seq) => {
-                // The seal's tree state must agree with the synced tiles: appending onto an
-                // altered state would sign checkpoints over a tree the log does not hold.
-                let dir = crate::tiles::TileDir(&paths.tiles);
-                let from_tiles = recall_ledger::frontier_at(
-                    seal.next_seq,
-                    &recall_ledger::TiledHashSource(&dir),
-                )?;
-                if from_tiles.stack() != seal.frontier.as_slice() {
-                    return Err(StoreError::Broken {
-                        tenant: tenant.to_string(),
-                        reason: format!(
-                            "the seal of segment {} disagrees with the tiles: one of them was altered (run `recall verify`)",
-                            seal.number
-                        ),
-                    });
-                }
-                from_tiles
-            }
-            Some(_) => {
-                // Tiles of sealed segments are damaged or missing: rebuild them all.
-                tiles.truncate_to(0)?;
-                let mut fr = Frontier::new();
-                for seg in sealed {
-                    let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
-                    segment::scan(&seg.path, &buf, false, |b, _| {
-                        push_all(&mut fr, &mut tiles, &b.commitments)
-                    })?;
-                }
-                fr
-            }
-            None => Frontier::new(),
-        };
-        tiles.truncate_to(frontier.size())?;
-        let mut buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
-        if matches!(read_frame(&buf), Err(FrameError::Short)) && !valid_frame_follows(&buf) {
-            // A crash while the segment was being created: it never held a batch.
-            std::fs::remove_file(&last.path).map_err(StoreError::io(&last.path))?;
-            let header = Header {
-                number: last.number,
-                first_seq: expected,
-                tenant: tenant.to_string(),
-            };
-            create_segment(&paths.log, &header)?;
-            buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
-        }
-        let scanned = segment::scan(&last.path, &buf, true, |b, _| {
-            push_all(&mut frontier, &mut tiles, &b.commitments)
-        })?;
-        segment::check_header(&last.path, &scanned.header, last.number, expected, tenant)?;
-        tiles.flush()?;
-        let (mut active_path, mut active_number) = (last.path.clone(), last.number);
-        let mut active_len = buf.len() as u64;
-        if let Tail::Torn { offset } = scanned.tail {
-            // Never acknowledged: cut it back so the next batch starts on a clean boundary.
-            let f = OpenOptions::new()
-                .write(true)
-                .open(&last.path)
-                .map_err(StoreError::io(&last.path))?;
-            f.set_len(offset).map_err(StoreError::io(&last.path))?;
-            f.sync_all().map_err(StoreError::io(&last.path))?;
-            active_len = offset;
-        }
-        let mut active = OpenOptions::new()
-            .append(true)
-            .open(&last.path)
-            .map_err(StoreError::io(&last.path))?;
-        if let Tail::Sealed(seal) = &scanned.tail {
-            if seal.frontier != frontier.stack() {
-                return Err(StoreError::Broken {
-                    tenant: tenant.to_string(),
-                    reason: format!(
-                        "seal of segment {} disagrees with its contents",
-                        seal.number
-                    ),
-                });
-            }
-            // Crashed between sealing and starting the next segment.
-            tiles.sync()?;
-            let header = Header {
-                number: last.number + 1,
-                first_seq: seal.next_seq,
-                tenant: tenant.to_string(),
-            };
-            (active, active_path, active_len) = create_segment(&paths.log, &header)?;
-            active_number = header.number;
-        }
+        let mut frontier =
+            restore_frontier(&paths, tenant, sealed, last_seal.as_ref(), &mut tiles)?;
+        let expected = frontier.size();
+        tiles.truncate_to(expected)?;
+        let active = recover_active(&paths, tenant, last, expected, &mut frontier, &mut tiles)?;
         let (checkpoints, notes) = CheckpointLog::open(&paths.checkpoints)?;
         Ok(Self {
             tenant: tenant.to_string(),
             paths,
-            active,
-            active_path,
-            active_number,
-            active_len,
+            active: active.file,
+            active_path: active.path,
+            active_number: active.number,
+            active_len: active.len,
             active_batches: 0,
             frontier,
             tiles,
@@ -300,6 +210,144 @@ impl TenantLog {
         self.notes.push(note.to_string());
         Ok(())
     }
+}
+
+/// The segment being appended to, after recovery.
+struct Active {
+    file: File,
+    path: PathBuf,
+    number: u64,
+    len: u64,
+}
+
+/// Checks the chain of sealed segments by their headers and seals only; returns the last
+/// seal.
+fn check_sealed(sealed: &[SegmentFile], tenant: &str) -> Result<Option<Seal>> {
+    let mut expected = 0;
+    let mut last_seal = None;
+    for seg in sealed {
+        let (header, seal) = segment::read_sealed_ends(&seg.path)?;
+        segment::check_header(&seg.path, &header, seg.number, expected, tenant)?;
+        expected = seal.next_seq;
+        last_seal = Some(seal);
+    }
+    Ok(last_seal)
+}
+
+/// The tree state at the end of the sealed segments: the last seal's, checked against the
+/// synced tiles, or rebuilt from the sealed segments when their tiles are missing.
+fn restore_frontier(
+    paths: &Paths,
+    tenant: &str,
+    sealed: &[SegmentFile],
+    last_seal: Option<&Seal>,
+    tiles: &mut TileFiles,
+) -> Result<Frontier> {
+    let Some(seal) = last_seal else {
+        return Ok(Frontier::new());
+    };
+    if !tiles_cover(tiles, seal.next_seq) {
+        tiles.truncate_to(0)?;
+        let mut fr = Frontier::new();
+        for seg in sealed {
+            let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
+            segment::scan(&seg.path, &buf, false, |b, _| {
+                push_all(&mut fr, tiles, &b.commitments)
+            })?;
+        }
+        return Ok(fr);
+    }
+    // Appending onto an altered tree state would sign checkpoints over a tree the log
+    // does not hold, so the seal must agree with the tiles.
+    let dir = crate::tiles::TileDir(&paths.tiles);
+    let from_tiles =
+        recall_ledger::frontier_at(seal.next_seq, &recall_ledger::TiledHashSource(&dir))?;
+    if from_tiles.stack() != seal.frontier.as_slice() {
+        return Err(StoreError::Broken {
+            tenant: tenant.to_string(),
+            reason: format!(
+                "the seal of segment {} disagrees with the tiles: one of them was altered (run `recall verify`)",
+                seal.number
+            ),
+        });
+    }
+    Ok(from_tiles)
+}
+
+/// Scans the last segment onto the tree, cuts a torn tail, and starts the next segment if
+/// the crash came right after sealing.
+fn recover_active(
+    paths: &Paths,
+    tenant: &str,
+    last: &SegmentFile,
+    expected: u64,
+    frontier: &mut Frontier,
+    tiles: &mut TileFiles,
+) -> Result<Active> {
+    let io = StoreError::io(&last.path);
+    let mut buf = std::fs::read(&last.path).map_err(io)?;
+    if matches!(read_frame(&buf), Err(FrameError::Short)) && !valid_frame_follows(&buf) {
+        // A crash while the segment was being created: it never held a batch.
+        std::fs::remove_file(&last.path).map_err(StoreError::io(&last.path))?;
+        let header = Header {
+            number: last.number,
+            first_seq: expected,
+            tenant: tenant.into(),
+        };
+        create_segment(&paths.log, &header)?;
+        buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
+    }
+    let scanned = segment::scan(&last.path, &buf, true, |b, _| {
+        push_all(frontier, tiles, &b.commitments)
+    })?;
+    segment::check_header(&last.path, &scanned.header, last.number, expected, tenant)?;
+    tiles.flush()?;
+    let mut len = buf.len() as u64;
+    if let Tail::Torn { offset } = scanned.tail {
+        // Never acknowledged: cut it back so the next batch starts on a clean boundary.
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&last.path)
+            .map_err(StoreError::io(&last.path))?;
+        f.set_len(offset).map_err(StoreError::io(&last.path))?;
+        f.sync_all().map_err(StoreError::io(&last.path))?;
+        len = offset;
+    }
+    if let Tail::Sealed(seal) = &scanned.tail {
+        if seal.frontier != frontier.stack() {
+            return Err(StoreError::Broken {
+                tenant: tenant.to_string(),
+                reason: format!(
+                    "seal of segment {} disagrees with its contents",
+                    seal.number
+                ),
+            });
+        }
+        // Crashed between sealing and starting the next segment.
+        tiles.sync()?;
+        let header = Header {
+            number: last.number + 1,
+            first_seq: seal.next_seq,
+            tenant: tenant.into(),
+        };
+        let (file, path, len) = create_segment(&paths.log, &header)?;
+        return Ok(Active {
+            file,
+            path,
+            number: header.number,
+            len,
+        });
+    }
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&last.path)
+        .map_err(StoreError::io(&last.path))?;
+    Ok(Active {
+        file,
+        path: last.path.clone(),
+        number: last.number,
+        len,
+    })
 }
 
 fn tiles_cover(tiles: &TileFiles, size: u64) -> bool {
