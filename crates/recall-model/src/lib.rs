@@ -26,6 +26,7 @@
 mod canonical;
 mod event;
 mod fields;
+mod flat;
 mod jcs;
 mod raw;
 mod slow;

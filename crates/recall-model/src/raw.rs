@@ -82,7 +82,7 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 
 /// Every field of the wire format (plus the stored form's `seq` and `received`), all
 /// optional so that "required" is reported by validation, not as a serde error.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawEvent<'a> {
     #[serde(borrow)]
@@ -115,7 +115,7 @@ pub(crate) struct RawEvent<'a> {
 }
 
 /// `actor`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawActor<'a> {
     #[serde(borrow)]
@@ -129,7 +129,7 @@ pub(crate) struct RawActor<'a> {
 }
 
 /// `resource`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawResource<'a> {
     #[serde(borrow, rename = "type")]
@@ -139,7 +139,7 @@ pub(crate) struct RawResource<'a> {
 }
 
 /// `patient`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPatient<'a> {
     #[serde(borrow)]
@@ -147,7 +147,7 @@ pub(crate) struct RawPatient<'a> {
 }
 
 /// `source`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource<'a> {
     #[serde(borrow)]
@@ -165,6 +165,11 @@ pub(crate) struct RawSource<'a> {
 pub(crate) fn fast(input: &[u8]) -> Option<RawEvent<'_>> {
     // One UTF-8 check of the whole input is cheaper than serde_json's check per string.
     let text = std::str::from_utf8(input).ok()?;
+    crate::flat::read(text).or_else(|| serde(text))
+}
+
+/// The serde reading of the fast path (also the oracle of the flat reader's tests).
+pub(crate) fn serde(text: &str) -> Option<RawEvent<'_>> {
     serde_json::from_str::<Obj<RawEvent<'_>>>(text)
         .ok()
         .map(|o| o.0)
