@@ -4,7 +4,7 @@
 //! Backend-independent: everything here works over `dyn Store`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -41,7 +41,6 @@ pub struct Journal {
     signer: Signer,
     verifiers: Vec<Verifier>,
     origin_prefix: String,
-    keys: RwLock<HashMap<(String, u32), EpochKeys>>,
     last_checkpoint: Mutex<HashMap<String, Instant>>,
 }
 
@@ -86,7 +85,6 @@ impl Journal {
             signer,
             verifiers,
             origin_prefix: origin_prefix.trim_end_matches('/').to_string(),
-            keys: RwLock::default(),
             last_checkpoint: Mutex::default(),
         }
     }
@@ -106,36 +104,13 @@ impl Journal {
         format!("{}/{tenant}", self.origin_prefix)
     }
 
-    /// Keys of `(tenant, epoch)`, created on first use.
+    /// Keys of `(tenant, epoch)`, created on first use (the keystore caches them).
     pub fn epoch_keys(&self, tenant: &str, epoch: u32) -> Result<EpochKeys> {
-        let key = (tenant.to_string(), epoch);
-        if let Some(k) = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(k.clone());
-        }
-        let k = self.keystore.epoch_keys(tenant, epoch)?;
-        self.keys
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, k.clone());
-        Ok(k)
+        Ok(self.keystore.epoch_keys(tenant, epoch)?)
     }
 
     /// Keys of `(tenant, epoch)` if they exist; never creates.
     pub fn existing_epoch_keys(&self, tenant: &str, epoch: u32) -> Result<Option<EpochKeys>> {
-        let key = (tenant.to_string(), epoch);
-        if let Some(k) = self
-            .keys
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(Some(k.clone()));
-        }
         Ok(self.keystore.existing_epoch_keys(tenant, epoch)?)
     }
 
