@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{both, check_proof_text, data_verifier, open_checkpoint, recall, recall_ok};
+use common::{both, check_proof_text, copy_dir, data_verifier, open_checkpoint, recall, recall_ok};
 use recall::datadir::DataDir;
 use recall_crypto::{KeyProvider, Keystore};
 use recall_ledger::Signer;
@@ -130,19 +130,6 @@ fn segment_count(data: &Path) -> usize {
     std::fs::read_dir(data.join("tenants").join(TENANT).join("log"))
         .unwrap()
         .count()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Creates the fixture: `recall init`, then two imports of 300 events through the

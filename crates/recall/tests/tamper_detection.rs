@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{both, recall_ok, shrink_segments};
+use common::{both, copy_dir, recall_ok, shrink_segments};
 use recall_crypto::{KeyProvider, Keystore};
 use recall_ledger::{Checkpoint, Note, Signer};
 use recall_store::format::{Record, SealedBatch, decode, frame, read_frame};
@@ -53,20 +53,6 @@ struct Template {
     cp_first: PathBuf,
     /// `recall checkpoint` output after the second import.
     cp_second: PathBuf,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            // std::fs::copy keeps the mode (kek.key stays 0600).
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// Removes template directories of earlier runs whose process is gone.

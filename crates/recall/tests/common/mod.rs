@@ -212,3 +212,17 @@ pub fn check_proof_text(text: &str, verifier: &recall_ledger::Verifier) -> Proof
     }
     proof
 }
+
+/// Copies a directory tree (`std::fs::copy` keeps modes, so `kek.key` stays 0600).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
