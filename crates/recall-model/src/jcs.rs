@@ -183,18 +183,8 @@ pub(crate) fn write_str<S: Sink>(out: &mut S, s: &str) {
 
 /// Writes an unsigned integer in decimal.
 #[inline]
-pub(crate) fn write_u64<S: Sink>(out: &mut S, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.put(&buf[i..]);
+pub(crate) fn write_u64<S: Sink>(out: &mut S, v: u64) {
+    out.put(itoa::Buffer::new().format(v).as_bytes());
 }
 
 fn write_number<S: Sink>(out: &mut S, n: &Number) {

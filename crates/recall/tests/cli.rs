@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{
-    both, check_proof_text, data_verifier, hospital_ndjson, open_checkpoint, recall, recall_bin,
-    recall_ok,
+    both, check_proof_text, data_verifier, hospital_ndjson, open_checkpoint, origin_prefix, recall,
+    recall_bin, recall_ok,
 };
 use recall::datadir::DataDir;
 
@@ -72,14 +72,6 @@ fn import(data: &Path, file: &Path, extra: &[&str]) -> Output {
 fn log_size(data: &Path) -> u64 {
     let note = recall_ok(data, &["checkpoint", "--tenant", TENANT]);
     open_checkpoint(&note, &data_verifier(data)).size
-}
-
-fn origin_prefix(data: &Path) -> String {
-    let cfg = std::fs::read_to_string(data.join("recall.toml")).unwrap();
-    let line = cfg.lines().find(|l| l.starts_with("origin = ")).unwrap();
-    line.trim_start_matches("origin = ")
-        .trim_matches('"')
-        .to_string()
 }
 
 /// Every `(seq, canonical bytes)` of the tenant's log, read through the library.

@@ -20,7 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{both, copy_dir, recall_ok, shrink_segments};
+use common::{both, copy_dir, origin_prefix, recall_ok, shrink_segments};
 use recall_crypto::{KeyProvider, Keystore};
 use recall_ledger::{Checkpoint, Note, Signer};
 use recall_store::format::{Record, SealedBatch, decode, frame, read_frame};
@@ -618,14 +618,6 @@ fn segment_replaced_by_an_older_copy_is_detected() {
 // ---------------------------------------------------------------------------------------
 // 8. Checkpoints signed with another key, or signed over a wrong root
 // ---------------------------------------------------------------------------------------
-
-fn origin_prefix(data: &Path) -> String {
-    let cfg = std::fs::read_to_string(data.join("recall.toml")).unwrap();
-    let line = cfg.lines().find(|l| l.starts_with("origin = ")).unwrap();
-    line.trim_start_matches("origin = ")
-        .trim_matches('"')
-        .to_string()
-}
 
 /// The latest checkpoint's body, parsed without checking the signature.
 fn latest_checkpoint(data: &Path) -> Checkpoint {

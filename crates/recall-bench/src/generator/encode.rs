@@ -27,39 +27,23 @@ pub const CSV_COLUMNS: &[&str] = &[
     "detail",
 ];
 
-/// Decimal digits of `v` into the tail of `buf`; returns where they start.
-fn digits(mut v: u64, buf: &mut [u8; 20]) -> usize {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return i;
-        }
-    }
-}
-
 /// Appends `v` in decimal, zero-padded to at least `width` digits.
 pub fn push_u64(out: &mut Vec<u8>, v: u64, width: usize) {
-    let mut buf = [0u8; 20];
-    let start = digits(v, &mut buf);
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v);
     out.extend(std::iter::repeat_n(
         b'0',
-        width.saturating_sub(buf.len() - start),
+        width.saturating_sub(digits.len()),
     ));
-    out.extend_from_slice(&buf[start..]);
+    out.extend_from_slice(digits.as_bytes());
 }
 
 /// Appends `v` in decimal, zero-padded to at least `width` digits, to a `String`.
 pub fn push_u64_str(out: &mut String, v: u64, width: usize) {
-    let mut buf = [0u8; 20];
-    let start = digits(v, &mut buf);
-    out.extend(std::iter::repeat_n(
-        '0',
-        width.saturating_sub(buf.len() - start),
-    ));
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v);
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.push_str(digits);
 }
 
 /// Appends `ms` (Unix milliseconds, UTC) as RFC 3339 with milliseconds and `Z`.

@@ -226,3 +226,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The `log.origin` of a data directory's configuration.
+pub fn origin_prefix(data: &Path) -> String {
+    let cfg = std::fs::read_to_string(data.join("recall.toml")).unwrap();
+    let line = cfg.lines().find(|l| l.starts_with("origin = ")).unwrap();
+    line.trim_start_matches("origin = ")
+        .trim_matches('"')
+        .to_string()
+}
