@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::faults::FaultPlan;
 use crate::format::SealedBatch;
 use crate::segment;
-use crate::store::{Location, ScanSummary, SealInfo, Store};
+use crate::store::{Appended, Location, ScanSummary, SealInfo, Store};
 use crate::tiles;
 
 /// Options of the embedded engine.
@@ -149,8 +149,32 @@ impl Store for EmbeddedStore {
         self.with_log(tenant, |l| Ok(l.root()))
     }
 
-    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<u64> {
-        self.with_log(tenant, |l| l.append(batch))
+    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended> {
+        let (size, path, offset) = self.with_log(tenant, |l| l.append(batch))?;
+        Ok(Appended {
+            size,
+            location: Location {
+                file: self.relative(&path),
+                offset,
+            },
+        })
+    }
+
+    fn read_at(&self, tenant: &str, at: &Location, len: u32) -> Result<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let base = self.root.parent().unwrap_or(&self.root);
+        let path = base.join(&at.file);
+        // Only files of this tenant's log: a location never escapes it.
+        if !path.starts_with(Paths::new(&self.tenant_dir(tenant)).log) || at.file.contains("..") {
+            return Err(StoreError::OutOfRange(format!(
+                "{at} is not in the log of {tenant}"
+            )));
+        }
+        let file = File::open(&path).map_err(StoreError::io(&path))?;
+        let mut buf = vec![0; len as usize];
+        file.read_exact_at(&mut buf, at.offset)
+            .map_err(StoreError::io(&path))?;
+        Ok(buf)
     }
 
     fn read_hashes(&self, tenant: &str, level: u8, start: u64, count: u64) -> Result<Vec<Hash>> {

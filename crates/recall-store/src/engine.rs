@@ -142,8 +142,9 @@ impl TenantLog {
         &self.notes
     }
 
-    /// Appends a batch durably: one write and one `fdatasync`; returns the new size.
-    pub fn append(&mut self, batch: &SealedBatch) -> Result<u64> {
+    /// Appends a batch durably: one write and one `fdatasync`; returns the new size, the
+    /// segment and the frame's offset in it.
+    pub fn append(&mut self, batch: &SealedBatch) -> Result<(u64, PathBuf, u64)> {
         if self.poisoned {
             return Err(StoreError::Poisoned(self.tenant.clone()));
         }
@@ -161,11 +162,12 @@ impl TenantLog {
         self.poisoned = true;
         self.write_synced(&bytes)?;
         self.poisoned = false;
+        let offset = self.active_len;
         self.active_len += bytes.len() as u64;
         self.active_batches += 1;
         push_all(&mut self.frontier, &mut self.tiles, &batch.commitments)?;
         self.tiles.flush()?;
-        Ok(self.size())
+        Ok((self.size(), self.active_path.clone(), offset))
     }
 
     fn write_synced(&mut self, bytes: &[u8]) -> Result<()> {

@@ -14,10 +14,12 @@ use recall_model::{Epoch, Event, canonical_parts_into};
 
 use crate::error::{Result, StoreError};
 use crate::format::{SealedBatch, SealedBlock};
-use crate::store::Store;
+use crate::store::{Location, Store};
 
 /// Plaintext bytes after which a body block is closed (bounded read cost per event).
-pub const BLOCK_BYTES: usize = 256 << 10;
+/// 32 KiB keeps a random read (one block per hit) near 30 µs at ~8% more bytes per event
+/// than 256 KiB blocks (measured on the hospital workload: 114.7 vs 106.2 bytes/event).
+pub const BLOCK_BYTES: usize = 32 << 10;
 /// Largest plaintext of one block: the close threshold plus one maximal event.
 pub const MAX_BLOCK_PLAIN: usize = BLOCK_BYTES + recall_model::MAX_EVENT_BYTES * 2 + 8;
 /// zstd level of body blocks: level 1 is both faster and, on audit events, smaller than 3.
@@ -32,6 +34,51 @@ pub struct Receipt {
     pub seq: u64,
     /// RFC 9162 leaf hash of the event's entry (its commitment).
     pub leaf_hash: Hash,
+}
+
+/// A committed batch: its receipts and where its frame lies.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// One receipt per event, in seq order.
+    pub receipts: Vec<Receipt>,
+    /// Where the batch's frame starts.
+    pub location: Location,
+}
+
+/// Everything needed to read and open one body block without its batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockRef {
+    /// Where the block's sealed bytes start.
+    pub at: Location,
+    /// Their length.
+    pub len: u32,
+    /// Key epoch of the block.
+    pub epoch: u32,
+    /// First seq of the batch (part of the block's AAD).
+    pub first_seq: u64,
+    /// Position of the block in its batch (part of the AAD).
+    pub index: u16,
+}
+
+impl BlockRef {
+    /// References to every block of `batch`, whose frame starts at `frame`.
+    pub fn all(batch: &SealedBatch, frame: &Location) -> Vec<BlockRef> {
+        crate::format::block_spans(batch)
+            .into_iter()
+            .zip(&batch.blocks)
+            .enumerate()
+            .map(|(i, ((off, len), block))| BlockRef {
+                at: Location {
+                    file: frame.file.clone(),
+                    offset: frame.offset + off,
+                },
+                len,
+                epoch: block.epoch,
+                first_seq: batch.first_seq,
+                index: i as u16,
+            })
+            .collect()
+    }
 }
 
 /// The journal over a store, a keystore and the checkpoint signer.
@@ -92,6 +139,11 @@ impl Journal {
     /// The store underneath.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The keystore (epoch keys, blind-index keys).
+    pub fn keystore(&self) -> &Arc<Keystore> {
+        &self.keystore
     }
 
     /// The checkpoint verifier keys this journal accepts.
@@ -198,10 +250,11 @@ impl Journal {
         })
     }
 
-    /// Appends a prepared batch; durable on return. Returns a receipt per event.
-    pub fn commit(&self, tenant: &str, batch: &SealedBatch) -> Result<Vec<Receipt>> {
-        self.store.append(tenant, batch)?;
-        Ok(batch
+    /// Appends a prepared batch; durable on return. Returns a receipt per event and where
+    /// the batch went.
+    pub fn commit(&self, tenant: &str, batch: &SealedBatch) -> Result<Committed> {
+        let appended = self.store.append(tenant, batch)?;
+        let receipts = batch
             .commitments
             .iter()
             .enumerate()
@@ -209,7 +262,28 @@ impl Journal {
                 seq: batch.first_seq + i as u64,
                 leaf_hash: recall_ledger::leaf_hash(c),
             })
-            .collect())
+            .collect();
+        Ok(Committed {
+            receipts,
+            location: appended.location,
+        })
+    }
+
+    /// Reads, authenticates, decrypts and decompresses one block: its events' canonical
+    /// bytes in block order (see [`split_block`]). `None` when the epoch's keys are gone.
+    pub fn read_block(&self, tenant: &str, block: &BlockRef) -> Result<Option<Vec<u8>>> {
+        let Some(keys) = self.existing_epoch_keys(tenant, block.epoch)? else {
+            return Ok(None);
+        };
+        let sealed = self.store.read_at(tenant, &block.at, block.len)?;
+        let compressed = open_block(
+            &keys.data,
+            &block_aad(tenant, block.epoch, block.first_seq, block.index),
+            &sealed,
+        )?;
+        let mut out = Vec::new();
+        crate::codec::decompress_into(&compressed, &mut out, MAX_BLOCK_PLAIN)?;
+        Ok(Some(out))
     }
 
     /// Prepares and commits in one call (for callers that do not pipeline).
@@ -221,7 +295,7 @@ impl Journal {
     ) -> Result<Vec<Receipt>> {
         self.store.ensure_tenant(tenant)?;
         let batch = self.prepare(tenant, &events, self.store.size(tenant)?, received)?;
-        self.commit(tenant, &batch)
+        Ok(self.commit(tenant, &batch)?.receipts)
     }
 
     /// Decrypts a batch's blocks: `(seq, canonical bytes)` for every event, seq order.

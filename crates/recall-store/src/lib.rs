@@ -37,5 +37,8 @@ pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::{Result, StoreError};
 pub use faults::FaultPlan;
 pub use format::{SealedBatch, SealedBlock};
-pub use journal::{BLOCK_BYTES, Journal, Receipt, TileSource, block_aad, split_block};
-pub use store::{Location, ScanSummary, SealInfo, Store};
+pub use journal::{
+    BLOCK_BYTES, BlockRef, Committed, Journal, Receipt, TileSource, block_aad, block_seqs,
+    split_block,
+};
+pub use store::{Appended, Location, ScanSummary, SealInfo, Store};

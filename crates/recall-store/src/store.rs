@@ -20,6 +20,15 @@ impl std::fmt::Display for Location {
     }
 }
 
+/// Where an appended batch went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    /// Log size after the batch.
+    pub size: u64,
+    /// Where its frame starts.
+    pub location: Location,
+}
+
 /// What a full scan saw besides the batches.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanSummary {
@@ -55,8 +64,11 @@ pub trait Store: Send + Sync {
     /// Tree root at the current size.
     fn root(&self, tenant: &str) -> Result<Hash>;
     /// Appends a batch that starts at the current size; durable on return. Returns the
-    /// new size.
-    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<u64>;
+    /// new size and where the batch's frame starts.
+    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended>;
+    /// Reads `len` raw bytes at a location inside the tenant's log (a body block, found
+    /// through [`crate::format::block_spans`]). Callers authenticate what they read.
+    fn read_at(&self, tenant: &str, at: &Location, len: u32) -> Result<Vec<u8>>;
     /// `count` stored hashes of tree `level` (a multiple of 8) from `start`.
     fn read_hashes(&self, tenant: &str, level: u8, start: u64, count: u64) -> Result<Vec<Hash>>;
     /// How many hashes of tree `level` are stored.

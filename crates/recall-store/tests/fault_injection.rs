@@ -257,7 +257,7 @@ fn a_crash_between_sealing_and_the_next_segment_recovers() {
         let mut size = 0;
         loop {
             let before = size;
-            size = store.append(T, &batch(size, 9)).unwrap();
+            size = store.append(T, &batch(size, 9)).unwrap().size;
             if segment_path(tmp.path(), 2).exists() {
                 sealed_size = before;
                 break;
