@@ -1,1 +1,38 @@
-//! placeholder
+//! recall's query layer: indexes over the tenant logs, event reads by seq, search with
+//! cursors, and reports.
+//!
+//! Job: keep fjall indexes (by patient, actor and event time; client id → seq; seq →
+//! body block) derived from the log, and answer reads, searches and reports from them
+//! by decrypting only the ~32 KiB blocks that hold hits.
+//!
+//! Invariants:
+//! - The log is the source of truth; the index is derived and rebuildable (`reindex`).
+//!   Each tenant has a watermark (events indexed) written in the same fjall batch as the
+//!   entries it covers, so after a crash the index is consistent up to its watermark and
+//!   catch-up resumes there. fjall is not fsynced per batch: catch-up on open repairs loss.
+//! - Identifiers appear in index keys only as truncated keyed blind-index tokens, never in
+//!   the clear. Tokens may collide, so every hit is checked against the decrypted event:
+//!   results are exact.
+//! - Search order is (event time, seq), complete and exact: late arrivals are indexed by
+//!   their event time; a cursor resumes strictly after the last returned position and is
+//!   refused for other filters or another order.
+//! - Errors, logs and panics never carry PHI (identifiers, event contents).
+//!
+//! Layout of every key and value: docs/design/indexes.md.
+
+#![forbid(unsafe_code)]
+
+mod cache;
+mod db;
+mod error;
+mod index;
+mod keys;
+mod read;
+mod report;
+mod search;
+
+pub use db::Db;
+pub use error::QueryError;
+pub use read::{Found, Lookup};
+pub use report::{ReportFormat, ReportStats, TimeRange};
+pub use search::{Filter, Order, Page, Query};

@@ -1,0 +1,242 @@
+//! Writing the index: one committed batch at a time, catch-up from the log, reindex.
+
+use rayon::prelude::*;
+use recall_model::Event;
+use recall_store::{BlockRef, Location, SealedBatch, StoreError, block_seqs};
+
+use crate::cache::Block;
+use crate::db::{Db, Parts, Tenant, watermark_key};
+use crate::error::QueryError;
+use crate::keys::{self, Run};
+
+/// Blocks decrypted together during catch-up (spread over rayon's threads).
+const CATCH_UP_BLOCKS: usize = 64;
+
+/// Decrypted events of one block: `(seq, event)`; `None` when its epoch key is shredded.
+type Decoded = Option<Vec<(u64, Event)>>;
+
+impl Db {
+    /// Indexes one just-committed batch (`events[i]` has seq `batch.first_seq + i`).
+    ///
+    /// Idempotent: a batch below the watermark is skipped. If earlier batches are missing
+    /// from the index (an indexing call was lost), the tenant is caught up from the log
+    /// instead, which includes this batch.
+    pub fn index_batch(
+        &self,
+        tenant: &str,
+        batch: &SealedBatch,
+        at: &Location,
+        events: &[Event],
+    ) -> Result<(), QueryError> {
+        if events.len() != batch.commitments.len() {
+            return Err(QueryError::Corrupt(
+                "index_batch: events and batch differ in length".into(),
+            ));
+        }
+        let _w = self.lock_writes();
+        let t = self.tenant_or_create(tenant)?;
+        let parts = self.parts();
+        let wm = self.watermark(&parts, t.no)?;
+        let end = batch.first_seq + events.len() as u64;
+        if end <= wm {
+            return Ok(());
+        }
+        if batch.first_seq > wm {
+            self.catch_up_tenant(tenant, &t)?;
+            return Ok(());
+        }
+        let mut b = self.keyspace.batch();
+        add_runs(&mut b, &parts, t.no, batch, at);
+        for (i, e) in events.iter().enumerate() {
+            add_event(&mut b, &parts, &t, batch.first_seq + i as u64, e);
+        }
+        b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
+        b.commit()?;
+        Ok(())
+    }
+
+    /// Catches every tenant up with its log (used by `open`); returns events indexed.
+    pub fn catch_up(&self) -> Result<u64, QueryError> {
+        let _w = self.lock_writes();
+        self.catch_up_all()
+    }
+
+    /// Drops and rebuilds all indexes from the log (`recall reindex`); returns events
+    /// indexed.
+    pub fn reindex(&self) -> Result<u64, QueryError> {
+        let _w = self.lock_writes();
+        self.clear()?;
+        self.catch_up_all()
+    }
+
+    fn catch_up_all(&self) -> Result<u64, QueryError> {
+        let mut total = 0;
+        for tenant in self.journal.store().tenants()? {
+            let t = self.tenant_or_create(&tenant)?;
+            total += self.catch_up_tenant(&tenant, &t)?;
+        }
+        Ok(total)
+    }
+
+    /// Indexes what the tenant's log holds beyond the watermark. Callers hold the write
+    /// lock. Returns events indexed.
+    pub(crate) fn catch_up_tenant(&self, tenant: &str, t: &Tenant) -> Result<u64, QueryError> {
+        let parts = self.parts();
+        let wm = self.watermark(&parts, t.no)?;
+        if wm >= self.journal.store().size(tenant)? {
+            return Ok(0);
+        }
+        let mut pending: Vec<(SealedBatch, Location)> = Vec::new();
+        let mut blocks = 0;
+        let mut indexed = 0;
+        let mut failed = None;
+        let scanned = self.journal.store().scan(tenant, &mut |batch, at| {
+            if batch.first_seq + batch.commitments.len() as u64 <= wm {
+                return Ok(());
+            }
+            blocks += batch.blocks.len();
+            pending.push((batch, at.clone()));
+            if blocks >= CATCH_UP_BLOCKS {
+                blocks = 0;
+                match self.index_chunk(tenant, t, &parts, &std::mem::take(&mut pending)) {
+                    Ok(n) => indexed += n,
+                    Err(e) => {
+                        failed = Some(e);
+                        // Stops the scan; the real error is returned below.
+                        return Err(StoreError::Malformed("indexing failed".into()));
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        scanned?;
+        indexed += self.index_chunk(tenant, t, &parts, &pending)?;
+        Ok(indexed)
+    }
+
+    /// Decrypts the blocks of consecutive batches in parallel and indexes them in one
+    /// fjall batch together with the new watermark.
+    fn index_chunk(
+        &self,
+        tenant: &str,
+        t: &Tenant,
+        parts: &Parts,
+        chunk: &[(SealedBatch, Location)],
+    ) -> Result<u64, QueryError> {
+        let Some((last, _)) = chunk.last() else {
+            return Ok(0);
+        };
+        let jobs: Vec<(&SealedBatch, BlockRef, usize)> = chunk
+            .iter()
+            .flat_map(|(batch, at)| {
+                BlockRef::all(batch, at)
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(k, r)| (batch, r, k))
+            })
+            .collect();
+        let decoded: Vec<Decoded> = jobs
+            .par_iter()
+            .map(|(batch, r, k)| self.decode_block(tenant, batch, r, *k))
+            .collect::<Result<_, _>>()?;
+        let mut b = self.keyspace.batch();
+        for (batch, at) in chunk {
+            add_runs(&mut b, parts, t.no, batch, at);
+        }
+        let mut n = 0;
+        for (seq, e) in decoded.iter().flatten().flatten() {
+            add_event(&mut b, parts, t, *seq, e);
+            n += 1;
+        }
+        let end = last.first_seq + last.commitments.len() as u64;
+        b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
+        b.commit()?;
+        Ok(n)
+    }
+
+    fn decode_block(
+        &self,
+        tenant: &str,
+        batch: &SealedBatch,
+        r: &BlockRef,
+        k: usize,
+    ) -> Result<Decoded, QueryError> {
+        let Some(plain) = self.journal.read_block(tenant, r)? else {
+            return Ok(None);
+        };
+        let block = Block::new(plain)
+            .ok_or_else(|| QueryError::Corrupt("a block does not split into events".into()))?;
+        let mut out = Vec::new();
+        for (i, seq) in block_seqs(&batch.blocks[k], batch).enumerate() {
+            let bytes = block.event(i).ok_or_else(|| {
+                QueryError::Corrupt(format!("event {seq} missing from its block"))
+            })?;
+            let rec = recall_model::parse_canonical(bytes)
+                .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
+            out.push((seq, rec.event));
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Adds the time, patient, actor and id entries of one event.
+fn add_event(b: &mut fjall::Batch, p: &Parts, t: &Tenant, seq: u64, e: &Event) {
+    let tno = t.no.to_be_bytes();
+    let pos = keys::pos((e.time, seq));
+    b.insert(&p.time, keys::cat(&[&tno, &pos]), []);
+    let actor = t.indexer.token("actor", &e.actor.id);
+    b.insert(&p.actor, keys::cat(&[&tno, keys::short(&actor), &pos]), []);
+    if let Some(patient) = &e.patient {
+        let tok = t.indexer.token("patient", &patient.id);
+        b.insert(&p.patient, keys::cat(&[&tno, keys::short(&tok), &pos]), []);
+    }
+    if let Some(id) = &e.id {
+        let tok = t.indexer.token("id", id);
+        b.insert(
+            &p.id,
+            keys::cat(&[&tno, keys::short(&tok), &seq.to_be_bytes()]),
+            [],
+        );
+    }
+}
+
+/// Adds the block runs of a batch: for every maximal run of consecutive seqs that sit
+/// next to each other in one block, `tno ‖ start_seq → Run`.
+fn add_runs(b: &mut fjall::Batch, p: &Parts, tno: u32, batch: &SealedBatch, at: &Location) {
+    let refs = BlockRef::all(batch, at);
+    let n = batch.commitments.len();
+    // owner[i] = (block, position in block) of seq first_seq + i.
+    let mut owner = vec![(0usize, 0u32); n];
+    for (k, block) in batch.blocks.iter().enumerate() {
+        for (pos, seq) in block_seqs(block, batch).enumerate() {
+            if let Some(o) = owner.get_mut((seq - batch.first_seq) as usize) {
+                *o = (k, pos as u32);
+            }
+        }
+    }
+    for i in 0..n {
+        let (k, pos) = owner[i];
+        if i > 0 && owner[i - 1].0 == k && owner[i - 1].1 + 1 == pos {
+            continue;
+        }
+        let r = &refs[k];
+        let run = Run {
+            epoch: r.epoch,
+            batch_first: batch.first_seq,
+            index: r.index,
+            pos,
+            offset: r.at.offset,
+            len: r.len,
+            file: r.at.file.clone(),
+        };
+        let start = batch.first_seq + i as u64;
+        b.insert(
+            &p.blocks,
+            keys::cat(&[&tno.to_be_bytes(), &start.to_be_bytes()]),
+            run.encode(),
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Reading events by seq: the block table leads a seq to its ~32 KiB block.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use recall_model::Event;
+use recall_store::{BlockRef, Location};
+
+use crate::cache::Block;
+use crate::db::{Db, Parts, Tenant};
+use crate::error::QueryError;
+use crate::keys::{self, Run};
+
+/// What a read by seq finds.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    /// The event.
+    Found(Found),
+    /// The tenant's log holds no such seq.
+    NotFound,
+    /// The event exists but its epoch keys were destroyed (retention).
+    Unreadable,
+}
+
+/// An event read back from the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Its position in the tenant's log.
+    pub seq: u64,
+    /// The normalised event (its `tenant` is the log's tenant).
+    pub event: Event,
+    /// When the server accepted it.
+    pub received: Timestamp,
+    /// Its RFC 8785 canonical bytes, including `tenant`, `seq` and `received`: what the
+    /// API returns for an event, and what the ledger commits to.
+    pub canonical: Vec<u8>,
+}
+
+impl Db {
+    /// Reads the event at `seq` of the tenant's log.
+    pub fn get(&self, tenant: &str, seq: u64) -> Result<Lookup, QueryError> {
+        if seq >= self.indexed(tenant)? {
+            // Committed but not indexed yet (or not at all): index up to the log's end.
+            let size = match self.journal.store().size(tenant) {
+                Ok(size) => size,
+                Err(recall_store::StoreError::UnknownTenant(_)) => return Ok(Lookup::NotFound),
+                Err(e) => return Err(e.into()),
+            };
+            if seq >= size {
+                return Ok(Lookup::NotFound);
+            }
+            let _w = self.lock_writes();
+            let t = self.tenant_or_create(tenant)?;
+            self.catch_up_tenant(tenant, &t)?;
+        }
+        let Some(t) = self.tenant(tenant)? else {
+            return Ok(Lookup::NotFound);
+        };
+        self.read_seq(tenant, &t, &self.parts(), seq)
+    }
+
+    /// Seq of the event the tenant already holds with this client `id` (idempotency).
+    ///
+    /// Id tokens are truncated, so a candidate is confirmed against the stored event;
+    /// one whose keys are shredded counts as a match (never accept a duplicate).
+    pub fn lookup_id(&self, tenant: &str, id: &str) -> Result<Option<u64>, QueryError> {
+        let Some(t) = self.tenant(tenant)? else {
+            return Ok(None);
+        };
+        let parts = self.parts();
+        let tok = t.indexer.token("id", id);
+        let prefix = keys::cat(&[&t.no.to_be_bytes(), keys::short(&tok)]);
+        for kv in parts.id.prefix(prefix) {
+            let (key, _) = kv?;
+            let seq = u64::from_be_bytes(
+                key[key.len() - 8..]
+                    .try_into()
+                    .map_err(|_| QueryError::Corrupt("id entry".into()))?,
+            );
+            match self.read_seq(tenant, &t, &parts, seq)? {
+                Lookup::Found(f) if f.event.id.as_deref() != Some(id) => continue,
+                Lookup::NotFound => continue,
+                _ => return Ok(Some(seq)),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads an indexed seq through the block table and the block cache.
+    pub(crate) fn read_seq(
+        &self,
+        tenant: &str,
+        t: &Tenant,
+        parts: &Parts,
+        seq: u64,
+    ) -> Result<Lookup, QueryError> {
+        let Some((start, run)) = self.run_of(parts, t.no, seq)? else {
+            return Ok(Lookup::NotFound);
+        };
+        let Some(block) = self.block(tenant, t.no, &run)? else {
+            return Ok(Lookup::Unreadable);
+        };
+        let k = run.pos as u64 + (seq - start);
+        let bytes = usize::try_from(k)
+            .ok()
+            .and_then(|k| block.event(k))
+            .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
+        let rec = recall_model::parse_canonical(bytes)
+            .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
+        if rec.seq != seq {
+            return Err(QueryError::Corrupt(format!(
+                "block table points event {seq} at event {}",
+                rec.seq
+            )));
+        }
+        Ok(Lookup::Found(Found {
+            seq,
+            event: rec.event,
+            received: rec.received,
+            canonical: bytes.to_vec(),
+        }))
+    }
+
+    /// The run holding `seq`: the last block-table entry at or before it.
+    fn run_of(&self, parts: &Parts, no: u32, seq: u64) -> Result<Option<(u64, Run)>, QueryError> {
+        let lo = keys::cat(&[&no.to_be_bytes(), &0u64.to_be_bytes()]);
+        let hi = keys::cat(&[&no.to_be_bytes(), &seq.to_be_bytes()]);
+        let Some(kv) = parts.blocks.range(lo..=hi).next_back() else {
+            return Ok(None);
+        };
+        let (key, value) = kv?;
+        let bad = || QueryError::Corrupt("block table entry".into());
+        let start = u64::from_be_bytes(key[keys::TNO..].try_into().map_err(|_| bad())?);
+        Ok(Some((start, Run::decode(&value).ok_or_else(bad)?)))
+    }
+
+    /// The decrypted block of a run, from the cache or the log; `None` if unreadable.
+    fn block(&self, tenant: &str, no: u32, run: &Run) -> Result<Option<Arc<Block>>, QueryError> {
+        // Keys may have been shredded since the block was cached: its plaintext must not
+        // outlive them.
+        if self
+            .journal
+            .existing_epoch_keys(tenant, run.epoch)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let key = (no, run.batch_first, run.index);
+        if let Some(b) = self.cache.get(&key) {
+            return Ok(Some(b));
+        }
+        let r = BlockRef {
+            at: Location {
+                file: run.file.clone(),
+                offset: run.offset,
+            },
+            len: run.len,
+            epoch: run.epoch,
+            first_seq: run.batch_first,
+            index: run.index,
+        };
+        let Some(plain) = self.journal.read_block(tenant, &r)? else {
+            return Ok(None);
+        };
+        let block = Arc::new(
+            Block::new(plain)
+                .ok_or_else(|| QueryError::Corrupt("a block does not split into events".into()))?,
+        );
+        self.cache.put(key, block.clone());
+        Ok(Some(block))
+    }
+}

@@ -1,0 +1,316 @@
+//! Search: one driving index (patient, else actor, else time), every filter checked on
+//! the decrypted event, (time, seq) order, opaque cursors.
+
+use std::net::IpAddr;
+use std::ops::Bound;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use recall_model::{Event, Outcome};
+
+use crate::db::{Db, Tenant};
+use crate::error::QueryError;
+use crate::keys::{self, Pos};
+use crate::read::{Found, Lookup};
+
+/// Largest page.
+pub const MAX_LIMIT: usize = 1000;
+/// First byte of a cursor: its version.
+const CURSOR_V1: u8 = 1;
+/// Bytes of the filter fingerprint in a cursor.
+const FINGERPRINT: usize = 8;
+
+/// What to search for; every given filter must hold (AND).
+#[derive(Default, Clone, Debug)]
+pub struct Filter {
+    /// `patient.id` equals.
+    pub patient: Option<String>,
+    /// `actor.id` equals.
+    pub actor: Option<String>,
+    /// `action` equals.
+    pub action: Option<String>,
+    /// `outcome` equals (`success`, `failure` or `denied`).
+    pub outcome: Option<String>,
+    /// `purpose` equals.
+    pub purpose: Option<String>,
+    /// `source.system` equals.
+    pub system: Option<String>,
+    /// `source.ip` is the same address (compared parsed: `::1` equals `0::1`).
+    pub ip: Option<String>,
+    /// Only break-glass events (purpose `ETREAT`).
+    pub break_glass: bool,
+    /// Event `time` at or after (inclusive).
+    pub from: Option<Timestamp>,
+    /// Event `time` before (exclusive).
+    pub to: Option<Timestamp>,
+}
+
+/// Result order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first: (time, seq) ascending.
+    #[default]
+    Asc,
+    /// Newest first: (time, seq) descending.
+    Desc,
+}
+
+/// A search request.
+#[derive(Debug, Clone)]
+pub struct Query {
+    /// The filters.
+    pub filter: Filter,
+    /// The order.
+    pub order: Order,
+    /// Page size, 1 to 1000.
+    pub limit: usize,
+    /// `next_cursor` of the previous page of the same query.
+    pub cursor: Option<String>,
+}
+
+/// One page of results.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Matching events in the requested order.
+    pub events: Vec<Found>,
+    /// Cursor of the next page; `None` when there is no more.
+    pub next_cursor: Option<String>,
+}
+
+/// A filter with its values parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    pub f: Filter,
+    outcome: Option<Outcome>,
+    ip: Option<IpAddr>,
+}
+
+impl Compiled {
+    /// Parses the filter's values; names the query parameter that is wrong.
+    pub fn new(f: &Filter) -> Result<Compiled, QueryError> {
+        let outcome = match f.outcome.as_deref() {
+            None => None,
+            Some("success") => Some(Outcome::Success),
+            Some("failure") => Some(Outcome::Failure),
+            Some("denied") => Some(Outcome::Denied),
+            Some(_) => {
+                return Err(QueryError::BadFilter {
+                    field: "outcome",
+                    message: "must be success, failure or denied".into(),
+                });
+            }
+        };
+        let ip = match f.ip.as_deref() {
+            None => None,
+            Some(s) => Some(s.parse().map_err(|_| QueryError::BadFilter {
+                field: "ip",
+                message: "is not an IP address".into(),
+            })?),
+        };
+        Ok(Compiled {
+            f: f.clone(),
+            outcome,
+            ip,
+        })
+    }
+
+    /// Whether the event satisfies every filter.
+    pub fn matches(&self, e: &Event) -> bool {
+        let f = &self.f;
+        let source = e.source.as_ref();
+        eq(&f.patient, e.patient.as_ref().map(|p| p.id.as_str()))
+            && eq(&f.actor, Some(&e.actor.id))
+            && eq(&f.action, Some(&e.action))
+            && self.outcome.is_none_or(|o| o == e.outcome)
+            && eq(&f.purpose, e.purpose.as_deref())
+            && eq(&f.system, source.and_then(|s| s.system.as_deref()))
+            && self
+                .ip
+                .is_none_or(|ip| source.and_then(|s| s.ip) == Some(ip))
+            && (!f.break_glass || e.purpose.as_deref() == Some("ETREAT"))
+            && f.from.is_none_or(|from| e.time >= from)
+            && f.to.is_none_or(|to| e.time < to)
+    }
+
+    /// A keyed fingerprint of the filter and order: binds a cursor to its query without
+    /// revealing the filter values (they may be PHI).
+    fn fingerprint(&self, t: &Tenant, order: Order) -> [u8; FINGERPRINT] {
+        let f = &self.f;
+        let mut repr = Vec::new();
+        let outcome = self.outcome.map(|o| o.as_str().to_string());
+        let ip = self.ip.map(|ip| ip.to_string());
+        let times = [f.from, f.to].map(|t| t.map(|t| hex::encode(keys::time(t))));
+        for v in [
+            &f.patient, &f.actor, &f.action, &outcome, &f.purpose, &f.system, &ip, &times[0],
+            &times[1],
+        ] {
+            match v {
+                None => repr.push(0),
+                Some(s) => {
+                    repr.push(1);
+                    repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                    repr.extend_from_slice(s.as_bytes());
+                }
+            }
+        }
+        repr.push(u8::from(f.break_glass));
+        repr.push(u8::from(order == Order::Desc));
+        let tok = t.indexer.token("cursor", &hex::encode(&repr));
+        let mut out = [0u8; FINGERPRINT];
+        out.copy_from_slice(&tok[..FINGERPRINT]);
+        out
+    }
+}
+
+fn eq(want: &Option<String>, have: Option<&str>) -> bool {
+    want.as_deref().is_none_or(|w| have == Some(w))
+}
+
+/// `base64url(v1 ‖ fingerprint(8) ‖ time(12) ‖ seq u64be)`.
+fn encode_cursor(fp: &[u8; FINGERPRINT], last: Pos) -> String {
+    URL_SAFE_NO_PAD.encode(keys::cat(&[&[CURSOR_V1], fp, &keys::pos(last)]))
+}
+
+fn decode_cursor(cursor: &str, fp: &[u8; FINGERPRINT]) -> Result<Pos, QueryError> {
+    let raw = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| QueryError::BadCursor)?;
+    if raw.len() != 1 + FINGERPRINT + keys::POS
+        || raw[0] != CURSOR_V1
+        || raw[1..1 + FINGERPRINT] != fp[..]
+    {
+        return Err(QueryError::BadCursor);
+    }
+    keys::parse_pos(&raw[1 + FINGERPRINT..]).ok_or(QueryError::BadCursor)
+}
+
+impl Db {
+    /// Searches the tenant's events: one page in (time, seq) order.
+    pub fn search(&self, tenant: &str, query: &Query) -> Result<Page, QueryError> {
+        if !(1..=MAX_LIMIT).contains(&query.limit) {
+            return Err(QueryError::BadFilter {
+                field: "limit",
+                message: format!("must be between 1 and {MAX_LIMIT}"),
+            });
+        }
+        let filter = Compiled::new(&query.filter)?;
+        let Some(t) = self.tenant(tenant)? else {
+            // No index for the tenant: nothing was ever issued a cursor.
+            return match query.cursor {
+                Some(_) => Err(QueryError::BadCursor),
+                None => Ok(Page {
+                    events: vec![],
+                    next_cursor: None,
+                }),
+            };
+        };
+        let fp = filter.fingerprint(&t, query.order);
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, &fp))
+            .transpose()?;
+        let mut events = Vec::with_capacity(query.limit + 1);
+        // One match beyond the page tells whether there is a next page.
+        self.walk(tenant, &t, &filter, query.order, after, &mut |found| {
+            events.push(found);
+            Ok(events.len() <= query.limit)
+        })?;
+        let next_cursor = if events.len() > query.limit {
+            events.truncate(query.limit);
+            events
+                .last()
+                .map(|last| encode_cursor(&fp, (last.event.time, last.seq)))
+        } else {
+            None
+        };
+        Ok(Page {
+            events,
+            next_cursor,
+        })
+    }
+
+    /// Visits the matching readable events in order, strictly after `after`, until
+    /// `visit` returns false.
+    pub(crate) fn walk(
+        &self,
+        tenant: &str,
+        t: &Tenant,
+        filter: &Compiled,
+        order: Order,
+        after: Option<Pos>,
+        visit: &mut dyn FnMut(Found) -> Result<bool, QueryError>,
+    ) -> Result<(), QueryError> {
+        let parts = self.parts();
+        let f = &filter.f;
+        let tno = t.no.to_be_bytes();
+        let (partition, prefix) = if let Some(p) = &f.patient {
+            let tok = t.indexer.token("patient", p);
+            (&parts.patient, keys::cat(&[&tno, keys::short(&tok)]))
+        } else if let Some(a) = &f.actor {
+            let tok = t.indexer.token("actor", a);
+            (&parts.actor, keys::cat(&[&tno, keys::short(&tok)]))
+        } else {
+            (&parts.time, tno.to_vec())
+        };
+        let (lo, hi) = bounds(&prefix, f.from, f.to, order, after);
+        let iter = partition.range((lo, hi));
+        let iter: Box<dyn Iterator<Item = _>> = match order {
+            Order::Asc => Box::new(iter),
+            Order::Desc => Box::new(iter.rev()),
+        };
+        for kv in iter {
+            let (key, _) = kv?;
+            let (_, seq) = keys::parse_pos(&key)
+                .ok_or_else(|| QueryError::Corrupt("ordered index entry".into()))?;
+            if let Lookup::Found(found) = self.read_seq(tenant, t, &parts, seq)?
+                && filter.matches(&found.event)
+                && !visit(found)?
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Key range of `prefix ‖ time ‖ seq` entries for `[from, to)`, strictly beyond `after`
+/// in the walking order.
+fn bounds(
+    prefix: &[u8],
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    order: Order,
+    after: Option<Pos>,
+) -> Bounds {
+    let mut lo = Bound::Included(match from {
+        Some(t) => keys::cat(&[prefix, &keys::time(t)]),
+        None => prefix.to_vec(),
+    });
+    let mut hi = match to {
+        Some(t) => Bound::Excluded(keys::cat(&[prefix, &keys::time(t)])),
+        None => Bound::Included(keys::cat(&[prefix, &[0xff; keys::POS]])),
+    };
+    if let Some(p) = after {
+        let at = keys::cat(&[prefix, &keys::pos(p)]);
+        match order {
+            Order::Asc if !below(&lo, &at) => lo = Bound::Excluded(at),
+            Order::Desc if !above(&hi, &at) => hi = Bound::Excluded(at),
+            _ => {}
+        }
+    }
+    (lo, hi)
+}
+
+/// Whether every key allowed by lower bound `lo` is beyond `at` already.
+fn below(lo: &Bound<Vec<u8>>, at: &[u8]) -> bool {
+    matches!(lo, Bound::Included(k) | Bound::Excluded(k) if k.as_slice() > at)
+}
+
+/// Whether every key allowed by upper bound `hi` is before `at` already.
+fn above(hi: &Bound<Vec<u8>>, at: &[u8]) -> bool {
+    matches!(hi, Bound::Included(k) | Bound::Excluded(k) if k.as_slice() < at)
+}

@@ -1,0 +1,169 @@
+//! Reads by seq, idempotency lookups, catch-up and reindex from the log.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{TENANTS, all_pages, append, journal_in, oracle, world};
+use jiff::Timestamp;
+use recall_query::{Db, Filter, Lookup, Order};
+
+#[test]
+fn get_serves_the_canonical_bytes_of_every_event() {
+    let w = world(2_000, 21);
+    for r in w.recs.iter().step_by(7) {
+        let Lookup::Found(found) = w.db.get(&r.tenant, r.seq).unwrap() else {
+            panic!("seq {} of {} not found", r.seq, r.tenant);
+        };
+        assert_eq!(found.seq, r.seq);
+        let rec = recall_model::parse_canonical(&found.canonical).unwrap();
+        assert_eq!(rec.seq, r.seq);
+        assert_eq!(rec.tenant, r.tenant);
+        assert_eq!(found.event.actor, r.event.actor);
+        assert_eq!(found.event.time, r.event.time);
+        assert_eq!(found.received, rec.received);
+        // What the API serves is exactly what the ledger committed to.
+        assert_eq!(found.canonical, recall_model::canonical(&rec));
+    }
+    let size = w.journal.store().size("north").unwrap();
+    assert!(matches!(w.db.get("north", size).unwrap(), Lookup::NotFound));
+    assert!(matches!(w.db.get("nobody", 0).unwrap(), Lookup::NotFound));
+}
+
+#[test]
+fn lookup_id_finds_the_seq_of_a_client_id() {
+    let w = world(1_200, 22);
+    for r in w.recs.iter().step_by(37) {
+        let id = r.event.id.as_deref().unwrap();
+        assert_eq!(w.db.lookup_id(&r.tenant, id).unwrap(), Some(r.seq));
+        let other = TENANTS.iter().find(|t| **t != r.tenant).unwrap();
+        assert_eq!(
+            w.db.lookup_id(other, id).unwrap(),
+            None,
+            "ids are per tenant"
+        );
+    }
+    assert_eq!(w.db.lookup_id("north", "evt-never").unwrap(), None);
+}
+
+#[test]
+fn indexing_a_batch_twice_is_harmless() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
+    let events = common::generated(400, 23);
+    journal.open_tenant("t").unwrap();
+    let batch = journal.prepare("t", &events, 0, Timestamp::now()).unwrap();
+    let committed = journal.commit("t", &batch).unwrap();
+    db.index_batch("t", &batch, &committed.location, &events)
+        .unwrap();
+    db.index_batch("t", &batch, &committed.location, &events)
+        .unwrap();
+    assert_eq!(db.indexed("t").unwrap(), 400);
+    let all = all_pages(&db, "t", &Filter::default(), Order::Asc, 1000);
+    assert_eq!(all.len(), 400);
+}
+
+#[test]
+fn a_missed_batch_is_caught_up_from_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
+    let events = common::generated(300, 24);
+    journal.open_tenant("t").unwrap();
+    // The first batch is committed but its indexing call never happens.
+    journal
+        .append("t", events[..100].to_vec(), Timestamp::now())
+        .unwrap();
+    assert!(
+        matches!(db.get("t", 5).unwrap(), Lookup::Found(_)),
+        "get catches up"
+    );
+    journal
+        .append("t", events[100..200].to_vec(), Timestamp::now())
+        .unwrap();
+    let recs = append(&db, "t", &events[200..], 100);
+    assert_eq!(recs[0].seq, 200);
+    assert_eq!(db.indexed("t").unwrap(), 300);
+    let all = all_pages(&db, "t", &Filter::default(), Order::Asc, 1000);
+    assert_eq!(all.len(), 300);
+}
+
+#[test]
+fn catch_up_after_losing_the_index_and_reindex_give_the_same_answers() {
+    let w = world(3_000, 25);
+    let f = Filter {
+        from: Some("2026-02-01T00:00:00Z".parse().unwrap()),
+        ..Filter::default()
+    };
+    let before: Vec<_> = TENANTS
+        .iter()
+        .map(|t| all_pages(&w.db, t, &f, Order::Desc, 500))
+        .collect();
+    let dir = w.index_dir();
+    let journal = w.journal.clone();
+    drop(w.db);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let db = Db::open(journal, &dir).unwrap();
+    for (t, want) in TENANTS.iter().zip(&before) {
+        assert_eq!(&all_pages(&db, t, &f, Order::Desc, 500), want);
+        assert_eq!(want, &oracle(&w.recs, t, &f, Order::Desc));
+        assert_eq!(
+            db.indexed(t).unwrap(),
+            db.journal().store().size(t).unwrap()
+        );
+    }
+    assert_eq!(db.reindex().unwrap(), 3_000);
+    assert_eq!(db.catch_up().unwrap(), 0, "nothing beyond the watermarks");
+    for (t, want) in TENANTS.iter().zip(&before) {
+        assert_eq!(&all_pages(&db, t, &f, Order::Desc, 500), want);
+    }
+    let r = &w.recs[1234];
+    assert_eq!(
+        db.lookup_id(&r.tenant, r.event.id.as_deref().unwrap())
+            .unwrap(),
+        Some(r.seq)
+    );
+}
+
+#[test]
+fn shredded_events_are_unreadable_and_skipped_by_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
+    let mk = |time: &str, ip: &str| {
+        let json = format!(
+            r#"{{"time":"{time}","actor":{{"id":"u-1"}},"action":"read","patient":{{"id":"p-1"}},"source":{{"ip":"{ip}"}}}}"#
+        );
+        recall_model::parse_event(json.as_bytes(), Timestamp::now()).unwrap()
+    };
+    let events = vec![
+        mk("2026-01-10T10:00:00Z", "::1"),
+        mk("2026-02-10T10:00:00Z", "10.0.0.1"),
+        mk("2026-02-11T10:00:00Z", "2001:db8::1"),
+    ];
+    append(&db, "t", &events, 10);
+    // IPs compare as addresses, not as text.
+    for (text, want) in [
+        ("0::1", vec![0]),
+        ("2001:0db8:0::1", vec![2]),
+        ("::2", vec![]),
+    ] {
+        let f = Filter {
+            ip: Some(text.into()),
+            ..Filter::default()
+        };
+        assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), want);
+    }
+    assert!(journal.keystore().forget_epoch("t", 202601).unwrap());
+    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable));
+    assert!(matches!(db.get("t", 1).unwrap(), Lookup::Found(_)));
+    let f = Filter {
+        patient: Some("p-1".into()),
+        ..Filter::default()
+    };
+    assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
+    // A rebuild cannot read them either, and still indexes the rest.
+    assert_eq!(db.reindex().unwrap(), 2);
+    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable));
+    assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
+}
