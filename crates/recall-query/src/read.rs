@@ -12,6 +12,8 @@ use crate::error::QueryError;
 use crate::keys::{self, Run};
 
 /// What a read by seq finds.
+// Not boxed: the server matches on `Found(found)` by value, and a Lookup lives briefly.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Lookup {
     /// The event.

@@ -319,7 +319,7 @@ fn write_csv(
     }
     let mut count = 0u64;
     hits.each(horizon, &mut |f| {
-        w.write_record(&event_row(&f))?;
+        w.write_record(event_row(&f))?;
         count += 1;
         Ok(())
     })?;

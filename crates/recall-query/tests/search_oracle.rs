@@ -105,8 +105,8 @@ fn filters(recs: &[Rec], tenant: &str) -> Vec<Filter> {
             ..f()
         },
         Filter {
-            patient: Some(patient.clone()),
-            actor: Some(actor.clone()),
+            patient: Some(patient),
+            actor: Some(actor),
             ..f()
         },
         Filter {
