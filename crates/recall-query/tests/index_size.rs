@@ -1,0 +1,94 @@
+//! Bytes per event of the log and of the index on the hospital workload. A measurement,
+//! not a check: run with `cargo nextest run -p recall-query --run-ignored only`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Instant;
+
+use recall_query::Db;
+
+const PARTS: [&str; 6] = ["meta", "time", "patient", "actor", "id", "blocks"];
+
+fn dir_bytes(p: &Path) -> u64 {
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                dir_bytes(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+#[ignore = "measurement"]
+fn index_bytes_per_event() {
+    let n: u64 = std::env::var("RECALL_EVENTS").map_or(100_000, |v| v.parse().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = common::journal_in(tmp.path());
+    let events = common::generated(n, 42);
+    let index = tmp.path().join("index");
+    {
+        let db = Db::open(journal.clone(), &index).unwrap();
+        common::append(&db, "t", &events, 1000);
+    }
+    let log = dir_bytes(&tmp.path().join("tenants"));
+    let idx_live = dir_bytes(&index);
+    std::fs::remove_dir_all(&index).unwrap();
+    let start = Instant::now();
+    let db = Db::open(journal, &index).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    drop(db);
+    // Flush memtables and compact, as a long-running index ends up.
+    let ks = fjall::Config::new(&index).open().unwrap();
+    for name in ks.list_partitions() {
+        let p = ks.open_partition(&name, Default::default()).unwrap();
+        p.rotate_memtable_and_wait().unwrap();
+        p.major_compact().unwrap();
+    }
+    ks.persist(fjall::PersistMode::SyncAll).unwrap();
+    drop(ks);
+    // fjall preallocates its write-ahead journal (a fixed cost, not per event).
+    let idx = dir_bytes(&index) - dir_bytes(&index.join("journals"));
+    let per = |b: u64| b as f64 / n as f64;
+    println!(
+        "events {n}: log {:.1} B/event, index dir {:.1} B/event after import (journal \
+         included), {:.1} B/event in compacted segments; catch-up {:.0} events/s",
+        per(log),
+        per(idx_live),
+        per(idx),
+        n as f64 / secs
+    );
+    for name in PARTS {
+        println!(
+            "  {name}: {:.1} B/event",
+            per(dir_bytes(
+                &index.join("partitions").join(format!("{name}_0"))
+            ))
+        );
+    }
+}
+
+#[test]
+#[ignore = "measurement"]
+fn index_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = common::journal_in(tmp.path());
+    let events = common::generated(50_000, 42);
+    let index = tmp.path().join("index");
+    let db = Db::open(journal.clone(), &index).unwrap();
+    common::append(&db, "t", &events, 1000);
+    drop(db);
+    let out = std::process::Command::new("du")
+        .arg("-ab")
+        .arg(&index)
+        .output()
+        .unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+}
