@@ -74,21 +74,3 @@ fn index_bytes_per_event() {
         );
     }
 }
-
-#[test]
-#[ignore = "measurement"]
-fn index_layout() {
-    let tmp = tempfile::tempdir().unwrap();
-    let journal = common::journal_in(tmp.path());
-    let events = common::generated(50_000, 42);
-    let index = tmp.path().join("index");
-    let db = Db::open(journal.clone(), &index).unwrap();
-    common::append(&db, "t", &events, 1000);
-    drop(db);
-    let out = std::process::Command::new("du")
-        .arg("-ab")
-        .arg(&index)
-        .output()
-        .unwrap();
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-}
