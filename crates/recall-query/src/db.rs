@@ -198,6 +198,15 @@ impl Db {
     }
 }
 
+impl Drop for Db {
+    /// A clean shutdown leaves the index complete, so the next open has nothing to catch
+    /// up (after a crash, catch-up repairs what fjall lost).
+    fn drop(&mut self) {
+        // Nothing to report to: the log is the source of truth either way.
+        let _ = self.keyspace.persist(fjall::PersistMode::SyncAll);
+    }
+}
+
 /// `W ‖ tno`: the meta key of a tenant's watermark (value `u64be`).
 pub(crate) fn watermark_key(no: u32) -> Vec<u8> {
     keys::cat(&[&[META_WATERMARK], &no.to_be_bytes()])

@@ -90,25 +90,28 @@ impl Db {
         let mut blocks = 0;
         let mut indexed = 0;
         let mut failed = None;
-        let scanned = self.journal.store().scan(tenant, &mut |batch, at| {
-            if batch.first_seq + batch.commitments.len() as u64 <= wm {
-                return Ok(());
-            }
-            blocks += batch.blocks.len();
-            pending.push((batch, at.clone()));
-            if blocks >= CATCH_UP_BLOCKS {
-                blocks = 0;
-                match self.index_chunk(tenant, t, &parts, &std::mem::take(&mut pending)) {
-                    Ok(n) => indexed += n,
-                    Err(e) => {
-                        failed = Some(e);
-                        // Stops the scan; the real error is returned below.
-                        return Err(StoreError::Malformed("indexing failed".into()));
+        let scanned = self
+            .journal
+            .store()
+            .scan_from(tenant, wm, &mut |batch, at| {
+                if batch.first_seq + batch.commitments.len() as u64 <= wm {
+                    return Ok(());
+                }
+                blocks += batch.blocks.len();
+                pending.push((batch, at.clone()));
+                if blocks >= CATCH_UP_BLOCKS {
+                    blocks = 0;
+                    match self.index_chunk(tenant, t, &parts, &std::mem::take(&mut pending)) {
+                        Ok(n) => indexed += n,
+                        Err(e) => {
+                            failed = Some(e);
+                            // Stops the scan; the real error is returned below.
+                            return Err(StoreError::Malformed("indexing failed".into()));
+                        }
                     }
                 }
-            }
-            Ok(())
-        });
+                Ok(())
+            });
         if let Some(e) = failed {
             return Err(e);
         }

@@ -195,6 +195,15 @@ impl Store for EmbeddedStore {
         tenant: &str,
         visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
     ) -> Result<ScanSummary> {
+        self.scan_from(tenant, 0, visit)
+    }
+
+    fn scan_from(
+        &self,
+        tenant: &str,
+        from_seq: u64,
+        visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
+    ) -> Result<ScanSummary> {
         let paths = Paths::new(&self.tenant_dir(tenant));
         let segments = segment::list(&paths.log, tenant)?;
         let mut summary = ScanSummary::default();
@@ -202,12 +211,24 @@ impl Store for EmbeddedStore {
         let mut buf = Vec::new();
         for (i, seg) in segments.iter().enumerate() {
             let is_last = i + 1 == segments.len();
+            if !is_last {
+                // A sealed segment wholly below `from_seq` is skipped by its seal alone.
+                let (header, seal) = segment::read_sealed_ends(&seg.path)?;
+                if seal.next_seq <= from_seq {
+                    segment::check_header(&seg.path, &header, seg.number, summary.size, tenant)?;
+                    summary.size = seal.next_seq;
+                    continue;
+                }
+            }
             buf.clear();
             File::open(&seg.path)
                 .and_then(|mut f| f.read_to_end(&mut buf))
                 .map_err(StoreError::io(&seg.path))?;
             let file = self.relative(&seg.path);
             let scanned = segment::scan(&seg.path, &buf, is_last, |batch, offset| {
+                if batch.first_seq + batch.commitments.len() as u64 <= from_seq {
+                    return Ok(());
+                }
                 visit(
                     batch,
                     &Location {

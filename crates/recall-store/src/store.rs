@@ -79,6 +79,23 @@ pub trait Store: Send + Sync {
         tenant: &str,
         visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
     ) -> Result<ScanSummary>;
+    /// Visits every complete batch that holds a seq at or beyond `from_seq`, in seq
+    /// order (catch-up of derived data). Backends may skip whole stretches below
+    /// `from_seq` without reading them; the summary is the same as [`Store::scan`]'s.
+    fn scan_from(
+        &self,
+        tenant: &str,
+        from_seq: u64,
+        visit: &mut dyn FnMut(SealedBatch, &Location) -> Result<()>,
+    ) -> Result<ScanSummary> {
+        self.scan(tenant, &mut |batch, at| {
+            if batch.first_seq + batch.commitments.len() as u64 > from_seq {
+                visit(batch, at)
+            } else {
+                Ok(())
+            }
+        })
+    }
     /// The seals of the tenant's full segments, in order (verify checks each against the
     /// tree rebuilt from the log).
     fn seals(&self, tenant: &str) -> Result<Vec<SealInfo>>;
