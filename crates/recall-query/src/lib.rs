@@ -36,3 +36,13 @@ pub use error::QueryError;
 pub use read::{Found, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange};
 pub use search::{Filter, Order, Page, Query};
+
+#[cfg(test)]
+mod tests {
+    /// The server shares one `Db` between its ingest and query tasks.
+    #[test]
+    fn db_is_shareable_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<crate::Db>();
+    }
+}
