@@ -167,3 +167,31 @@ fn shredded_events_are_unreadable_and_skipped_by_search() {
     assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable));
     assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
 }
+
+#[test]
+fn open_indexes_what_the_log_gained_while_the_index_was_closed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let dir = tmp.path().join("index");
+    let events = common::generated(800, 26);
+    let db = Db::open(journal.clone(), &dir).unwrap();
+    let mut recs = append(&db, "t", &events[..500], 100);
+    drop(db);
+    // Committed while no index was open (e.g. a crash between commit and indexing).
+    journal
+        .append("t", events[500..].to_vec(), Timestamp::now())
+        .unwrap();
+    recs.extend((500..800).map(|i| common::Rec {
+        tenant: "t".into(),
+        seq: i as u64,
+        event: events[i].clone(),
+    }));
+    let db = Db::open(journal, &dir).unwrap();
+    assert_eq!(db.indexed("t").unwrap(), 800);
+    assert_eq!(db.catch_up().unwrap(), 0);
+    let f = Filter::default();
+    assert_eq!(
+        all_pages(&db, "t", &f, Order::Desc, 97),
+        oracle(&recs, "t", &f, Order::Desc)
+    );
+}
