@@ -63,6 +63,9 @@ impl Db {
 
     /// Drops and rebuilds all indexes from the log (`recall reindex`); returns events
     /// indexed.
+    ///
+    /// Meant for maintenance: indexing of new batches waits until it is done, and
+    /// searches meanwhile see only what has been rebuilt so far.
     pub fn reindex(&self) -> Result<u64, QueryError> {
         let _w = self.lock_writes();
         self.clear()?;
