@@ -16,7 +16,7 @@ use crate::keys;
 const CACHE_BYTES: usize = 32 << 20;
 
 /// Names of the partitions, in the order of [`Parts`]; each is suffixed `_<generation>`.
-const PARTITIONS: [&str; 6] = ["meta", "time", "patient", "actor", "id", "blocks"];
+const PARTITIONS: [&str; 7] = ["meta", "time", "patient", "actor", "id", "blocks", "frames"];
 /// The partition naming the current generation (key `gen`, value `u32be`). `reindex`
 /// builds the next generation in fresh partitions and drops the old ones.
 const GENERATION: &str = "generation";
@@ -37,6 +37,7 @@ pub(crate) struct Parts {
     pub actor: PartitionHandle,
     pub id: PartitionHandle,
     pub blocks: PartitionHandle,
+    pub frames: PartitionHandle,
 }
 
 /// A tenant as the index knows it.
@@ -226,6 +227,7 @@ fn open_parts(ks: &Keyspace, generation: u32) -> Result<Parts, QueryError> {
         actor: open(PARTITIONS[3])?,
         id: open(PARTITIONS[4])?,
         blocks: open(PARTITIONS[5])?,
+        frames: open(PARTITIONS[6])?,
     })
 }
 

@@ -212,6 +212,11 @@ fn add_event(b: &mut fjall::Batch, p: &Parts, t: &Tenant, seq: u64, e: &Event) {
 /// Adds the block runs of a batch: for every maximal run of consecutive seqs that sit
 /// next to each other in one block, `tno ‖ start_seq → Run`.
 fn add_runs(b: &mut fjall::Batch, p: &Parts, tno: u32, batch: &SealedBatch, at: &Location) {
+    b.insert(
+        &p.frames,
+        keys::cat(&[&tno.to_be_bytes(), &batch.first_seq.to_be_bytes()]),
+        keys::cat(&[&at.offset.to_be_bytes(), at.file.as_bytes()]),
+    );
     let refs = BlockRef::all(batch, at);
     let n = batch.commitments.len();
     // owner[i] = (block, position in block) of seq first_seq + i.

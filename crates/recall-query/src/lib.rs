@@ -24,6 +24,7 @@
 
 mod cache;
 mod db;
+mod entries;
 mod error;
 mod index;
 mod keys;

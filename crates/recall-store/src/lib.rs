@@ -36,7 +36,7 @@ pub mod verify;
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::{Result, StoreError};
 pub use faults::FaultPlan;
-pub use format::{SealedBatch, SealedBlock};
+pub use format::{FRAME_OVERHEAD, SealedBatch, SealedBlock};
 pub use journal::{
     BLOCK_BYTES, BlockRef, Committed, Journal, Receipt, TileSource, block_aad, block_seqs,
     split_block,
