@@ -17,6 +17,7 @@ use crate::{
     CommitSecret, CryptoError, DataKey, EpochKeys, IndexKey, Kek, SecretBytes, random_array,
 };
 
+mod named;
 mod schema;
 mod signing;
 
@@ -150,6 +151,7 @@ impl Keystore {
         // Check before configuring: switching a foreign database to WAL would change it.
         schema::check(&conn, &kek, path)?;
         schema::configure(&conn, path)?;
+        schema::add_missing_tables(&conn)?;
         Ok(Self::with_conn(path, kek, conn))
     }
 

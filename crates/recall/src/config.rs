@@ -1,10 +1,13 @@
 //! The configuration file `recall.toml`, parsed once into typed structs. Environment
 //! variables override it: `RECALL_KEYS_PROVIDER`, `RECALL_KEYS_KEK_FILE`,
-//! `RECALL_KEYS_KEK_ENV`, `RECALL_LOG_SEGMENT_MIB`, `RECALL_IMPORT_BATCH_EVENTS`.
+//! `RECALL_KEYS_KEK_ENV`, `RECALL_LOG_SEGMENT_MIB`, `RECALL_IMPORT_BATCH_EVENTS`,
+//! `RECALL_SERVER_LISTEN`, `RECALL_SERVER_INSECURE_HTTP`, `RECALL_SERVER_TLS_CERT`,
+//! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`.
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
+pub use recall_server::ServerConfig;
 use serde::Deserialize;
 
 /// File name of the configuration inside the data directory.
@@ -21,6 +24,9 @@ pub struct Config {
     /// Import settings.
     #[serde(default)]
     pub import: ImportConfig,
+    /// HTTP service settings.
+    #[serde(default)]
+    pub server: ServerConfig,
 }
 
 /// `[log]`.
@@ -112,6 +118,21 @@ impl Config {
                 .parse()
                 .context("RECALL_IMPORT_BATCH_EVENTS: not a number")?;
         }
+        if let Some(v) = get("RECALL_SERVER_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = get("RECALL_SERVER_INSECURE_HTTP") {
+            self.server.insecure_http = parse_bool("RECALL_SERVER_INSECURE_HTTP", &v)?;
+        }
+        if let Some(v) = get("RECALL_SERVER_TLS_CERT") {
+            self.server.tls_cert = (!v.is_empty()).then(|| v.into());
+        }
+        if let Some(v) = get("RECALL_SERVER_TLS_KEY") {
+            self.server.tls_key = (!v.is_empty()).then(|| v.into());
+        }
+        if let Some(v) = get("RECALL_SERVER_PUBLIC_TRANSPARENCY") {
+            self.server.public_transparency = parse_bool("RECALL_SERVER_PUBLIC_TRANSPARENCY", &v)?;
+        }
         Ok(())
     }
 
@@ -131,7 +152,17 @@ impl Config {
         if !(1..=1_000_000).contains(&self.import.batch_events) {
             bail!("import.batch_events: must be 1..=1000000");
         }
+        self.server.validate().map_err(anyhow::Error::msg)?;
         Ok(())
+    }
+}
+
+/// `true`/`false` (also `1`/`0`) from an environment variable.
+fn parse_bool(var: &str, v: &str) -> anyhow::Result<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => bail!("{var}: must be true or false"),
     }
 }
 
@@ -140,7 +171,9 @@ pub fn default_file(origin: &str) -> String {
     format!(
         r#"# recall configuration (TOML). Environment variables override single options:
 # RECALL_KEYS_PROVIDER, RECALL_KEYS_KEK_FILE, RECALL_KEYS_KEK_ENV,
-# RECALL_LOG_SEGMENT_MIB, RECALL_IMPORT_BATCH_EVENTS.
+# RECALL_LOG_SEGMENT_MIB, RECALL_IMPORT_BATCH_EVENTS, RECALL_SERVER_LISTEN,
+# RECALL_SERVER_INSECURE_HTTP, RECALL_SERVER_TLS_CERT, RECALL_SERVER_TLS_KEY,
+# RECALL_SERVER_PUBLIC_TRANSPARENCY.
 
 [log]
 # Origin of this installation's logs. Checkpoints of tenant T name "<origin>/T" and are
@@ -161,6 +194,32 @@ kek_env = "RECALL_KEK"
 [import]
 # Events per batch: each batch is one durable write (group commit).
 batch_events = 8192
+
+[server]
+# Address of the HTTP API. Without TLS only a loopback address is served (put a TLS proxy
+# in front), unless insecure_http = true.
+# listen = "127.0.0.1:8080"
+# TLS certificate chain and private key (PEM); TLS is on when both are set.
+# tls_cert = "/etc/recall/tls/cert.pem"
+# tls_key = "/etc/recall/tls/key.pem"
+# insecure_http = false
+# Largest request body (bytes), most events per batch request, ingest queue (events).
+# max_body_bytes = 16777216
+# max_batch_events = 10000
+# queue_events = 200000
+# request_timeout_secs = 30
+# Serve checkpoints, tiles and proofs to anyone (true) or to verifier credentials only.
+# public_transparency = false
+# API keys (`recall keys create`) need no configuration. For people, accept JWTs (OIDC
+# access tokens) too: the secret's environment variable name, or a JWKS file.
+# [server.jwt]
+# issuer = "https://login.example.org/"
+# audience = "recall"
+# hs256_secret_env = "RECALL_JWT_SECRET"
+# jwks_file = "/etc/recall/jwks.json"
+# tenant_claim = "tenant"
+# role_claim = "role"
+# leeway_secs = 30
 "#
     )
 }
@@ -177,6 +236,39 @@ mod tests {
         cfg.apply_env(|k| (k == "RECALL_KEYS_PROVIDER").then(|| "env".to_string()))
             .unwrap();
         assert_eq!(cfg.keys.provider, "env");
+        assert_eq!(cfg.server, ServerConfig::default());
+        let env = |k: &str| match k {
+            "RECALL_SERVER_LISTEN" => Some("0.0.0.0:8443".to_string()),
+            "RECALL_SERVER_INSECURE_HTTP" => Some("true".to_string()),
+            "RECALL_SERVER_TLS_CERT" => Some("/c.pem".to_string()),
+            "RECALL_SERVER_TLS_KEY" => Some("/k.pem".to_string()),
+            "RECALL_SERVER_PUBLIC_TRANSPARENCY" => Some("1".to_string()),
+            _ => None,
+        };
+        cfg.apply_env(env).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.server.listen, "0.0.0.0:8443");
+        assert!(cfg.server.insecure_http && cfg.server.public_transparency && cfg.server.tls());
+        assert!(
+            cfg.apply_env(|k| (k == "RECALL_SERVER_INSECURE_HTTP").then(|| "yes".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_server_section_parses_with_jwt() {
+        let text = format!(
+            "{}\nlisten = \"127.0.0.1:0\"\n[server.jwt]\nissuer = \"i\"\naudience = \"a\"\njwks_file = \"/j.json\"\n",
+            "[log]\norigin='a'\n[keys]\n[server]"
+        );
+        let cfg: Config = toml::from_str(&text).unwrap();
+        cfg.validate().unwrap();
+        let jwt = cfg.server.jwt.unwrap();
+        assert_eq!(jwt.tenant_claim, "tenant");
+        assert_eq!(jwt.leeway_secs, 30);
+        assert!(
+            toml::from_str::<Config>("[log]\norigin='a'\n[keys]\n[server]\nbogus=1\n").is_err()
+        );
     }
 
     #[test]

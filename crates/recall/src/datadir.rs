@@ -72,7 +72,8 @@ fn restrict(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("restricting {}", path.display()))
 }
 
-fn load_kek(path: &Path, cfg: &Config) -> anyhow::Result<Kek> {
+/// Loads the KEK of the data directory at `path` from the provider `cfg` names.
+pub fn load_kek(path: &Path, cfg: &Config) -> anyhow::Result<Kek> {
     let provider = match cfg.keys.provider.as_str() {
         "env" => KeyProvider::Env(cfg.keys.kek_env.clone()),
         _ => {

@@ -8,4 +8,5 @@
 pub mod config;
 pub mod datadir;
 pub mod import;
+pub mod keys;
 pub mod proofs;

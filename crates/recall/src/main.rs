@@ -12,6 +12,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use recall::datadir::{self, DataDir};
 use recall::import::{ImportOptions, import, rate};
+use recall::keys::{self, KeysCommand};
 use recall::proofs;
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -90,6 +91,9 @@ enum Command {
         #[arg(long)]
         from_size: Option<u64>,
     },
+    /// Manage API keys (for services calling the HTTP API).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -162,6 +166,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("give --seq or --from-size"),
             };
             print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys(cmd) => {
+            keys::run(&cli.data, cmd)?;
             Ok(ExitCode::SUCCESS)
         }
     }

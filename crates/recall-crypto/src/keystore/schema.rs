@@ -51,6 +51,16 @@ CREATE TABLE signing_keys (
 ) STRICT;
 ";
 
+/// Tables added after version 1 without changing its layout: created on every open when
+/// missing, so keystores made by earlier builds open unchanged otherwise.
+pub(super) const ADDED_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS named_secrets (
+    name    TEXT PRIMARY KEY,
+    wrapped BLOB NOT NULL,
+    created TEXT NOT NULL
+) STRICT;
+";
+
 /// `keystore.db` + `-wal` → `keystore.db-wal` (SQLite's naming).
 pub(super) fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut s = OsString::from(path.as_os_str());
@@ -93,6 +103,13 @@ pub(super) fn configure(conn: &Connection, path: &Path) -> Result<(), CryptoErro
     Ok(())
 }
 
+/// Creates the tables of [`ADDED_TABLES`] that an older keystore lacks; run on open,
+/// after [`check`] and [`configure`].
+pub(super) fn add_missing_tables(conn: &Connection) -> Result<(), CryptoError> {
+    conn.execute_batch(ADDED_TABLES)?;
+    Ok(())
+}
+
 fn check_context() -> Vec<u8> {
     context("kek-check", "", 0)
 }
@@ -101,6 +118,7 @@ fn check_context() -> Vec<u8> {
 pub(super) fn initialise(conn: &Connection, kek: &Kek) -> Result<(), CryptoError> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(SCHEMA)?;
+    tx.execute_batch(ADDED_TABLES)?;
     let check = SecretBytes(random_array());
     let wrapped = kek.wrap_bound(&check, &check_context())?;
     let digest = Sha256::digest(check.expose());

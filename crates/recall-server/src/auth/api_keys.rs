@@ -1,0 +1,312 @@
+//! API keys for services: `rk_<id>_<secret>`, stored only as HMAC-SHA256(pepper, key) in
+//! an SQLite file (`auth.db`), verified from an in-memory copy.
+//!
+//! The pepper is a keystore named secret ([`PEPPER_SECRET`]), so a stolen `auth.db`
+//! without the KEK allows no offline guessing. Another process (`recall keys revoke`)
+//! changing the file is noticed within [`REFRESH`]: the cache checks SQLite's
+//! `data_version` at most that often, never once per request.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use recall_crypto::{SecretBytes, random_array};
+use rusqlite::{Connection, params};
+
+use super::{AuthError, Role, check_tenant};
+
+/// The API key database's usual file name inside a data directory.
+pub const API_KEYS_FILE: &str = "auth.db";
+/// The keystore named secret used as the HMAC key (pepper) of API keys.
+pub const PEPPER_SECRET: &str = "api-key-pepper";
+/// Every API key starts with this.
+pub(super) const PREFIX: &str = "rk_";
+/// How stale the in-memory copy may get relative to changes by other processes.
+pub const REFRESH: Duration = Duration::from_secs(2);
+
+const ID_BYTES: usize = 8;
+const SECRET_BYTES: usize = 32;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS api_keys (
+    id      TEXT PRIMARY KEY,
+    tenant  TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    mac     BLOB NOT NULL,
+    created TEXT NOT NULL,
+    revoked TEXT
+) STRICT;
+";
+
+/// The public facts of an API key (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyInfo {
+    /// Key id (16 hex digits), the middle part of the key text.
+    pub id: String,
+    /// The tenant it acts for.
+    pub tenant: String,
+    /// Its role.
+    pub role: Role,
+    /// When it was created.
+    pub created: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked: Option<Timestamp>,
+}
+
+struct Stored {
+    info: KeyInfo,
+    mac: Vec<u8>,
+}
+
+struct Cache {
+    keys: HashMap<String, Stored>,
+    data_version: i64,
+    checked: Instant,
+}
+
+/// The API key database with an in-memory copy for verification.
+pub struct ApiKeys {
+    path: PathBuf,
+    pepper: hmac::Key,
+    conn: Mutex<Connection>,
+    cache: RwLock<Cache>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_text() -> String {
+    Timestamp::now().to_string()
+}
+
+fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
+    let mut stmt = conn.prepare("SELECT id, tenant, role, mac, created, revoked FROM api_keys")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, Vec<u8>>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ))
+    })?;
+    let mut keys = HashMap::new();
+    for row in rows {
+        let (id, tenant, role, mac, created, revoked) = row?;
+        let damaged = |reason| AuthError::KeyDamaged {
+            id: id.clone(),
+            reason,
+        };
+        let role = role.parse().map_err(|_| damaged("unknown role"))?;
+        let created = created.parse().map_err(|_| damaged("bad created time"))?;
+        let revoked = match revoked {
+            Some(t) => Some(t.parse().map_err(|_| damaged("bad revoked time"))?),
+            None => None,
+        };
+        if mac.len() != 32 {
+            return Err(damaged("MAC is not 32 bytes"));
+        }
+        let info = KeyInfo {
+            id: id.clone(),
+            tenant,
+            role,
+            created,
+            revoked,
+        };
+        keys.insert(id, Stored { info, mac });
+    }
+    Ok(keys)
+}
+
+fn data_version(conn: &Connection) -> Result<i64, AuthError> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+/// Splits `rk_<16 hex>_<43 base64url>` into its id; `None` for anything else.
+fn key_id(presented: &str) -> Option<&str> {
+    let (id, secret) = presented.strip_prefix(PREFIX)?.split_once('_')?;
+    let id_ok =
+        id.len() == 2 * ID_BYTES && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let secret_ok = secret.len() == 43
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && secret_ok).then_some(id)
+}
+
+impl ApiKeys {
+    /// Opens (creating if missing, mode 0600) the database at `path`; `pepper` is the
+    /// HMAC key keys are stored under.
+    pub fn open(path: &Path, pepper: SecretBytes) -> Result<Self, AuthError> {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|source| AuthError::KeysIo {
+                path: path.to_owned(),
+                source,
+            })?;
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        let cache = Cache {
+            keys: load(&conn)?,
+            data_version: data_version(&conn)?,
+            checked: Instant::now(),
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            pepper: hmac::Key::new(hmac::HMAC_SHA256, pepper.expose()),
+            conn: Mutex::new(conn),
+            cache: RwLock::new(cache),
+        })
+    }
+
+    // Poisoning is safe to ignore: SQLite rolls back an unfinished transaction and the
+    // cache is only ever replaced whole.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reloads the copy from `conn` (after a change through it).
+    fn reload(&self, conn: &Connection) -> Result<(), AuthError> {
+        let keys = load(conn)?;
+        let version = data_version(conn)?;
+        let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+        cache.keys = keys;
+        cache.data_version = version;
+        cache.checked = Instant::now();
+        Ok(())
+    }
+
+    /// Reloads when another connection changed the file, checking at most every
+    /// [`REFRESH`].
+    fn refresh_if_stale(&self) -> Result<(), AuthError> {
+        let fresh = |c: &Cache| c.checked.elapsed() < REFRESH;
+        if fresh(&self.cache.read().unwrap_or_else(PoisonError::into_inner)) {
+            return Ok(());
+        }
+        let conn = self.conn();
+        let (stale_version, fresh_now) = {
+            let c = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+            (c.data_version, fresh(&c))
+        };
+        if fresh_now {
+            return Ok(()); // another thread refreshed meanwhile
+        }
+        if data_version(&conn)? != stale_version {
+            self.reload(&conn)
+        } else {
+            let mut c = self.cache.write().unwrap_or_else(PoisonError::into_inner);
+            c.checked = Instant::now();
+            Ok(())
+        }
+    }
+
+    /// Creates a key for `(tenant, role)`; returns its public facts and the key text,
+    /// which is shown once and stored only as HMAC-SHA256(pepper, key text).
+    pub fn create(&self, tenant: &str, role: Role) -> Result<(KeyInfo, String), AuthError> {
+        check_tenant(tenant)?;
+        let id = hex::encode(random_array::<ID_BYTES>());
+        let secret = URL_SAFE_NO_PAD.encode(random_array::<SECRET_BYTES>());
+        let text = format!("{PREFIX}{id}_{secret}");
+        let mac = hmac::sign(&self.pepper, text.as_bytes());
+        let created = Timestamp::now();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
+            params![id, tenant, role.as_str(), mac.as_ref(), created.to_string()],
+        )?;
+        self.reload(&conn)?;
+        let info = KeyInfo {
+            id,
+            tenant: tenant.to_owned(),
+            role,
+            created,
+            revoked: None,
+        };
+        Ok((info, text))
+    }
+
+    /// Every key, oldest first (read from the file, not the cache).
+    pub fn list(&self) -> Result<Vec<KeyInfo>, AuthError> {
+        let conn = self.conn();
+        let mut keys: Vec<KeyInfo> = load(&conn)?.into_values().map(|s| s.info).collect();
+        keys.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(keys)
+    }
+
+    /// Revokes key `id`; returns whether this call revoked it (false for an unknown or
+    /// already revoked key). Takes effect at once in this process.
+    pub fn revoke(&self, id: &str) -> Result<bool, AuthError> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+            params![id, now_text()],
+        )?;
+        self.reload(&conn)?;
+        Ok(changed > 0)
+    }
+
+    /// The key's facts when `presented` is a valid, unrevoked key; `None` otherwise. The
+    /// MAC comparison is constant-time (aws-lc-rs `hmac::verify`).
+    pub fn verify(&self, presented: &str) -> Result<Option<KeyInfo>, AuthError> {
+        let Some(id) = key_id(presented) else {
+            return Ok(None);
+        };
+        self.refresh_if_stale()?;
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(stored) = cache.keys.get(id) else {
+            return Ok(None);
+        };
+        if hmac::verify(&self.pepper, presented.as_bytes(), &stored.mac).is_err() {
+            return Ok(None);
+        }
+        Ok(stored.info.revoked.is_none().then(|| stored.info.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_text_shape() {
+        let ok = format!("rk_{}_{}", "0123456789abcdef", "A".repeat(43));
+        assert_eq!(key_id(&ok), Some("0123456789abcdef"));
+        assert_eq!(
+            key_id(&format!("rk_{}_{}", "0123456789abcdef", "_".repeat(43))),
+            Some("0123456789abcdef")
+        );
+        for bad in [
+            "",
+            "rk_",
+            "rk_0123456789abcdef",
+            &format!("rk_{}_{}", "0123456789ABCDEF", "A".repeat(43)),
+            &format!("rk_{}_{}", "0123456789abcde", "A".repeat(43)),
+            &format!("rk_{}_{}", "0123456789abcdef", "A".repeat(42)),
+            &format!("rk_{}_{}", "0123456789abcdef", "A=".repeat(22)),
+        ] {
+            assert_eq!(key_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Who is calling, and what they may do: roles, principals, bearer credentials (API keys
+//! and JWTs) and the axum extractor. Design and roles table: docs/design/auth.md.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+
+use crate::problem::Problem;
+
+mod api_keys;
+mod jwt;
+
+pub use api_keys::{API_KEYS_FILE, ApiKeys, KeyInfo, PEPPER_SECRET, REFRESH};
+pub use jwt::{JwtConfig, JwtVerifier};
+
+/// What a credential may do (minimum necessary; see docs/design/auth.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Appends events; reads nothing.
+    Writer,
+    /// Searches, reads events, runs reports.
+    Auditor,
+    /// Manages keys and settings; sees no event contents.
+    Admin,
+    /// Reads the transparency endpoints (checkpoints, tiles, proofs) only.
+    Verifier,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Writer, Role::Auditor, Role::Admin, Role::Verifier];
+
+    /// The lowercase name (`writer`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Writer => "writer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+            Role::Verifier => "verifier",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = AuthError;
+    fn from_str(s: &str) -> Result<Self, AuthError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(AuthError::UnknownRole)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant whose data it may touch.
+    pub tenant: String,
+    /// What it may do.
+    pub role: Role,
+    /// Who it is, for the audit trail: `key:<key id>` or `jwt:<sub>`; never a secret.
+    pub subject: String,
+}
+
+impl Principal {
+    /// 403 unless the principal's role is one of `allowed`.
+    pub fn require(&self, allowed: &[Role]) -> Result<(), Problem> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(Problem::forbidden()
+                .detail(format!("the {} role may not use this endpoint", self.role)))
+        }
+    }
+
+    /// 403 unless the principal belongs to `tenant`. The detail is the same whether or not
+    /// the tenant exists.
+    pub fn require_tenant(&self, tenant: &str) -> Result<(), Problem> {
+        if self.tenant == tenant {
+            Ok(())
+        } else {
+            Err(Problem::forbidden().detail("this credential is not valid for that tenant"))
+        }
+    }
+}
+
+/// What went wrong with credentials or their configuration. Never carries a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A role name is not `writer`, `auditor`, `admin` or `verifier`.
+    #[error("unknown role (expected writer, auditor, admin or verifier)")]
+    UnknownRole,
+    /// A tenant name is not valid (see the event format's tenant rules).
+    #[error("invalid tenant: {reason}")]
+    InvalidTenant {
+        /// Why.
+        reason: String,
+    },
+    /// The API key database could not be created or opened.
+    #[error("API key database {path}: {source}")]
+    KeysIo {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An SQLite error in the API key database.
+    #[error("API key database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored API key row is damaged (bad role, timestamp or MAC length).
+    #[error("API key {id} is damaged in the database: {reason}")]
+    KeyDamaged {
+        /// The key id.
+        id: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The JWT configuration is not usable.
+    #[error("jwt configuration: {0}")]
+    JwtConfig(String),
+    /// The JWKS file could not be read or parsed.
+    #[error("JWKS file {path}: {reason}")]
+    Jwks {
+        /// The file.
+        path: PathBuf,
+        /// Why (never key material).
+        reason: String,
+    },
+    /// A token failed verification; the reason is a fixed phrase (`expired`, `wrong
+    /// issuer`, …), never token contents.
+    #[error("token rejected: {0}")]
+    TokenRejected(&'static str),
+}
+
+/// Checks bearer credentials: API keys (`rk_…`) and, when configured, JWTs.
+#[derive(Debug)]
+pub struct Authenticator {
+    keys: Option<ApiKeys>,
+    jwt: Option<JwtVerifier>,
+}
+
+impl Authenticator {
+    /// An authenticator over the API keys and the JWT verifier given (either may be
+    /// absent; with neither, every request is refused).
+    pub fn new(keys: Option<ApiKeys>, jwt: Option<JwtVerifier>) -> Self {
+        Self { keys, jwt }
+    }
+
+    /// The API keys, if configured (for admin endpoints).
+    pub fn api_keys(&self) -> Option<&ApiKeys> {
+        self.keys.as_ref()
+    }
+
+    /// Authenticates `Authorization: Bearer <api key or JWT>`. A missing or invalid
+    /// credential is a 401 problem (with `WWW-Authenticate: Bearer`); an internal failure
+    /// a 500.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, Problem> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(
+                Problem::unauthorized().detail("an Authorization: Bearer credential is required")
+            );
+        };
+        let invalid = || Problem::unauthorized().detail("the credential is not valid");
+        let text = value.to_str().map_err(|_| invalid())?;
+        let (scheme, token) = text.split_once(' ').ok_or_else(invalid)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Problem::unauthorized()
+                .detail("only the Bearer authentication scheme is supported"));
+        }
+        let token = token.trim();
+        if token.starts_with(api_keys::PREFIX) {
+            let keys = self.keys.as_ref().ok_or_else(invalid)?;
+            match keys.verify(token) {
+                Ok(Some(info)) => Ok(Principal {
+                    subject: format!("key:{}", info.id),
+                    tenant: info.tenant,
+                    role: info.role,
+                }),
+                Ok(None) => Err(invalid()),
+                Err(e) => {
+                    tracing::error!(error = %e, "API key verification failed");
+                    Err(Problem::internal())
+                }
+            }
+        } else {
+            let jwt = self.jwt.as_ref().ok_or_else(invalid)?;
+            jwt.verify(token).map_err(|e| {
+                tracing::debug!(error = %e, "JWT refused");
+                match e {
+                    AuthError::TokenRejected(why) => {
+                        Problem::unauthorized().detail(format!("the token is not valid: {why}"))
+                    }
+                    _ => invalid(),
+                }
+            })
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let auth = Arc::<Authenticator>::from_ref(state);
+        auth.authenticate(&parts.headers)
+    }
+}
+
+/// `Option<Principal>`: `None` without an `Authorization` header (for endpoints open to
+/// anyone, such as public transparency), a 401 for an invalid credential.
+impl<S> OptionalFromRequestParts<S> for Principal
+where
+    S: Send + Sync,
+    Arc<Authenticator>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Problem> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        let auth = Arc::<Authenticator>::from_ref(state);
+        auth.authenticate(&parts.headers).map(Some)
+    }
+}
+
+/// Checks a tenant name with the event format's rules.
+fn check_tenant(tenant: &str) -> Result<(), AuthError> {
+    recall_model::validate_tenant(tenant)
+        .map_err(|e| AuthError::InvalidTenant { reason: e.message })
+}

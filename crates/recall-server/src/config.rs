@@ -1,0 +1,100 @@
+//! `[server]`: the HTTP service's settings, parsed once from `recall.toml` (the `recall`
+//! crate applies environment overrides). Options that weaken security are `insecure_*`.
+
+use std::path::PathBuf;
+
+pub use crate::auth::JwtConfig;
+
+/// The HTTP service's settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (`host:port`).
+    pub listen: String,
+    /// TLS certificate chain (PEM). TLS is on when this and `tls_key` are set.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address. Off: without TLS only a loopback
+    /// address (behind a local TLS-terminating proxy) is served.
+    pub insecure_http: bool,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most events in one batch request.
+    pub max_batch_events: usize,
+    /// Capacity of the ingest queue, in events; beyond it requests get 503.
+    pub queue_events: usize,
+    /// Time limit of one request, in seconds.
+    pub request_timeout_secs: u64,
+    /// Serve the transparency endpoints (checkpoints, tiles, proofs) without credentials.
+    pub public_transparency: bool,
+    /// JWT bearer tokens for people; API keys work without it.
+    pub jwt: Option<JwtConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            insecure_http: false,
+            max_body_bytes: 16 << 20,
+            max_batch_events: 10_000,
+            queue_events: 200_000,
+            request_timeout_secs: 30,
+            public_transparency: false,
+            jwt: None,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Whether TLS is configured (both certificate and key).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
+    }
+
+    /// Checks values that parse but make no sense; the error names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("server.tls_cert and server.tls_key: set both or neither".into());
+        }
+        if self.listen.is_empty() {
+            return Err("server.listen: must be host:port".into());
+        }
+        if self.max_body_bytes == 0 {
+            return Err("server.max_body_bytes: must be at least 1".into());
+        }
+        if self.max_batch_events == 0 {
+            return Err("server.max_batch_events: must be at least 1".into());
+        }
+        if self.queue_events < self.max_batch_events {
+            return Err("server.queue_events: must be at least server.max_batch_events".into());
+        }
+        if !(1..=3600).contains(&self.request_timeout_secs) {
+            return Err("server.request_timeout_secs: must be 1..=3600".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe_and_valid() {
+        let cfg = ServerConfig::default();
+        cfg.validate().unwrap();
+        assert!(!cfg.insecure_http && !cfg.public_transparency && !cfg.tls());
+        let parsed: ServerConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(parsed, cfg);
+        assert!(serde_json::from_str::<ServerConfig>(r#"{"bogus":1}"#).is_err());
+        let half = ServerConfig {
+            tls_cert: Some("c.pem".into()),
+            ..ServerConfig::default()
+        };
+        assert!(half.validate().unwrap_err().contains("tls_key"));
+    }
+}
