@@ -2,7 +2,8 @@
 //! variables override it: `RECALL_KEYS_PROVIDER`, `RECALL_KEYS_KEK_FILE`,
 //! `RECALL_KEYS_KEK_ENV`, `RECALL_LOG_SEGMENT_MIB`, `RECALL_IMPORT_BATCH_EVENTS`,
 //! `RECALL_SERVER_LISTEN`, `RECALL_SERVER_INSECURE_HTTP`, `RECALL_SERVER_TLS_CERT`,
-//! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`.
+//! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`, `RECALL_SERVER_MAX_BODY_BYTES`,
+//! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`.
 
 use std::path::Path;
 
@@ -132,6 +133,21 @@ impl Config {
         }
         if let Some(v) = get("RECALL_SERVER_PUBLIC_TRANSPARENCY") {
             self.server.public_transparency = parse_bool("RECALL_SERVER_PUBLIC_TRANSPARENCY", &v)?;
+        }
+        for (name, slot) in [
+            (
+                "RECALL_SERVER_MAX_BODY_BYTES",
+                &mut self.server.max_body_bytes,
+            ),
+            (
+                "RECALL_SERVER_MAX_BATCH_EVENTS",
+                &mut self.server.max_batch_events,
+            ),
+            ("RECALL_SERVER_QUEUE_EVENTS", &mut self.server.queue_events),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
+            }
         }
         Ok(())
     }

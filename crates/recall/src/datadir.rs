@@ -19,6 +19,8 @@ pub const KEYSTORE: &str = "keystore.db";
 pub const VKEY: &str = "checkpoint.vkey";
 /// Directory of tenant logs.
 pub const TENANTS: &str = "tenants";
+/// Directory of the indexes (derived from the logs; rebuilt by `recall reindex`).
+pub const INDEX: &str = "index";
 
 /// An opened data directory.
 pub struct DataDir {
@@ -27,7 +29,7 @@ pub struct DataDir {
     /// The parsed configuration.
     pub config: Config,
     /// The journal over the embedded store.
-    pub journal: Journal,
+    pub journal: Arc<Journal>,
 }
 
 /// What `init` made.
@@ -113,13 +115,13 @@ impl DataDir {
             faults: None,
         };
         let store = EmbeddedStore::open(&path.join(TENANTS), opts)?;
-        let journal = Journal::new(
+        let journal = Arc::new(Journal::new(
             Arc::new(store),
             Arc::new(keystore),
             signer,
             Vec::new(),
             &config.log.origin,
-        );
+        ));
         Ok(Self {
             path: path.to_path_buf(),
             config,

@@ -7,6 +7,9 @@
 
 pub mod config;
 pub mod datadir;
+pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod proofs;
+pub mod query_cli;
+pub mod serve;

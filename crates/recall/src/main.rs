@@ -75,6 +75,48 @@ enum Command {
         #[arg(long, default_value = "default")]
         tenant: String,
     },
+    /// Serve the HTTP API (ingest, search, reports, transparency) until SIGINT/SIGTERM.
+    Serve {
+        /// Address to listen on (overrides server.listen; default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Load a synthetic hospital into an empty data directory and serve it on localhost.
+    Demo {
+        /// Synthetic events to load on the first run.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Search a tenant's events (NDJSON on standard output); audited like the API.
+    Search(recall::query_cli::SearchArgs),
+    /// A patient-access or actor-activity report; audited like the API.
+    Report {
+        /// Which report.
+        kind: recall::query_cli::ReportKind,
+        /// Tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The patient (patient-access).
+        #[arg(long, required_if_eq("kind", "patient-access"))]
+        patient: Option<String>,
+        /// The actor (actor-activity).
+        #[arg(long, required_if_eq("kind", "actor-activity"))]
+        actor: Option<String>,
+        /// From this time (RFC 3339, inclusive).
+        #[arg(long)]
+        from: Option<jiff::Timestamp>,
+        /// Until this time (RFC 3339, exclusive).
+        #[arg(long)]
+        to: Option<jiff::Timestamp>,
+        /// Output format.
+        #[arg(long, value_parser = ["json", "csv"], default_value = "json")]
+        format: String,
+    },
+    /// Drop and rebuild every index from the logs.
+    Reindex,
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof {
         /// The tenant.
@@ -152,6 +194,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Checkpoint { tenant } => {
             let dir = DataDir::open(&cli.data, false)?;
             print!("{}", dir.journal.checkpoint(&tenant)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen } => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let db = recall::serve::open_db(&dir)?;
+            recall::serve::serve(dir, db, listen, |addr| {
+                eprintln!("recall listening on {addr}");
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { events, listen } => {
+            recall::demo::run(&cli.data, events, listen)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search(args) => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let db = recall::serve::open_db(&dir)?;
+            let n = recall::query_cli::search(&db, &args, &mut std::io::stdout().lock())?;
+            eprintln!("{n} events");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            kind,
+            tenant,
+            patient,
+            actor,
+            from,
+            to,
+            format,
+        } => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let db = recall::serve::open_db(&dir)?;
+            let subject = match kind {
+                recall::query_cli::ReportKind::PatientAccess => patient,
+                recall::query_cli::ReportKind::ActorActivity => actor,
+            }
+            .context("give --patient or --actor")?;
+            recall::query_cli::report(
+                &db,
+                &tenant,
+                kind,
+                &subject,
+                recall_query::TimeRange { from, to },
+                format == "csv",
+                &mut std::io::BufWriter::new(std::io::stdout().lock()),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let started = Instant::now();
+            let db = recall_query::Db::open(dir.journal.clone(), &dir.path.join(datadir::INDEX))?;
+            let n = db.reindex()?;
+            eprintln!(
+                "reindexed {n} events in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Proof {

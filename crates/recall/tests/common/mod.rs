@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod server;
+
 use recall_bench::generator::{Config, Event, Generator, write_json_line};
 
 /// The `recall` binary under test.

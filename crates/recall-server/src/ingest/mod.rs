@@ -1,0 +1,181 @@
+//! Ingest: one writer thread per process sequences every append (group commit), an
+//! indexer thread keeps the indexes behind it.
+//!
+//! Invariants:
+//! - A submission is acknowledged only after its events are durable in the log; it is
+//!   all or nothing: its events lie in one batch frame, written and synced at once.
+//! - An event whose client `id` the tenant already holds is not appended again; its
+//!   receipt is the original one (the index, plus the ids committed but not yet indexed).
+//! - Admission is bounded by queued events: beyond capacity a submission is refused at
+//!   once (the caller answers 503 with Retry-After), never dropped silently.
+
+mod body;
+mod indexer;
+mod writer;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use recall_ledger::Hash;
+use recall_model::Event;
+use recall_query::Db;
+use tokio::sync::oneshot;
+
+pub use body::{BodyError, parse_body};
+pub use indexer::Progress;
+
+/// What a client gets back for one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The tenant whose log holds the event.
+    pub tenant: String,
+    /// Position in that log.
+    pub seq: u64,
+    /// RFC 9162 leaf hash of the event's entry.
+    pub leaf_hash: Hash,
+    /// True when the event's `id` was already in the log (nothing was appended).
+    pub replayed: bool,
+}
+
+/// Why a submission was not appended.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The queue is full; try again after the given seconds.
+    #[error("ingest queue full")]
+    Overloaded {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
+    /// The server is shutting down.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The log or the index failed; nothing of the submission was acknowledged.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// Tuning of the pipeline.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Events that may wait in the queue before submissions are refused.
+    pub queue_events: usize,
+    /// Events a group commit takes at most (more wait for the next group).
+    pub group_events: usize,
+    /// Largest interval between checkpoints while a log grows.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            queue_events: 200_000,
+            group_events: 20_000,
+            checkpoint_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+struct Job {
+    tenant: String,
+    events: Vec<Event>,
+    reply: oneshot::Sender<Result<Vec<Receipt>, IngestError>>,
+}
+
+/// Handle to the writer and indexer threads.
+pub struct Ingestor {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+    progress: Arc<Progress>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Ingestor {
+    /// Starts the writer and indexer threads over `db`.
+    pub fn start(db: Arc<Db>, cfg: IngestConfig) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(Progress::default());
+        let (index_tx, index_rx) = mpsc::sync_channel(64);
+        let indexer = {
+            let (db, progress) = (db.clone(), progress.clone());
+            std::thread::Builder::new()
+                .name("recall-indexer".into())
+                .spawn(move || indexer::run(&db, &progress, index_rx))?
+        };
+        let writer = {
+            let w =
+                writer::Writer::new(db, progress.clone(), index_tx, queued.clone(), cfg.clone());
+            std::thread::Builder::new()
+                .name("recall-writer".into())
+                .spawn(move || w.run(rx))?
+        };
+        Ok(Self {
+            tx: Mutex::new(Some(tx)),
+            queued,
+            capacity: cfg.queue_events,
+            progress,
+            threads: Mutex::new(vec![writer, indexer]),
+        })
+    }
+
+    /// Appends `events` to the tenant's log; resolves once they are durable.
+    pub async fn submit(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, IngestError> {
+        let n = events.len();
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        // An oversized single submission is still taken when the queue is empty.
+        if before > 0 && before + n > self.capacity {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            metrics::counter!("recall_ingest_refused_total").increment(1);
+            return Err(IngestError::Overloaded { retry_after: 1 });
+        }
+        metrics::gauge!("recall_ingest_queue_events").set((before + n) as f64);
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            tenant: tenant.to_string(),
+            events,
+            reply,
+        };
+        let sent = match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(IngestError::ShuttingDown);
+        }
+        rx.await.unwrap_or(Err(IngestError::ShuttingDown))
+    }
+
+    /// Index progress, for readers that must see every acknowledged event.
+    pub fn progress(&self) -> &Arc<Progress> {
+        &self.progress
+    }
+
+    /// Events waiting in the queue.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Stops taking submissions, lets the writer finish what it took (durably, with a
+    /// final checkpoint per log) and the indexer catch up, then joins both threads.
+    pub fn shutdown(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Ingestor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

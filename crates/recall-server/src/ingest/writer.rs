@@ -1,0 +1,388 @@
+//! The writer thread: takes every job waiting (group commit), deduplicates client ids,
+//! prepares batches in parallel and commits them in order.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use jiff::Timestamp;
+use rayon::prelude::*;
+use recall_ledger::Hash;
+use recall_model::Event;
+use recall_query::Db;
+use recall_store::SealedBatch;
+
+use super::indexer::{IndexJob, Progress};
+use super::{IngestConfig, IngestError, Job, Receipt};
+
+/// Events per prepared batch when a group is split for parallel preparation (a job is
+/// never split: one job, one frame, so a crash keeps all of it or none).
+const CHUNK_EVENTS: usize = 2048;
+
+/// Where an event's receipt comes from.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// The `i`th fresh event of this group.
+    New(usize),
+    /// Already in the log at this seq.
+    Old(u64),
+}
+
+/// Ids committed but perhaps not yet indexed, per tenant, oldest first.
+#[derive(Default)]
+struct RecentIds {
+    by_id: HashMap<String, u64>,
+    order: VecDeque<(u64, String)>,
+}
+
+pub(super) struct Writer {
+    db: Arc<Db>,
+    progress: Arc<Progress>,
+    index_tx: Option<mpsc::SyncSender<IndexJob>>,
+    queued: Arc<AtomicUsize>,
+    cfg: IngestConfig,
+    opened: HashSet<String>,
+    recent: HashMap<String, RecentIds>,
+    unsigned: HashSet<String>,
+    last_checkpoint: Instant,
+}
+
+impl Writer {
+    pub(super) fn new(
+        db: Arc<Db>,
+        progress: Arc<Progress>,
+        index_tx: mpsc::SyncSender<IndexJob>,
+        queued: Arc<AtomicUsize>,
+        cfg: IngestConfig,
+    ) -> Self {
+        Self {
+            db,
+            progress,
+            index_tx: Some(index_tx),
+            queued,
+            cfg,
+            opened: HashSet::new(),
+            recent: HashMap::new(),
+            unsigned: HashSet::new(),
+            last_checkpoint: Instant::now(),
+        }
+    }
+
+    pub(super) fn run(mut self, rx: mpsc::Receiver<Job>) {
+        loop {
+            match rx.recv_timeout(self.cfg.checkpoint_interval) {
+                Ok(first) => {
+                    let jobs = self.gather(first, &rx);
+                    self.write_group(jobs);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if self.last_checkpoint.elapsed() >= self.cfg.checkpoint_interval {
+                self.sign_checkpoints();
+            }
+        }
+        self.sign_checkpoints();
+        // Closing the channel lets the indexer finish and exit.
+        self.index_tx.take();
+    }
+
+    /// The first job and whatever else is waiting, up to the group limit.
+    fn gather(&self, first: Job, rx: &mpsc::Receiver<Job>) -> Vec<Job> {
+        let mut n = first.events.len();
+        let mut jobs = vec![first];
+        while n < self.cfg.group_events {
+            match rx.try_recv() {
+                Ok(job) => {
+                    n += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+        metrics::gauge!("recall_ingest_queue_events")
+            .set(self.queued.load(Ordering::Acquire) as f64);
+        metrics::histogram!("recall_ingest_group_events").record(n as f64);
+        jobs
+    }
+
+    fn write_group(&mut self, jobs: Vec<Job>) {
+        let mut by_tenant: Vec<(String, Vec<Job>)> = Vec::new();
+        for job in jobs {
+            match by_tenant.iter_mut().find(|(t, _)| *t == job.tenant) {
+                Some((_, list)) => list.push(job),
+                None => by_tenant.push((job.tenant.clone(), vec![job])),
+            }
+        }
+        for (tenant, jobs) in by_tenant {
+            self.write_tenant(&tenant, jobs);
+        }
+    }
+
+    /// Appends one tenant's jobs and answers each of them.
+    fn write_tenant(&mut self, tenant: &str, jobs: Vec<Job>) {
+        if let Err(e) = self.open_tenant(tenant) {
+            return fail_all(jobs, &e);
+        }
+        let size = match self.db.journal().store().size(tenant) {
+            Ok(s) => s,
+            Err(e) => return fail_all(jobs, &e.to_string()),
+        };
+        self.prune_recent(tenant);
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut plans = Vec::with_capacity(jobs.len());
+        let mut fresh: Vec<Vec<Event>> = Vec::with_capacity(jobs.len());
+        let mut seen: HashMap<String, Slot> = HashMap::new();
+        let mut next_new = 0;
+        for job in jobs {
+            let mut plan = Vec::with_capacity(job.events.len());
+            let mut mine = Vec::new();
+            for event in job.events {
+                if let Some(id) = &event.id {
+                    match self.find_id(tenant, id, &seen) {
+                        Ok(Some(slot)) => {
+                            plan.push(slot);
+                            continue;
+                        }
+                        Ok(None) => {
+                            seen.insert(id.clone(), Slot::New(next_new));
+                        }
+                        Err(e) => {
+                            // Nothing of this group is written: answer everyone.
+                            let _ = job.reply.send(Err(IngestError::Storage(e.clone())));
+                            return fail_all_replies(replies, &e);
+                        }
+                    }
+                }
+                plan.push(Slot::New(next_new));
+                next_new += 1;
+                mine.push(event);
+            }
+            replies.push(job.reply);
+            plans.push(plan);
+            fresh.push(mine);
+        }
+        let committed = self.commit_jobs(tenant, size, fresh);
+        for ((reply, plan), outcome) in replies.into_iter().zip(plans).zip(committed.per_job) {
+            let result =
+                outcome.and_then(|()| self.receipts(tenant, size, &plan, &committed.leaves));
+            let _ = reply.send(result);
+        }
+    }
+
+    fn open_tenant(&mut self, tenant: &str) -> Result<(), String> {
+        if !self.opened.contains(tenant) {
+            self.db
+                .journal()
+                .open_tenant(tenant)
+                .map_err(|e| e.to_string())?;
+            self.opened.insert(tenant.to_string());
+        }
+        Ok(())
+    }
+
+    /// Where a client id already is: this group, committed-not-indexed, or the index.
+    fn find_id(
+        &self,
+        tenant: &str,
+        id: &str,
+        seen: &HashMap<String, Slot>,
+    ) -> Result<Option<Slot>, String> {
+        if let Some(slot) = seen.get(id) {
+            return Ok(Some(*slot));
+        }
+        if let Some(seq) = self.recent.get(tenant).and_then(|r| r.by_id.get(id)) {
+            return Ok(Some(Slot::Old(*seq)));
+        }
+        let found = self.db.lookup_id(tenant, id).map_err(|e| e.to_string())?;
+        Ok(found.map(Slot::Old))
+    }
+
+    /// Forgets recent ids the index now covers.
+    fn prune_recent(&mut self, tenant: &str) {
+        let indexed = self.progress.get(tenant);
+        if let Some(r) = self.recent.get_mut(tenant) {
+            while r.order.front().is_some_and(|(seq, _)| *seq < indexed) {
+                if let Some((_, id)) = r.order.pop_front() {
+                    r.by_id.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Prepares the jobs' fresh events (in parallel, whole jobs per batch) and commits the
+    /// batches in order. A failed commit fails its jobs and every later one.
+    fn commit_jobs(&mut self, tenant: &str, size: u64, fresh: Vec<Vec<Event>>) -> Committed {
+        let received = Timestamp::now();
+        let chunks = chunk_jobs(fresh);
+        let mut first = size;
+        let starts: Vec<u64> = chunks
+            .iter()
+            .map(|c| {
+                let s = first;
+                first += c.events.len() as u64;
+                s
+            })
+            .collect();
+        let journal = self.db.journal();
+        let prepared: Vec<Result<SealedBatch, String>> = chunks
+            .par_iter()
+            .zip(starts.par_iter())
+            .map(|(c, &start)| {
+                if c.events.is_empty() {
+                    return Ok(SealedBatch {
+                        first_seq: start,
+                        commitments: vec![],
+                        blocks: vec![],
+                    });
+                }
+                journal
+                    .prepare(tenant, &c.events, start, received)
+                    .map_err(|e| e.to_string())
+            })
+            .collect();
+        let mut out = Committed::default();
+        let mut failed: Option<String> = None;
+        for (chunk, batch) in chunks.into_iter().zip(prepared) {
+            let outcome = match (&failed, batch) {
+                (Some(e), _) => Err(e.clone()),
+                (None, Err(e)) => Err(e),
+                (None, Ok(batch)) if batch.commitments.is_empty() => Ok(()),
+                (None, Ok(batch)) => self.commit_one(tenant, batch, chunk.events, &mut out.leaves),
+            };
+            if let Err(e) = &outcome {
+                failed.get_or_insert_with(|| e.clone());
+            }
+            for _ in 0..chunk.jobs {
+                out.per_job
+                    .push(outcome.clone().map_err(IngestError::Storage));
+            }
+        }
+        out
+    }
+
+    fn commit_one(
+        &mut self,
+        tenant: &str,
+        batch: SealedBatch,
+        events: Vec<Event>,
+        leaves: &mut Vec<Hash>,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let committed = self
+            .db
+            .journal()
+            .commit(tenant, &batch)
+            .map_err(|e| e.to_string())?;
+        metrics::histogram!("recall_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::counter!("recall_ingest_events_total").increment(events.len() as u64);
+        leaves.extend(committed.receipts.iter().map(|r| r.leaf_hash));
+        let recent = self.recent.entry(tenant.to_string()).or_default();
+        for (i, e) in events.iter().enumerate() {
+            if let Some(id) = &e.id {
+                let seq = batch.first_seq + i as u64;
+                recent.by_id.insert(id.clone(), seq);
+                recent.order.push_back((seq, id.clone()));
+            }
+        }
+        self.unsigned.insert(tenant.to_string());
+        if let Some(tx) = &self.index_tx {
+            // Blocks only when the indexer is far behind: back-pressure, not loss.
+            let _ = tx.send(IndexJob {
+                tenant: tenant.to_string(),
+                location: committed.location,
+                batch,
+                events,
+            });
+        }
+        Ok(())
+    }
+
+    fn receipts(
+        &self,
+        tenant: &str,
+        size: u64,
+        plan: &[Slot],
+        leaves: &[Hash],
+    ) -> Result<Vec<Receipt>, IngestError> {
+        let journal = self.db.journal();
+        plan.iter()
+            .map(|slot| {
+                let (seq, leaf_hash, replayed) = match *slot {
+                    Slot::New(i) => (size + i as u64, leaves[i], false),
+                    Slot::Old(seq) => (
+                        seq,
+                        journal
+                            .leaf(tenant, seq)
+                            .map_err(|e| IngestError::Storage(e.to_string()))?,
+                        true,
+                    ),
+                };
+                if replayed {
+                    metrics::counter!("recall_ingest_replayed_total").increment(1);
+                }
+                Ok(Receipt {
+                    tenant: tenant.to_string(),
+                    seq,
+                    leaf_hash,
+                    replayed,
+                })
+            })
+            .collect()
+    }
+
+    /// Signs a checkpoint of every log that grew since its last one.
+    fn sign_checkpoints(&mut self) {
+        for tenant in std::mem::take(&mut self.unsigned) {
+            if let Err(e) = self.db.journal().checkpoint(&tenant) {
+                tracing::error!(error = %e, "signing a checkpoint failed");
+                self.unsigned.insert(tenant);
+            }
+        }
+        self.last_checkpoint = Instant::now();
+    }
+}
+
+/// The outcome of a group for one tenant: per job, in order, and the leaf hashes of the
+/// fresh events that were committed.
+#[derive(Default)]
+struct Committed {
+    per_job: Vec<Result<(), IngestError>>,
+    leaves: Vec<Hash>,
+}
+
+/// Consecutive whole jobs, about `CHUNK_EVENTS` events each.
+struct Chunk {
+    events: Vec<Event>,
+    jobs: usize,
+}
+
+fn chunk_jobs(fresh: Vec<Vec<Event>>) -> Vec<Chunk> {
+    let mut out: Vec<Chunk> = Vec::new();
+    for events in fresh {
+        match out.last_mut() {
+            Some(c) if c.events.len() + events.len() <= CHUNK_EVENTS => {
+                c.events.extend(events);
+                c.jobs += 1;
+            }
+            _ => out.push(Chunk { events, jobs: 1 }),
+        }
+    }
+    out
+}
+
+fn fail_all(jobs: Vec<Job>, error: &str) {
+    fail_all_replies(jobs.into_iter().map(|j| j.reply).collect(), error);
+}
+
+fn fail_all_replies(
+    replies: Vec<tokio::sync::oneshot::Sender<Result<Vec<Receipt>, IngestError>>>,
+    error: &str,
+) {
+    tracing::error!(error, "ingest failed");
+    for r in replies {
+        let _ = r.send(Err(IngestError::Storage(error.to_string())));
+    }
+}

@@ -1,0 +1,359 @@
+//! `POST /v1/events`, `GET /v1/events`, `GET /v1/events/{tenant}/{seq}`.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use jiff::Timestamp;
+use recall_query::{Filter, Lookup, Order, QueryError};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::audit::{self, Use};
+use crate::auth::{Principal, Role};
+use crate::ingest::{BodyError, IngestError, Receipt, parse_body};
+use crate::problem::Problem;
+use crate::state::{AppState, blocking, internal};
+
+/// Roles that may read event contents.
+pub const READERS: &[Role] = &[Role::Auditor];
+
+/// Appends one event, a JSON array of events, or NDJSON; answers with a receipt per event.
+pub async fn post_events(
+    State(state): State<AppState>,
+    who: Principal,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Problem> {
+    who.require(&[Role::Writer])?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Body too large")
+                .detail(format!(
+                    "a request body holds at most {} bytes",
+                    state.cfg.max_body_bytes
+                ))
+                .field("body")
+        } else {
+            Problem::bad_request("the body could not be read").field("body")
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let max = state.cfg.max_batch_events;
+    let parse = move || parse_body(content_type.as_deref(), &body, Timestamp::now(), max);
+    // Large bodies are parsed off the async workers.
+    let events = tokio::task::spawn_blocking(parse)
+        .await
+        .map_err(internal)?
+        .map_err(body_problem)?;
+    for (i, e) in events.iter().enumerate() {
+        if e.tenant.as_deref().is_some_and(|t| t != who.tenant) {
+            return Err(Problem::new(StatusCode::FORBIDDEN, "Tenant mismatch")
+                .detail("the event names a tenant other than the credential's")
+                .field("tenant")
+                .index(i));
+        }
+    }
+    metrics::histogram!("recall_ingest_request_events").record(events.len() as f64);
+    let receipts = state
+        .ingest
+        .submit(&who.tenant, events)
+        .await
+        .map_err(ingest_problem)?;
+    let status = if receipts.iter().all(|r| r.replayed) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, json_body(receipts_json(&receipts))).into_response())
+}
+
+fn receipts_json(receipts: &[Receipt]) -> Value {
+    let list: Vec<Value> = receipts
+        .iter()
+        .map(|r| {
+            let mut o =
+                json!({"tenant": r.tenant, "seq": r.seq, "leaf_hash": B64.encode(r.leaf_hash)});
+            if r.replayed {
+                o["replayed"] = json!(true);
+            }
+            o
+        })
+        .collect();
+    json!({ "receipts": list })
+}
+
+fn body_problem(e: BodyError) -> Problem {
+    match e {
+        BodyError::Malformed { index, message } => {
+            let p = Problem::bad_request(message).field("body");
+            match index {
+                Some(i) => p.index(i),
+                None => p,
+            }
+        }
+        BodyError::Invalid { index, error } => {
+            Problem::new(StatusCode::BAD_REQUEST, "Invalid event")
+                .detail(format!("{}: {}", error.field, error.message))
+                .field(error.field)
+                .index(index)
+        }
+        BodyError::TooMany { limit } => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Too many events")
+                .detail(format!("a request carries at most {limit} events"))
+        }
+        BodyError::Empty => Problem::bad_request("the body holds no event").field("body"),
+    }
+}
+
+/// Maps an ingest failure to its answer.
+pub fn ingest_problem(e: IngestError) -> Problem {
+    match e {
+        IngestError::Overloaded { retry_after } => {
+            Problem::unavailable(retry_after).detail("the ingest queue is full; retry later")
+        }
+        IngestError::ShuttingDown => Problem::unavailable(5).detail("the server is shutting down"),
+        IngestError::Storage(e) => internal(e),
+    }
+}
+
+/// Query parameters of `GET /v1/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchParams {
+    patient: Option<String>,
+    actor: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    purpose: Option<String>,
+    system: Option<String>,
+    ip: Option<String>,
+    break_glass: Option<bool>,
+    from: Option<String>,
+    to: Option<String>,
+    order: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Parses an optional RFC 3339 parameter, naming it on error.
+pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
+    value
+        .map(|v| {
+            v.parse::<Timestamp>().map_err(|_| {
+                Problem::bad_request(format!("{name} must be an RFC 3339 timestamp")).field(name)
+            })
+        })
+        .transpose()
+}
+
+impl SearchParams {
+    fn query(&self) -> Result<recall_query::Query, Problem> {
+        let order = match self.order.as_deref() {
+            None | Some("asc") => Order::Asc,
+            Some("desc") => Order::Desc,
+            Some(_) => return Err(Problem::bad_request("order must be asc or desc").field("order")),
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(Problem::bad_request("limit must be between 1 and 1000").field("limit"));
+        }
+        if let Some(o) = &self.outcome
+            && !["success", "failure", "denied"].contains(&o.as_str())
+        {
+            return Err(
+                Problem::bad_request("outcome must be success, failure or denied").field("outcome"),
+            );
+        }
+        if let Some(ip) = &self.ip
+            && ip.parse::<std::net::IpAddr>().is_err()
+        {
+            return Err(Problem::bad_request("ip must be an IPv4 or IPv6 address").field("ip"));
+        }
+        Ok(recall_query::Query {
+            filter: Filter {
+                patient: self.patient.clone(),
+                actor: self.actor.clone(),
+                action: self.action.clone(),
+                outcome: self.outcome.clone(),
+                purpose: self.purpose.clone(),
+                system: self.system.clone(),
+                ip: self.ip.clone(),
+                break_glass: self.break_glass.unwrap_or(false),
+                from: time_param("from", self.from.as_deref())?,
+                to: time_param("to", self.to.as_deref())?,
+            },
+            order,
+            limit,
+            cursor: self.cursor.clone(),
+        })
+    }
+
+    /// The parameters as recorded in the self-audit event (the patient goes in its own field).
+    fn recorded(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                m.insert(k.into(), json!(v));
+            }
+        };
+        put("actor", &self.actor);
+        put("action", &self.action);
+        put("outcome", &self.outcome);
+        put("purpose", &self.purpose);
+        put("system", &self.system);
+        put("ip", &self.ip);
+        put("from", &self.from);
+        put("to", &self.to);
+        put("order", &self.order);
+        put("cursor", &self.cursor);
+        if let Some(b) = self.break_glass {
+            m.insert("break_glass".into(), json!(b));
+        }
+        if let Some(l) = self.limit {
+            m.insert("limit".into(), json!(l));
+        }
+        m
+    }
+}
+
+/// Maps query-layer errors (bad cursors and filters name their parameter).
+pub fn query_problem(e: QueryError) -> Problem {
+    match e {
+        QueryError::BadCursor => Problem::bad_request(
+            "cursor is not valid for this query (it must come from the same filters and order)",
+        )
+        .field("cursor"),
+        QueryError::BadFilter { field, message } => Problem::bad_request(message).field(field),
+        other => internal(other),
+    }
+}
+
+/// Searches the caller's tenant.
+pub async fn search_events(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    who.require(READERS)?;
+    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let query = params.query()?;
+    state.await_indexed(&who.tenant).await?;
+    let (db, tenant) = (state.db.clone(), who.tenant.clone());
+    let page = blocking(move || db.search(&tenant, &query).map_err(query_problem)).await?;
+    audit::record(
+        &state,
+        &who,
+        Use {
+            action: "search",
+            endpoint: "GET /v1/events",
+            patient: params.patient.as_deref(),
+            query: params.recorded(),
+            client: Some(peer.ip()),
+        },
+    )
+    .await?;
+    let mut out = Vec::with_capacity(
+        64 + page
+            .events
+            .iter()
+            .map(|f| f.canonical.len() + 1)
+            .sum::<usize>(),
+    );
+    out.extend_from_slice(b"{\"events\":[");
+    for (i, f) in page.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&f.canonical);
+    }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    out.extend_from_slice(&serde_json::to_vec(&page.next_cursor).map_err(internal)?);
+    out.push(b'}');
+    Ok(json_bytes(out))
+}
+
+/// Query parameters of `GET /v1/events/{tenant}/{seq}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetParams {
+    proof: Option<bool>,
+}
+
+/// Reads one event, optionally with its inclusion proof to the latest checkpoint.
+pub async fn get_event(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((tenant, seq)): Path<(String, u64)>,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    who.require(READERS)?;
+    who.require_tenant(&tenant)?;
+    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let (db, t) = (state.db.clone(), tenant.clone());
+    let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
+        Lookup::Found(f) => f,
+        Lookup::NotFound => return Err(Problem::not_found().detail("no event at this seq")),
+        Lookup::Unreadable => {
+            return Err(
+                Problem::new(StatusCode::GONE, "Event shredded").detail(format!(
+                    "the keys of event {seq} were destroyed; its entry stays in the tree"
+                )),
+            );
+        }
+    };
+    let mut query = Map::new();
+    query.insert("seq".into(), json!(seq));
+    query.insert("proof".into(), json!(params.proof.unwrap_or(false)));
+    audit::record(
+        &state,
+        &who,
+        Use {
+            action: "search",
+            endpoint: "GET /v1/events/{tenant}/{seq}",
+            patient: found.event.patient.as_ref().map(|p| p.id.as_str()),
+            query,
+            client: Some(peer.ip()),
+        },
+    )
+    .await?;
+    let leaf = {
+        let journal = state.db.journal().clone();
+        let t = tenant.clone();
+        blocking(move || journal.leaf(&t, seq).map_err(internal)).await?
+    };
+    let mut out = Vec::with_capacity(found.canonical.len() + 512);
+    out.extend_from_slice(b"{\"event\":");
+    out.extend_from_slice(&found.canonical);
+    out.extend_from_slice(format!(",\"leaf_hash\":\"{}\"", B64.encode(leaf)).as_bytes());
+    if params.proof == Some(true) {
+        let proof = crate::routes::logs::inclusion(&state, &tenant, seq).await?;
+        out.extend_from_slice(b",\"inclusion\":");
+        out.extend_from_slice(&serde_json::to_vec(&proof).map_err(internal)?);
+    }
+    out.push(b'}');
+    Ok(json_bytes(out))
+}
+
+/// A JSON response from a value.
+pub fn json_body(v: Value) -> Response {
+    json_bytes(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// A JSON response from bytes already encoded.
+pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(bytes),
+    )
+        .into_response()
+}

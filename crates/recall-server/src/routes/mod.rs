@@ -1,0 +1,6 @@
+//! HTTP handlers, one module per resource.
+
+pub mod events;
+pub mod logs;
+pub mod ops;
+pub mod reports;

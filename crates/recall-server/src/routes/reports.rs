@@ -1,0 +1,202 @@
+//! `GET /v1/reports/patient-access` and `GET /v1/reports/actor-activity`, JSON or CSV,
+//! streamed: the report is written on a blocking thread into a bounded channel that the
+//! response body drains, so memory stays bounded whatever the report's size.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use recall_query::{ReportFormat, TimeRange};
+use serde::Deserialize;
+use serde_json::{Map, json};
+use tokio::sync::mpsc;
+
+use crate::audit::{self, Use};
+use crate::auth::Principal;
+use crate::problem::Problem;
+use crate::routes::events::{READERS, time_param};
+use crate::state::AppState;
+
+/// Query parameters of a report.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    patient: Option<String>,
+    actor: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    PatientAccess,
+    ActorActivity,
+}
+
+/// Every access to one patient's data in a range, per actor, then the events.
+pub async fn patient_access(
+    state: State<AppState>,
+    who: Principal,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    report(state, who, peer, headers, params, Kind::PatientAccess).await
+}
+
+/// Everything one actor did in a range, per patient, then the events.
+pub async fn actor_activity(
+    state: State<AppState>,
+    who: Principal,
+    peer: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    report(state, who, peer, headers, params, Kind::ActorActivity).await
+}
+
+async fn report(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+    kind: Kind,
+) -> Result<Response, Problem> {
+    who.require(READERS)?;
+    let Query(p) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let (name, subject) = match kind {
+        Kind::PatientAccess => ("patient", p.patient.clone()),
+        Kind::ActorActivity => ("actor", p.actor.clone()),
+    };
+    let subject = subject
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Problem::bad_request(format!("{name} is required")).field(name))?;
+    let range = TimeRange {
+        from: time_param("from", p.from.as_deref())?,
+        to: time_param("to", p.to.as_deref())?,
+    };
+    let format = format_of(p.format.as_deref(), &headers)?;
+    state.await_indexed(&who.tenant).await?;
+    let mut query = Map::new();
+    for (k, v) in [
+        ("actor", &p.actor),
+        ("from", &p.from),
+        ("to", &p.to),
+        ("format", &p.format),
+    ] {
+        if let Some(v) = v {
+            query.insert(k.into(), json!(v));
+        }
+    }
+    let (endpoint, report_name) = match kind {
+        Kind::PatientAccess => ("GET /v1/reports/patient-access", "patient-access"),
+        Kind::ActorActivity => ("GET /v1/reports/actor-activity", "actor-activity"),
+    };
+    query.insert("report".into(), json!(report_name));
+    audit::record(
+        &state,
+        &who,
+        Use {
+            action: "report",
+            endpoint,
+            patient: p.patient.as_deref(),
+            query,
+            client: Some(peer.ip()),
+        },
+    )
+    .await?;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let (db, tenant) = (state.db.clone(), who.tenant.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter::new(tx.clone());
+        let result = match kind {
+            Kind::PatientAccess => db.patient_access(&tenant, &subject, range, format, &mut out),
+            Kind::ActorActivity => db.actor_activity(&tenant, &subject, range, format, &mut out),
+        };
+        let flushed = out.flush();
+        if let Err(e) = result
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+            .and(flushed.map_err(|e| e.to_string()))
+        {
+            tracing::error!(error = %e, "report failed while streaming");
+            // The client sees a truncated body rather than a complete-looking report.
+            let _ = tx.blocking_send(Err(std::io::Error::other("report failed")));
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let content_type = match format {
+        ReportFormat::Json => "application/json",
+        ReportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<ReportFormat, Problem> {
+    match param {
+        Some("json") => return Ok(ReportFormat::Json),
+        Some("csv") => return Ok(ReportFormat::Csv),
+        Some(_) => return Err(Problem::bad_request("format must be json or csv").field("format")),
+        None => {}
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    Ok(
+        if accept.contains("text/csv") && !accept.contains("application/json") {
+            ReportFormat::Csv
+        } else {
+            ReportFormat::Json
+        },
+    )
+}
+
+/// A `Write` that sends 64 KiB chunks into a bounded channel (blocking when the client
+/// reads slower than the report is produced).
+struct ChannelWriter {
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 << 10;
+
+impl ChannelWriter {
+    fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> Self {
+        Self {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}

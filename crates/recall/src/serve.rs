@@ -1,0 +1,93 @@
+//! `recall serve`: the HTTP service over an opened data directory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use recall_query::Db;
+use recall_server::auth::{ApiKeys, Authenticator, JwtVerifier};
+
+use crate::datadir::{self, DataDir};
+
+/// Opens the indexes of a data directory, catching them up with the logs.
+pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {
+    let db = Db::open(dir.journal.clone(), &dir.path.join(datadir::INDEX))
+        .context("opening the indexes")?;
+    Ok(Arc::new(db))
+}
+
+/// The API-key table of a data directory.
+pub fn api_keys(dir: &DataDir) -> anyhow::Result<ApiKeys> {
+    let pepper = dir
+        .journal
+        .keystore()
+        .named_secret(recall_server::auth::PEPPER_SECRET)
+        .context("reading the API-key pepper")?;
+    ApiKeys::open(&dir.path.join(recall_server::auth::API_KEYS_FILE), pepper)
+        .context("opening the API-key table")
+}
+
+fn authenticator(dir: &DataDir) -> anyhow::Result<Authenticator> {
+    let jwt = match &dir.config.server.jwt {
+        Some(cfg) => Some(JwtVerifier::from_config(cfg).context("configuring JWT verification")?),
+        None => None,
+    };
+    Ok(Authenticator::new(Some(api_keys(dir)?), jwt))
+}
+
+/// Serves until SIGINT or SIGTERM, then drains the writer (everything acknowledged is
+/// durable, a final checkpoint is signed) and returns. `on_bound` learns the address.
+pub fn serve(
+    dir: DataDir,
+    db: Arc<Db>,
+    listen: Option<String>,
+    on_bound: impl FnOnce(SocketAddr) + Send + 'static,
+) -> anyhow::Result<()> {
+    let mut cfg = dir.config.server.clone();
+    if let Some(l) = listen {
+        cfg.listen = l;
+    }
+    recall_server::telemetry::init_logging();
+    let metrics = recall_server::telemetry::install_metrics();
+    let auth = authenticator(&dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("recall-http")
+        .build()?;
+    let state = recall_server::state(db, auth, cfg.clone(), Some(metrics))?;
+    let app = recall_server::app(state.clone());
+    let served = runtime.block_on(recall_server::listen::serve(
+        app,
+        &cfg,
+        on_bound,
+        shutdown_signal(),
+    ));
+    state.ready.store(false, Ordering::Release);
+    tracing::info!("stopping: draining the writer");
+    state.ingest.shutdown();
+    drop(runtime);
+    served.context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,149 @@
+//! A `recall serve` child process on a loopback port, and an HTTP client for it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
+
+use super::{recall_bin, recall_ok};
+
+/// A running server; killed (SIGKILL) when dropped unless stopped first.
+pub struct Server {
+    /// The child process.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// The client used by the helpers.
+    pub http: Client,
+}
+
+impl Server {
+    /// Starts `recall serve` on the data directory and waits until it listens.
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    /// Like [`Server::start`] with extra environment variables.
+    pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(recall_bin());
+        cmd.arg("--data")
+            .arg(data)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("RECALL_DATA")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start recall serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("recall listening on ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr.trim().to_string());
+                    }
+                } else if std::env::var_os("RECALL_TEST_SERVER_LOG").is_some() {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("recall serve did not start: {:?}", out.status);
+            }
+        };
+        Server {
+            child,
+            url: format!("http://{addr}"),
+            http: Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// GET with a bearer key.
+    pub fn get(&self, key: &str, path: &str) -> Response {
+        self.req(self.http.get(format!("{}{path}", self.url)), key)
+    }
+
+    /// POST a body with a content type and a bearer key.
+    pub fn post(
+        &self,
+        key: &str,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> Response {
+        self.req(
+            self.http
+                .post(format!("{}{path}", self.url))
+                .header("content-type", content_type)
+                .body(body),
+            key,
+        )
+    }
+
+    fn req(&self, b: RequestBuilder, key: &str) -> Response {
+        let b = if key.is_empty() {
+            b
+        } else {
+            b.bearer_auth(key)
+        };
+        b.send().expect("request")
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "recall serve exited with {status:?}");
+        std::mem::forget(self);
+    }
+
+    /// SIGKILL, no chance to flush anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `recall keys create --tenant T --role R`: the key text.
+pub fn create_key(data: &Path, tenant: &str, role: &str) -> String {
+    let out = recall_ok(
+        data,
+        &["keys", "create", "--tenant", tenant, "--role", role],
+    );
+    out.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .expect("a key on stdout")
+        .to_string()
+}
+
+/// The JSON body of a response.
+pub fn json(r: Response) -> Value {
+    let text = r.text().unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
