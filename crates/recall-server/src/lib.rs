@@ -21,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod ingest;
 pub mod listen;
+pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod state;
@@ -89,7 +90,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .merge(openapi::router());
     let timeout = Duration::from_secs(state.cfg.request_timeout_secs.max(1));
     api.layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
         .layer(axum::middleware::from_fn(ops::observe))

@@ -41,6 +41,7 @@ pub fn run(path: &std::path::Path, events: u64, listen: Option<String>) -> anyho
         )
         .context("importing the demo events")?;
         eprintln!("imported {} events", summary.imported);
+        dir.journal.checkpoint(TENANT)?;
     }
     eprintln!("indexing…");
     let db = serve::open_db(&dir)?;

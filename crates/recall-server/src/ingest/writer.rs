@@ -56,6 +56,14 @@ impl Writer {
         queued: Arc<AtomicUsize>,
         cfg: IngestConfig,
     ) -> Self {
+        // Logs that grew while no server ran (an import, say) get a checkpoint soon.
+        let unsigned = db
+            .journal()
+            .store()
+            .tenants()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         Self {
             db,
             progress,
@@ -64,7 +72,7 @@ impl Writer {
             cfg,
             opened: HashSet::new(),
             recent: HashMap::new(),
-            unsigned: HashSet::new(),
+            unsigned,
             last_checkpoint: Instant::now(),
         }
     }

@@ -1,0 +1,139 @@
+//! The OpenAPI 3.1 description of the API (`/v1/openapi.json`) and the vendored Swagger UI
+//! (`/docs`). The operations are declared here, beside each other, so the document reads
+//! as one; `routes` holds the handlers with the same paths.
+
+#![allow(dead_code)]
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "recall",
+        description = "Tamper-evident audit trail for protected health information. Every search, event read and report is itself recorded in the caller's log. Errors are RFC 9457 problem details (application/problem+json) naming the field and, for batches, the event index.",
+        license(name = "Apache-2.0")
+    ),
+    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, healthz, readyz, metrics),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+    tags(
+        (name = "ingest", description = "writer role"),
+        (name = "search", description = "auditor role"),
+        (name = "reports", description = "auditor role"),
+        (name = "transparency", description = "public data only (no PHI): any key of the tenant, or anyone with public_transparency"),
+        (name = "operations")
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key (`recall keys create`) or a JWT from the configured issuer",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Appends events: one JSON object, a JSON array, or NDJSON (`application/x-ndjson`). Durable before the answer; all or nothing. An event whose `id` the tenant already holds is not appended again: its original receipt comes back with `"replayed": true`.
+#[utoipa::path(post, path = "/v1/events", tag = "ingest",
+    request_body(content = String, description = "native events (wire format v1)", content_type = "application/x-ndjson"),
+    responses(
+        (status = 201, description = "`{\"receipts\": [{\"tenant\", \"seq\", \"leaf_hash\" (base64), \"replayed\"?}]}` in input order"),
+        (status = 200, description = "every event was a replay; original receipts"),
+        (status = 400, description = "invalid event: `field` and `index` name it; nothing appended", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not a writer, or an event names another tenant"),
+        (status = 413, description = "body or batch too large"), (status = 503, description = "queue full; see Retry-After")))]
+fn post_events() {}
+
+/// Searches the caller's tenant. Order (time, seq); complete and exact; cursor pagination.
+#[utoipa::path(get, path = "/v1/events", tag = "search",
+    params(
+        ("patient" = Option<String>, Query, description = "patient.id"),
+        ("actor" = Option<String>, Query, description = "actor.id"),
+        ("action" = Option<String>, Query), ("outcome" = Option<String>, Query, description = "success | failure | denied"),
+        ("purpose" = Option<String>, Query), ("system" = Option<String>, Query, description = "source.system"),
+        ("ip" = Option<String>, Query, description = "source.ip"),
+        ("break_glass" = Option<bool>, Query, description = "purpose ETREAT"),
+        ("from" = Option<String>, Query, description = "RFC 3339, inclusive, on the event's time"),
+        ("to" = Option<String>, Query, description = "RFC 3339, exclusive"),
+        ("order" = Option<String>, Query, description = "asc (default) | desc"),
+        ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (same filters and order)")),
+    responses((status = 200, description = "`{\"events\": [native event + tenant, seq, received], \"next_cursor\": string | null}`"),
+        (status = 400, description = "bad parameter, named in `field`", content_type = "application/problem+json"),
+        (status = 403, description = "not an auditor")))]
+fn search_events() {}
+
+/// One event; `proof=true` adds its inclusion proof to the latest signed checkpoint.
+#[utoipa::path(get, path = "/v1/events/{tenant}/{seq}", tag = "search",
+    params(("tenant" = String, Path), ("seq" = u64, Path), ("proof" = Option<bool>, Query)),
+    responses((status = 200, description = "`{\"event\", \"leaf_hash\", \"inclusion\"?: {\"leaf_index\", \"tree_size\", \"hashes\", \"checkpoint\"}}`"),
+        (status = 404, description = "no such event"), (status = 410, description = "shredded by retention")))]
+fn get_event() {}
+
+/// Every access to one patient's data in a range, per actor, then the events. JSON or CSV (`format` or `Accept`), streamed.
+#[utoipa::path(get, path = "/v1/reports/patient-access", tag = "reports",
+    params(("patient" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv")),
+    responses((status = 200, description = "the report")))]
+fn patient_access() {}
+
+/// Everything one actor did in a range, per patient, then the events. JSON or CSV, streamed.
+#[utoipa::path(get, path = "/v1/reports/actor-activity", tag = "reports",
+    params(("actor" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv")),
+    responses((status = 200, description = "the report")))]
+fn actor_activity() {}
+
+/// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note, Ed25519).
+#[utoipa::path(get, path = "/v1/logs/{tenant}/checkpoint", tag = "transparency",
+    params(("tenant" = String, Path)), responses((status = 200, description = "the note", content_type = "text/plain")))]
+fn checkpoint() {}
+
+/// C2SP tlog-tiles: `tile/<L>/<N>[.p/<W>]` (hashes) and `tile/entries/<N>[.p/<W>]` (entry bundles of commitments).
+#[utoipa::path(get, path = "/v1/logs/{tenant}/tile/{path}", tag = "transparency",
+    params(("tenant" = String, Path), ("path" = String, Path, description = "the rest of the tile path")),
+    responses((status = 200, description = "tile bytes", content_type = "application/octet-stream"), (status = 404, description = "not (yet) covered")))]
+fn tile() {}
+
+/// RFC 9162 consistency proof between two tree sizes (`to` defaults to the latest checkpoint's).
+#[utoipa::path(get, path = "/v1/logs/{tenant}/proof/consistency", tag = "transparency",
+    params(("tenant" = String, Path), ("from" = u64, Query), ("to" = Option<u64>, Query)),
+    responses((status = 200, description = "`{\"from\", \"to\", \"hashes\": [base64]}`")))]
+fn consistency() {}
+
+/// RFC 9162 inclusion proof of one leaf to the latest checkpoint covering it (no event contents).
+#[utoipa::path(get, path = "/v1/logs/{tenant}/proof/inclusion", tag = "transparency",
+    params(("tenant" = String, Path), ("seq" = u64, Query)),
+    responses((status = 200, description = "`{\"leaf_index\", \"tree_size\", \"leaf_hash\", \"hashes\", \"checkpoint\"}`")))]
+fn inclusion() {}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "ok")))]
+fn healthz() {}
+
+/// Readiness.
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready"), (status = 503, description = "starting or stopping")))]
+fn readyz() {}
+
+/// Prometheus metrics (no identifiers in labels).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "text exposition")))]
+fn metrics() {}
+
+/// The Swagger UI at `/docs` serving the document at `/v1/openapi.json`.
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::from(
+        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/v1/openapi.json", ApiDoc::openapi()),
+    )
+}
