@@ -498,12 +498,12 @@ fn single_bodies(seed: u64, n: u64) -> Vec<Vec<u8>> {
     out
 }
 
+/// Patients with their rows in the window.
+type Counted = Vec<(String, u64)>;
+
 /// Typical: patients around the median count; heavy: patients with ≥ HEAVY_ROWS rows, or
 /// (if none) the heaviest few, with a note.
-fn pick_patients(
-    counts: &HashMap<String, u64>,
-    notes: &mut Vec<String>,
-) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+fn pick_patients(counts: &HashMap<String, u64>, notes: &mut Vec<String>) -> (Counted, Counted) {
     let mut all: Vec<(String, u64)> = counts.iter().map(|(p, n)| (p.clone(), *n)).collect();
     all.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     if all.is_empty() {
