@@ -7,3 +7,4 @@ pub mod peer;
 pub mod recall_cli;
 pub mod report;
 pub mod run;
+pub mod serve;

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use recall_bench::generator::{self, Config};
 use recall_bench::run::{self, RunOptions};
+use recall_bench::serve::{self, ServeOptions};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +48,52 @@ enum Command {
     },
     /// Measure recall (import, size, verify) and the PostgreSQL peer (COPY, size) on the same data.
     Run(RunArgs),
+    /// Service measurements against the peer: HTTP batch ingest, single-event latency at a
+    /// fixed rate, patient queries (typical, heavy), bytes per event with indexes.
+    ServeBench(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Number of events.
+    #[arg(long)]
+    events: u64,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The `recall` binary (default: target/release/recall in the workspace).
+    #[arg(long)]
+    recall: Option<PathBuf>,
+    /// Directory for the data files, recall's data dirs and the peer's cluster (default: a temp dir).
+    #[arg(long)]
+    workdir: Option<PathBuf>,
+    /// Keep the work directory afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Events per NDJSON body of the ingest phase.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Concurrent clients of the ingest phase.
+    #[arg(long, default_value_t = 4)]
+    ingest_clients: usize,
+    /// Single-event requests per second (open loop).
+    #[arg(long, default_value_t = 2000)]
+    rate: u32,
+    /// Length of the single-event phase, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    latency_secs: f64,
+    /// Sender threads of the single-event phase.
+    #[arg(long, default_value_t = 16)]
+    latency_threads: usize,
+    /// Measured queries per patient class and side.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
+    /// Skip the PostgreSQL peer.
+    #[arg(long)]
+    skip_peer: bool,
 }
 
 #[derive(clap::Args)]
@@ -100,6 +147,22 @@ fn main() -> Result<()> {
             };
             run::run(&opts).map(|_| ())
         }
+        Command::ServeBench(a) => serve::serve_bench(&ServeOptions {
+            events: a.events,
+            seed: a.seed,
+            recall: a.recall,
+            workdir: a.workdir,
+            keep: a.keep,
+            json: a.json,
+            batch: a.batch,
+            ingest_clients: a.ingest_clients,
+            rate: a.rate,
+            latency_secs: a.latency_secs,
+            latency_threads: a.latency_threads,
+            queries: a.queries,
+            skip_peer: a.skip_peer,
+        })
+        .map(|_| ()),
     }
 }
 

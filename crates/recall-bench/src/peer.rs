@@ -212,6 +212,43 @@ impl Cluster {
         Ok(out.trim().to_owned())
     }
 
+    /// Runs a psql script (backslash commands allowed) fed on standard input; returns
+    /// everything psql printed on standard output.
+    pub fn psql_script(&self, script: &str) -> Result<String> {
+        use std::io::Write;
+        let mut cmd = self.server_cmd("psql");
+        cmd.args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-h",
+        ])
+        .arg(&self.root)
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("run psql")?;
+        let mut stdin = child.stdin.take().context("psql stdin")?;
+        let script = script.to_owned();
+        let writer = std::thread::spawn(move || stdin.write_all(script.as_bytes()));
+        let out = child.wait_with_output().context("run psql")?;
+        let _ = writer.join();
+        if !out.status.success() {
+            bail!(
+                "psql script failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     fn psql_cmd(&self, sql: &str) -> Command {
         let mut cmd = self.server_cmd("psql");
         cmd.args([
