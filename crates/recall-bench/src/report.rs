@@ -254,18 +254,56 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f, "\ngoals of this step")?;
-        for g in &self.goals {
-            let v = match g.value {
-                Some(v) if v < 100.0 => format!("{v:.2}"),
-                Some(v) => thousands(v),
-                None => "-".into(),
-            };
-            writeln!(f, "  {:<42} {v:>14}  {}", g.goal, g.verdict)?;
-        }
+        write_goals(f, &self.goals, 42)?;
         for note in &self.notes {
             writeln!(f, "note: {note}")?;
         }
         Ok(())
+    }
+}
+
+/// Writes `report` as pretty JSON to `path` (the `--json` option of both benchmarks).
+pub fn write_json<T: Serialize>(path: &std::path::Path, report: &T) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    let file = std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+    let mut f = std::io::BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut f, report)?;
+    writeln!(f)?;
+    f.flush()?;
+    Ok(())
+}
+
+/// The goal table: each goal, its measured value and its verdict.
+pub fn write_goals(f: &mut fmt::Formatter<'_>, goals: &[Goal], width: usize) -> fmt::Result {
+    for g in goals {
+        let v = match g.value {
+            Some(v) if v < 100.0 => format!("{v:.2}"),
+            Some(v) => thousands(v),
+            None => "-".into(),
+        };
+        writeln!(f, "  {:<width$} {v:>14}  {}", g.goal, g.verdict)?;
+    }
+    Ok(())
+}
+
+/// Ends a run's work directory: a temp dir is kept only with `--keep`; in a given work dir
+/// only what the run created (`created`) is removed, unless `--keep`.
+pub fn finish_workdir(
+    temp: Option<tempfile::TempDir>,
+    workdir: &std::path::Path,
+    keep: bool,
+    created: &[&std::path::Path],
+) {
+    match temp {
+        Some(t) if keep => println!("kept work directory {}", t.keep().display()),
+        Some(t) => drop(t),
+        None if !keep => {
+            for p in created {
+                let _ = std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p));
+            }
+        }
+        None => println!("kept work directory {}", workdir.display()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `recall-bench run`: one workload, both sides, one report.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -156,24 +156,9 @@ pub fn run(opts: &RunOptions) -> Result<Report> {
     report.finish();
     println!("{report}");
     if let Some(path) = &opts.json {
-        let mut f = BufWriter::new(
-            File::create(path).with_context(|| format!("create {}", path.display()))?,
-        );
-        serde_json::to_writer_pretty(&mut f, &report)?;
-        writeln!(f)?;
-        f.flush()?;
+        crate::report::write_json(path, &report)?;
     }
-    match temp {
-        Some(t) if opts.keep => println!("kept work directory {}", t.keep().display()),
-        Some(t) => drop(t),
-        None if !opts.keep => {
-            // A given work dir: remove only what this run created.
-            let _ = fs::remove_dir_all(&recall_data);
-            let _ = fs::remove_file(&ndjson);
-            let _ = fs::remove_file(&csv);
-        }
-        None => println!("kept work directory {}", workdir.display()),
-    }
+    crate::report::finish_workdir(temp, &workdir, opts.keep, &[&recall_data, &ndjson, &csv]);
     let failed: Vec<&str> = [
         ("recall", &report.recall_error, opts.skip_recall),
         ("peer", &report.peer_error, opts.skip_peer),

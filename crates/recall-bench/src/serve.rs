@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -709,23 +709,9 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
     rep.finish();
     println!("{rep}");
     if let Some(path) = &opts.json {
-        let mut f = BufWriter::new(
-            File::create(path).with_context(|| format!("create {}", path.display()))?,
-        );
-        serde_json::to_writer_pretty(&mut f, &rep)?;
-        writeln!(f)?;
-        f.flush()?;
+        crate::report::write_json(path, &rep)?;
     }
-    match temp {
-        Some(t) if opts.keep => println!("kept work directory {}", t.keep().display()),
-        Some(t) => drop(t),
-        None if !opts.keep => {
-            let _ = fs::remove_dir_all(&query_data);
-            let _ = fs::remove_file(&ndjson);
-            let _ = fs::remove_file(&csv);
-        }
-        None => println!("kept work directory {}", workdir.display()),
-    }
+    crate::report::finish_workdir(temp, &workdir, opts.keep, &[&query_data, &ndjson, &csv]);
     if !rep.errors.iter().all(|e| e.contains("skipped")) {
         bail!("not everything was measured: {}", rep.errors.join("; "));
     }
@@ -916,14 +902,7 @@ impl fmt::Display for ServeReport {
             writeln!(f, "not measured: {e}")?;
         }
         writeln!(f, "\ngoals")?;
-        for g in &self.goals {
-            let v = match g.value {
-                Some(v) if v < 100.0 => format!("{v:.2}"),
-                Some(v) => thousands(v),
-                None => "-".into(),
-            };
-            writeln!(f, "  {:<46} {v:>14}  {}", g.goal, g.verdict)?;
-        }
+        crate::report::write_goals(f, &self.goals, 46)?;
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
         }

@@ -18,14 +18,17 @@ fn event(i: u32, month: u32) -> recall_model::Event {
     recall_model::parse_event(json.as_bytes(), Timestamp::now()).unwrap()
 }
 
+fn journal(dir: &std::path::Path) -> Journal {
+    let keystore = Keystore::create(&dir.join("ks.db"), Kek::from_bytes([7; 32])).unwrap();
+    let store = EmbeddedStore::open(&dir.join("tenants"), EmbeddedOptions::default()).unwrap();
+    let signer = Signer::new("test", &[1; 32]).unwrap();
+    Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test")
+}
+
 #[test]
 fn blocks_read_by_reference_match_the_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    let keystore = Keystore::create(&tmp.path().join("ks.db"), Kek::from_bytes([7; 32])).unwrap();
-    let store =
-        EmbeddedStore::open(&tmp.path().join("tenants"), EmbeddedOptions::default()).unwrap();
-    let signer = Signer::new("test", &[1; 32]).unwrap();
-    let journal = Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test");
+    let journal = journal(tmp.path());
     journal.open_tenant("t").unwrap();
     let mut first = 0;
     for round in 0..3u32 {
@@ -54,11 +57,7 @@ fn blocks_read_by_reference_match_the_batch() {
 #[test]
 fn a_reference_outside_the_tenants_log_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let keystore = Keystore::create(&tmp.path().join("ks.db"), Kek::from_bytes([7; 32])).unwrap();
-    let store =
-        EmbeddedStore::open(&tmp.path().join("tenants"), EmbeddedOptions::default()).unwrap();
-    let signer = Signer::new("test", &[1; 32]).unwrap();
-    let journal = Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test");
+    let journal = journal(tmp.path());
     journal.open_tenant("a").unwrap();
     journal.open_tenant("b").unwrap();
     // b has keys for the epoch too, so only the location check can refuse the read.
