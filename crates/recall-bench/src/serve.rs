@@ -122,6 +122,9 @@ pub struct ServeReport {
     pub ingest_eps: Option<f64>,
     /// HTTP ingest wall clock, seconds.
     pub ingest_secs: Option<f64>,
+    /// Server CPU time (user + system, all threads) per ingested event, microseconds:
+    /// steadier than events/s on a busy machine.
+    pub ingest_cpu_us_per_event: Option<f64>,
     /// Requests answered 429/503 and retried during ingest.
     pub ingest_retries: u64,
     /// Single-event phase: target rate, requests/s.
@@ -197,6 +200,17 @@ impl Server {
             .map_err(|_| anyhow!("recall serve did not start"))?;
         server.url = format!("http://{addr}");
         Ok((server, started.elapsed().as_secs_f64()))
+    }
+
+    /// CPU seconds (user + system) the server has used so far, from `/proc`.
+    fn cpu_secs(&self) -> Option<f64> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the parenthesised command name; utime and stime are 14 and 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        // /proc reports clock ticks in USER_HZ, which is 100 on Linux (x86_64, aarch64).
+        Some(ticks / 100.0)
     }
 
     /// SIGTERM and wait for a clean exit.
@@ -601,7 +615,11 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
             opts.batch,
             opts.ingest_clients
         );
+        let cpu_before = server.cpu_secs();
         let (secs, retries) = ingest(&server.url, &writer, batches, opts.ingest_clients)?;
+        if let (Some(a), Some(b)) = (cpu_before, server.cpu_secs()) {
+            rep.ingest_cpu_us_per_event = Some((b - a) * 1e6 / opts.events as f64);
+        }
         rep.ingest_secs = Some(secs);
         rep.ingest_eps = Some(opts.events as f64 / secs);
         rep.ingest_retries = retries;
@@ -815,6 +833,13 @@ impl fmt::Display for ServeReport {
             "-".into(),
             String::new(),
             "durable acks, concurrent clients",
+        );
+        row(
+            "server CPU us/event during ingest",
+            cell(self.ingest_cpu_us_per_event, &|x| format!("{x:.1}")),
+            "-".into(),
+            String::new(),
+            "user + system, all server threads",
         );
         if let Some(l) = self.single {
             row(

@@ -20,6 +20,9 @@ const PARTITIONS: [&str; 7] = ["meta", "time", "patient", "actor", "id", "blocks
 /// The partition naming the current generation (key `gen`, value `u32be`). `reindex`
 /// builds the next generation in fresh partitions and drops the old ones.
 const GENERATION: &str = "generation";
+/// Layout of the entries (key `layout` in [`GENERATION`], `u32be`; absent = 1). An index
+/// of another layout is rebuilt from the log on open. 2: point-lookup id entries.
+const LAYOUT: u32 = 2;
 
 /// Meta key prefix: tenant name → tenant number.
 const META_TENANT: u8 = b'T';
@@ -65,11 +68,15 @@ impl Db {
     /// with its log (indexes what the log holds beyond the index's watermark).
     pub fn open(journal: Arc<Journal>, index_dir: &Path) -> Result<Db, QueryError> {
         let keyspace = fjall::Config::new(index_dir).open()?;
-        let generation = keyspace
-            .open_partition(GENERATION, options())?
-            .get("gen")?
-            .and_then(|v| v.as_ref().try_into().ok())
-            .map_or(0, u32::from_be_bytes);
+        let gen_partition = keyspace.open_partition(GENERATION, options())?;
+        let read = |key: &str| -> Result<Option<u32>, QueryError> {
+            Ok(gen_partition
+                .get(key)?
+                .and_then(|v| v.as_ref().try_into().ok())
+                .map(u32::from_be_bytes))
+        };
+        let generation = read("gen")?.unwrap_or(0);
+        let layout = read("layout")?;
         let parts = open_parts(&keyspace, generation)?;
         drop_other_generations(&keyspace, generation)?;
         let db = Db {
@@ -80,6 +87,19 @@ impl Db {
             write: Mutex::new(()),
             cache: BlockCache::new(CACHE_BYTES),
         };
+        // Without a layout mark, an index with entries predates layout 2.
+        let stale = match layout {
+            Some(l) => l != LAYOUT,
+            None => !db.parts().meta.is_empty()?,
+        };
+        if stale {
+            let _w = db.lock_writes();
+            // Rebuilt from the log in a new generation of this layout.
+            db.clear()?;
+        }
+        if layout != Some(LAYOUT) {
+            gen_partition.insert("layout", LAYOUT.to_be_bytes())?;
+        }
         db.catch_up()?;
         Ok(db)
     }

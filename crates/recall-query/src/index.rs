@@ -1,5 +1,7 @@
 //! Writing the index: one committed batch at a time, catch-up from the log, reindex.
 
+use std::collections::HashMap;
+
 use rayon::prelude::*;
 use recall_model::Event;
 use recall_store::{BlockRef, Location, SealedBatch, StoreError, block_seqs};
@@ -47,9 +49,11 @@ impl Db {
         }
         let mut b = self.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
+        let mut staged = Staged::default();
         for (i, e) in events.iter().enumerate() {
-            add_event(&mut b, &parts, &t, batch.first_seq + i as u64, e);
+            staged.add(&t, batch.first_seq + i as u64, e);
         }
+        staged.write(&mut b, &parts);
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
         Ok(())
@@ -153,10 +157,12 @@ impl Db {
             add_runs(&mut b, parts, t.no, batch, at);
         }
         let mut n = 0;
+        let mut staged = Staged::default();
         for (seq, e) in decoded.iter().flatten().flatten() {
-            add_event(&mut b, parts, t, *seq, e);
+            staged.add(t, *seq, e);
             n += 1;
         }
+        staged.write(&mut b, parts);
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
@@ -188,24 +194,62 @@ impl Db {
     }
 }
 
-/// Adds the time, patient, actor and id entries of one event.
-fn add_event(b: &mut fjall::Batch, p: &Parts, t: &Tenant, seq: u64, e: &Event) {
-    let tno = t.no.to_be_bytes();
-    let pos = keys::pos((e.time, seq));
-    b.insert(&p.time, keys::cat(&[&tno, &pos]), []);
-    let actor = t.indexer.token("actor", &e.actor.id);
-    b.insert(&p.actor, keys::cat(&[&tno, keys::short(&actor), &pos]), []);
-    if let Some(patient) = &e.patient {
-        let tok = t.indexer.token("patient", &patient.id);
-        b.insert(&p.patient, keys::cat(&[&tno, keys::short(&tok), &pos]), []);
+/// The time, patient, actor and id entries of a write batch, staged so that each
+/// partition receives its keys in order: consecutive memtable inserts then walk the same
+/// skiplist nodes, which keeps them in cache.
+#[derive(Default)]
+struct Staged<'a> {
+    time: Vec<Vec<u8>>,
+    actor: Vec<Vec<u8>>,
+    patient: Vec<Vec<u8>>,
+    id: Vec<(Vec<u8>, [u8; 8])>,
+    /// Tokens already computed in this batch: actors and patients recur within a batch
+    /// (a session is many events), and an HMAC costs more than a lookup.
+    tokens: HashMap<(&'static str, &'a str), [u8; keys::TOKEN]>,
+}
+
+impl<'a> Staged<'a> {
+    /// Stages the entries of one event.
+    fn add(&mut self, t: &Tenant, seq: u64, e: &'a Event) {
+        let tno = t.no.to_be_bytes();
+        let pos = keys::pos((e.time, seq));
+        self.time.push(keys::cat(&[&tno, &pos]));
+        let actor = self.token(t, "actor", &e.actor.id);
+        self.actor.push(keys::cat(&[&tno, &actor, &pos]));
+        if let Some(patient) = &e.patient {
+            let tok = self.token(t, "patient", &patient.id);
+            self.patient.push(keys::cat(&[&tno, &tok, &pos]));
+        }
+        if let Some(id) = &e.id {
+            let tok = t.indexer.token("id", id);
+            self.id.push((keys::id_key(t.no, &tok), seq.to_be_bytes()));
+        }
     }
-    if let Some(id) = &e.id {
-        let tok = t.indexer.token("id", id);
-        b.insert(
-            &p.id,
-            keys::cat(&[&tno, keys::short(&tok), &seq.to_be_bytes()]),
-            [],
-        );
+
+    fn token(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; keys::TOKEN] {
+        *self.tokens.entry((field, value)).or_insert_with(|| {
+            let mut short = [0u8; keys::TOKEN];
+            short.copy_from_slice(keys::short(&t.indexer.token(field, value)));
+            short
+        })
+    }
+
+    /// Adds the staged entries to `b`, sorted per partition.
+    fn write(mut self, b: &mut fjall::Batch, p: &Parts) {
+        for (part, keys) in [
+            (&p.time, &mut self.time),
+            (&p.actor, &mut self.actor),
+            (&p.patient, &mut self.patient),
+        ] {
+            keys.sort_unstable();
+            for k in keys.drain(..) {
+                b.insert(part, k, []);
+            }
+        }
+        self.id.sort_unstable();
+        for (k, v) in self.id {
+            b.insert(&p.id, k, v);
+        }
     }
 }
 

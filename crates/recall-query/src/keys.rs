@@ -13,6 +13,9 @@ pub const TIME: usize = 12;
 /// Bytes of a truncated blind-index token. Collisions only cost an extra check: every hit
 /// is compared with the decrypted event.
 pub const TOKEN: usize = 8;
+/// Bytes of the client-id token: long enough that two ids of one tenant never share one
+/// (2^-128 per pair), so the id index is a point lookup (`tno ‖ token → seq`).
+pub const ID_TOKEN: usize = 16;
 /// Bytes of the `time ‖ seq` suffix of an ordered entry.
 pub const POS: usize = TIME + 8;
 
@@ -61,6 +64,11 @@ pub fn cat(parts: &[&[u8]]) -> Vec<u8> {
         out.extend_from_slice(p);
     }
     out
+}
+
+/// The key of a client id's entry: `tno ‖ first ID_TOKEN bytes of the token`.
+pub fn id_key(tno: u32, token: &[u8; 32]) -> Vec<u8> {
+    cat(&[&tno.to_be_bytes(), &token[..ID_TOKEN]])
 }
 
 /// A token truncated to [`TOKEN`] bytes.

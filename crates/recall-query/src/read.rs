@@ -63,29 +63,29 @@ impl Db {
 
     /// Seq of the event the tenant already holds with this client `id` (idempotency).
     ///
-    /// Id tokens are truncated, so a candidate is confirmed against the stored event;
-    /// one whose keys are shredded counts as a match (never accept a duplicate).
+    /// One point read (`tno ‖ 128-bit token → seq`); the hit is confirmed against the
+    /// stored event, and one whose keys are shredded counts as a match (never accept a
+    /// duplicate).
     pub fn lookup_id(&self, tenant: &str, id: &str) -> Result<Option<u64>, QueryError> {
         let Some(t) = self.tenant(tenant)? else {
             return Ok(None);
         };
         let parts = self.parts();
         let tok = t.indexer.token("id", id);
-        let prefix = keys::cat(&[&t.no.to_be_bytes(), keys::short(&tok)]);
-        for kv in parts.id.prefix(prefix) {
-            let (key, _) = kv?;
-            let seq = u64::from_be_bytes(
-                key[key.len() - 8..]
-                    .try_into()
-                    .map_err(|_| QueryError::Corrupt("id entry".into()))?,
-            );
-            match self.read_seq(tenant, &t, &parts, seq)? {
-                Lookup::Found(f) if f.event.id.as_deref() != Some(id) => continue,
-                Lookup::NotFound => continue,
-                _ => return Ok(Some(seq)),
-            }
-        }
-        Ok(None)
+        let Some(v) = parts.id.get(keys::id_key(t.no, &tok))? else {
+            return Ok(None);
+        };
+        let seq = u64::from_be_bytes(
+            v.as_ref()
+                .try_into()
+                .map_err(|_| QueryError::Corrupt("id entry".into()))?,
+        );
+        // A replay is rare; reading the event back proves the entry is this id's.
+        Ok(match self.read_seq(tenant, &t, &parts, seq)? {
+            Lookup::Found(f) if f.event.id.as_deref() != Some(id) => None,
+            Lookup::NotFound => None,
+            _ => Some(seq),
+        })
     }
 
     /// Reads an indexed seq through the block table and the block cache.

@@ -74,3 +74,46 @@ fn index_bytes_per_event() {
         );
     }
 }
+
+/// CPU cost of indexing committed batches (the server's indexer thread), without the
+/// log writes: `RECALL_EVENTS=1000000 cargo nextest run --release -p recall-query
+/// --run-ignored only index_batch_speed --no-capture`.
+#[test]
+#[ignore = "measurement"]
+fn index_batch_speed() {
+    let n: u64 = std::env::var("RECALL_EVENTS").map_or(300_000, |v| v.parse().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = common::journal_in(tmp.path());
+    let events = common::generated(n, 42);
+    // Opened on the empty log: nothing to catch up, the batches below are indexed by hand.
+    let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
+    journal.open_tenant("t").unwrap();
+    let mut committed = Vec::new();
+    for chunk in events.chunks(1000) {
+        let first = journal.store().size("t").unwrap();
+        let sealed = journal
+            .prepare("t", chunk, first, jiff::Timestamp::now())
+            .unwrap();
+        let at = journal.commit("t", &sealed).unwrap().location;
+        committed.push((sealed, at, chunk));
+    }
+    let (start, cpu) = (Instant::now(), cpu_secs());
+    for (sealed, at, chunk) in &committed {
+        db.index_batch("t", sealed, at, chunk).unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu;
+    println!(
+        "indexed {n} events in {secs:.2} s: {:.2} us/event wall, {:.2} us/event CPU (all threads)",
+        secs * 1e6 / n as f64,
+        cpu * 1e6 / n as f64
+    );
+}
+
+/// CPU seconds (user + system) of this process so far, in USER_HZ (100/s) ticks.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}

@@ -195,3 +195,41 @@ fn open_indexes_what_the_log_gained_while_the_index_was_closed() {
         oracle(&recs, "t", &f, Order::Desc)
     );
 }
+
+#[test]
+fn an_index_of_an_older_layout_is_rebuilt_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let dir = tmp.path().join("index");
+    let events = common::generated(600, 27);
+    let db = Db::open(journal.clone(), &dir).unwrap();
+    let recs = append(&db, "t", &events, 100);
+    drop(db);
+    // Make it look like a layout-1 index: no layout mark, and an id entry in the old
+    // shape (`tno ‖ 8-byte token ‖ seq`, empty value) that a point read cannot use.
+    {
+        let ks = fjall::Config::new(&dir).open().unwrap();
+        let generation = ks.open_partition("generation", Default::default()).unwrap();
+        generation.remove("layout").unwrap();
+        let id = ks.open_partition("id_0", Default::default()).unwrap();
+        id.insert([0u8; 20], []).unwrap();
+        ks.persist(fjall::PersistMode::SyncAll).unwrap();
+    }
+    let db = Db::open(journal, &dir).unwrap();
+    assert_eq!(db.indexed("t").unwrap(), 600);
+    for r in recs.iter().step_by(29) {
+        let id = r.event.id.as_deref().unwrap();
+        assert_eq!(db.lookup_id("t", id).unwrap(), Some(r.seq));
+    }
+    drop(db);
+    let ks = fjall::Config::new(&dir).open().unwrap();
+    let names: Vec<String> = ks.list_partitions().iter().map(|n| n.to_string()).collect();
+    assert!(
+        names.iter().any(|n| n == "id_1"),
+        "rebuilt in generation 1: {names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n == "id_0"),
+        "old generation dropped: {names:?}"
+    );
+}

@@ -139,6 +139,10 @@ impl Writer {
             Err(e) => return fail_all(jobs, &e.to_string()),
         };
         self.prune_recent(tenant);
+        let indexed = match self.indexed_ids(tenant, &jobs) {
+            Ok(found) => found,
+            Err(e) => return fail_all(jobs, &e),
+        };
         let mut replies = Vec::with_capacity(jobs.len());
         let mut plans = Vec::with_capacity(jobs.len());
         let mut fresh: Vec<Vec<Event>> = Vec::with_capacity(jobs.len());
@@ -149,20 +153,11 @@ impl Writer {
             let mut mine = Vec::new();
             for event in job.events {
                 if let Some(id) = &event.id {
-                    match self.find_id(tenant, id, &seen) {
-                        Ok(Some(slot)) => {
-                            plan.push(slot);
-                            continue;
-                        }
-                        Ok(None) => {
-                            seen.insert(id.clone(), Slot::New(next_new));
-                        }
-                        Err(e) => {
-                            // Nothing of this group is written: answer everyone.
-                            let _ = job.reply.send(Err(IngestError::Storage(e.clone())));
-                            return fail_all_replies(replies, &e);
-                        }
+                    if let Some(slot) = self.find_id(tenant, id, &seen, &indexed) {
+                        plan.push(slot);
+                        continue;
                     }
+                    seen.insert(id.clone(), Slot::New(next_new));
                 }
                 plan.push(Slot::New(next_new));
                 next_new += 1;
@@ -197,15 +192,34 @@ impl Writer {
         tenant: &str,
         id: &str,
         seen: &HashMap<String, Slot>,
-    ) -> Result<Option<Slot>, String> {
+        indexed: &HashMap<String, u64>,
+    ) -> Option<Slot> {
         if let Some(slot) = seen.get(id) {
-            return Ok(Some(*slot));
+            return Some(*slot);
         }
-        if let Some(seq) = self.recent.get(tenant).and_then(|r| r.by_id.get(id)) {
-            return Ok(Some(Slot::Old(*seq)));
-        }
-        let found = self.db.lookup_id(tenant, id).map_err(|e| e.to_string())?;
-        Ok(found.map(Slot::Old))
+        let recent = self.recent.get(tenant).and_then(|r| r.by_id.get(id));
+        recent
+            .or_else(|| indexed.get(id))
+            .map(|seq| Slot::Old(*seq))
+    }
+
+    /// The jobs' client ids that the index already holds, looked up in parallel (a point
+    /// read each) so the writer's serial part stays short.
+    fn indexed_ids(&self, tenant: &str, jobs: &[Job]) -> Result<HashMap<String, u64>, String> {
+        let recent = self.recent.get(tenant);
+        let ids: Vec<&str> = jobs
+            .iter()
+            .flat_map(|j| j.events.iter().filter_map(|e| e.id.as_deref()))
+            .filter(|id| !recent.is_some_and(|r| r.by_id.contains_key(*id)))
+            .collect();
+        let hits: Vec<Option<(String, u64)>> = ids
+            .par_iter()
+            .map(|id| {
+                let found = self.db.lookup_id(tenant, id).map_err(|e| e.to_string())?;
+                Ok(found.map(|seq| (id.to_string(), seq)))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(hits.into_iter().flatten().collect())
     }
 
     /// Forgets recent ids the index now covers.
