@@ -33,6 +33,8 @@ pub const GOAL_TYPICAL_RATIO: f64 = 1.0;
 pub const GOAL_HEAVY_RATIO: f64 = 0.5;
 /// Goal: recall data dir bytes/event / the peer's table + indexes.
 pub const GOAL_BYTES_RATIO: f64 = 0.5;
+/// The peer's `shared_buffers` (peer::SERVER_SETTINGS), given to recall's block cache too.
+pub const PEER_BUFFER_MB: usize = 1024;
 /// Rows in the window that make a patient "heavy".
 pub const HEAVY_ROWS: u64 = 2_000;
 /// The query window: 6 months from the workload's start (2025-11-01 .. 2026-05-01).
@@ -109,6 +111,9 @@ pub struct PatientClass {
     pub recall: Option<Latency>,
     /// The peer: the SQL query through psql (`\timing`).
     pub peer: Option<Latency>,
+    /// The peer doing what recall does per query: the SELECT and an audit-row INSERT in
+    /// one committed transaction (synchronous commit), timed as the sum of its statements.
+    pub peer_audited: Option<Latency>,
 }
 
 /// Everything `serve-bench` measured.
@@ -169,6 +174,8 @@ impl Server {
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("RECALL_DATA")
+            // The memory budget of the peer's shared_buffers, for decrypted blocks.
+            .env("RECALL_SERVER_CACHE_MB", PEER_BUFFER_MB.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -427,27 +434,51 @@ pub fn peer_query_sql(patient: &str) -> String {
     )
 }
 
-fn peer_queries(cluster: &Cluster, patients: &[String], n: usize) -> Result<Latency> {
+/// What the peer runs for one query; with `audited`, also the audit row recall writes.
+fn peer_statements(patient: &str, audited: bool) -> String {
+    if !audited {
+        return format!("{}\n", peer_query_sql(patient));
+    }
+    let p = patient.replace('\'', "''");
+    format!(
+        "BEGIN;\nINSERT INTO audit_log (time, tenant, actor_id, action, patient_id, purpose, detail) \
+         VALUES (now(), '{TENANT}', 'bench-auditor', 'search', '{p}', 'HCOMPL', \
+         '{{\"query\": {{\"patient\": \"{p}\"}}}}');\n{}\nCOMMIT;\n",
+        peer_query_sql(patient)
+    )
+}
+
+fn peer_queries(
+    cluster: &Cluster,
+    patients: &[String],
+    n: usize,
+    audited: bool,
+) -> Result<Latency> {
     let mut script = String::from("\\o /dev/null\n");
     for p in patients {
-        script.push_str(&peer_query_sql(p));
-        script.push('\n');
+        script.push_str(&peer_statements(p, audited));
     }
     script.push_str("\\timing on\n");
     for i in 0..n {
-        script.push_str(&peer_query_sql(&patients[i % patients.len()]));
-        script.push('\n');
+        script.push_str(&peer_statements(&patients[i % patients.len()], audited));
     }
     let out = cluster.psql_script(&script)?;
-    let ms: Vec<f64> = out
+    let timings: Vec<f64> = out
         .lines()
         .filter_map(|l| l.strip_prefix("Time: "))
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect();
-    if ms.len() != n {
-        bail!("psql reported {} timings, expected {n}", ms.len());
+    let per_query = if audited { 4 } else { 1 };
+    if timings.len() != n * per_query {
+        bail!(
+            "psql reported {} timings, expected {}",
+            timings.len(),
+            n * per_query
+        );
     }
-    Ok(Latency::of(ms))
+    Ok(Latency::of(
+        timings.chunks(per_query).map(|c| c.iter().sum()).collect(),
+    ))
 }
 
 /// Generates the workload files and counts rows per patient inside the query window.
@@ -708,9 +739,16 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
             rep.peer_rows = n.first().copied();
             rep.peer_total_bytes = n.get(1).copied();
             if !typical.is_empty() {
-                rep.typical.peer =
-                    Some(peer_queries(&cluster, &rep.typical.patients, opts.queries)?);
-                rep.heavy.peer = Some(peer_queries(&cluster, &rep.heavy.patients, opts.queries)?);
+                for audited in [false, true] {
+                    for class in [&mut rep.typical, &mut rep.heavy] {
+                        let l = peer_queries(&cluster, &class.patients, opts.queries, audited)?;
+                        *(if audited {
+                            &mut class.peer_audited
+                        } else {
+                            &mut class.peer
+                        }) = Some(l);
+                    }
+                }
             }
             Ok(())
         })();
@@ -880,6 +918,14 @@ impl fmt::Display for ServeReport {
                     cell(p, &ms),
                     cell(ratio(a, p), &x2),
                     "recall/peer, lower is better",
+                );
+                let pa = c.peer_audited.map(get);
+                row(
+                    &format!("  peer with its audit row, {q} ms"),
+                    String::new(),
+                    cell(pa, &ms),
+                    cell(ratio(a, pa), &x2),
+                    "same work as recall: SELECT + INSERT, one commit",
                 );
             }
         }

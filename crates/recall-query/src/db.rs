@@ -12,8 +12,8 @@ use crate::cache::BlockCache;
 use crate::error::QueryError;
 use crate::keys;
 
-/// Bytes of decrypted blocks kept in memory.
-const CACHE_BYTES: usize = 32 << 20;
+/// Bytes of decrypted blocks kept in memory unless the caller says otherwise.
+pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
 /// Names of the partitions, in the order of [`Parts`]; each is suffixed `_<generation>`.
 const PARTITIONS: [&str; 7] = ["meta", "time", "patient", "actor", "id", "blocks", "frames"];
@@ -67,6 +67,15 @@ impl Db {
     /// Opens (creating) the fjall keyspace at `index_dir` and catches every tenant up
     /// with its log (indexes what the log holds beyond the index's watermark).
     pub fn open(journal: Arc<Journal>, index_dir: &Path) -> Result<Db, QueryError> {
+        Self::open_with_cache(journal, index_dir, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Db::open`] with a block cache of `cache_bytes` (decrypted blocks, LRU).
+    pub fn open_with_cache(
+        journal: Arc<Journal>,
+        index_dir: &Path,
+        cache_bytes: usize,
+    ) -> Result<Db, QueryError> {
         let keyspace = fjall::Config::new(index_dir).open()?;
         let gen_partition = keyspace.open_partition(GENERATION, options())?;
         let read = |key: &str| -> Result<Option<u32>, QueryError> {
@@ -85,7 +94,7 @@ impl Db {
             parts: RwLock::new(Arc::new(parts)),
             tenants: RwLock::default(),
             write: Mutex::new(()),
-            cache: BlockCache::new(CACHE_BYTES),
+            cache: BlockCache::new(cache_bytes),
         };
         // Without a layout mark, an index with entries predates layout 2.
         let stale = match layout {

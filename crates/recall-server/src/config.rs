@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub max_batch_events: usize,
     /// Capacity of the ingest queue, in events; beyond it requests get 503.
     pub queue_events: usize,
+    /// Memory for decrypted log blocks that searches and reads reuse, in MiB.
+    pub cache_mb: usize,
     /// Time limit of one request, in seconds.
     pub request_timeout_secs: u64,
     /// Serve the transparency endpoints (checkpoints, tiles, proofs) without credentials.
@@ -42,6 +44,7 @@ impl Default for ServerConfig {
             max_body_bytes: 16 << 20,
             max_batch_events: 10_000,
             queue_events: 200_000,
+            cache_mb: 256,
             request_timeout_secs: 30,
             public_transparency: false,
             jwt: None,

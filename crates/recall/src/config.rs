@@ -3,7 +3,8 @@
 //! `RECALL_KEYS_KEK_ENV`, `RECALL_LOG_SEGMENT_MIB`, `RECALL_IMPORT_BATCH_EVENTS`,
 //! `RECALL_SERVER_LISTEN`, `RECALL_SERVER_INSECURE_HTTP`, `RECALL_SERVER_TLS_CERT`,
 //! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`, `RECALL_SERVER_MAX_BODY_BYTES`,
-//! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`.
+//! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
+//! `RECALL_SERVER_CACHE_MB`.
 
 use std::path::Path;
 
@@ -144,6 +145,7 @@ impl Config {
                 &mut self.server.max_batch_events,
             ),
             ("RECALL_SERVER_QUEUE_EVENTS", &mut self.server.queue_events),
+            ("RECALL_SERVER_CACHE_MB", &mut self.server.cache_mb),
         ] {
             if let Some(v) = get(name) {
                 *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
@@ -223,6 +225,8 @@ batch_events = 8192
 # max_body_bytes = 16777216
 # max_batch_events = 10000
 # queue_events = 200000
+# Memory for decrypted log blocks reused by searches and reads (MiB).
+# cache_mb = 256
 # request_timeout_secs = 30
 # Serve checkpoints, tiles and proofs to anyone (true) or to verifier credentials only.
 # public_transparency = false

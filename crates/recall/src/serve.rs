@@ -12,7 +12,8 @@ use crate::datadir::{self, DataDir};
 
 /// Opens the indexes of a data directory, catching them up with the logs.
 pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {
-    let db = Db::open(dir.journal.clone(), &dir.path.join(datadir::INDEX))
+    let cache = dir.config.server.cache_mb.saturating_mul(1 << 20);
+    let db = Db::open_with_cache(dir.journal.clone(), &dir.path.join(datadir::INDEX), cache)
         .context("opening the indexes")?;
     Ok(Arc::new(db))
 }
