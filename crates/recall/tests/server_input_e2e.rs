@@ -65,6 +65,7 @@ fn next_seq(server: &Server, writer: &str, id: &str) -> u64 {
     let mut e = good(0);
     e["id"] = json!(id);
     e["patient"] = json!({"id": "MRN-00001"});
+    e["actor"] = json!({"id": "u-001"});
     let r = server.post(writer, "/v1/events", "application/json", e.to_string());
     assert_eq!(r.status(), 201);
     json(r)["receipts"][0]["seq"].as_u64().unwrap()
@@ -74,10 +75,17 @@ fn next_seq(server: &Server, writer: &str, id: &str) -> u64 {
 /// rejected events.
 fn problem(r: reqwest::blocking::Response, status: u16, what: &str) -> Value {
     assert_eq!(r.status(), status, "{what}");
-    assert_eq!(r.headers()["content-type"], "application/problem+json", "{what}");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/problem+json",
+        "{what}"
+    );
     let text = r.text().unwrap();
     for secret in [SECRET_PATIENT, SECRET_ACTOR, "SECRET"] {
-        assert!(!text.contains(secret), "{what}: the error echoes input: {text}");
+        assert!(
+            !text.contains(secret),
+            "{what}: the error echoes input: {text}"
+        );
     }
     let p: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(p["status"], status, "{what}: {p}");
@@ -87,43 +95,192 @@ fn problem(r: reqwest::blocking::Response, status: u16, what: &str) -> Value {
     p
 }
 
+/// What is wrong, content type, body, the field named (any when empty), the index named.
+type Case = (
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    &'static str,
+    Option<u64>,
+);
+
 #[test]
 fn malformed_input_is_named_by_field_and_index_and_nothing_is_appended() {
     let (_tmp, server, writer, auditor) = setup(&[]);
     let lines = |events: &[Value]| synth::ndjson(events);
     let three = lines(&[good(1), good(2), good(3)]);
     let truncated = format!("{three}{}", &good(4).to_string()[..40]);
-    let invalid_line = format!("{three}{{\"time\": \"2026-01-01T00:00:00Z\", \"patient\": {{\"id\": \"{SECRET_PATIENT}\"}},,}}\n");
-    let mut bad_utf8 = three.clone().into_bytes();
-    bad_utf8.extend_from_slice(b"{\"time\": \"2026-01-01T00:00:00Z\", \"action\": \"r\xff\xfe\"}\n");
+    let invalid_line = format!(
+        "{three}{{\"time\": \"2026-01-01T00:00:00Z\", \"patient\": {{\"id\": \"{SECRET_PATIENT}\"}},,}}\n"
+    );
+    let mut bad_utf8 = three.into_bytes();
+    bad_utf8
+        .extend_from_slice(b"{\"time\": \"2026-01-01T00:00:00Z\", \"action\": \"r\xff\xfe\"}\n");
     let array = |events: Vec<Value>| Value::Array(events).to_string();
     let etreat = bad(2, "purpose", json!("ETREAT"));
-    let cases: Vec<(&str, &str, Vec<u8>, &str, Option<u64>)> = vec![
-        // (what, content type, body, field, index)
-        ("invalid JSON object", "application/json", format!("{{\"time\": 5, \"patient\": {{\"id\": \"{SECRET_PATIENT}\"").into_bytes(), "", Some(0)),
-        ("invalid NDJSON line", NDJSON, invalid_line.into_bytes(), "", Some(3)),
-        ("truncated NDJSON", NDJSON, truncated.into_bytes(), "", Some(3)),
+    let cases: Vec<Case> = vec![
+        (
+            "invalid JSON object",
+            "application/json",
+            format!("{{\"time\": 5, \"patient\": {{\"id\": \"{SECRET_PATIENT}\"").into_bytes(),
+            "",
+            Some(0),
+        ),
+        (
+            "invalid NDJSON line",
+            NDJSON,
+            invalid_line.into_bytes(),
+            "",
+            Some(3),
+        ),
+        (
+            "truncated NDJSON",
+            NDJSON,
+            truncated.into_bytes(),
+            "",
+            Some(3),
+        ),
         ("invalid UTF-8", NDJSON, bad_utf8, "", Some(3)),
-        ("invalid JSON array", "application/json", format!("[{}, {{\"time\": ", good(1)).into_bytes(), "body", None),
-        ("time a number", NDJSON, lines(&[good(1), bad(2, "time", json!(5))]).into_bytes(), "time", Some(1)),
-        ("time not RFC 3339", NDJSON, lines(&[bad(1, "time", json!(SECRET_PATIENT))]).into_bytes(), "time", Some(0)),
-        ("time in the future", NDJSON, lines(&[bad(1, "time", json!("2099-01-01T00:00:00Z"))]).into_bytes(), "time", Some(0)),
-        ("actor a string", "application/json", array(vec![good(1), good(2), bad(3, "actor", json!(SECRET_ACTOR))]).into_bytes(), "actor", Some(2)),
-        ("actor id a number", NDJSON, lines(&[bad(1, "actor.id", json!(7))]).into_bytes(), "actor.id", Some(0)),
-        ("patient a string", NDJSON, lines(&[good(0), bad(1, "patient", json!(SECRET_PATIENT))]).into_bytes(), "patient", Some(1)),
-        ("patient id a number", NDJSON, lines(&[bad(1, "patient.id", json!(31415))]).into_bytes(), "patient.id", Some(0)),
-        ("outcome not allowed", NDJSON, lines(&[bad(1, "outcome", json!(SECRET_PATIENT))]).into_bytes(), "outcome", Some(0)),
-        ("ip not an address", NDJSON, lines(&[bad(1, "source.ip", json!(SECRET_PATIENT))]).into_bytes(), "source.ip", Some(0)),
-        ("detail not an object", NDJSON, lines(&[bad(1, "detail", json!(SECRET_PATIENT))]).into_bytes(), "detail", Some(0)),
-        ("time missing", NDJSON, lines(&[good(0), good(1), bad(2, "time", Value::Null)]).into_bytes(), "time", Some(2)),
-        ("actor missing", NDJSON, lines(&[bad(1, "actor", Value::Null)]).into_bytes(), "actor", Some(0)),
-        ("action missing", "application/json", bad(1, "action", Value::Null).to_string().into_bytes(), "action", Some(0)),
-        ("break-glass without reason", NDJSON, lines(&[good(1), etreat]).into_bytes(), "reason", Some(1)),
-        ("array of numbers", "application/json", b"[1, 2]".to_vec(), "", Some(0)),
-        ("a JSON string", "application/json", format!("\"{SECRET_PATIENT}\"").into_bytes(), "body", None),
-        ("empty JSON body", "application/json", Vec::new(), "body", None),
-        ("empty NDJSON body", NDJSON, b"\n  \n".to_vec(), "body", None),
-        ("empty array", "application/json", b"[]".to_vec(), "body", None),
+        (
+            "invalid JSON array",
+            "application/json",
+            format!("[{}, {{\"time\": ", good(1)).into_bytes(),
+            "body",
+            None,
+        ),
+        (
+            "time a number",
+            NDJSON,
+            lines(&[good(1), bad(2, "time", json!(5))]).into_bytes(),
+            "time",
+            Some(1),
+        ),
+        (
+            "time not RFC 3339",
+            NDJSON,
+            lines(&[bad(1, "time", json!(SECRET_PATIENT))]).into_bytes(),
+            "time",
+            Some(0),
+        ),
+        (
+            "time in the future",
+            NDJSON,
+            lines(&[bad(1, "time", json!("2099-01-01T00:00:00Z"))]).into_bytes(),
+            "time",
+            Some(0),
+        ),
+        (
+            "actor a string",
+            "application/json",
+            array(vec![good(1), good(2), bad(3, "actor", json!(SECRET_ACTOR))]).into_bytes(),
+            "actor",
+            Some(2),
+        ),
+        (
+            "actor id a number",
+            NDJSON,
+            lines(&[bad(1, "actor.id", json!(7))]).into_bytes(),
+            "actor.id",
+            Some(0),
+        ),
+        (
+            "patient a string",
+            NDJSON,
+            lines(&[good(0), bad(1, "patient", json!(SECRET_PATIENT))]).into_bytes(),
+            "patient",
+            Some(1),
+        ),
+        (
+            "patient id a number",
+            NDJSON,
+            lines(&[bad(1, "patient.id", json!(31415))]).into_bytes(),
+            "patient.id",
+            Some(0),
+        ),
+        (
+            "outcome not allowed",
+            NDJSON,
+            lines(&[bad(1, "outcome", json!(SECRET_PATIENT))]).into_bytes(),
+            "outcome",
+            Some(0),
+        ),
+        (
+            "ip not an address",
+            NDJSON,
+            lines(&[bad(1, "source.ip", json!(SECRET_PATIENT))]).into_bytes(),
+            "source.ip",
+            Some(0),
+        ),
+        (
+            "detail not an object",
+            NDJSON,
+            lines(&[bad(1, "detail", json!(SECRET_PATIENT))]).into_bytes(),
+            "detail",
+            Some(0),
+        ),
+        (
+            "time missing",
+            NDJSON,
+            lines(&[good(0), good(1), bad(2, "time", Value::Null)]).into_bytes(),
+            "time",
+            Some(2),
+        ),
+        (
+            "actor missing",
+            NDJSON,
+            lines(&[bad(1, "actor", Value::Null)]).into_bytes(),
+            "actor",
+            Some(0),
+        ),
+        (
+            "action missing",
+            "application/json",
+            bad(1, "action", Value::Null).to_string().into_bytes(),
+            "action",
+            Some(0),
+        ),
+        (
+            "break-glass without reason",
+            NDJSON,
+            lines(&[good(1), etreat]).into_bytes(),
+            "reason",
+            Some(1),
+        ),
+        (
+            "array of numbers",
+            "application/json",
+            b"[1, 2]".to_vec(),
+            "",
+            Some(0),
+        ),
+        (
+            "a JSON string",
+            "application/json",
+            format!("\"{SECRET_PATIENT}\"").into_bytes(),
+            "body",
+            None,
+        ),
+        (
+            "empty JSON body",
+            "application/json",
+            Vec::new(),
+            "body",
+            None,
+        ),
+        (
+            "empty NDJSON body",
+            NDJSON,
+            b"\n  \n".to_vec(),
+            "body",
+            None,
+        ),
+        (
+            "empty array",
+            "application/json",
+            b"[]".to_vec(),
+            "body",
+            None,
+        ),
     ];
     for (what, content_type, body, field, index) in cases {
         let r = server.post(&writer, "/v1/events", content_type, body);
@@ -131,14 +288,21 @@ fn malformed_input_is_named_by_field_and_index_and_nothing_is_appended() {
         if !field.is_empty() {
             assert_eq!(p["field"], field, "{what}: {p}");
         }
-        assert!(p["field"].is_string(), "{what}: the problem names no field: {p}");
+        assert!(
+            p["field"].is_string(),
+            "{what}: the problem names no field: {p}"
+        );
         match index {
             Some(i) => assert_eq!(p["index"], i, "{what}: {p}"),
             None => assert!(p["index"].is_null(), "{what}: {p}"),
         }
     }
     // A media type that is neither JSON nor NDJSON is refused even with a good body.
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+    ] {
         let r = server.post(&writer, "/v1/events", content_type, lines(&[good(1)]));
         let p = problem(r, 415, content_type);
         assert_eq!(p["field"], "content-type");
@@ -215,8 +379,10 @@ fn slow_clients_are_cut_off_within_the_request_timeout_while_others_are_served()
         let mut s = connect(&server);
         move || {
             let t0 = Instant::now();
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Drip: ").unwrap();
-            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Drip: ")
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
             let mut buf = [0u8; 256];
             while t0.elapsed() < Duration::from_secs(60) {
                 if s.write_all(b"a").is_err() {
@@ -254,11 +420,17 @@ fn slow_clients_are_cut_off_within_the_request_timeout_while_others_are_served()
     let bound = Duration::from_secs(timeout * 10);
     for mut s in slow_bodies {
         let answer = outcome(&mut s, bound);
-        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
     }
     for mut s in slow_headers {
         let answer = outcome(&mut s, bound);
-        assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
     }
     assert!(trickle.join().unwrap() < bound);
     assert!(started.elapsed() < bound + Duration::from_secs(10));

@@ -62,7 +62,13 @@ fn set(v: &Value) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn report(server: &Server, key: &str, path: &str, params: &[(&str, String)], accept: Option<&str>) -> Response {
+fn report(
+    server: &Server,
+    key: &str,
+    path: &str,
+    params: &[(&str, String)],
+    accept: Option<&str>,
+) -> Response {
     let mut b = server
         .http
         .get(format!("{}{path}", server.url))
@@ -77,7 +83,11 @@ fn report(server: &Server, key: &str, path: &str, params: &[(&str, String)], acc
 }
 
 fn check_json(body: &Value, sent: &[Sent], q: &Q, patient_access: bool) {
-    let key = if patient_access { "/actor/id" } else { "/patient/id" };
+    let key = if patient_access {
+        "/actor/id"
+    } else {
+        "/patient/id"
+    };
     let (events, rows) = oracle(sent, q, key);
     assert_eq!(body["tenant"], TENANT);
     assert_eq!(body["count"], events.len() as u64);
@@ -86,7 +96,11 @@ fn check_json(body: &Value, sent: &[Sent], q: &Q, patient_access: bool) {
     let mut got_rows = BTreeMap::new();
     for r in body["summary"].as_array().unwrap() {
         let (k, role, purposes) = if patient_access {
-            (&r["actor_id"], r["actor_role"].as_str().map(str::to_owned), set(&r["purposes"]))
+            (
+                &r["actor_id"],
+                r["actor_role"].as_str().map(str::to_owned),
+                set(&r["purposes"]),
+            )
         } else {
             // The actor's report has no role or purposes per patient.
             (&r["patient_id"], None, BTreeSet::new())
@@ -117,7 +131,15 @@ fn check_json(body: &Value, sent: &[Sent], q: &Q, patient_access: bool) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r[if patient_access { "actor_id" } else { "patient_id" }].as_str().map(str::to_owned))
+        .map(|r| {
+            r[if patient_access {
+                "actor_id"
+            } else {
+                "patient_id"
+            }]
+            .as_str()
+            .map(str::to_owned)
+        })
         .collect();
     assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
 }
@@ -125,23 +147,43 @@ fn check_json(body: &Value, sent: &[Sent], q: &Q, patient_access: bool) {
 /// The CSV holds the same summary and events as the JSON report.
 fn check_csv(text: &str, json_report: &Value, patient_access: bool) {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header[..4], ["record", "actor_id", "actor_role", "patient_id"]);
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header[..4],
+        ["record", "actor_id", "actor_role", "patient_id"]
+    );
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let (summary, events): (Vec<_>, Vec<_>) = records.iter().partition(|r| &r[0] == "summary");
     assert!(events.iter().all(|r| &r[0] == "event"));
     // Summary rows first, then events.
-    assert!(records.iter().take(summary.len()).all(|r| &r[0] == "summary"));
+    assert!(
+        records
+            .iter()
+            .take(summary.len())
+            .all(|r| &r[0] == "summary")
+    );
     let rows = json_report["summary"].as_array().unwrap();
     assert_eq!(summary.len(), rows.len());
     for (c, j) in summary.iter().zip(rows) {
-        let key = if patient_access { "actor_id" } else { "patient_id" };
+        let key = if patient_access {
+            "actor_id"
+        } else {
+            "patient_id"
+        };
         assert_eq!(&c[col(key)], j[key].as_str().unwrap_or(""));
         let joined = |v: &Value| set(v).into_iter().collect::<Vec<_>>().join(";");
         assert_eq!(&c[col("actions")], joined(&j["actions"]));
         if patient_access {
-            assert_eq!(&c[col("actor_role")], j["actor_role"].as_str().unwrap_or(""));
+            assert_eq!(
+                &c[col("actor_role")],
+                j["actor_role"].as_str().unwrap_or("")
+            );
             assert_eq!(&c[col("purposes")], joined(&j["purposes"]));
         }
         assert_eq!(&c[col("count")], j["count"].to_string());
@@ -154,7 +196,10 @@ fn check_csv(text: &str, json_report: &Value, patient_access: bool) {
     for (c, e) in events.iter().zip(evs) {
         assert_eq!(&c[col("seq")], e["seq"].to_string());
         assert_eq!(time(&c[col("time")]), time(e["time"].as_str().unwrap()));
-        assert_eq!(time(&c[col("received")]), time(e["received"].as_str().unwrap()));
+        assert_eq!(
+            time(&c[col("received")]),
+            time(e["received"].as_str().unwrap())
+        );
         for (name, value) in [
             ("actor_id", &e["actor"]["id"]),
             ("actor_role", &e["actor"]["role"]),
@@ -175,13 +220,20 @@ fn check_csv(text: &str, json_report: &Value, patient_access: bool) {
 
 /// The newest `report` record: one more than before, naming the caller and what was asked.
 fn last_report_audit(server: &Server, key: &str, seen: &mut usize) -> Value {
-    let r = synth::search(server, key, &[("action", "report".into()), ("limit", "1000".into())]);
+    let r = synth::search(
+        server,
+        key,
+        &[("action", "report".into()), ("limit", "1000".into())],
+    );
     let audits = json(r)["events"].as_array().unwrap().clone();
     *seen += 1;
     assert_eq!(audits.len(), *seen, "one report record per report");
     let a = audits.last().unwrap().clone();
     assert!(synth::is_self_audit(&a));
-    assert!(a["actor"]["id"].as_str().unwrap().starts_with("key:"), "{a}");
+    assert!(
+        a["actor"]["id"].as_str().unwrap().starts_with("key:"),
+        "{a}"
+    );
     assert_eq!(a["actor"]["role"], "auditor");
     assert_eq!(a["purpose"], "HCOMPL");
     a
@@ -198,7 +250,13 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
     let server = Server::start(&data);
     let sent = synth::ingest(&server, &writer, TENANT, &synth::events(2_000, 77, "r"), 3);
     // The same patient and actor ids in another tenant must not show up.
-    synth::ingest(&server, &other_writer, "other-clinic", &synth::events(600, 78, "o"), 4);
+    synth::ingest(
+        &server,
+        &other_writer,
+        "other-clinic",
+        &synth::events(600, 78, "o"),
+        4,
+    );
 
     let from: Timestamp = "2026-02-01T00:00:00Z".parse().unwrap();
     let to: Timestamp = "2026-07-01T00:00:00Z".parse().unwrap();
@@ -211,11 +269,49 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
     let actor = sent[17].get("/actor/id").unwrap().to_string();
     let mut seen = 0;
     let cases = [
-        (true, Q { patient: Some(patient.clone()), from: Some(from), to: Some(to), ..Q::default() }),
-        (true, Q { patient: Some("MRN-00000".into()), to: Some(to), ..Q::default() }),
-        (true, Q { patient: Some("MRN-99999".into()), from: Some(from), to: Some(to), ..Q::default() }),
-        (false, Q { actor: Some(actor.clone()), from: Some(from), to: Some(to), ..Q::default() }),
-        (false, Q { actor: Some(actor.clone()), to: Some(to), ..Q::default() }),
+        (
+            true,
+            Q {
+                patient: Some(patient.clone()),
+                from: Some(from),
+                to: Some(to),
+                ..Q::default()
+            },
+        ),
+        (
+            true,
+            Q {
+                patient: Some("MRN-00000".into()),
+                to: Some(to),
+                ..Q::default()
+            },
+        ),
+        (
+            true,
+            Q {
+                patient: Some("MRN-99999".into()),
+                from: Some(from),
+                to: Some(to),
+                ..Q::default()
+            },
+        ),
+        (
+            false,
+            Q {
+                actor: Some(actor.clone()),
+                from: Some(from),
+                to: Some(to),
+                ..Q::default()
+            },
+        ),
+        (
+            false,
+            Q {
+                actor: Some(actor.clone()),
+                to: Some(to),
+                ..Q::default()
+            },
+        ),
     ];
     for (patient_access, q) in cases {
         let path = if patient_access {
@@ -242,11 +338,18 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
 
         // CSV both ways, the same bytes (the range excludes the reports' own records).
         let by_accept = report(&server, &auditor, path, &params, Some("text/csv"));
-        assert!(by_accept.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(
+            by_accept.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv")
+        );
         let by_accept = by_accept.text().unwrap();
         let mut p = params.clone();
         p.push(("format", "csv".into()));
-        let by_param = report(&server, &auditor, path, &p, Some("application/json")).text().unwrap();
+        let by_param = report(&server, &auditor, path, &p, Some("application/json"))
+            .text()
+            .unwrap();
         assert_eq!(by_accept, by_param);
         check_csv(&by_param, &body, patient_access);
         seen += 1;
@@ -256,7 +359,13 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
     // Without a range the patient's report shows the auditor's own earlier accesses: a
     // search naming the patient is an access to the patient's data.
     synth::search(&server, &auditor, &[("patient", patient.clone())]);
-    let body = json(report(&server, &auditor, "/v1/reports/patient-access", &[("patient", patient)], None));
+    let body = json(report(
+        &server,
+        &auditor,
+        "/v1/reports/patient-access",
+        &[("patient", patient)],
+        None,
+    ));
     let subject = last_report_audit(&server, &auditor, &mut seen)["actor"]["id"].clone();
     let mine = body["summary"]
         .as_array()
@@ -280,7 +389,11 @@ fn bad_report_parameters_name_the_parameter() {
         ("patient-access", "patient=", "patient"),
         ("actor-activity", "patient=MRN-00001", "actor"),
         ("patient-access", "patient=MRN-00001&from=last-week", "from"),
-        ("actor-activity", "actor=u-001&to=2026-02-30T00:00:00Z", "to"),
+        (
+            "actor-activity",
+            "actor=u-001&to=2026-02-30T00:00:00Z",
+            "to",
+        ),
         ("patient-access", "patient=MRN-00001&format=pdf", "format"),
     ] {
         let r = server.get(&auditor, &format!("/v1/reports/{path}?{query}"));
@@ -288,7 +401,10 @@ fn bad_report_parameters_name_the_parameter() {
         assert_eq!(r.headers()["content-type"], "application/problem+json");
         let p = json(r);
         assert_eq!(p["field"], field, "{p}");
-        assert!(!p.to_string().contains("MRN-00001"), "no identifiers in errors: {p}");
+        assert!(
+            !p.to_string().contains("MRN-00001"),
+            "no identifiers in errors: {p}"
+        );
     }
     // Refused requests leave no record.
     let r = synth::search(&server, &auditor, &[("action", "report".into())]);

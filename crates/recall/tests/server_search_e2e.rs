@@ -42,8 +42,20 @@ fn set_atom(q: &mut Q, atom: &str, e: &Sent, rng: &mut Rng) {
         "system" => q.system = own("/source/system", "pacs"),
         "ip" => q.ip = own("/source/ip", IPS[4]),
         "break_glass" => q.break_glass = true,
-        "from" => q.from = Some(if rng.chance(333) { e.time } else { e.time - days(rng) }),
-        "to" => q.to = Some(if rng.chance(333) { e.time } else { e.time + days(rng) }),
+        "from" => {
+            q.from = Some(if rng.chance(333) {
+                e.time
+            } else {
+                e.time - days(rng)
+            })
+        }
+        "to" => {
+            q.to = Some(if rng.chance(333) {
+                e.time
+            } else {
+                e.time + days(rng)
+            })
+        }
         other => unreachable!("{other}"),
     }
 }
@@ -67,23 +79,76 @@ fn singles(sent: &[Sent], tenant: &str) -> Vec<Q> {
     let d = Q::default;
     vec![
         d(),
-        Q { patient: Some(most_common(sent, tenant, "/patient/id")), ..d() },
-        Q { patient: s("MRN-99999"), ..d() },
-        Q { actor: Some(most_common(sent, tenant, "/actor/id")), ..d() },
-        Q { action: s("update"), ..d() },
-        Q { outcome: s("success"), ..d() },
-        Q { outcome: s("failure"), ..d() },
-        Q { outcome: s("denied"), ..d() },
-        Q { purpose: s("HPAYMT"), ..d() },
-        Q { purpose: s("ETREAT"), ..d() },
-        Q { system: s("pacs"), ..d() },
-        Q { ip: s(IPS[2]), ..d() },
-        Q { ip: s(IPS[4]), ..d() },
-        Q { break_glass: true, ..d() },
-        Q { from: Some(mid), ..d() },
-        Q { to: Some(mid), ..d() },
-        Q { from: Some(mid), to: Some(late), ..d() },
-        Q { from: Some(late), to: Some(mid), ..d() },
+        Q {
+            patient: Some(most_common(sent, tenant, "/patient/id")),
+            ..d()
+        },
+        Q {
+            patient: s("MRN-99999"),
+            ..d()
+        },
+        Q {
+            actor: Some(most_common(sent, tenant, "/actor/id")),
+            ..d()
+        },
+        Q {
+            action: s("update"),
+            ..d()
+        },
+        Q {
+            outcome: s("success"),
+            ..d()
+        },
+        Q {
+            outcome: s("failure"),
+            ..d()
+        },
+        Q {
+            outcome: s("denied"),
+            ..d()
+        },
+        Q {
+            purpose: s("HPAYMT"),
+            ..d()
+        },
+        Q {
+            purpose: s("ETREAT"),
+            ..d()
+        },
+        Q {
+            system: s("pacs"),
+            ..d()
+        },
+        Q {
+            ip: s(IPS[2]),
+            ..d()
+        },
+        Q {
+            ip: s(IPS[4]),
+            ..d()
+        },
+        Q {
+            break_glass: true,
+            ..d()
+        },
+        Q {
+            from: Some(mid),
+            ..d()
+        },
+        Q {
+            to: Some(mid),
+            ..d()
+        },
+        Q {
+            from: Some(mid),
+            to: Some(late),
+            ..d()
+        },
+        Q {
+            from: Some(late),
+            to: Some(mid),
+            ..d()
+        },
     ]
 }
 
@@ -148,7 +213,12 @@ fn every_filter_and_combination_matches_the_oracle_in_both_orders_and_all_page_s
     recall_ok(&data, &["init"]);
     let keys: Vec<(String, String)> = TENANTS
         .iter()
-        .map(|t| (create_key(&data, t, "writer"), create_key(&data, t, "auditor")))
+        .map(|t| {
+            (
+                create_key(&data, t, "writer"),
+                create_key(&data, t, "auditor"),
+            )
+        })
         .collect();
     let server = Server::start(&data);
 
@@ -162,8 +232,18 @@ fn every_filter_and_combination_matches_the_oracle_in_both_orders_and_all_page_s
     for half in 0..2u64 {
         for (i, tenant) in TENANTS.iter().enumerate() {
             let n = all[i].len() / 2;
-            let part = if half == 0 { &all[i][..n] } else { &all[i][n..] };
-            sent.extend(synth::ingest(&server, &keys[i].0, tenant, part, half * 7 + i as u64));
+            let part = if half == 0 {
+                &all[i][..n]
+            } else {
+                &all[i][n..]
+            };
+            sent.extend(synth::ingest(
+                &server,
+                &keys[i].0,
+                tenant,
+                part,
+                half * 7 + i as u64,
+            ));
         }
     }
     for (i, tenant) in TENANTS.iter().enumerate() {
@@ -176,14 +256,21 @@ fn every_filter_and_combination_matches_the_oracle_in_both_orders_and_all_page_s
 
     let mut jobs: Vec<(String, Q)> = Vec::new();
     for tenant in TENANTS {
-        jobs.extend(singles(&sent, tenant).into_iter().map(|q| (tenant.to_string(), q)));
+        jobs.extend(
+            singles(&sent, tenant)
+                .into_iter()
+                .map(|q| (tenant.to_string(), q)),
+        );
     }
     jobs.extend(combinations(&sent, 30, 99));
     let empty = jobs
         .iter()
         .filter(|(t, q)| q.oracle(&sent, t, false).is_empty())
         .count();
-    assert!(empty < jobs.len() / 3, "most searches should find something");
+    assert!(
+        empty < jobs.len() / 3,
+        "most searches should find something"
+    );
 
     // Three clients at once: more realistic, and their audit records share group commits.
     let next = AtomicUsize::new(0);
@@ -214,8 +301,14 @@ fn problem_field(r: reqwest::blocking::Response) -> String {
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let p = json(r);
     assert_eq!(p["status"], 400, "{p}");
-    assert!(p["type"].is_string() && p["title"].is_string() && p["detail"].is_string(), "{p}");
-    p["field"].as_str().unwrap_or_else(|| panic!("no field: {p}")).to_string()
+    assert!(
+        p["type"].is_string() && p["title"].is_string() && p["detail"].is_string(),
+        "{p}"
+    );
+    p["field"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no field: {p}"))
+        .to_string()
 }
 
 #[test]
@@ -227,7 +320,13 @@ fn limits_cursors_and_bad_parameters() {
     let auditor = create_key(&data, TENANTS[0], "auditor");
     let other = create_key(&data, TENANTS[1], "auditor");
     let server = Server::start(&data);
-    let sent = synth::ingest(&server, &writer, TENANTS[0], &synth::events(1_500, 5, "p"), 1);
+    let sent = synth::ingest(
+        &server,
+        &writer,
+        TENANTS[0],
+        &synth::events(1_500, 5, "p"),
+        1,
+    );
     let page = |key: &str, p: &[(&'static str, &str)]| json(search(&server, key, &bound(p)));
 
     // The default page is 100 events; 1000 is the largest page.
@@ -235,7 +334,12 @@ fn limits_cursors_and_bad_parameters() {
     let big = page(&auditor, &[("limit", "1000")]);
     assert_eq!(big["events"].as_array().unwrap().len(), 1000);
     let want = Q::default().oracle(&sent, TENANTS[0], false);
-    assert_same(big["events"].as_array().unwrap(), &want[..1000], false, "limit 1000");
+    assert_same(
+        big["events"].as_array().unwrap(),
+        &want[..1000],
+        false,
+        "limit 1000",
+    );
 
     for (k, v, field) in [
         ("limit", "0", "limit"),
@@ -264,7 +368,10 @@ fn limits_cursors_and_bad_parameters() {
     let cursor = first["next_cursor"].as_str().unwrap();
     for (key, params) in [
         (&auditor, vec![("action", "update"), ("cursor", cursor)]),
-        (&auditor, vec![("action", "read"), ("order", "desc"), ("cursor", cursor)]),
+        (
+            &auditor,
+            vec![("action", "read"), ("order", "desc"), ("cursor", cursor)],
+        ),
         (&other, vec![("action", "read"), ("cursor", cursor)]),
     ] {
         let mut p = params;
@@ -272,11 +379,22 @@ fn limits_cursors_and_bad_parameters() {
         assert_eq!(problem_field(search(&server, key, &bound(&p))), "cursor");
     }
     let cut = &cursor[..cursor.len() - 3];
-    let r = search(&server, &auditor, &bound(&[("action", "read"), ("limit", "3"), ("cursor", cut)]));
+    let r = search(
+        &server,
+        &auditor,
+        &bound(&[("action", "read"), ("limit", "3"), ("cursor", cut)]),
+    );
     assert_eq!(problem_field(r), "cursor");
     // The same query takes it and goes on where the first page ended.
-    let next = page(&auditor, &[("limit", "3"), ("action", "read"), ("cursor", cursor)]);
-    let reads = Q { action: Some("read".into()), ..Q::default() }.oracle(&sent, TENANTS[0], false);
+    let next = page(
+        &auditor,
+        &[("limit", "3"), ("action", "read"), ("cursor", cursor)],
+    );
+    let reads = Q {
+        action: Some("read".into()),
+        ..Q::default()
+    }
+    .oracle(&sent, TENANTS[0], false);
     let both: Vec<_> = [first, next]
         .iter()
         .flat_map(|p| p["events"].as_array().unwrap().clone())

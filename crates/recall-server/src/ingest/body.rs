@@ -45,7 +45,12 @@ pub fn parse_body(
     let ndjson = match content_type {
         None => false,
         Some(c) => {
-            let c = c.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let c = c
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if c.contains("ndjson") || c.contains("jsonl") || c.contains("json-seq") {
                 true
             } else if c == "application/json" || c.ends_with("+json") {
@@ -189,12 +194,24 @@ mod tests {
             parse_body(None, b"[{\"a\":", now(), 2),
             Err(BodyError::Malformed { .. })
         ));
-        for other in ["text/plain", "application/x-www-form-urlencoded", "application/xml"] {
+        for other in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/xml",
+        ] {
             assert!(matches!(
                 parse_body(Some(other), E.as_bytes(), now(), 2),
                 Err(BodyError::MediaType)
             ));
         }
-        assert!(parse_body(Some("Application/JSON; charset=utf-8"), E.as_bytes(), now(), 2).is_ok());
+        assert!(
+            parse_body(
+                Some("Application/JSON; charset=utf-8"),
+                E.as_bytes(),
+                now(),
+                2
+            )
+            .is_ok()
+        );
     }
 }

@@ -13,7 +13,13 @@ pub const NDJSON: &str = "application/x-ndjson";
 /// Source systems of the synthetic events.
 pub const SYSTEMS: [&str; 4] = ["ehr-prod", "pacs", "lab-lis", "portal"];
 /// Source addresses (one IPv6) of the synthetic events.
-pub const IPS: [&str; 5] = ["10.1.0.7", "10.1.0.8", "10.2.3.4", "192.168.5.20", "fd00::17"];
+pub const IPS: [&str; 5] = [
+    "10.1.0.7",
+    "10.1.0.8",
+    "10.2.3.4",
+    "192.168.5.20",
+    "fd00::17",
+];
 /// Purposes of use; ETREAT is break-glass.
 pub const PURPOSES: [&str; 4] = ["TREAT", "HPAYMT", "HOPERAT", "ETREAT"];
 /// Actions.
@@ -136,7 +142,13 @@ impl Sent {
 
 /// Posts `events` to the writer's tenant in batches of 1–250 (NDJSON, every fourth a JSON
 /// array), checking each 201 and its receipts; returns what was sent with its seqs.
-pub fn ingest(server: &Server, writer: &str, tenant: &str, events: &[Value], seed: u64) -> Vec<Sent> {
+pub fn ingest(
+    server: &Server,
+    writer: &str,
+    tenant: &str,
+    events: &[Value],
+    seed: u64,
+) -> Vec<Sent> {
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(events.len());
     let mut rest = events;
@@ -272,7 +284,14 @@ pub fn search(server: &Server, key: &str, params: &[(&str, String)]) -> Response
 /// event: ascending, the first one seen ends the walk (nothing synthetic can follow, and
 /// new records keep arriving behind the cursor); descending they come first and are
 /// skipped.
-pub fn search_all(server: &Server, key: &str, tenant: &str, q: &Q, desc: bool, limit: usize) -> Vec<Value> {
+pub fn search_all(
+    server: &Server,
+    key: &str,
+    tenant: &str,
+    q: &Q,
+    desc: bool,
+    limit: usize,
+) -> Vec<Value> {
     let mut params = q.params();
     params.push(("limit", limit.to_string()));
     if desc {
@@ -331,7 +350,11 @@ pub fn assert_same(got: &[Value], want: &[&Sent], desc: bool, what: &str) {
         })
         .collect();
     for pair in keys.windows(2) {
-        let ordered = if desc { pair[0] > pair[1] } else { pair[0] < pair[1] };
+        let ordered = if desc {
+            pair[0] > pair[1]
+        } else {
+            pair[0] < pair[1]
+        };
         assert!(ordered, "{what}: order broken at {pair:?}");
     }
 }
