@@ -11,8 +11,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::recall_ok;
-use common::server::{Server, create_key, json};
+use common::server::{Server, json};
 use common::synth::{self, NDJSON};
 use serde_json::{Value, json};
 
@@ -50,12 +49,9 @@ fn bad(i: usize, field: &str, value: Value) -> Value {
 }
 
 fn setup(env: &[(&str, &str)]) -> (tempfile::TempDir, Server, String, String) {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let writer = create_key(&data, TENANT, "writer");
-    let auditor = create_key(&data, TENANT, "auditor");
+    let (tmp, data, keys) = synth::data_with_keys(&[(TENANT, "writer"), (TENANT, "auditor")]);
     let server = Server::start_with(&data, env);
+    let [writer, auditor] = keys.try_into().unwrap();
     (tmp, server, writer, auditor)
 }
 

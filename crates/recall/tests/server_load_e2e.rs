@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::recall_ok;
-use common::server::{Server, create_key, json};
+use common::server::{Server, json};
 use common::synth::{self, NDJSON, Q, Rng};
 use serde_json::{Value, json};
 
@@ -80,11 +79,8 @@ fn post_batch(
 
 #[test]
 fn overload_answers_retry_after_and_every_receipt_is_searchable() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let writer = create_key(&data, TENANT, "writer");
-    let auditor = create_key(&data, TENANT, "auditor");
+    let (_tmp, data, keys) = synth::data_with_keys(&[(TENANT, "writer"), (TENANT, "auditor")]);
+    let [writer, auditor] = keys.try_into().unwrap();
     let server = Server::start_with(
         &data,
         &[
@@ -160,18 +156,14 @@ fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
 
 #[test]
 fn metrics_report_ingest_latency_batches_queue_and_store_without_identifiers() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
     let tenants = ["metrics-north", "metrics-south"];
-    let writers: Vec<String> = tenants
-        .iter()
-        .map(|t| create_key(&data, t, "writer"))
-        .collect();
-    let auditors: Vec<String> = tenants
-        .iter()
-        .map(|t| create_key(&data, t, "auditor"))
-        .collect();
+    let (_tmp, data, keys) = synth::data_with_keys(&[
+        (tenants[0], "writer"),
+        (tenants[1], "writer"),
+        (tenants[0], "auditor"),
+        (tenants[1], "auditor"),
+    ]);
+    let (writers, auditors) = keys.split_at(2);
     let server = Server::start(&data);
     let mut sent = Vec::new();
     for (i, tenant) in tenants.iter().enumerate() {

@@ -9,9 +9,8 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::recall_ok;
-use common::server::{Server, create_key, json};
-use common::synth::{self, Q, Sent};
+use common::server::{Server, json};
+use common::synth::{self, Oracle, Q, Sent};
 use jiff::Timestamp;
 use reqwest::blocking::Response;
 use serde_json::Value;
@@ -241,12 +240,12 @@ fn last_report_audit(server: &Server, key: &str, seen: &mut usize) -> Value {
 
 #[test]
 fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let writer = create_key(&data, TENANT, "writer");
-    let auditor = create_key(&data, TENANT, "auditor");
-    let other_writer = create_key(&data, "other-clinic", "writer");
+    let (_tmp, data, keys) = synth::data_with_keys(&[
+        (TENANT, "writer"),
+        (TENANT, "auditor"),
+        ("other-clinic", "writer"),
+    ]);
+    let [writer, auditor, other_writer] = keys.try_into().unwrap();
     let server = Server::start(&data);
     let sent = synth::ingest(&server, &writer, TENANT, &synth::events(2_000, 77, "r"), 3);
     // The same patient and actor ids in another tenant must not show up.
@@ -268,50 +267,19 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
         .to_string();
     let actor = sent[17].get("/actor/id").unwrap().to_string();
     let mut seen = 0;
+    let q = |patient: Option<&str>, actor: Option<&str>, from: Option<Timestamp>| Q {
+        patient: patient.map(str::to_owned),
+        actor: actor.map(str::to_owned),
+        from,
+        to: Some(to),
+        ..Q::default()
+    };
     let cases = [
-        (
-            true,
-            Q {
-                patient: Some(patient.clone()),
-                from: Some(from),
-                to: Some(to),
-                ..Q::default()
-            },
-        ),
-        (
-            true,
-            Q {
-                patient: Some("MRN-00000".into()),
-                to: Some(to),
-                ..Q::default()
-            },
-        ),
-        (
-            true,
-            Q {
-                patient: Some("MRN-99999".into()),
-                from: Some(from),
-                to: Some(to),
-                ..Q::default()
-            },
-        ),
-        (
-            false,
-            Q {
-                actor: Some(actor.clone()),
-                from: Some(from),
-                to: Some(to),
-                ..Q::default()
-            },
-        ),
-        (
-            false,
-            Q {
-                actor: Some(actor.clone()),
-                to: Some(to),
-                ..Q::default()
-            },
-        ),
+        (true, q(Some(&patient), None, Some(from))),
+        (true, q(Some("MRN-00000"), None, None)),
+        (true, q(Some("MRN-99999"), None, Some(from))),
+        (false, q(None, Some(&actor), Some(from))),
+        (false, q(None, Some(&actor), None)),
     ];
     for (patient_access, q) in cases {
         let path = if patient_access {
@@ -379,10 +347,8 @@ fn reports_match_the_oracle_in_json_and_csv_and_are_audited() {
 
 #[test]
 fn bad_report_parameters_name_the_parameter() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let auditor = create_key(&data, TENANT, "auditor");
+    let (_tmp, data, keys) = synth::data_with_keys(&[(TENANT, "auditor")]);
+    let auditor = &keys[0];
     let server = Server::start(&data);
     for (path, query, field) in [
         ("patient-access", "", "patient"),
@@ -396,7 +362,7 @@ fn bad_report_parameters_name_the_parameter() {
         ),
         ("patient-access", "patient=MRN-00001&format=pdf", "format"),
     ] {
-        let r = server.get(&auditor, &format!("/v1/reports/{path}?{query}"));
+        let r = server.get(auditor, &format!("/v1/reports/{path}?{query}"));
         assert_eq!(r.status(), 400, "{path}?{query}");
         assert_eq!(r.headers()["content-type"], "application/problem+json");
         let p = json(r);
@@ -407,7 +373,7 @@ fn bad_report_parameters_name_the_parameter() {
         );
     }
     // Refused requests leave no record.
-    let r = synth::search(&server, &auditor, &[("action", "report".into())]);
+    let r = synth::search(&server, auditor, &[("action", "report".into())]);
     assert_eq!(json(r)["events"].as_array().unwrap().len(), 0);
     server.stop();
 }

@@ -9,9 +9,8 @@ mod common;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::recall_ok;
-use common::server::{Server, create_key, json};
-use common::synth::{self, IPS, Q, Rng, Sent, assert_same, search, search_all};
+use common::server::{Server, json};
+use common::synth::{self, IPS, Oracle, Q, Rng, Sent, assert_same, search, search_all};
 use jiff::{SignedDuration, Timestamp};
 
 const TENANTS: [&str; 2] = ["north-clinic", "south-clinic"];
@@ -208,17 +207,15 @@ fn check(server: &Server, key: &str, tenant: &str, sent: &[Sent], q: &Q) {
 
 #[test]
 fn every_filter_and_combination_matches_the_oracle_in_both_orders_and_all_page_sizes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let keys: Vec<(String, String)> = TENANTS
-        .iter()
-        .map(|t| {
-            (
-                create_key(&data, t, "writer"),
-                create_key(&data, t, "auditor"),
-            )
-        })
+    let (_tmp, data, keys) = synth::data_with_keys(&[
+        (TENANTS[0], "writer"),
+        (TENANTS[0], "auditor"),
+        (TENANTS[1], "writer"),
+        (TENANTS[1], "auditor"),
+    ]);
+    let keys: Vec<(String, String)> = keys
+        .chunks(2)
+        .map(|k| (k[0].clone(), k[1].clone()))
         .collect();
     let server = Server::start(&data);
 
@@ -313,12 +310,12 @@ fn problem_field(r: reqwest::blocking::Response) -> String {
 
 #[test]
 fn limits_cursors_and_bad_parameters() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    recall_ok(&data, &["init"]);
-    let writer = create_key(&data, TENANTS[0], "writer");
-    let auditor = create_key(&data, TENANTS[0], "auditor");
-    let other = create_key(&data, TENANTS[1], "auditor");
+    let (_tmp, data, keys) = synth::data_with_keys(&[
+        (TENANTS[0], "writer"),
+        (TENANTS[0], "auditor"),
+        (TENANTS[1], "auditor"),
+    ]);
+    let [writer, auditor, other] = keys.try_into().unwrap();
     let server = Server::start(&data);
     let sent = synth::ingest(
         &server,

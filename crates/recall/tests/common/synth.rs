@@ -2,11 +2,14 @@
 //! documentation-range addresses), ingest over `POST /v1/events`, a brute-force oracle of
 //! `GET /v1/events`, and paging through it.
 
+use std::path::PathBuf;
+
 use jiff::{SignedDuration, Timestamp};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
-use super::server::{Server, json as body_json};
+use super::recall_ok;
+use super::server::{Server, create_key, json as body_json};
 
 /// NDJSON media type.
 pub const NDJSON: &str = "application/x-ndjson";
@@ -180,29 +183,39 @@ pub fn ingest(
     out
 }
 
+/// A fresh data directory (`recall init`) with a key per (tenant, role), in order.
+pub fn data_with_keys(keys: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf, Vec<String>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    recall_ok(&data, &["init"]);
+    let keys = keys
+        .iter()
+        .map(|(tenant, role)| create_key(&data, tenant, role))
+        .collect();
+    (tmp, data, keys)
+}
+
 /// Events as NDJSON.
 pub fn ndjson(events: &[Value]) -> String {
     events.iter().map(|e| format!("{e}\n")).collect()
 }
 
-/// A search of `GET /v1/events`: its filters, as the oracle applies them.
-#[derive(Debug, Clone, Default)]
-pub struct Q {
-    pub patient: Option<String>,
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub outcome: Option<String>,
-    pub purpose: Option<String>,
-    pub system: Option<String>,
-    pub ip: Option<String>,
-    pub break_glass: bool,
-    pub from: Option<Timestamp>,
-    pub to: Option<Timestamp>,
+/// A search of `GET /v1/events`: the query layer's own filter type, used only as the
+/// container of the parameters; [`Oracle`] applies them independently.
+pub use recall_query::Filter as Q;
+
+/// The brute-force oracle of a search, and its query parameters.
+pub trait Oracle {
+    /// The query parameters.
+    fn params(&self) -> Vec<(&'static str, String)>;
+    /// Does the sent event satisfy every filter?
+    fn matches(&self, s: &Sent) -> bool;
+    /// The tenant's matching events in (time, seq) order, reversed for `desc`.
+    fn oracle<'a>(&self, sent: &'a [Sent], tenant: &str, desc: bool) -> Vec<&'a Sent>;
 }
 
-impl Q {
-    /// The query parameters.
-    pub fn params(&self) -> Vec<(&'static str, String)> {
+impl Oracle for Q {
+    fn params(&self) -> Vec<(&'static str, String)> {
         let mut p = Vec::new();
         for (k, v) in [
             ("patient", &self.patient),
@@ -228,8 +241,7 @@ impl Q {
         p
     }
 
-    /// The oracle: does the sent event satisfy every filter?
-    pub fn matches(&self, s: &Sent) -> bool {
+    fn matches(&self, s: &Sent) -> bool {
         let eq = |want: &Option<String>, have: Option<&str>| {
             want.as_deref().is_none_or(|w| have == Some(w))
         };
@@ -245,8 +257,7 @@ impl Q {
             && self.to.is_none_or(|t| s.time < t)
     }
 
-    /// The tenant's matching events in (time, seq) order, reversed for `desc`.
-    pub fn oracle<'a>(&self, sent: &'a [Sent], tenant: &str, desc: bool) -> Vec<&'a Sent> {
+    fn oracle<'a>(&self, sent: &'a [Sent], tenant: &str, desc: bool) -> Vec<&'a Sent> {
         let mut hits: Vec<&Sent> = sent
             .iter()
             .filter(|s| s.tenant == tenant && self.matches(s))
