@@ -32,6 +32,10 @@ pub struct ServerConfig {
     pub public_transparency: bool,
     /// JWT bearer tokens for people; API keys work without it.
     pub jwt: Option<JwtConfig>,
+    /// The data directory, whose size `/metrics` reports; set by the caller that opened
+    /// it, never read from the file.
+    #[serde(skip)]
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +52,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             public_transparency: false,
             jwt: None,
+            data_dir: None,
         }
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use axum::Router;
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -120,13 +122,24 @@ pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, Liste
     Ok(config)
 }
 
+/// Cuts off a client that takes longer than `limit` to send a request's headers
+/// (slowloris). The request timeout only starts once the headers are in, and hyper runs
+/// its own header timeout only when given a timer: without this, a client that never
+/// finishes its headers holds a connection forever.
+fn limit_header_time(builder: &mut Builder<TokioExecutor>, limit: Duration) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limit);
+}
+
 /// Serves `app` on `cfg.listen` until `shutdown` resolves.
 ///
 /// TLS when `tls_cert` and `tls_key` are set; otherwise plain HTTP, refused for a
 /// non-loopback address unless `insecure_http`. `on_bound` gets the bound address (useful
 /// with port 0) before the first connection is accepted. After `shutdown` resolves, no new
 /// connection is accepted and in-flight requests get up to `request_timeout_secs` to
-/// finish.
+/// finish. A client gets `request_timeout_secs` for its headers too.
 pub async fn serve(
     app: Router,
     cfg: &ServerConfig,
@@ -151,6 +164,7 @@ pub async fn serve(
     }
     let handle = Handle::new();
     let grace = Duration::from_secs(cfg.request_timeout_secs);
+    let header_time = Duration::from_secs(cfg.request_timeout_secs.max(1));
     let stopper = {
         let handle = handle.clone();
         tokio::spawn(async move {
@@ -164,16 +178,14 @@ pub async fn serve(
     let served = match tls {
         Some(config) => {
             let config = RustlsConfig::from_config(Arc::new(config));
-            axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = axum_server::from_tcp_rustls(listener, config).handle(handle);
+            limit_header_time(server.http_builder(), header_time);
+            server.serve(service).await
         }
         None => {
-            axum_server::from_tcp(listener)
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = axum_server::from_tcp(listener).handle(handle);
+            limit_header_time(server.http_builder(), header_time);
+            server.serve(service).await
         }
     };
     stopper.abort();

@@ -47,7 +47,7 @@ impl Modify for Bearer {
     }
 }
 
-/// Appends events: one JSON object, a JSON array, or NDJSON (`application/x-ndjson`). Durable before the answer; all or nothing. An event whose `id` the tenant already holds is not appended again: its original receipt comes back with `"replayed": true`.
+/// Appends events: one JSON object, a JSON array (`application/json`), or NDJSON (`application/x-ndjson`); other content types get 415. Durable before the answer; all or nothing. An event whose `id` the tenant already holds is not appended again: its original receipt comes back with `"replayed": true`.
 #[utoipa::path(post, path = "/v1/events", tag = "ingest",
     request_body(content = String, description = "native events (wire format v1)", content_type = "application/x-ndjson"),
     responses(
@@ -55,7 +55,9 @@ impl Modify for Bearer {
         (status = 200, description = "every event was a replay; original receipts"),
         (status = 400, description = "invalid event: `field` and `index` name it; nothing appended", content_type = "application/problem+json"),
         (status = 401, description = "no or bad credential"), (status = 403, description = "not a writer, or an event names another tenant"),
-        (status = 413, description = "body or batch too large"), (status = 503, description = "queue full; see Retry-After")))]
+        (status = 413, description = "body or batch too large"),
+        (status = 415, description = "Content-Type neither JSON nor NDJSON", content_type = "application/problem+json"),
+        (status = 503, description = "queue full; see Retry-After")))]
 fn post_events() {}
 
 /// Searches the caller's tenant. Order (time, seq); complete and exact; cursor pagination.

@@ -211,11 +211,11 @@ fn body_rejection(status: StatusCode) -> Problem {
 
 impl From<QueryRejection> for Problem {
     fn from(rejection: QueryRejection) -> Self {
+        // Names the parameter at fault, or the whole query when none can be named (an
+        // unknown parameter, say); serde's message is not echoed, it may quote values.
         let problem = Problem::bad_request("the query string is not valid for this endpoint");
-        match field_in(&rejection.body_text(), "Failed to deserialize query string") {
-            Some(f) => problem.field(f),
-            None => problem,
-        }
+        let field = field_in(&rejection.body_text(), "Failed to deserialize query string");
+        problem.field(field.unwrap_or_else(|| "query".into()))
     }
 }
 

@@ -4,7 +4,7 @@
 //! `RECALL_SERVER_LISTEN`, `RECALL_SERVER_INSECURE_HTTP`, `RECALL_SERVER_TLS_CERT`,
 //! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`, `RECALL_SERVER_MAX_BODY_BYTES`,
 //! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
-//! `RECALL_SERVER_CACHE_MB`.
+//! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`.
 
 use std::path::Path;
 
@@ -151,6 +151,11 @@ impl Config {
                 *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
             }
         }
+        if let Some(v) = get("RECALL_SERVER_REQUEST_TIMEOUT_SECS") {
+            self.server.request_timeout_secs = v
+                .parse()
+                .context("RECALL_SERVER_REQUEST_TIMEOUT_SECS: not a number")?;
+        }
         Ok(())
     }
 
@@ -191,7 +196,9 @@ pub fn default_file(origin: &str) -> String {
 # RECALL_KEYS_PROVIDER, RECALL_KEYS_KEK_FILE, RECALL_KEYS_KEK_ENV,
 # RECALL_LOG_SEGMENT_MIB, RECALL_IMPORT_BATCH_EVENTS, RECALL_SERVER_LISTEN,
 # RECALL_SERVER_INSECURE_HTTP, RECALL_SERVER_TLS_CERT, RECALL_SERVER_TLS_KEY,
-# RECALL_SERVER_PUBLIC_TRANSPARENCY.
+# RECALL_SERVER_PUBLIC_TRANSPARENCY, RECALL_SERVER_MAX_BODY_BYTES,
+# RECALL_SERVER_MAX_BATCH_EVENTS, RECALL_SERVER_QUEUE_EVENTS,
+# RECALL_SERVER_REQUEST_TIMEOUT_SECS.
 
 [log]
 # Origin of this installation's logs. Checkpoints of tenant T name "<origin>/T" and are
@@ -227,6 +234,8 @@ batch_events = 8192
 # queue_events = 200000
 # Memory for decrypted log blocks reused by searches and reads (MiB).
 # cache_mb = 256
+# Time limit of one request, from its first byte to the end of its answer (seconds); a
+# client that sends its headers or body too slowly is cut off after it.
 # request_timeout_secs = 30
 # Serve checkpoints, tiles and proofs to anyone (true) or to verifier credentials only.
 # public_transparency = false
@@ -263,12 +272,14 @@ mod tests {
             "RECALL_SERVER_TLS_CERT" => Some("/c.pem".to_string()),
             "RECALL_SERVER_TLS_KEY" => Some("/k.pem".to_string()),
             "RECALL_SERVER_PUBLIC_TRANSPARENCY" => Some("1".to_string()),
+            "RECALL_SERVER_REQUEST_TIMEOUT_SECS" => Some("7".to_string()),
             _ => None,
         };
         cfg.apply_env(env).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.server.listen, "0.0.0.0:8443");
         assert!(cfg.server.insecure_http && cfg.server.public_transparency && cfg.server.tls());
+        assert_eq!(cfg.server.request_timeout_secs, 7);
         assert!(
             cfg.apply_env(|k| (k == "RECALL_SERVER_INSECURE_HTTP").then(|| "yes".into()))
                 .is_err()

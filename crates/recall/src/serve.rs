@@ -49,6 +49,7 @@ pub fn serve(
     if let Some(l) = listen {
         cfg.listen = l;
     }
+    cfg.data_dir = Some(dir.path.clone());
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;

@@ -28,21 +28,38 @@ pub enum BodyError {
     },
     /// No event at all.
     Empty,
+    /// The `Content-Type` is neither JSON nor NDJSON.
+    MediaType,
 }
 
 /// Parses and validates every event of a body. `content_type` decides NDJSON
-/// (`application/x-ndjson`, `application/jsonl`); otherwise the body is one JSON object
-/// or an array of them.
+/// (`application/x-ndjson`, `application/jsonl`); with `application/json` (or `…+json`)
+/// or no content type the body is one JSON object or an array of them; any other type is
+/// refused, whatever the body holds.
 pub fn parse_body(
     content_type: Option<&str>,
     body: &[u8],
     now: Timestamp,
     max_events: usize,
 ) -> Result<Vec<Event>, BodyError> {
-    let ndjson = content_type.is_some_and(|c| {
-        let c = c.to_ascii_lowercase();
-        c.contains("ndjson") || c.contains("jsonl") || c.contains("json-seq")
-    });
+    let ndjson = match content_type {
+        None => false,
+        Some(c) => {
+            let c = c
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if c.contains("ndjson") || c.contains("jsonl") || c.contains("json-seq") {
+                true
+            } else if c == "application/json" || c.ends_with("+json") {
+                false
+            } else {
+                return Err(BodyError::MediaType);
+            }
+        }
+    };
     let events = if ndjson {
         parse_lines(body, now, max_events)?
     } else {
@@ -177,5 +194,24 @@ mod tests {
             parse_body(None, b"[{\"a\":", now(), 2),
             Err(BodyError::Malformed { .. })
         ));
+        for other in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/xml",
+        ] {
+            assert!(matches!(
+                parse_body(Some(other), E.as_bytes(), now(), 2),
+                Err(BodyError::MediaType)
+            ));
+        }
+        assert!(
+            parse_body(
+                Some("Application/JSON; charset=utf-8"),
+                E.as_bytes(),
+                now(),
+                2
+            )
+            .is_ok()
+        );
     }
 }

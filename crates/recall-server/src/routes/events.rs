@@ -110,6 +110,11 @@ fn body_problem(e: BodyError) -> Problem {
                 .detail(format!("a request carries at most {limit} events"))
         }
         BodyError::Empty => Problem::bad_request("the body holds no event").field("body"),
+        BodyError::MediaType => {
+            Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported Media Type")
+                .detail("Content-Type must be application/json or application/x-ndjson")
+                .field("content-type")
+        }
     }
 }
 
@@ -244,7 +249,7 @@ pub async fn search_events(
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     who.require(READERS)?;
-    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let Query(params) = params.map_err(Problem::from)?;
     let query = params.query()?;
     state.await_indexed(&who.tenant).await?;
     let (db, tenant) = (state.db.clone(), who.tenant.clone());
@@ -298,7 +303,7 @@ pub async fn get_event(
 ) -> Result<Response, Problem> {
     who.require(READERS)?;
     who.require_tenant(&tenant)?;
-    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let Query(params) = params.map_err(Problem::from)?;
     let (db, t) = (state.db.clone(), tenant.clone());
     let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
         Lookup::Found(f) => f,

@@ -150,7 +150,7 @@ pub async fn consistency(
 ) -> Result<Response, Problem> {
     allow(&state, &headers, &tenant)?;
     known_tenant(&state, &tenant)?;
-    let Query(p) = params.map_err(|e| Problem::bad_request(e.body_text()).field("from"))?;
+    let Query(p) = params.map_err(Problem::from)?;
     let journal = state.db.journal().clone();
     let value = blocking(move || {
         let latest = match journal.latest_checkpoint(&tenant).map_err(internal)? {
@@ -194,7 +194,7 @@ pub async fn inclusion_route(
 ) -> Result<Response, Problem> {
     allow(&state, &headers, &tenant)?;
     known_tenant(&state, &tenant)?;
-    let Query(p) = params.map_err(|e| Problem::bad_request(e.body_text()).field("seq"))?;
+    let Query(p) = params.map_err(Problem::from)?;
     Ok(json_body(inclusion(&state, &tenant, p.seq).await?))
 }
 

@@ -68,7 +68,7 @@ async fn report(
     kind: Kind,
 ) -> Result<Response, Problem> {
     who.require(READERS)?;
-    let Query(p) = params.map_err(|e| Problem::bad_request(e.body_text()).field("query"))?;
+    let Query(p) = params.map_err(Problem::from)?;
     let (name, subject) = match kind {
         Kind::PatientAccess => ("patient", p.patient.clone()),
         Kind::ActorActivity => ("actor", p.actor.clone()),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod server;
+pub mod synth;
 
 use recall_bench::generator::{Config, Event, Generator, write_json_line};
 
