@@ -378,6 +378,75 @@ impl ApiKeys {
 mod tests {
     use super::*;
 
+    fn pepper() -> SecretBytes {
+        SecretBytes::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn a_database_without_labels_gains_the_column_and_keeps_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(API_KEYS_FILE);
+        // The schema before labels, with one key.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+             role TEXT NOT NULL, mac BLOB NOT NULL, created TEXT NOT NULL, revoked TEXT) STRICT",
+        )
+        .unwrap();
+        let text = format!("rk_{}_{}", "0123456789abcdef", "A".repeat(43));
+        let mac = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, pepper().expose()),
+            text.as_bytes(),
+        );
+        conn.execute(
+            "INSERT INTO api_keys VALUES ('0123456789abcdef', 't', 'writer', ?1, ?2, NULL)",
+            params![mac.as_ref(), now_text()],
+        )
+        .unwrap();
+        drop(conn);
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        assert_eq!(keys.verify(&text).unwrap().unwrap().label, None);
+        let (made, _) = keys
+            .create_labeled("t", Role::Auditor, Some("ops"))
+            .unwrap();
+        drop(keys);
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        let listed = keys.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&made), "{listed:?}");
+    }
+
+    #[test]
+    fn labels_are_checked_and_revocation_is_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ApiKeys::open(&dir.path().join(API_KEYS_FILE), pepper()).unwrap();
+        for bad in ["", "a\tb", "line\n", &"x".repeat(MAX_LABEL_CHARS + 1)] {
+            assert!(
+                matches!(
+                    keys.create_labeled("t", Role::Writer, Some(bad)),
+                    Err(AuthError::InvalidLabel(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        let (a, a_text) = keys
+            .create_labeled("a", Role::Writer, Some(&"é".repeat(MAX_LABEL_CHARS)))
+            .unwrap();
+        assert_eq!(keys.list_tenant("b").unwrap(), vec![]);
+        assert_eq!(keys.list_tenant("a").unwrap(), vec![a.clone()]);
+        assert_eq!(keys.revoke_for("b", &a.id).unwrap(), None, "not b's key");
+        assert!(keys.verify(&a_text).unwrap().is_some());
+        let (revoked, changed) = keys.revoke_for("a", &a.id).unwrap().unwrap();
+        assert!(changed && revoked.revoked.is_some());
+        assert_eq!(keys.verify(&a_text).unwrap(), None);
+        assert_eq!(
+            keys.revoke_for("a", &a.id).unwrap(),
+            Some((revoked, false)),
+            "the first revocation stands"
+        );
+        assert_eq!(keys.revoke_for("a", "0000000000000000").unwrap(), None);
+    }
+
     #[test]
     fn key_text_shape() {
         let ok = format!("rk_{}_{}", "0123456789abcdef", "A".repeat(43));
