@@ -536,6 +536,21 @@ fn admins_manage_the_keys_of_their_own_tenant_only() {
     let b_log = json(server.get(&k.b_auditor, "/v1/events?action=create"));
     assert_eq!(b_log["events"], json!([]));
 
+    // The OpenAPI document describes the admin endpoints.
+    let doc = json(server.get("", "/v1/openapi.json"));
+    for (path, method) in [
+        ("/v1/admin/keys", "get"),
+        ("/v1/admin/keys", "post"),
+        ("/v1/admin/keys/{id}", "delete"),
+        ("/v1/admin/settings", "get"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["tags"],
+            json!(["admin"]),
+            "{path}"
+        );
+    }
+
     // Settings: what is configured, nothing secret.
     let settings = json(call(
         &server,
