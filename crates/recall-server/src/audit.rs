@@ -1,12 +1,13 @@
 //! The log audits itself: every search, event read and report appends an event naming the
-//! caller (DICOM 110101 "Audit Log Used") before the answer is sent, durably.
+//! caller (DICOM 110101 "Audit Log Used") before the answer is sent, durably; so does
+//! every API key created or revoked over the API.
 
 use std::net::IpAddr;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::auth::Principal;
+use crate::auth::{KeyInfo, Principal};
 use crate::ingest::IngestError;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -28,7 +29,72 @@ pub struct Use<'a> {
 /// Appends the audit event of a use of the log; errors become 503 so that no answer
 /// leaves without its record.
 pub async fn record(state: &AppState, who: &Principal, what: Use<'_>) -> Result<(), Problem> {
-    let event = build(who, &what).map_err(|e| {
+    let mut event = base(who, what.action, what.client);
+    event["resource"] = json!({"type": "AuditEvent"});
+    event["purpose"] = json!("HCOMPL");
+    event["detail"] =
+        json!({"dicom_event": "110101", "endpoint": what.endpoint, "query": what.query});
+    if let Some(p) = what.patient {
+        event["patient"] = json!({ "id": p });
+    }
+    submit(state, who, event).await
+}
+
+/// A change to the tenant's credentials made over the API.
+pub struct KeyChange<'a> {
+    /// `create` or `revoke`.
+    pub action: &'a str,
+    /// The endpoint, e.g. `POST /v1/admin/keys`.
+    pub endpoint: &'a str,
+    /// The key created or revoked (its public facts).
+    pub key: &'a KeyInfo,
+    /// Caller's address.
+    pub client: Option<IpAddr>,
+}
+
+/// Appends the audit event of an API key created or revoked (DICOM 110113 "Security
+/// Alert", type 110136 "Security Roles Changed"): granting a role is granting access.
+pub async fn record_key_change(
+    state: &AppState,
+    who: &Principal,
+    what: KeyChange<'_>,
+) -> Result<(), Problem> {
+    let mut event = base(who, what.action, what.client);
+    event["resource"] = json!({"type": "ApiKey", "id": what.key.id});
+    event["purpose"] = json!("HSYSADMIN");
+    let mut detail = json!({
+        "dicom_event": "110113",
+        "dicom_type": "110136",
+        "endpoint": what.endpoint,
+        "role": what.key.role,
+    });
+    if let Some(l) = &what.key.label {
+        detail["label"] = json!(l);
+    }
+    event["detail"] = detail;
+    submit(state, who, event).await
+}
+
+/// The fields every self-audit event has.
+fn base(who: &Principal, action: &str, client: Option<IpAddr>) -> Value {
+    let mut source = Map::new();
+    source.insert("system".into(), json!("recall"));
+    if let Some(ip) = client {
+        source.insert("ip".into(), json!(ip.to_string()));
+    }
+    json!({
+        "time": Timestamp::now().to_string(),
+        "actor": {"id": who.subject, "role": who.role.to_string(), "type": actor_type(&who.subject)},
+        "action": action,
+        "outcome": "success",
+        "source": source,
+    })
+}
+
+/// Validates and appends `event` to the caller's log, durably.
+async fn submit(state: &AppState, who: &Principal, event: Value) -> Result<(), Problem> {
+    let bytes = serde_json::to_vec(&event).unwrap_or_default();
+    let event = recall_model::parse_event(&bytes, Timestamp::now()).map_err(|e| {
         tracing::error!(field = %e.field, "self-audit event invalid");
         Problem::internal()
     })?;
@@ -38,32 +104,6 @@ pub async fn record(state: &AppState, who: &Principal, what: Use<'_>) -> Result<
             .detail("the audit record of this request could not be queued")),
         Err(e) => Err(crate::state::internal(e)),
     }
-}
-
-fn build(
-    who: &Principal,
-    what: &Use<'_>,
-) -> Result<recall_model::Event, recall_model::ValidationError> {
-    let mut source = Map::new();
-    source.insert("system".into(), json!("recall"));
-    if let Some(ip) = what.client {
-        source.insert("ip".into(), json!(ip.to_string()));
-    }
-    let mut event = json!({
-        "time": Timestamp::now().to_string(),
-        "actor": {"id": who.subject, "role": who.role.to_string(), "type": actor_type(&who.subject)},
-        "action": what.action,
-        "resource": {"type": "AuditEvent"},
-        "outcome": "success",
-        "purpose": "HCOMPL",
-        "source": source,
-        "detail": {"dicom_event": "110101", "endpoint": what.endpoint, "query": what.query},
-    });
-    if let Some(p) = what.patient {
-        event["patient"] = json!({ "id": p });
-    }
-    let bytes = serde_json::to_vec(&event).unwrap_or_default();
-    recall_model::parse_event(&bytes, Timestamp::now())
 }
 
 fn actor_type(subject: &str) -> &'static str {

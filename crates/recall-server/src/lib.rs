@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use recall_query::Db;
 
 use crate::ingest::{IngestConfig, Ingestor};
@@ -69,7 +69,7 @@ pub fn state(
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
-    use routes::{events, logs, ops, reports};
+    use routes::{admin, events, logs, ops, reports};
     let api = Router::new()
         .route(
             "/v1/events",
@@ -88,6 +88,12 @@ pub fn app(state: AppState) -> Router {
             "/v1/logs/{tenant}/proof/inclusion",
             get(logs::inclusion_route),
         )
+        .route(
+            "/v1/admin/keys",
+            get(admin::list_keys).post(admin::create_key),
+        )
+        .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/admin/settings", get(admin::settings))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

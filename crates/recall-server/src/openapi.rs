@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
         description = "Tamper-evident audit trail for protected health information. Every search, event read and report is itself recorded in the caller's log. Errors are RFC 9457 problem details (application/problem+json) naming the field and, for batches, the event index.",
         license(name = "Apache-2.0")
     ),
-    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, healthz, readyz, metrics),
+    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, healthz, readyz, metrics),
     modifiers(&Bearer),
     security(("bearer" = [])),
     tags(
@@ -23,7 +23,8 @@ use utoipa::{Modify, OpenApi};
         (name = "search", description = "auditor role"),
         (name = "reports", description = "auditor role"),
         (name = "transparency", description = "public data only (no PHI): any key of the tenant, or anyone with public_transparency"),
-        (name = "operations")
+        (name = "admin", description = "admin role: the caller tenant's API keys and the server settings; no event contents"),
+        (name = "operations", description = "no credentials: for probes and scrapers; aggregate numbers only")
     )
 )]
 pub struct ApiDoc;
@@ -120,6 +121,34 @@ fn consistency() {}
     params(("tenant" = String, Path), ("seq" = u64, Query)),
     responses((status = 200, description = "`{\"leaf_index\", \"tree_size\", \"leaf_hash\", \"hashes\", \"checkpoint\"}`")))]
 fn inclusion() {}
+
+/// The caller tenant's API keys, oldest first (never a key or its hash).
+#[utoipa::path(get, path = "/v1/admin/keys", tag = "admin",
+    responses((status = 200, description = "`{\"keys\": [{\"id\", \"role\", \"label\", \"created\", \"revoked\": string | null}]}`"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
+fn list_keys() {}
+
+/// Creates an API key for the caller's own tenant. The key text is in this answer only; recall keeps HMAC(pepper, key). Recorded in the tenant's log.
+#[utoipa::path(post, path = "/v1/admin/keys", tag = "admin",
+    request_body(content = String, description = "`{\"role\": \"writer\" | \"auditor\" | \"admin\" | \"verifier\", \"label\"?: string (1..=100 characters)}`", content_type = "application/json"),
+    responses((status = 201, description = "`{\"id\", \"role\", \"label\", \"created\", \"revoked\": null, \"key\": \"rk_…\"}`"),
+        (status = 400, description = "bad role or label, named in `field`", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
+fn create_key() {}
+
+/// Revokes an API key of the caller's tenant, effective from the next request. Idempotent. Recorded in the tenant's log.
+#[utoipa::path(delete, path = "/v1/admin/keys/{id}", tag = "admin",
+    params(("id" = String, Path, description = "key id (16 hex digits)")),
+    responses((status = 200, description = "the key's facts with `revoked` set"),
+        (status = 404, description = "the tenant has no such key (also when another tenant has it)"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
+fn revoke_key() {}
+
+/// The server settings that are not secret: listen address, limits, public transparency, JWT issuer and audience.
+#[utoipa::path(get, path = "/v1/admin/settings", tag = "admin",
+    responses((status = 200, description = "`{\"listen\", \"tls\", \"insecure_http\", \"max_body_bytes\", \"max_batch_events\", \"queue_events\", \"request_timeout_secs\", \"public_transparency\", \"api_keys\", \"jwt\": {\"issuer\", \"audience\", \"keys\", \"tenant_claim\", \"role_claim\", \"leeway_secs\"} | null}`"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
+fn settings() {}
 
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "ok")))]

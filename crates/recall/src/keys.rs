@@ -23,8 +23,11 @@ pub enum KeysCommand {
         /// writer, auditor, admin or verifier.
         #[arg(long)]
         role: Role,
+        /// What the key is for (1 to 100 characters, shown in lists; no PHI).
+        #[arg(long)]
+        label: Option<String>,
     },
-    /// List API keys: id, tenant, role, created, revoked (never the key).
+    /// List API keys: id, tenant, role, label, created, revoked (never the key).
     List,
     /// Revoke an API key by id.
     Revoke {
@@ -56,8 +59,12 @@ pub fn open_api_keys(data_dir: &Path) -> anyhow::Result<ApiKeys> {
 fn line(k: &KeyInfo) -> String {
     let revoked = k.revoked.map_or_else(|| "-".to_string(), |t| t.to_string());
     format!(
-        "{}\t{}\t{}\t{}\t{revoked}",
-        k.id, k.tenant, k.role, k.created
+        "{}\t{}\t{}\t{}\t{}\t{revoked}",
+        k.id,
+        k.tenant,
+        k.role,
+        k.label.as_deref().unwrap_or("-"),
+        k.created
     )
 }
 
@@ -65,8 +72,12 @@ fn line(k: &KeyInfo) -> String {
 pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
     let keys = open_api_keys(data_dir)?;
     match cmd {
-        KeysCommand::Create { tenant, role } => {
-            let (info, text) = keys.create(&tenant, role)?;
+        KeysCommand::Create {
+            tenant,
+            role,
+            label,
+        } => {
+            let (info, text) = keys.create_labeled(&tenant, role, label.as_deref())?;
             println!("{text}");
             eprintln!(
                 "created key {} ({} for tenant {}); it is shown only this once",
@@ -74,7 +85,7 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::List => {
-            println!("id\ttenant\trole\tcreated\trevoked");
+            println!("id\ttenant\trole\tlabel\tcreated\trevoked");
             for k in keys.list()? {
                 println!("{}", line(&k));
             }

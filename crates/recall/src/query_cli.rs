@@ -25,7 +25,7 @@ pub struct SearchArgs {
     #[arg(long)]
     pub action: Option<String>,
     /// outcome: success | failure | denied
-    #[arg(long)]
+    #[arg(long, value_parser = ["success", "failure", "denied"])]
     pub outcome: Option<String>,
     /// purpose (HL7 PurposeOfUse)
     #[arg(long)]
@@ -33,8 +33,8 @@ pub struct SearchArgs {
     /// source.system
     #[arg(long)]
     pub system: Option<String>,
-    /// source.ip
-    #[arg(long)]
+    /// source.ip (an IPv4 or IPv6 address)
+    #[arg(long, value_parser = parse_ip)]
     pub ip: Option<String>,
     /// Only break-glass events (purpose ETREAT).
     #[arg(long)]
@@ -45,12 +45,31 @@ pub struct SearchArgs {
     /// Until this time (RFC 3339, exclusive).
     #[arg(long)]
     pub to: Option<Timestamp>,
-    /// Newest first.
-    #[arg(long)]
-    pub desc: bool,
-    /// At most this many events (all when absent).
-    #[arg(long)]
+    /// Order by (time, seq): asc (oldest first) or desc (newest first).
+    #[arg(long, value_parser = ["asc", "desc"], default_value = "asc")]
+    pub order: String,
+    /// At most this many events, at least 1 (all when absent).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+}
+
+/// `--ip`: the address as given, once it parses (the index holds it as written).
+fn parse_ip(s: &str) -> Result<String, String> {
+    s.parse::<std::net::IpAddr>()
+        .map(|_| s.to_owned())
+        .map_err(|_| "not an IPv4 or IPv6 address".to_owned())
+}
+
+/// Refuses an invalid tenant name, or a tenant without a log: searching or reporting on
+/// it would create a log (for the audit event) that could never be removed.
+pub fn check_tenant(db: &Db, tenant: &str) -> anyhow::Result<()> {
+    recall_model::validate_tenant(tenant)
+        .map_err(|e| anyhow::anyhow!("--tenant: {}", e.message))?;
+    let known = db.journal().store().tenants()?;
+    if !known.iter().any(|t| t == tenant) {
+        anyhow::bail!("--tenant: this data directory has no tenant {tenant}");
+    }
+    Ok(())
 }
 
 impl SearchArgs {
@@ -97,8 +116,11 @@ impl SearchArgs {
 }
 
 /// Prints matching events as NDJSON (native format plus tenant, seq, received), every
-/// page; returns how many.
+/// page; returns how many. Like the API, the answer is the log as it was before this
+/// search's own audit event.
 pub fn search(db: &Db, args: &SearchArgs, out: &mut dyn Write) -> anyhow::Result<u64> {
+    check_tenant(db, &args.tenant)?;
+    let horizon = db.journal().store().size(&args.tenant)?;
     audit(
         db,
         &args.tenant,
@@ -109,7 +131,11 @@ pub fn search(db: &Db, args: &SearchArgs, out: &mut dyn Write) -> anyhow::Result
     )?;
     let mut query = Query {
         filter: args.filter(),
-        order: if args.desc { Order::Desc } else { Order::Asc },
+        order: if args.order == "desc" {
+            Order::Desc
+        } else {
+            Order::Asc
+        },
         limit: 1000,
         cursor: None,
     };
@@ -121,7 +147,7 @@ pub fn search(db: &Db, args: &SearchArgs, out: &mut dyn Write) -> anyhow::Result
         let page = db
             .search(&args.tenant, &query)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        for f in &page.events {
+        for f in page.events.iter().filter(|f| f.seq < horizon) {
             out.write_all(&f.canonical)?;
             out.write_all(b"\n")?;
             printed += 1;
@@ -155,6 +181,7 @@ pub fn report(
     csv: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    check_tenant(db, tenant)?;
     let format = if csv {
         ReportFormat::Csv
     } else {

@@ -34,6 +34,9 @@ pub const REFRESH: Duration = Duration::from_secs(2);
 const ID_BYTES: usize = 8;
 const SECRET_BYTES: usize = 32;
 
+/// Longest key label, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS api_keys (
     id      TEXT PRIMARY KEY,
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     role    TEXT NOT NULL,
     mac     BLOB NOT NULL,
     created TEXT NOT NULL,
-    revoked TEXT
+    revoked TEXT,
+    label   TEXT
 ) STRICT;
 ";
 
@@ -58,6 +62,8 @@ pub struct KeyInfo {
     pub created: Timestamp,
     /// When it was revoked, if it was.
     pub revoked: Option<Timestamp>,
+    /// What the key is for, as its creator described it (not secret; no PHI).
+    pub label: Option<String>,
 }
 
 struct Stored {
@@ -92,7 +98,8 @@ fn now_text() -> String {
 }
 
 fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
-    let mut stmt = conn.prepare("SELECT id, tenant, role, mac, created, revoked FROM api_keys")?;
+    let mut stmt =
+        conn.prepare("SELECT id, tenant, role, mac, created, revoked, label FROM api_keys")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -101,11 +108,12 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
             r.get::<_, Vec<u8>>(3)?,
             r.get::<_, String>(4)?,
             r.get::<_, Option<String>>(5)?,
+            r.get::<_, Option<String>>(6)?,
         ))
     })?;
     let mut keys = HashMap::new();
     for row in rows {
-        let (id, tenant, role, mac, created, revoked) = row?;
+        let (id, tenant, role, mac, created, revoked, label) = row?;
         let damaged = |reason| AuthError::KeyDamaged {
             id: id.clone(),
             reason,
@@ -125,10 +133,44 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
             role,
             created,
             revoked,
+            label,
         };
         keys.insert(id, Stored { info, mac });
     }
     Ok(keys)
+}
+
+/// Adds the `label` column to a database created before it existed. In one immediate
+/// transaction so that two processes opening the file at once do not both add it.
+fn migrate(conn: &mut Connection) -> Result<(), AuthError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let has_label: bool = tx.query_row(
+        "SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = 'label'",
+        [],
+        |r| r.get::<_, i64>(0).map(|n| n > 0),
+    )?;
+    if !has_label {
+        tx.execute_batch("ALTER TABLE api_keys ADD COLUMN label TEXT")?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Checks a key label: 1 to [`MAX_LABEL_CHARS`] characters, no control characters (it is
+/// printed in tab-separated lists).
+pub fn check_label(label: &str) -> Result<(), AuthError> {
+    let n = label.chars().count();
+    if n == 0 || n > MAX_LABEL_CHARS {
+        return Err(AuthError::InvalidLabel(format!(
+            "must be 1 to {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(AuthError::InvalidLabel(
+            "must not contain control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn data_version(conn: &Connection) -> Result<i64, AuthError> {
@@ -162,11 +204,12 @@ impl ApiKeys {
                 path: path.to_owned(),
                 source,
             })?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         let cache = Cache {
             keys: load(&conn)?,
             data_version: data_version(&conn)?,
@@ -224,7 +267,20 @@ impl ApiKeys {
     /// Creates a key for `(tenant, role)`; returns its public facts and the key text,
     /// which is shown once and stored only as HMAC-SHA256(pepper, key text).
     pub fn create(&self, tenant: &str, role: Role) -> Result<(KeyInfo, String), AuthError> {
+        self.create_labeled(tenant, role, None)
+    }
+
+    /// [`ApiKeys::create`] with an optional label (see [`check_label`]).
+    pub fn create_labeled(
+        &self,
+        tenant: &str,
+        role: Role,
+        label: Option<&str>,
+    ) -> Result<(KeyInfo, String), AuthError> {
         check_tenant(tenant)?;
+        if let Some(l) = label {
+            check_label(l)?;
+        }
         let id = hex::encode(random_array::<ID_BYTES>());
         let secret = URL_SAFE_NO_PAD.encode(random_array::<SECRET_BYTES>());
         let text = format!("{PREFIX}{id}_{secret}");
@@ -232,9 +288,16 @@ impl ApiKeys {
         let created = Timestamp::now();
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked) \
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
-            params![id, tenant, role.as_str(), mac.as_ref(), created.to_string()],
+            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked, label) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+            params![
+                id,
+                tenant,
+                role.as_str(),
+                mac.as_ref(),
+                created.to_string(),
+                label
+            ],
         )?;
         self.reload(&conn)?;
         let info = KeyInfo {
@@ -243,6 +306,7 @@ impl ApiKeys {
             role,
             created,
             revoked: None,
+            label: label.map(str::to_owned),
         };
         Ok((info, text))
     }
@@ -253,6 +317,31 @@ impl ApiKeys {
         let mut keys: Vec<KeyInfo> = load(&conn)?.into_values().map(|s| s.info).collect();
         keys.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
         Ok(keys)
+    }
+
+    /// The keys of one tenant, oldest first (read from the file, not the cache).
+    pub fn list_tenant(&self, tenant: &str) -> Result<Vec<KeyInfo>, AuthError> {
+        let mut keys = self.list()?;
+        keys.retain(|k| k.tenant == tenant);
+        Ok(keys)
+    }
+
+    /// Revokes key `id` if it belongs to `tenant`; returns its facts afterwards and whether
+    /// this call revoked it (false when it already was), or `None` when the tenant has no
+    /// such key — the same answer whether or not another tenant has it.
+    pub fn revoke_for(&self, tenant: &str, id: &str) -> Result<Option<(KeyInfo, bool)>, AuthError> {
+        let conn = self.conn();
+        let changed = conn.execute(
+            "UPDATE api_keys SET revoked = ?3 WHERE id = ?1 AND tenant = ?2 AND revoked IS NULL",
+            params![id, tenant, now_text()],
+        )?;
+        self.reload(&conn)?;
+        let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(cache
+            .keys
+            .get(id)
+            .filter(|s| s.info.tenant == tenant)
+            .map(|s| (s.info.clone(), changed > 0)))
     }
 
     /// Revokes key `id`; returns whether this call revoked it (false for an unknown or
@@ -288,6 +377,75 @@ impl ApiKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pepper() -> SecretBytes {
+        SecretBytes::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn a_database_without_labels_gains_the_column_and_keeps_its_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(API_KEYS_FILE);
+        // The schema before labels, with one key.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE api_keys (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+             role TEXT NOT NULL, mac BLOB NOT NULL, created TEXT NOT NULL, revoked TEXT) STRICT",
+        )
+        .unwrap();
+        let text = format!("rk_{}_{}", "0123456789abcdef", "A".repeat(43));
+        let mac = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, pepper().expose()),
+            text.as_bytes(),
+        );
+        conn.execute(
+            "INSERT INTO api_keys VALUES ('0123456789abcdef', 't', 'writer', ?1, ?2, NULL)",
+            params![mac.as_ref(), now_text()],
+        )
+        .unwrap();
+        drop(conn);
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        assert_eq!(keys.verify(&text).unwrap().unwrap().label, None);
+        let (made, _) = keys
+            .create_labeled("t", Role::Auditor, Some("ops"))
+            .unwrap();
+        drop(keys);
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        let listed = keys.list().unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&made), "{listed:?}");
+    }
+
+    #[test]
+    fn labels_are_checked_and_revocation_is_per_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = ApiKeys::open(&dir.path().join(API_KEYS_FILE), pepper()).unwrap();
+        for bad in ["", "a\tb", "line\n", &"x".repeat(MAX_LABEL_CHARS + 1)] {
+            assert!(
+                matches!(
+                    keys.create_labeled("t", Role::Writer, Some(bad)),
+                    Err(AuthError::InvalidLabel(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        let (a, a_text) = keys
+            .create_labeled("a", Role::Writer, Some(&"é".repeat(MAX_LABEL_CHARS)))
+            .unwrap();
+        assert_eq!(keys.list_tenant("b").unwrap(), vec![]);
+        assert_eq!(keys.list_tenant("a").unwrap(), vec![a.clone()]);
+        assert_eq!(keys.revoke_for("b", &a.id).unwrap(), None, "not b's key");
+        assert!(keys.verify(&a_text).unwrap().is_some());
+        let (revoked, changed) = keys.revoke_for("a", &a.id).unwrap().unwrap();
+        assert!(changed && revoked.revoked.is_some());
+        assert_eq!(keys.verify(&a_text).unwrap(), None);
+        assert_eq!(
+            keys.revoke_for("a", &a.id).unwrap(),
+            Some((revoked, false)),
+            "the first revocation stands"
+        );
+        assert_eq!(keys.revoke_for("a", "0000000000000000").unwrap(), None);
+    }
 
     #[test]
     fn key_text_shape() {

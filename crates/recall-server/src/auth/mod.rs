@@ -14,7 +14,9 @@ use crate::problem::Problem;
 mod api_keys;
 mod jwt;
 
-pub use api_keys::{API_KEYS_FILE, ApiKeys, KeyInfo, PEPPER_SECRET, REFRESH};
+pub use api_keys::{
+    API_KEYS_FILE, ApiKeys, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, REFRESH, check_label,
+};
 pub use jwt::{JwtConfig, JwtVerifier};
 
 /// What a credential may do (minimum necessary; see docs/design/auth.md).
@@ -127,6 +129,9 @@ pub enum AuthError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A key label is not acceptable.
+    #[error("invalid label: {0}")]
+    InvalidLabel(String),
     /// The JWT configuration is not usable.
     #[error("jwt configuration: {0}")]
     JwtConfig(String),

@@ -110,6 +110,10 @@ async fn report(
         },
     )
     .await?;
+    // The report reads up to what is indexed when it starts; waiting for the record just
+    // written makes it always part of the report (as with `recall report`), not only when
+    // the indexer happened to be quick.
+    state.await_indexed(&who.tenant).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     let (db, tenant) = (state.db.clone(), who.tenant.clone());
     tokio::task::spawn_blocking(move || {

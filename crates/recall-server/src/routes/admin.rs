@@ -1,0 +1,157 @@
+//! The `admin` role's endpoints: the caller tenant's API keys (list, create, revoke) and
+//! the server's non-secret settings. No event contents here, and nothing of another
+//! tenant: a key id of another tenant is answered 404, like an unknown one.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::audit::{self, KeyChange};
+use crate::auth::{ApiKeys, AuthError, KeyInfo, Principal, Role};
+use crate::problem::Problem;
+use crate::routes::events::json_body;
+use crate::state::{AppState, blocking, internal};
+
+/// Roles that may use these endpoints.
+pub const ADMINS: &[Role] = &[Role::Admin];
+
+/// Body of `POST /v1/admin/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    role: Role,
+    label: Option<String>,
+}
+
+/// The public facts of a key as the API shows them (never the key or its MAC).
+fn key_json(k: &KeyInfo) -> Value {
+    json!({
+        "id": k.id,
+        "role": k.role,
+        "label": k.label,
+        "created": k.created.to_string(),
+        "revoked": k.revoked.map(|t| t.to_string()),
+    })
+}
+
+/// Runs `f` on the API key table off the async workers; 404 when the server has none.
+async fn with_keys<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&ApiKeys) -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, Problem> {
+    let auth = state.auth.clone();
+    blocking(move || {
+        let keys = auth
+            .api_keys()
+            .ok_or_else(|| Problem::not_found().detail("API keys are not enabled"))?;
+        f(keys).map_err(|e| match e {
+            AuthError::InvalidLabel(why) => {
+                Problem::bad_request(format!("label {why}")).field("label")
+            }
+            other => internal(other),
+        })
+    })
+    .await
+}
+
+/// `GET /v1/admin/keys`: the caller tenant's keys, oldest first.
+pub async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Response, Problem> {
+    who.require(ADMINS)?;
+    let tenant = who.tenant.clone();
+    let keys = with_keys(&state, move |k| k.list_tenant(&tenant)).await?;
+    Ok(json_body(
+        json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `POST /v1/admin/keys`: a new key of the caller's tenant; the key text is in this answer
+/// only.
+pub async fn create_key(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<axum::Json<CreateKey>, JsonRejection>,
+) -> Result<Response, Problem> {
+    who.require(ADMINS)?;
+    let axum::Json(req) = body.map_err(Problem::from)?;
+    let tenant = who.tenant.clone();
+    let (info, text) = with_keys(&state, move |k| {
+        k.create_labeled(&tenant, req.role, req.label.as_deref())
+    })
+    .await?;
+    let change = KeyChange {
+        action: "create",
+        endpoint: "POST /v1/admin/keys",
+        key: &info,
+        client: Some(peer.ip()),
+    };
+    if let Err(p) = audit::record_key_change(&state, &who, change).await {
+        // A key nobody has seen and whose creation is not on record must not stay valid.
+        let (tenant, id) = (who.tenant.clone(), info.id.clone());
+        with_keys(&state, move |k| k.revoke_for(&tenant, &id)).await?;
+        return Err(p);
+    }
+    let mut body = key_json(&info);
+    body["key"] = json!(text);
+    Ok((StatusCode::CREATED, json_body(body)).into_response())
+}
+
+/// `DELETE /v1/admin/keys/{id}`: revokes a key of the caller's tenant, effective from the
+/// next request. Revoking a revoked key answers the same (with its first revocation time)
+/// and records nothing.
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    who.require(ADMINS)?;
+    let tenant = who.tenant.clone();
+    let (info, changed) = with_keys(&state, move |k| k.revoke_for(&tenant, &id))
+        .await?
+        .ok_or_else(|| Problem::not_found().detail("this tenant has no API key with that id"))?;
+    if changed {
+        let change = KeyChange {
+            action: "revoke",
+            endpoint: "DELETE /v1/admin/keys/{id}",
+            key: &info,
+            client: Some(peer.ip()),
+        };
+        audit::record_key_change(&state, &who, change).await?;
+    }
+    Ok(json_body(key_json(&info)))
+}
+
+/// `GET /v1/admin/settings`: the server settings that are not secret (no key material,
+/// no file paths, no environment variable names).
+pub async fn settings(State(state): State<AppState>, who: Principal) -> Result<Response, Problem> {
+    who.require(ADMINS)?;
+    let c = &state.cfg;
+    let jwt = c.jwt.as_ref().map(|j| {
+        json!({
+            "issuer": j.issuer,
+            "audience": j.audience,
+            "keys": if j.jwks_file.is_some() { "jwks" } else { "hs256" },
+            "tenant_claim": j.tenant_claim,
+            "role_claim": j.role_claim,
+            "leeway_secs": j.leeway_secs,
+        })
+    });
+    Ok(json_body(json!({
+        "listen": c.listen,
+        "tls": c.tls(),
+        "insecure_http": c.insecure_http,
+        "max_body_bytes": c.max_body_bytes,
+        "max_batch_events": c.max_batch_events,
+        "queue_events": c.queue_events,
+        "request_timeout_secs": c.request_timeout_secs,
+        "public_transparency": c.public_transparency,
+        "api_keys": state.auth.api_keys().is_some(),
+        "jwt": jwt,
+    })))
+}
