@@ -130,6 +130,9 @@ pub struct ServeReport {
     /// Server CPU time (user + system, all threads) per ingested event, microseconds:
     /// steadier than events/s on a busy machine.
     pub ingest_cpu_us_per_event: Option<f64>,
+    /// Seconds after the bulk ingest until the server was idle (indexing and compaction
+    /// of the backlog done), before the single-event phase started.
+    pub settle_secs: Option<f64>,
     /// Requests answered 429/503 and retried during ingest.
     pub ingest_retries: u64,
     /// Single-event phase: target rate, requests/s.
@@ -218,6 +221,23 @@ impl Server {
         let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
         // /proc reports clock ticks in USER_HZ, which is 100 on Linux (x86_64, aarch64).
         Some(ticks / 100.0)
+    }
+
+    /// Waits until the server used under 5% of a core over a second (at most 10 min):
+    /// the single-event phase measures a steady service, not the bulk load's backlog.
+    fn settle(&self) -> f64 {
+        let started = Instant::now();
+        let mut last = self.cpu_secs();
+        while started.elapsed() < Duration::from_secs(600) {
+            std::thread::sleep(Duration::from_secs(1));
+            let now = self.cpu_secs();
+            match (last, now) {
+                (Some(a), Some(b)) if b - a < 0.05 => break,
+                (_, None) => break,
+                _ => last = now,
+            }
+        }
+        started.elapsed().as_secs_f64()
     }
 
     /// SIGTERM and wait for a clean exit.
@@ -654,6 +674,7 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
         rep.ingest_secs = Some(secs);
         rep.ingest_eps = Some(opts.events as f64 / secs);
         rep.ingest_retries = retries;
+        rep.settle_secs = Some(server.settle());
         eprintln!(
             "recall: single events at {}/s for {} s from {} threads",
             opts.rate, opts.latency_secs, opts.latency_threads
@@ -945,9 +966,10 @@ impl fmt::Display for ServeReport {
         write!(f, "{t}")?;
         writeln!(
             f,
-            "recall import {} s; serve open (index) until listening {} s; ingest retries (429/503) {}; single-event errors {}",
+            "recall import {} s; serve open (index) until listening {} s; idle after the bulk ingest after {} s; ingest retries (429/503) {}; single-event errors {}",
             cell(self.import_secs, &ms),
             cell(self.serve_open_secs, &ms),
+            cell(self.settle_secs, &ms),
             self.ingest_retries,
             self.single_errors
         )?;
