@@ -99,11 +99,13 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .merge(openapi::router());
     let timeout = Duration::from_secs(state.cfg.request_timeout_secs.max(1));
+    // Outermost last: timed-out requests still get a problem body and are observed.
     api.layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
-        .layer(axum::middleware::from_fn(ops::observe))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(axum::middleware::map_response(problem::timeout_as_problem))
+        .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }

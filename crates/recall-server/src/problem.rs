@@ -121,6 +121,12 @@ impl Problem {
         Self::from_status(StatusCode::TOO_MANY_REQUESTS).retry_after(retry_after)
     }
 
+    /// 408 Request Timeout: a slow client, or an answer that took longer than the limit.
+    pub fn request_timeout() -> Self {
+        Self::from_status(StatusCode::REQUEST_TIMEOUT)
+            .detail("the request was not received and answered within the server's time limit")
+    }
+
     /// 500 Internal Server Error; the cause belongs in the server log, not the response.
     pub fn internal() -> Self {
         Self::from_status(StatusCode::INTERNAL_SERVER_ERROR)
@@ -228,6 +234,16 @@ impl From<PathRejection> for Problem {
             Problem::bad_request("a path segment is not valid for this endpoint")
         }
     }
+}
+
+/// Gives the timeout layer's bare 408 a problem body, like every other error.
+pub async fn timeout_as_problem(response: Response) -> Response {
+    if response.status() == StatusCode::REQUEST_TIMEOUT
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return Problem::request_timeout().into_response();
+    }
+    response
 }
 
 #[cfg(test)]
