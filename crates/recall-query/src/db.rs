@@ -15,12 +15,6 @@ use crate::keys;
 /// Bytes of decrypted blocks kept in memory unless the caller says otherwise.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
-/// Most bytes of fjall's write-ahead journals before it flushes memtables to free them.
-/// The log is the source of truth (catch-up repairs a lost tail), so the journal only has
-/// to be big enough not to stall writes; fjall's default (512 MiB) was 30 bytes per
-/// event of a 10M-event index.
-const JOURNAL_BYTES: u64 = 64 << 20;
-
 /// Names of the partitions, in the order of [`Parts`]; each is suffixed `_<generation>`.
 const PARTITIONS: [&str; 7] = ["meta", "time", "patient", "actor", "id", "blocks", "frames"];
 /// The partition naming the current generation (key `gen`, value `u32be`). `reindex`
@@ -82,9 +76,7 @@ impl Db {
         index_dir: &Path,
         cache_bytes: usize,
     ) -> Result<Db, QueryError> {
-        let keyspace = fjall::Config::new(index_dir)
-            .max_journaling_size(JOURNAL_BYTES)
-            .open()?;
+        let keyspace = fjall::Config::new(index_dir).open()?;
         let gen_partition = keyspace.open_partition(GENERATION, options())?;
         let read = |key: &str| -> Result<Option<u32>, QueryError> {
             Ok(gen_partition
