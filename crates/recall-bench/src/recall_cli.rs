@@ -2,6 +2,7 @@
 //! `init`, a timed `import`, sizes on disk, a timed `verify`.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -38,6 +39,17 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// Sum of the sizes of all files under `dir` (symlinks not followed).
 pub fn dir_bytes(dir: &Path) -> Result<u64> {
+    sum_files(dir, fs::Metadata::len)
+}
+
+/// Disk space taken by the files under `dir`: allocated blocks, as `du` counts them.
+/// fjall preallocates its journals as sparse 32 MiB files whose unwritten part takes no
+/// space.
+pub fn disk_usage(dir: &Path) -> Result<u64> {
+    sum_files(dir, |m| m.blocks() * 512)
+}
+
+fn sum_files(dir: &Path, size: impl Fn(&fs::Metadata) -> u64) -> Result<u64> {
     let mut total = 0;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -47,7 +59,7 @@ pub fn dir_bytes(dir: &Path) -> Result<u64> {
             if meta.is_dir() {
                 stack.push(entry.path());
             } else if meta.is_file() {
-                total += meta.len();
+                total += size(&meta);
             }
         }
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::generator::{self, Config, Event, Generator, START_MS};
 use crate::peer::{self, Cluster};
-use crate::recall_cli::{self, dir_bytes};
+use crate::recall_cli::{self, disk_usage};
 use crate::report::thousands;
 use crate::run::{TENANT, sync_all};
 
@@ -149,7 +149,7 @@ pub struct ServeReport {
     pub typical: PatientClass,
     /// The heavy patient class.
     pub heavy: PatientClass,
-    /// recall data dir (log + index + keystore) after the query part, bytes.
+    /// Disk space of the recall data dir (log + index + keystore) after the query part.
     pub recall_data_bytes: Option<u64>,
     /// Peer table + indexes, bytes.
     pub peer_total_bytes: Option<u64>,
@@ -730,7 +730,7 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
             )?);
         }
         server.stop()?;
-        rep.recall_data_bytes = Some(dir_bytes(&query_data)?);
+        rep.recall_data_bytes = Some(disk_usage(&query_data)?);
         Ok(())
     })();
     if let Err(e) = r {
@@ -782,7 +782,7 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
     rep.notes.push(
         "the peer's query orders by time only (the audit_log table has no sequence column)".into(),
     );
-    rep.notes.push("recall bytes: whole data dir after the query part (includes the self-audit events of the searches)".into());
+    rep.notes.push("recall bytes: disk space (allocated blocks, as du counts them) of the whole data dir after the query part, self-audit events of the searches included; the peer: pg_total_relation_size (table, indexes, TOAST; its WAL not counted)".into());
     rep.finish();
     println!("{rep}");
     if let Some(path) = &opts.json {

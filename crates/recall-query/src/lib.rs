@@ -36,7 +36,7 @@ pub use db::Db;
 pub use error::QueryError;
 pub use read::{Found, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange};
-pub use search::{Filter, Order, Page, Query};
+pub use search::{Filter, Order, Page, Prepared, Query};
 
 #[cfg(test)]
 mod tests {

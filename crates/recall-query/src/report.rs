@@ -32,7 +32,7 @@ use serde_json::json;
 use crate::db::{Db, Tenant};
 use crate::error::QueryError;
 use crate::read::Found;
-use crate::search::{Compiled, Filter, Order};
+use crate::search::{Compiled, Filter, Order, Walk};
 
 /// Columns of a CSV report, in order (see the module documentation).
 pub const CSV_COLUMNS: [&str; 20] = [
@@ -221,13 +221,19 @@ impl Hits<'_> {
         visit: &mut dyn FnMut(Found) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let Some(t) = &self.t else { return Ok(()) };
-        self.db
-            .walk(self.tenant, t, &self.filter, Order::Asc, None, &mut |f| {
-                if f.seq < horizon {
-                    visit(f)?;
-                }
-                Ok(true)
-            })
+        let walk = Walk {
+            tenant: self.tenant,
+            t,
+            filter: &self.filter,
+            order: Order::Asc,
+            after: None,
+            horizon,
+            want: usize::MAX,
+        };
+        self.db.walk(&walk, &mut |f| {
+            visit(f)?;
+            Ok(true)
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use std::ops::Bound;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
+use rayon::prelude::*;
 use recall_model::{Event, Outcome};
 
 use crate::db::{Db, Tenant};
@@ -185,9 +186,29 @@ fn decode_cursor(cursor: &str, fp: &[u8; FINGERPRINT]) -> Result<Pos, QueryError
     keys::parse_pos(&raw[1 + FINGERPRINT..]).ok_or(QueryError::BadCursor)
 }
 
+/// A search checked and ready to run: filters parsed, cursor verified. Preparing first
+/// lets a caller refuse a bad request before it records anything about it.
+#[derive(Clone)]
+pub struct Prepared {
+    tenant: String,
+    /// `None`: the index has never seen the tenant (an empty answer).
+    t: Option<Tenant>,
+    filter: Compiled,
+    fp: [u8; FINGERPRINT],
+    after: Option<Pos>,
+    order: Order,
+    limit: usize,
+}
+
 impl Db {
     /// Searches the tenant's events: one page in (time, seq) order.
     pub fn search(&self, tenant: &str, query: &Query) -> Result<Page, QueryError> {
+        let prepared = self.prepare(tenant, query)?;
+        self.run(&prepared, u64::MAX)
+    }
+
+    /// Checks a search (limit, filter values, cursor) without running it.
+    pub fn prepare(&self, tenant: &str, query: &Query) -> Result<Prepared, QueryError> {
         if !(1..=MAX_LIMIT).contains(&query.limit) {
             return Err(QueryError::BadFilter {
                 field: "limit",
@@ -195,33 +216,62 @@ impl Db {
             });
         }
         let filter = Compiled::new(&query.filter)?;
-        let Some(t) = self.tenant(tenant)? else {
+        let t = self.tenant(tenant)?;
+        let (fp, after) = match &t {
+            Some(t) => {
+                let fp = filter.fingerprint(t, query.order);
+                let after = query
+                    .cursor
+                    .as_deref()
+                    .map(|c| decode_cursor(c, &fp))
+                    .transpose()?;
+                (fp, after)
+            }
             // No index for the tenant: nothing was ever issued a cursor.
-            return match query.cursor {
-                Some(_) => Err(QueryError::BadCursor),
-                None => Ok(Page {
-                    events: vec![],
-                    next_cursor: None,
-                }),
-            };
+            None if query.cursor.is_some() => return Err(QueryError::BadCursor),
+            None => ([0; FINGERPRINT], None),
         };
-        let fp = filter.fingerprint(&t, query.order);
-        let after = query
-            .cursor
-            .as_deref()
-            .map(|c| decode_cursor(c, &fp))
-            .transpose()?;
-        let mut events = Vec::with_capacity(query.limit + 1);
+        Ok(Prepared {
+            tenant: tenant.to_string(),
+            t,
+            filter,
+            fp,
+            after,
+            order: query.order,
+            limit: query.limit,
+        })
+    }
+
+    /// Runs a prepared search over the events with seq below `horizon` (the log's size
+    /// when the request came in, so that records appended meanwhile, such as the
+    /// search's own audit event, are left out).
+    pub fn run(&self, p: &Prepared, horizon: u64) -> Result<Page, QueryError> {
+        let Some(t) = &p.t else {
+            return Ok(Page {
+                events: vec![],
+                next_cursor: None,
+            });
+        };
+        let mut events = Vec::with_capacity(p.limit + 1);
         // One match beyond the page tells whether there is a next page.
-        self.walk(tenant, &t, &filter, query.order, after, &mut |found| {
+        let walk = Walk {
+            tenant: &p.tenant,
+            t,
+            filter: &p.filter,
+            order: p.order,
+            after: p.after,
+            horizon,
+            want: p.limit + 1,
+        };
+        self.walk(&walk, &mut |found| {
             events.push(found);
-            Ok(events.len() <= query.limit)
+            Ok(events.len() <= p.limit)
         })?;
-        let next_cursor = if events.len() > query.limit {
-            events.truncate(query.limit);
+        let next_cursor = if events.len() > p.limit {
+            events.truncate(p.limit);
             events
                 .last()
-                .map(|last| encode_cursor(&fp, (last.event.time, last.seq)))
+                .map(|last| encode_cursor(&p.fp, (last.event.time, last.seq)))
         } else {
             None
         };
@@ -231,48 +281,85 @@ impl Db {
         })
     }
 
-    /// Visits the matching readable events in order, strictly after `after`, until
-    /// `visit` returns false.
+    /// Visits the matching readable events in order, strictly after `w.after` and below
+    /// `w.horizon`, until `visit` returns false. Index hits are read in chunks, each
+    /// chunk's blocks decrypted and events parsed in parallel.
     pub(crate) fn walk(
         &self,
-        tenant: &str,
-        t: &Tenant,
-        filter: &Compiled,
-        order: Order,
-        after: Option<Pos>,
+        w: &Walk<'_>,
         visit: &mut dyn FnMut(Found) -> Result<bool, QueryError>,
     ) -> Result<(), QueryError> {
         let parts = self.parts();
-        let f = &filter.f;
-        let tno = t.no.to_be_bytes();
+        let f = &w.filter.f;
+        let tno = w.t.no.to_be_bytes();
         let (partition, prefix) = if let Some(p) = &f.patient {
-            let tok = t.indexer.token("patient", p);
+            let tok = w.t.indexer.token("patient", p);
             (&parts.patient, keys::cat(&[&tno, keys::short(&tok)]))
         } else if let Some(a) = &f.actor {
-            let tok = t.indexer.token("actor", a);
+            let tok = w.t.indexer.token("actor", a);
             (&parts.actor, keys::cat(&[&tno, keys::short(&tok)]))
         } else {
             (&parts.time, tno.to_vec())
         };
-        let (lo, hi) = bounds(&prefix, f.from, f.to, order, after);
+        let (lo, hi) = bounds(&prefix, f.from, f.to, w.order, w.after);
         let iter = partition.range((lo, hi));
-        let iter: Box<dyn Iterator<Item = _>> = match order {
+        let mut iter: Box<dyn Iterator<Item = _>> = match w.order {
             Order::Asc => Box::new(iter),
             Order::Desc => Box::new(iter.rev()),
         };
-        for kv in iter {
-            let (key, _) = kv?;
-            let (_, seq) = keys::parse_pos(&key)
-                .ok_or_else(|| QueryError::Corrupt("ordered index entry".into()))?;
-            if let Lookup::Found(found) = self.read_seq(tenant, t, &parts, seq)?
-                && filter.matches(&found.event)
-                && !visit(found)?
-            {
-                break;
+        let mut chunk = w.want.clamp(1, MAX_CHUNK);
+        loop {
+            let mut seqs = Vec::with_capacity(chunk);
+            for kv in iter.by_ref() {
+                let (key, _) = kv?;
+                let (_, seq) = keys::parse_pos(&key)
+                    .ok_or_else(|| QueryError::Corrupt("ordered index entry".into()))?;
+                if seq < w.horizon {
+                    seqs.push(seq);
+                    if seqs.len() == chunk {
+                        break;
+                    }
+                }
             }
+            if seqs.is_empty() {
+                return Ok(());
+            }
+            let read = |seq: &u64| self.read_seq(w.tenant, w.t, &parts, *seq);
+            let found: Vec<_> = if seqs.len() >= PARALLEL_READS {
+                seqs.par_iter().map(read).collect()
+            } else {
+                seqs.iter().map(read).collect()
+            };
+            for r in found {
+                if let Lookup::Found(found) = r?
+                    && w.filter.matches(&found.event)
+                    && !visit(found)?
+                {
+                    return Ok(());
+                }
+            }
+            chunk = MAX_CHUNK;
         }
-        Ok(())
     }
+}
+
+/// Index hits read ahead at most, per chunk of a walk.
+const MAX_CHUNK: usize = 1024;
+/// Chunks at least this long are read in parallel.
+const PARALLEL_READS: usize = 32;
+
+/// What a walk visits.
+pub(crate) struct Walk<'a> {
+    pub tenant: &'a str,
+    pub t: &'a Tenant,
+    pub filter: &'a Compiled,
+    pub order: Order,
+    /// Resume strictly after this position.
+    pub after: Option<Pos>,
+    /// Only seqs below this.
+    pub horizon: u64,
+    /// Matches the caller expects to take (sizes the first chunk).
+    pub want: usize,
 }
 
 type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);

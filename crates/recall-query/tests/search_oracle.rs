@@ -259,3 +259,46 @@ fn bad_parameters_name_the_parameter() {
     let empty = w.db.search("nobody", &q(Filter::default(), 10)).unwrap();
     assert!(empty.events.is_empty() && empty.next_cursor.is_none());
 }
+
+#[test]
+fn a_prepared_search_stops_at_its_horizon() {
+    let w = world(2_000, 8);
+    let all = oracle(&w.recs, "north", &Filter::default(), Order::Asc);
+    let horizon = w
+        .recs
+        .iter()
+        .filter(|r| r.tenant == "north")
+        .map(|r| r.seq)
+        .max()
+        .unwrap()
+        / 2;
+    for order in [Order::Asc, Order::Desc] {
+        let q = Query {
+            filter: Filter::default(),
+            order,
+            limit: 1000,
+            cursor: None,
+        };
+        let prepared = w.db.prepare("north", &q).unwrap();
+        let page = w.db.run(&prepared, horizon).unwrap();
+        let got: Vec<u64> = page.events.iter().map(|f| f.seq).collect();
+        let mut want: Vec<u64> = all.iter().copied().filter(|s| *s < horizon).collect();
+        if order == Order::Desc {
+            want.reverse();
+        }
+        want.truncate(1000);
+        assert!(!want.is_empty() && want.len() < all.len());
+        assert_eq!(got, want);
+    }
+    // A bad cursor is refused before anything runs.
+    let q = Query {
+        filter: Filter::default(),
+        order: Order::Asc,
+        limit: 10,
+        cursor: Some("AQ".into()),
+    };
+    assert!(matches!(
+        w.db.prepare("north", &q),
+        Err(QueryError::BadCursor)
+    ));
+}

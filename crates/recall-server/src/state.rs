@@ -56,8 +56,8 @@ impl AppState {
     }
 
     /// Waits until the tenant's index covers its whole log as of now, so an answer
-    /// includes every event acknowledged before the request.
-    pub async fn await_indexed(&self, tenant: &str) -> Result<(), Problem> {
+    /// includes every event acknowledged before the request; returns that log size.
+    pub async fn await_indexed(&self, tenant: &str) -> Result<u64, Problem> {
         let size = self.log_size(tenant)?;
         if self
             .ingest
@@ -65,7 +65,7 @@ impl AppState {
             .wait_for(&self.db, tenant, size, INDEX_WAIT)
             .await
         {
-            Ok(())
+            Ok(size)
         } else {
             Err(Problem::unavailable(2).detail("the index is catching up with the log"))
         }
