@@ -149,6 +149,10 @@ impl Store for EmbeddedStore {
         self.with_log(tenant, |l| Ok(l.root()))
     }
 
+    fn head(&self, tenant: &str) -> Result<(u64, Hash)> {
+        self.with_log(tenant, |l| Ok((l.size(), l.root())))
+    }
+
     fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended> {
         let (size, path, offset) = self.with_log(tenant, |l| l.append(batch))?;
         Ok(Appended {

@@ -340,7 +340,8 @@ impl Journal {
     /// latest one already covers it. Refuses to sign when the log does not extend the
     /// latest checkpoint (never two inconsistent checkpoints).
     pub fn checkpoint(&self, tenant: &str) -> Result<String> {
-        let size = self.store.size(tenant)?;
+        // Size and root together: the server signs while its writer appends.
+        let (size, root) = self.store.head(tenant)?;
         let latest = self.latest_checkpoint(tenant)?;
         if let Some(note) = &latest {
             let cp = self.parse_checkpoint(note)?;
@@ -352,7 +353,7 @@ impl Journal {
         let cp = Checkpoint {
             origin: self.origin(tenant),
             size,
-            root: self.store.root(tenant)?,
+            root,
             extensions: vec![],
         };
         let note = Note::sign(&cp.to_body(), &[&self.signer])?;

@@ -63,6 +63,9 @@ pub trait Store: Send + Sync {
     fn size(&self, tenant: &str) -> Result<u64>;
     /// Tree root at the current size.
     fn root(&self, tenant: &str) -> Result<Hash>;
+    /// The size and the root at that size, read together (an append cannot fall
+    /// between them, as it can between `size` and `root`).
+    fn head(&self, tenant: &str) -> Result<(u64, Hash)>;
     /// Appends a batch that starts at the current size; durable on return. Returns the
     /// new size and where the batch's frame starts.
     fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended>;

@@ -82,6 +82,7 @@ proptest! {
             prop_assert_eq!(s.size(T).unwrap(), model.len() as u64);
             let leaves: Vec<Hash> = model.iter().map(|c| leaf_hash(c)).collect();
             prop_assert_eq!(s.root(T).unwrap(), root_of_leaves(&leaves));
+            prop_assert_eq!(s.head(T).unwrap(), (model.len() as u64, root_of_leaves(&leaves)));
         }
         drop(store);
         let s = open(tmp.path());

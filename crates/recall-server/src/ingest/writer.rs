@@ -13,6 +13,7 @@ use recall_model::Event;
 use recall_query::Db;
 use recall_store::SealedBatch;
 
+use super::checkpointer::Grown;
 use super::indexer::{IndexJob, Progress};
 use super::{IngestConfig, IngestError, Job, Receipt};
 
@@ -44,8 +45,9 @@ pub(super) struct Writer {
     cfg: IngestConfig,
     opened: HashSet<String>,
     recent: HashMap<String, RecentIds>,
-    unsigned: HashSet<String>,
-    last_checkpoint: Instant,
+    grown: Arc<Grown>,
+    /// Dropped when the writer exits: the checkpointer then signs once more and stops.
+    stop_checkpoints: Option<mpsc::Sender<()>>,
 }
 
 impl Writer {
@@ -55,15 +57,13 @@ impl Writer {
         index_tx: mpsc::SyncSender<IndexJob>,
         queued: Arc<AtomicUsize>,
         cfg: IngestConfig,
+        checkpoints: (Arc<Grown>, mpsc::Sender<()>),
     ) -> Self {
+        let (grown, stop_checkpoints) = checkpoints;
         // Logs that grew while no server ran (an import, say) get a checkpoint soon.
-        let unsigned = db
-            .journal()
-            .store()
-            .tenants()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        for tenant in db.journal().store().tenants().unwrap_or_default() {
+            grown.add(&tenant);
+        }
         Self {
             db,
             progress,
@@ -72,27 +72,19 @@ impl Writer {
             cfg,
             opened: HashSet::new(),
             recent: HashMap::new(),
-            unsigned,
-            last_checkpoint: Instant::now(),
+            grown,
+            stop_checkpoints: Some(stop_checkpoints),
         }
     }
 
     pub(super) fn run(mut self, rx: mpsc::Receiver<Job>) {
-        loop {
-            match rx.recv_timeout(self.cfg.checkpoint_interval) {
-                Ok(first) => {
-                    let jobs = self.gather(first, &rx);
-                    self.write_group(jobs);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            if self.last_checkpoint.elapsed() >= self.cfg.checkpoint_interval {
-                self.sign_checkpoints();
-            }
+        while let Ok(first) = rx.recv() {
+            let jobs = self.gather(first, &rx);
+            self.write_group(jobs);
         }
-        self.sign_checkpoints();
-        // Closing the channel lets the indexer finish and exit.
+        // Closing the channels lets the indexer finish and the checkpointer sign the
+        // last appends, then exit.
+        self.stop_checkpoints.take();
         self.index_tx.take();
     }
 
@@ -309,7 +301,7 @@ impl Writer {
                 recent.order.push_back((seq, id.clone()));
             }
         }
-        self.unsigned.insert(tenant.to_string());
+        self.grown.add(tenant);
         if let Some(tx) = &self.index_tx {
             // Blocks only when the indexer is far behind: back-pressure, not loss.
             let _ = tx.send(IndexJob {
@@ -353,17 +345,6 @@ impl Writer {
                 })
             })
             .collect()
-    }
-
-    /// Signs a checkpoint of every log that grew since its last one.
-    fn sign_checkpoints(&mut self) {
-        for tenant in std::mem::take(&mut self.unsigned) {
-            if let Err(e) = self.db.journal().checkpoint(&tenant) {
-                tracing::error!(error = %e, "signing a checkpoint failed");
-                self.unsigned.insert(tenant);
-            }
-        }
-        self.last_checkpoint = Instant::now();
     }
 }
 
