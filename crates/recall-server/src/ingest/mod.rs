@@ -1,6 +1,5 @@
 //! Ingest: one writer thread per process sequences every append (group commit), an
-//! indexer thread keeps the indexes behind it, a checkpointer thread signs checkpoints
-//! of the logs that grew (once a second) without holding up commits.
+//! indexer thread keeps the indexes behind it.
 //!
 //! Invariants:
 //! - A submission is acknowledged only after its events are durable in the log; it is
@@ -11,7 +10,6 @@
 //!   once (the caller answers 503 with Retry-After), never dropped silently.
 
 mod body;
-mod checkpointer;
 mod indexer;
 mod writer;
 
@@ -107,24 +105,9 @@ impl Ingestor {
                 .name("recall-indexer".into())
                 .spawn(move || indexer::run(&db, &progress, index_rx))?
         };
-        let grown = Arc::new(checkpointer::Grown::default());
-        let (stop_tx, stop_rx) = mpsc::channel();
-        let checkpointer = {
-            let (db, grown, interval) = (db.clone(), grown.clone(), cfg.checkpoint_interval);
-            std::thread::Builder::new()
-                .name("recall-checkpointer".into())
-                .spawn(move || checkpointer::run(&db, &grown, stop_rx, interval))?
-        };
         let writer = {
-            let checkpoints = (grown, stop_tx);
-            let w = writer::Writer::new(
-                db,
-                progress.clone(),
-                index_tx,
-                queued.clone(),
-                cfg.clone(),
-                checkpoints,
-            );
+            let w =
+                writer::Writer::new(db, progress.clone(), index_tx, queued.clone(), cfg.clone());
             std::thread::Builder::new()
                 .name("recall-writer".into())
                 .spawn(move || w.run(rx))?
@@ -134,7 +117,7 @@ impl Ingestor {
             queued,
             capacity: cfg.queue_events,
             progress,
-            threads: Mutex::new(vec![writer, indexer, checkpointer]),
+            threads: Mutex::new(vec![writer, indexer]),
         })
     }
 

@@ -13,7 +13,6 @@ use recall_model::Event;
 use recall_query::Db;
 use recall_store::SealedBatch;
 
-use super::checkpointer::Grown;
 use super::indexer::{IndexJob, Progress};
 use super::{IngestConfig, IngestError, Job, Receipt};
 
@@ -45,9 +44,8 @@ pub(super) struct Writer {
     cfg: IngestConfig,
     opened: HashSet<String>,
     recent: HashMap<String, RecentIds>,
-    grown: Arc<Grown>,
-    /// Dropped when the writer exits: the checkpointer then signs once more and stops.
-    stop_checkpoints: Option<mpsc::Sender<()>>,
+    unsigned: HashSet<String>,
+    last_checkpoint: Instant,
 }
 
 impl Writer {
@@ -57,13 +55,15 @@ impl Writer {
         index_tx: mpsc::SyncSender<IndexJob>,
         queued: Arc<AtomicUsize>,
         cfg: IngestConfig,
-        checkpoints: (Arc<Grown>, mpsc::Sender<()>),
     ) -> Self {
-        let (grown, stop_checkpoints) = checkpoints;
         // Logs that grew while no server ran (an import, say) get a checkpoint soon.
-        for tenant in db.journal().store().tenants().unwrap_or_default() {
-            grown.add(&tenant);
-        }
+        let unsigned = db
+            .journal()
+            .store()
+            .tenants()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         Self {
             db,
             progress,
@@ -72,19 +72,27 @@ impl Writer {
             cfg,
             opened: HashSet::new(),
             recent: HashMap::new(),
-            grown,
-            stop_checkpoints: Some(stop_checkpoints),
+            unsigned,
+            last_checkpoint: Instant::now(),
         }
     }
 
     pub(super) fn run(mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let jobs = self.gather(first, &rx);
-            self.write_group(jobs);
+        loop {
+            match rx.recv_timeout(self.cfg.checkpoint_interval) {
+                Ok(first) => {
+                    let jobs = self.gather(first, &rx);
+                    self.write_group(jobs);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if self.last_checkpoint.elapsed() >= self.cfg.checkpoint_interval {
+                self.sign_checkpoints();
+            }
         }
-        // Closing the channels lets the indexer finish and the checkpointer sign the
-        // last appends, then exit.
-        self.stop_checkpoints.take();
+        self.sign_checkpoints();
+        // Closing the channel lets the indexer finish and exit.
         self.index_tx.take();
     }
 
@@ -301,7 +309,7 @@ impl Writer {
                 recent.order.push_back((seq, id.clone()));
             }
         }
-        self.grown.add(tenant);
+        self.unsigned.insert(tenant.to_string());
         if let Some(tx) = &self.index_tx {
             // Blocks only when the indexer is far behind: back-pressure, not loss.
             let _ = tx.send(IndexJob {
@@ -345,6 +353,17 @@ impl Writer {
                 })
             })
             .collect()
+    }
+
+    /// Signs a checkpoint of every log that grew since its last one.
+    fn sign_checkpoints(&mut self) {
+        for tenant in std::mem::take(&mut self.unsigned) {
+            if let Err(e) = self.db.journal().checkpoint(&tenant) {
+                tracing::error!(error = %e, "signing a checkpoint failed");
+                self.unsigned.insert(tenant);
+            }
+        }
+        self.last_checkpoint = Instant::now();
     }
 }
 
