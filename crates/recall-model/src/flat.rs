@@ -1,14 +1,20 @@
 //! A hand-written reader for the common shape of an event: an object of known keys whose
 //! values are strings without escapes, `null`, or the known nested objects of such
-//! strings. It is the first try of the fast path because serde_json spent more than half
-//! of the importer's CPU time on this machine; anything else — escapes, `detail`, numbers,
+//! strings; the stored form's `seq` (a plain integer) and `received`; and `detail`, whose
+//! span is handed to serde alone. It is the first try of the fast path because serde_json
+//! spent more than half of the importer's CPU time on this machine (and, before it read
+//! `seq` and `detail`, half of a search's); anything else — escapes, other numbers,
 //! unknown or repeated keys, malformed JSON — returns `None` and goes to the serde path,
 //! which decides. Where it returns `Some`, the serde path gives the same `RawEvent`
 //! (property-tested in `flat_tests`).
 
 use std::borrow::Cow;
 
-use crate::raw::{Obj, RawActor, RawEvent, RawPatient, RawResource, RawSource, Str};
+use crate::raw::{Detail, Obj, RawActor, RawEvent, RawPatient, RawResource, RawSource, Str};
+
+/// Nesting beyond this inside `detail` goes to the serde path (which has its own limit
+/// for the whole document).
+const MAX_DETAIL_DEPTH: usize = 64;
 
 struct Cursor<'a> {
     text: &'a str,
@@ -54,6 +60,62 @@ impl<'a> Cursor<'a> {
             return self.null().map(|()| None);
         }
         Some(Some(Str(Cow::Borrowed(self.string()?))))
+    }
+
+    /// `null` or a non-negative integer as serde reads a `u64`: no sign, fraction,
+    /// exponent or leading zero, and no overflow.
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            return self.null().map(|()| None);
+        }
+        let rest = &self.text.as_bytes()[self.at..];
+        let len = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        let after = rest.get(len).copied();
+        if len == 0
+            || (len > 1 && rest[0] == b'0')
+            || matches!(after, Some(b'.' | b'e' | b'E' | b'-' | b'+'))
+        {
+            return None;
+        }
+        let n = self.text.get(self.at..self.at + len)?.parse().ok()?;
+        self.at += len;
+        Some(Some(n))
+    }
+
+    /// `null` or an object, whose span serde reads alone.
+    fn opt_detail(&mut self) -> Option<Option<Detail>> {
+        if self.peek()? == b'n' {
+            return self.null().map(|()| None);
+        }
+        let b = self.text.as_bytes();
+        let start = self.at;
+        if b.get(start) != Some(&b'{') {
+            return None;
+        }
+        let (mut depth, mut in_string, mut i) = (0usize, false, start);
+        while i < b.len() {
+            match (in_string, b[i]) {
+                (true, b'\\') => i += 1,
+                (_, b'"') => in_string = !in_string,
+                (false, b'{' | b'[') => {
+                    depth += 1;
+                    if depth > MAX_DETAIL_DEPTH {
+                        return None;
+                    }
+                }
+                (false, b'}' | b']') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at = i + 1;
+                        let span = self.text.get(start..i + 1)?;
+                        return serde_json::from_str(span).ok().map(Some);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
     }
 
     fn null(&mut self) -> Option<()> {
@@ -113,7 +175,7 @@ impl<'a> Cursor<'a> {
 
 const TOP: &[&str] = &[
     "id", "time", "tenant", "actor", "action", "resource", "patient", "outcome", "purpose",
-    "reason", "source",
+    "reason", "source", "detail", "seq", "received",
 ];
 
 /// Reads the common shape, or `None` for anything else.
@@ -137,7 +199,10 @@ pub(crate) fn read(text: &str) -> Option<RawEvent<'_>> {
             7 => raw.outcome = c.opt_string()?,
             8 => raw.purpose = c.opt_string()?,
             9 => raw.reason = c.opt_string()?,
-            _ => raw.source = c.opt_object(&["ip", "system", "device", "session"], source)?,
+            10 => raw.source = c.opt_object(&["ip", "system", "device", "session"], source)?,
+            11 => raw.detail = c.opt_detail()?,
+            12 => raw.seq = Some(c.opt_u64()?),
+            _ => raw.received = Some(c.opt_string()?),
         }
         Some(())
     })?;

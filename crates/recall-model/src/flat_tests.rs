@@ -24,6 +24,17 @@ const VALUES: &[&str] = &[
     "true",
     "[]",
     "{}",
+    "0",
+    "01",
+    "-1",
+    "1.5",
+    "1e3",
+    "18446744073709551615",
+    "18446744073709551616",
+    "\"}{]\"",
+    "{\"a\":[1,{\"b\":\"\\\\\"}],\"c\":\"\\\"}\"}",
+    "{\"a\":}",
+    "{\"a\":1]",
 ];
 const WS: &[&str] = &["", " ", "\n", "\t ", "\r\n"];
 
@@ -83,12 +94,27 @@ fn reads_the_common_shape() {
 }
 
 #[test]
+fn reads_the_stored_form() {
+    let text = r#"{"action":"print","actor":{"id":"u-1","role":"nurse"},"detail":{"copies":1,"note":"a \"}\" {","nested":{"x":[1,2,{"y":null}]}},"id":"evt-1","outcome":"success","patient":{"id":"MRN-5678"},"received":"2026-03-04T15:02:12Z","seq":42,"tenant":"t","time":"2026-03-04T15:02:11.123Z"}"#;
+    let flat = read(text).expect("stored form");
+    assert_eq!(flat.seq, Some(Some(42)));
+    assert!(flat.detail.is_some());
+    assert_eq!(Some(flat), serde(text));
+}
+
+#[test]
 fn leaves_everything_else_to_serde() {
     for text in [
         r#"{"action":"r\u0065ad"}"#,
         r#"{"action":"read","action":"read"}"#,
-        r#"{"detail":{}}"#,
-        r#"{"seq":1}"#,
+        r#"{"detail":[]}"#,
+        r#"{"detail":"x"}"#,
+        r#"{"detail":{"a":}}"#,
+        r#"{"seq":01}"#,
+        r#"{"seq":-1}"#,
+        r#"{"seq":1.5}"#,
+        r#"{"seq":1e3}"#,
+        r#"{"seq":18446744073709551616}"#,
         r#"{"x":"y"}"#,
         r#"{"action":"read"} x"#,
         r#"{"action":"read",}"#,

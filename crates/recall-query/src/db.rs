@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
@@ -24,9 +23,6 @@ const GENERATION: &str = "generation";
 /// Layout of the entries (key `layout` in [`GENERATION`], `u32be`; absent = 1). An index
 /// of another layout is rebuilt from the log on open. 2: point-lookup id entries.
 const LAYOUT: u32 = 2;
-
-/// Events indexed between rotations of the small partitions' memtables.
-const ROTATE_SMALL_EVERY: u64 = 256 * 1024;
 
 /// Meta key prefix: tenant name → tenant number.
 const META_TENANT: u8 = b'T';
@@ -64,8 +60,6 @@ pub struct Db {
     tenants: RwLock<HashMap<String, Tenant>>,
     /// Serialises index writers, so watermarks only move forward over complete batches.
     write: Mutex<()>,
-    /// Events indexed since the small partitions' memtables were last rotated.
-    since_rotation: AtomicU64,
     pub(crate) cache: BlockCache,
 }
 
@@ -100,7 +94,6 @@ impl Db {
             parts: RwLock::new(Arc::new(parts)),
             tenants: RwLock::default(),
             write: Mutex::new(()),
-            since_rotation: AtomicU64::new(0),
             cache: BlockCache::new(cache_bytes),
         };
         // Without a layout mark, an index with entries predates layout 2.
@@ -115,8 +108,6 @@ impl Db {
         }
         if layout != Some(LAYOUT) {
             gen_partition.insert("layout", LAYOUT.to_be_bytes())?;
-            // Flushed at once, or its memtable would pin every journal from here on.
-            gen_partition.rotate_memtable()?;
         }
         db.catch_up()?;
         Ok(db)
@@ -132,23 +123,6 @@ impl Db {
         match self.tenant(tenant)? {
             Some(t) => self.watermark(&self.parts(), t.no),
             None => Ok(0),
-        }
-    }
-
-    /// Counts `events` just indexed; now and then hands the small partitions' memtables
-    /// (meta, blocks, frames) to fjall's flusher. fjall deletes a journal only once every
-    /// partition with entries in it has flushed them, and these partitions would
-    /// otherwise hold theirs until the journals reach fjall's 512 MiB cap (30 bytes per
-    /// event at 10M). The rotation does not wait for the flush.
-    pub(crate) fn note_indexed(&self, events: u64) {
-        let n = self.since_rotation.fetch_add(events, Ordering::Relaxed) + events;
-        if n >= ROTATE_SMALL_EVERY {
-            self.since_rotation.store(0, Ordering::Relaxed);
-            let parts = self.parts();
-            for p in [&parts.meta, &parts.blocks, &parts.frames] {
-                // Only space is at stake: a failed rotation is retried next time.
-                let _ = p.rotate_memtable();
-            }
         }
     }
 
@@ -243,7 +217,6 @@ impl Db {
         let fresh = Arc::new(open_parts(&self.keyspace, next)?);
         let gen_partition = self.keyspace.open_partition(GENERATION, options())?;
         gen_partition.insert("gen", next.to_be_bytes())?;
-        gen_partition.rotate_memtable()?;
         *parts = fresh;
         drop_other_generations(&self.keyspace, next)?;
         self.tenants
@@ -297,8 +270,24 @@ fn drop_other_generations(ks: &Keyspace, generation: u32) -> Result<(), QueryErr
         let name: &str = &name;
         if name != GENERATION && !keep.iter().any(|k| k == name) {
             let handle = ks.open_partition(name, options())?;
+            wait_for_flushes(&handle);
             ks.delete_partition(handle)?;
         }
     }
     Ok(())
+}
+
+/// Waits (up to two seconds) until fjall's flusher holds no memtable of `p`. fjall's flusher
+/// panics if the partition it is flushing is deleted under it, and right after open it
+/// flushes the memtables recovered from older journals — of the very partitions a
+/// reindex is about to drop. Bounded: fjall may leave some recovered memtables queued,
+/// unflushed, for as long as nothing else wakes its flusher (seen: minutes).
+fn wait_for_flushes(p: &PartitionHandle) {
+    use fjall::AbstractTree as _;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while p.tree.sealed_memtable_count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The flusher drops the memtable just before it dequeues the task.
+    std::thread::sleep(std::time::Duration::from_millis(50));
 }

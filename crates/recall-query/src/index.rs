@@ -56,7 +56,6 @@ impl Db {
         staged.write(&mut b, &parts);
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
-        self.note_indexed(events.len() as u64);
         Ok(())
     }
 
@@ -167,7 +166,6 @@ impl Db {
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
-        self.note_indexed(n);
         Ok(n)
     }
 
