@@ -284,6 +284,9 @@ fn drop_other_generations(ks: &Keyspace, generation: u32) -> Result<(), QueryErr
 /// unflushed, for as long as nothing else wakes its flusher (seen: minutes).
 fn wait_for_flushes(p: &PartitionHandle) {
     use fjall::AbstractTree as _;
+    if p.tree.sealed_memtable_count() == 0 {
+        return;
+    }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     while p.tree.sealed_memtable_count() > 0 && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));

@@ -251,9 +251,11 @@ pub async fn search_events(
     who.require(READERS)?;
     let Query(params) = params.map_err(Problem::from)?;
     let query = params.query()?;
+    // Prepared after the wait: a tenant's first events may be what makes it known to the
+    // index.
+    let horizon = state.await_indexed(&who.tenant).await?;
     let (db, tenant) = (state.db.clone(), who.tenant.clone());
     let prepared = blocking(move || db.prepare(&tenant, &query).map_err(query_problem)).await?;
-    let horizon = state.await_indexed(&who.tenant).await?;
     // The audit record is made durable while the search runs (it needs only the
     // request); the search stops below `horizon`, so it never returns its own record.
     let db = state.db.clone();
