@@ -22,6 +22,9 @@ pub enum QueryError {
     /// The fjall index failed.
     #[error("index: {0}")]
     Index(#[from] fjall::Error),
+    /// The index directory (its generations and `CURRENT` file) could not be managed.
+    #[error("index directory: {0}")]
+    IndexDir(std::io::Error),
     /// A key could not be loaded from the keystore.
     #[error(transparent)]
     Crypto(#[from] recall_crypto::CryptoError),

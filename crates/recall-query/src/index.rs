@@ -47,7 +47,7 @@ impl Db {
             self.catch_up_tenant(tenant, &t)?;
             return Ok(());
         }
-        let mut b = self.keyspace.batch();
+        let mut b = parts.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
         let mut staged = Staged::default();
         for (i, e) in events.iter().enumerate() {
@@ -56,6 +56,7 @@ impl Db {
         staged.write(&mut b, &parts);
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
+        self.note_indexed(&parts, events.len() as u64);
         Ok(())
     }
 
@@ -152,7 +153,7 @@ impl Db {
             .par_iter()
             .map(|(batch, r, k)| self.decode_block(tenant, batch, r, *k))
             .collect::<Result<_, _>>()?;
-        let mut b = self.keyspace.batch();
+        let mut b = parts.keyspace.batch();
         for (batch, at) in chunk {
             add_runs(&mut b, parts, t.no, batch, at);
         }
@@ -166,6 +167,7 @@ impl Db {
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
+        self.note_indexed(parts, n);
         Ok(n)
     }
 

@@ -26,6 +26,7 @@ mod cache;
 mod db;
 mod entries;
 mod error;
+mod generation;
 mod index;
 mod keys;
 mod read;

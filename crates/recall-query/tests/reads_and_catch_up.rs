@@ -205,13 +205,13 @@ fn an_index_of_an_older_layout_is_rebuilt_on_open() {
     let db = Db::open(journal.clone(), &dir).unwrap();
     let recs = append(&db, "t", &events, 100);
     drop(db);
-    // Make it look like a layout-1 index: no layout mark, and an id entry in the old
-    // shape (`tno ‖ 8-byte token ‖ seq`, empty value) that a point read cannot use.
+    // Make it look like an index of an older layout: another layout mark, and an id
+    // entry in a shape a point read cannot use.
     {
-        let ks = fjall::Config::new(&dir).open().unwrap();
-        let generation = ks.open_partition("generation", Default::default()).unwrap();
-        generation.remove("layout").unwrap();
-        let id = ks.open_partition("id_0", Default::default()).unwrap();
+        let ks = fjall::Config::new(dir.join("gen-1")).open().unwrap();
+        let about = ks.open_partition("about", Default::default()).unwrap();
+        about.insert("layout", 2u32.to_be_bytes()).unwrap();
+        let id = ks.open_partition("id", Default::default()).unwrap();
         id.insert([0u8; 20], []).unwrap();
         ks.persist(fjall::PersistMode::SyncAll).unwrap();
     }
@@ -222,14 +222,82 @@ fn an_index_of_an_older_layout_is_rebuilt_on_open() {
         assert_eq!(db.lookup_id("t", id).unwrap(), Some(r.seq));
     }
     drop(db);
-    let ks = fjall::Config::new(&dir).open().unwrap();
-    let names: Vec<String> = ks.list_partitions().iter().map(|n| n.to_string()).collect();
-    assert!(
-        names.iter().any(|n| n == "id_1"),
-        "rebuilt in generation 1: {names:?}"
+    assert_eq!(
+        generations(&dir),
+        ["gen-2"],
+        "rebuilt in generation 2, 1 removed"
     );
-    assert!(
-        !names.iter().any(|n| n == "id_0"),
-        "old generation dropped: {names:?}"
+    assert_eq!(std::fs::read_to_string(dir.join("CURRENT")).unwrap(), "2\n");
+}
+
+/// The generation directories in an index directory, sorted.
+fn generations(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("gen-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn an_index_of_layout_two_kept_at_the_root_is_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let dir = tmp.path().join("index");
+    let events = common::generated(300, 28);
+    let db = Db::open(journal.clone(), &dir).unwrap();
+    let recs = append(&db, "t", &events, 100);
+    drop(db);
+    std::fs::remove_dir_all(&dir).unwrap();
+    // The shape layouts 1 and 2 had: one fjall keyspace at the root, `<name>_<gen>`.
+    {
+        let ks = fjall::Config::new(&dir).open().unwrap();
+        let id = ks.open_partition("id_0", Default::default()).unwrap();
+        id.insert([0u8; 20], []).unwrap();
+        ks.persist(fjall::PersistMode::SyncAll).unwrap();
+    }
+    let db = Db::open(journal, &dir).unwrap();
+    assert_eq!(db.indexed("t").unwrap(), 300);
+    let r = &recs[123];
+    assert_eq!(
+        db.lookup_id("t", r.event.id.as_deref().unwrap()).unwrap(),
+        Some(r.seq)
     );
+    drop(db);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["CURRENT", "gen-1"], "the old keyspace is gone");
+}
+
+#[test]
+fn reindex_retires_the_old_generation_and_an_unfinished_one_is_dropped_on_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let journal = journal_in(tmp.path());
+    let dir = tmp.path().join("index");
+    let events = common::generated(400, 29);
+    let db = Db::open(journal.clone(), &dir).unwrap();
+    append(&db, "t", &events, 100);
+    assert_eq!(db.reindex().unwrap(), 400);
+    assert_eq!(db.reindex().unwrap(), 400);
+    assert_eq!(
+        generations(&dir),
+        ["gen-3"],
+        "retired generations are removed"
+    );
+    drop(db);
+    // A reindex that died before switching over: its generation exists, CURRENT does
+    // not name it.
+    std::fs::create_dir_all(dir.join("gen-4/partitions")).unwrap();
+    std::fs::write(dir.join("CURRENT.tmp"), "4\n").unwrap();
+    let db = Db::open(journal, &dir).unwrap();
+    assert_eq!(db.indexed("t").unwrap(), 400);
+    assert_eq!(db.catch_up().unwrap(), 0, "generation 3 was complete");
+    drop(db);
+    assert_eq!(generations(&dir), ["gen-3"]);
+    assert!(!dir.join("CURRENT.tmp").exists());
 }

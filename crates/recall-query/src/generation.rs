@@ -1,0 +1,178 @@
+//! Index generations: each is a fjall keyspace of its own, in `<index dir>/gen-<N>`, and
+//! the file `CURRENT` names the one in use.
+//!
+//! Why a keyspace per generation: `reindex` must throw the old index away while fjall
+//! may still be flushing it, and fjall 2's flusher panics when a partition it is flushing
+//! is deleted under it. A whole keyspace can be closed instead — closing waits for its
+//! background threads — and its directory removed afterwards, once no reader holds it.
+//!
+//! Crash safety: a new generation is created complete (partitions, layout mark, synced)
+//! before `CURRENT` is replaced atomically (write, fsync, rename, fsync the directory).
+//! Open removes every generation `CURRENT` does not name, so an interrupted reindex
+//! leaves nothing behind and the old index stays in use.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
+
+use crate::error::QueryError;
+
+/// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
+/// another layout is rebuilt from the log on open. 3: one keyspace per generation.
+const LAYOUT: u32 = 3;
+/// The file naming the generation in use (decimal, newline-terminated).
+const CURRENT: &str = "CURRENT";
+/// Entries a fjall 2 keyspace keeps at its root: an index of layout 1 or 2, which kept
+/// every generation in one keyspace at the root of the index directory.
+const LEGACY: [&str; 3] = ["journals", "partitions", "version"];
+
+/// One generation of the index: its keyspace and partitions.
+pub(crate) struct Parts {
+    pub generation: u32,
+    pub keyspace: Keyspace,
+    pub meta: PartitionHandle,
+    pub time: PartitionHandle,
+    pub patient: PartitionHandle,
+    pub actor: PartitionHandle,
+    pub id: PartitionHandle,
+    pub blocks: PartitionHandle,
+    pub frames: PartitionHandle,
+    /// Declared last: fields drop in order, so the directory is removed only after the
+    /// keyspace has stopped its background threads and every partition handle is gone.
+    retired: Retired,
+}
+
+impl Parts {
+    /// Marks this generation for removal once the last reader lets go of it.
+    pub fn retire(&self) {
+        self.retired.flag.store(true, Ordering::Release);
+    }
+
+    /// Flushes fjall's journal to disk (a clean shutdown has nothing to catch up).
+    pub fn sync(&self) -> Result<(), QueryError> {
+        Ok(self.keyspace.persist(fjall::PersistMode::SyncAll)?)
+    }
+}
+
+/// Removes a generation's directory when dropped, if it was retired.
+struct Retired {
+    dir: PathBuf,
+    flag: AtomicBool,
+}
+
+impl Drop for Retired {
+    fn drop(&mut self) {
+        if self.flag.load(Ordering::Acquire) {
+            // Left behind on failure, the next open removes it.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Opens the generation `CURRENT` names in `index_dir` (creating the directory and a
+/// first generation if needed) after removing every other one. Returns the parts and
+/// whether their layout is current; a stale layout is the caller's to rebuild.
+pub(crate) fn open_current(index_dir: &Path) -> Result<(Parts, bool), QueryError> {
+    std::fs::create_dir_all(index_dir).map_err(QueryError::IndexDir)?;
+    let current = read_current(index_dir)?;
+    remove_others(index_dir, current)?;
+    let Some(generation) = current else {
+        return Ok((create(index_dir, 1)?, true));
+    };
+    let parts = open(index_dir, generation)?;
+    let layout = parts
+        .keyspace
+        .open_partition("about", options())?
+        .get("layout")?
+        .and_then(|v| v.as_ref().try_into().ok())
+        .map(u32::from_be_bytes);
+    Ok((parts, layout == Some(LAYOUT)))
+}
+
+/// Creates generation `generation` (complete and synced) and makes it the current one.
+pub(crate) fn create(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
+    let parts = open(index_dir, generation)?;
+    let about = parts.keyspace.open_partition("about", options())?;
+    about.insert("layout", LAYOUT.to_be_bytes())?;
+    // Flushed now, or this one-entry memtable would pin every journal from here on.
+    about.rotate_memtable()?;
+    parts.sync()?;
+    write_current(index_dir, generation)?;
+    Ok(parts)
+}
+
+fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
+    let dir = index_dir.join(format!("gen-{generation}"));
+    let keyspace = fjall::Config::new(&dir).open()?;
+    let open = |name: &str| keyspace.open_partition(name, options());
+    Ok(Parts {
+        generation,
+        meta: open("meta")?,
+        time: open("time")?,
+        patient: open("patient")?,
+        actor: open("actor")?,
+        id: open("id")?,
+        blocks: open("blocks")?,
+        frames: open("frames")?,
+        keyspace,
+        retired: Retired {
+            dir,
+            flag: AtomicBool::new(false),
+        },
+    })
+}
+
+fn options() -> PartitionCreateOptions {
+    PartitionCreateOptions::default()
+}
+
+fn read_current(index_dir: &Path) -> Result<Option<u32>, QueryError> {
+    match std::fs::read_to_string(index_dir.join(CURRENT)) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| QueryError::Corrupt("index CURRENT file".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(QueryError::IndexDir(e)),
+    }
+}
+
+/// Replaces `CURRENT` atomically and durably.
+fn write_current(index_dir: &Path, generation: u32) -> Result<(), QueryError> {
+    let tmp = index_dir.join(format!("{CURRENT}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, format!("{generation}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, index_dir.join(CURRENT))?;
+        std::fs::File::open(index_dir)?.sync_all()
+    };
+    write().map_err(QueryError::IndexDir)
+}
+
+/// Removes every generation but `keep`, an index of an older layout kept at the root,
+/// and a `CURRENT` left half-written. Nothing else in the directory is touched.
+fn remove_others(index_dir: &Path, keep: Option<u32>) -> Result<(), QueryError> {
+    let keep = keep.map(|g| format!("gen-{g}"));
+    for entry in std::fs::read_dir(index_dir).map_err(QueryError::IndexDir)? {
+        let entry = entry.map_err(QueryError::IndexDir)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stale = (name.starts_with("gen-") && Some(name.as_ref()) != keep.as_deref())
+            || LEGACY.contains(&name.as_ref())
+            || name == format!("{CURRENT}.tmp");
+        if !stale {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(QueryError::IndexDir)?;
+    }
+    Ok(())
+}
