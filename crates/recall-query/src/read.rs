@@ -96,35 +96,16 @@ impl Db {
         parts: &Parts,
         seq: u64,
     ) -> Result<Lookup, QueryError> {
-        let Some((start, run)) = self.run_of(parts, t.no, seq)? else {
-            return Ok(Lookup::NotFound);
-        };
-        let Some(block) = self.block(tenant, t.no, &run)? else {
-            return Ok(Lookup::Unreadable);
-        };
-        let k = run.pos as u64 + (seq - start);
-        let bytes = usize::try_from(k)
-            .ok()
-            .and_then(|k| block.event(k))
-            .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
-        let rec = recall_model::parse_canonical(bytes)
-            .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
-        if rec.seq != seq {
-            return Err(QueryError::Corrupt(format!(
-                "block table points event {seq} at event {}",
-                rec.seq
-            )));
-        }
-        Ok(Lookup::Found(Found {
-            seq,
-            event: rec.event,
-            received: rec.received,
-            canonical: bytes.to_vec(),
-        }))
+        SeqReader::new(self, tenant, t, parts).read(seq)
     }
 
     /// The run holding `seq`: the last block-table entry at or before it.
-    fn run_of(&self, parts: &Parts, no: u32, seq: u64) -> Result<Option<(u64, Run)>, QueryError> {
+    pub(crate) fn run_of(
+        &self,
+        parts: &Parts,
+        no: u32,
+        seq: u64,
+    ) -> Result<Option<(u64, Run)>, QueryError> {
         let lo = keys::cat(&[&no.to_be_bytes(), &0u64.to_be_bytes()]);
         let hi = keys::cat(&[&no.to_be_bytes(), &seq.to_be_bytes()]);
         let Some(kv) = parts.blocks.range(lo..=hi).next_back() else {
@@ -137,7 +118,12 @@ impl Db {
     }
 
     /// The decrypted block of a run, from the cache or the log; `None` if unreadable.
-    fn block(&self, tenant: &str, no: u32, run: &Run) -> Result<Option<Arc<Block>>, QueryError> {
+    pub(crate) fn block(
+        &self,
+        tenant: &str,
+        no: u32,
+        run: &Run,
+    ) -> Result<Option<Arc<Block>>, QueryError> {
         // Keys may have been shredded since the block was cached: its plaintext must not
         // outlive them.
         if self
@@ -171,4 +157,84 @@ impl Db {
         self.cache.put(key, block.clone());
         Ok(Some(block))
     }
+}
+
+/// Reads seqs of one tenant, mostly ascending or descending (a walk's hits): the block of
+/// the last read is tried first, which spares the block-table lookup and the cache for
+/// hits that share a block — most do, as one session's events are consecutive.
+pub(crate) struct SeqReader<'a> {
+    db: &'a Db,
+    tenant: &'a str,
+    t: &'a Tenant,
+    parts: &'a Parts,
+    /// The last run read: its first seq, the run, its block.
+    last: Option<(u64, Run, Arc<Block>)>,
+}
+
+impl<'a> SeqReader<'a> {
+    pub(crate) fn new(db: &'a Db, tenant: &'a str, t: &'a Tenant, parts: &'a Parts) -> Self {
+        SeqReader {
+            db,
+            tenant,
+            t,
+            parts,
+            last: None,
+        }
+    }
+
+    pub(crate) fn read(&mut self, seq: u64) -> Result<Lookup, QueryError> {
+        if let Some((start, run, block)) = &self.last
+            && let Some(found) = in_block(block, run, *start, seq)
+        {
+            return Ok(Lookup::Found(found));
+        }
+        let Some((start, run)) = self.db.run_of(self.parts, self.t.no, seq)? else {
+            return Ok(Lookup::NotFound);
+        };
+        let Some(block) = self.db.block(self.tenant, self.t.no, &run)? else {
+            return Ok(Lookup::Unreadable);
+        };
+        let found = at_position(&block, &run, start, seq)?;
+        self.last = Some((start, run, block));
+        Ok(Lookup::Found(found))
+    }
+}
+
+/// The event `seq` if `block` holds it where `run` would put it. A block may hold several
+/// runs (late arrivals skip seqs), so the event found there must carry `seq` itself;
+/// anything else (no such position, another seq, bytes that do not parse) says "look it
+/// up", and the lookup reports any corruption.
+fn in_block(block: &Block, run: &Run, start: u64, seq: u64) -> Option<Found> {
+    let k = usize::try_from((run.pos as u64).checked_add(seq.checked_sub(start)?)?).ok()?;
+    let bytes = block.event(k)?;
+    let rec = recall_model::parse_canonical(bytes).ok()?;
+    (rec.seq == seq).then(|| Found {
+        seq,
+        event: rec.event,
+        received: rec.received,
+        canonical: bytes.to_vec(),
+    })
+}
+
+/// The event `seq` in the block of the run that holds it, per the block table.
+fn at_position(block: &Block, run: &Run, start: u64, seq: u64) -> Result<Found, QueryError> {
+    let k = run.pos as u64 + (seq - start);
+    let bytes = usize::try_from(k)
+        .ok()
+        .and_then(|k| block.event(k))
+        .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
+    let rec = recall_model::parse_canonical(bytes)
+        .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
+    if rec.seq != seq {
+        return Err(QueryError::Corrupt(format!(
+            "block table points event {seq} at event {}",
+            rec.seq
+        )));
+    }
+    Ok(Found {
+        seq,
+        event: rec.event,
+        received: rec.received,
+        canonical: bytes.to_vec(),
+    })
 }

@@ -13,7 +13,7 @@ use recall_model::{Event, Outcome};
 use crate::db::{Db, Tenant};
 use crate::error::QueryError;
 use crate::keys::{self, Pos};
-use crate::read::{Found, Lookup};
+use crate::read::{Found, Lookup, SeqReader};
 
 /// Largest page.
 pub const MAX_LIMIT: usize = 1000;
@@ -324,13 +324,16 @@ impl Db {
             if seqs.is_empty() {
                 return Ok(());
             }
-            let read = |seq: &u64| self.read_seq(w.tenant, w.t, &parts, *seq);
-            let found: Vec<_> = if seqs.len() >= PARALLEL_READS {
-                seqs.par_iter().map(read).collect()
-            } else {
-                seqs.iter().map(read).collect()
+            let read = |part: &[u64]| {
+                let mut reader = SeqReader::new(self, w.tenant, w.t, &parts);
+                part.iter().map(|s| reader.read(*s)).collect::<Vec<_>>()
             };
-            for r in found {
+            let found: Vec<Vec<_>> = if seqs.len() >= PARALLEL_READS {
+                seqs.par_chunks(READ_PART).map(read).collect()
+            } else {
+                vec![read(&seqs)]
+            };
+            for r in found.into_iter().flatten() {
                 if let Lookup::Found(found) = r?
                     && w.filter.matches(&found.event)
                     && !visit(found)?
@@ -347,6 +350,9 @@ impl Db {
 const MAX_CHUNK: usize = 1024;
 /// Chunks at least this long are read in parallel.
 const PARALLEL_READS: usize = 32;
+/// Hits per parallel task; a task reads its hits in order, so consecutive hits reuse
+/// their block.
+const READ_PART: usize = 128;
 
 /// What a walk visits.
 pub(crate) struct Walk<'a> {
