@@ -133,6 +133,9 @@ pub struct ServeReport {
     /// Seconds after the bulk ingest until the server was idle (indexing and compaction
     /// of the backlog done), before the single-event phase started.
     pub settle_secs: Option<f64>,
+    /// Seconds after the query server was listening until it was idle (fjall's flushes
+    /// and compactions of the index just built), before the queries started.
+    pub query_settle_secs: Option<f64>,
     /// Requests answered 429/503 and retried during ingest.
     pub ingest_retries: u64,
     /// Single-event phase: target rate, requests/s.
@@ -396,6 +399,16 @@ fn single_events(
     Ok((Latency::of(all), errors))
 }
 
+/// A page of `GET /v1/events` as the client takes it: the JSON checked whole and split
+/// into one raw value per event, not decoded into objects — as libpq hands psql each
+/// row's values as raw text (the peer's `\timing` covers that much).
+#[derive(serde::Deserialize)]
+struct Page<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a serde_json::value::RawValue>,
+    next_cursor: Option<String>,
+}
+
 /// All pages of one patient's events in the window; returns the rows read.
 fn recall_patient(http: &Client, url: &str, key: &str, patient: &str) -> Result<u64> {
     let (from, to) = (rfc3339(WINDOW_MS.0), rfc3339(WINDOW_MS.1));
@@ -420,10 +433,11 @@ fn recall_patient(http: &Client, url: &str, key: &str, patient: &str) -> Result<
         if !s.is_success() {
             bail!("search: HTTP {s}: {}", r.text().unwrap_or_default());
         }
-        let v: serde_json::Value = serde_json::from_slice(&r.bytes()?)?;
-        rows += v["events"].as_array().map_or(0, Vec::len) as u64;
-        match v["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
+        let body = r.bytes()?;
+        let page: Page<'_> = serde_json::from_slice(&body)?;
+        rows += page.events.len() as u64;
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
             None => return Ok(rows),
         }
     }
@@ -715,6 +729,9 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
         rep.import_secs = Some(t.elapsed().as_secs_f64());
         let (server, open) = Server::start(&bin, &query_data)?;
         rep.serve_open_secs = Some(open);
+        // As the peer's queries follow its CHECKPOINT: a steady service, not the
+        // compaction of an index built a moment ago.
+        rep.query_settle_secs = Some(server.settle());
         if !typical.is_empty() {
             rep.typical.recall = Some(recall_queries(
                 &server.url,
@@ -778,7 +795,7 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
         }
     }
 
-    rep.notes.push("recall queries go over HTTP (JSON pages of 1,000, cursor followed); the peer's through one psql session (\\timing: client-side, rows fetched, output discarded); one unmeasured pass per patient first on both sides".into());
+    rep.notes.push("recall queries go over HTTP (JSON pages of 1,000, cursor followed; each page checked as JSON and split into raw events, not decoded into objects, as libpq hands psql raw text values); the peer's through one psql session (\\timing: client-side, rows fetched, output discarded); one unmeasured pass per patient first on both sides; both sides start idle (recall after its index's flushes and compactions, the peer after CHECKPOINT)".into());
     rep.notes.push(
         "the peer's query orders by time only (the audit_log table has no sequence column)".into(),
     );
@@ -966,9 +983,10 @@ impl fmt::Display for ServeReport {
         write!(f, "{t}")?;
         writeln!(
             f,
-            "recall import {} s; serve open (index) until listening {} s; idle after the bulk ingest after {} s; ingest retries (429/503) {}; single-event errors {}",
+            "recall import {} s; serve open (index) until listening {} s, then idle after {} s; idle after the bulk ingest after {} s; ingest retries (429/503) {}; single-event errors {}",
             cell(self.import_secs, &ms),
             cell(self.serve_open_secs, &ms),
+            cell(self.query_settle_secs, &ms),
             cell(self.settle_secs, &ms),
             self.ingest_retries,
             self.single_errors
