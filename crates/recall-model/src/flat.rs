@@ -19,6 +19,8 @@ const MAX_DETAIL_DEPTH: usize = 64;
 struct Cursor<'a> {
     text: &'a str,
     at: usize,
+    /// Step over `detail` instead of reading it (the reader wants everything else).
+    skip_detail: bool,
 }
 
 impl<'a> Cursor<'a> {
@@ -107,6 +109,9 @@ impl<'a> Cursor<'a> {
                     depth -= 1;
                     if depth == 0 {
                         self.at = i + 1;
+                        if self.skip_detail {
+                            return Some(None);
+                        }
                         let span = self.text.get(start..i + 1)?;
                         return serde_json::from_str(span).ok().map(Some);
                     }
@@ -180,7 +185,21 @@ const TOP: &[&str] = &[
 
 /// Reads the common shape, or `None` for anything else.
 pub(crate) fn read(text: &str) -> Option<RawEvent<'_>> {
-    let mut c = Cursor { text, at: 0 };
+    read_with(text, false)
+}
+
+/// [`read`] that steps over `detail` (left `None`) without parsing it. Only for stored
+/// events: the span is found but not checked.
+pub(crate) fn read_without_detail(text: &str) -> Option<RawEvent<'_>> {
+    read_with(text, true)
+}
+
+fn read_with(text: &str, skip_detail: bool) -> Option<RawEvent<'_>> {
+    let mut c = Cursor {
+        text,
+        at: 0,
+        skip_detail,
+    };
     let mut raw = RawEvent::default();
     c.object(TOP, |c, k| {
         match k {

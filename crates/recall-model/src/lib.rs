@@ -33,6 +33,7 @@ mod slow;
 mod time;
 mod validate;
 mod value;
+mod view;
 
 pub use canonical::{canonical, canonical_into, canonical_parts_into, parse_canonical};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
@@ -41,3 +42,4 @@ pub use validate::{
     MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
     MAX_TEXT_CHARS, Rule, ValidationError, parse_event, validate_tenant,
 };
+pub use view::{View, view_canonical};

@@ -35,7 +35,7 @@ mod search;
 
 pub use db::Db;
 pub use error::QueryError;
-pub use read::{Found, Lookup};
+pub use read::{Found, Hit, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange};
 pub use search::{Filter, Order, Page, Prepared, Query};
 

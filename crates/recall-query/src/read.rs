@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use recall_model::Event;
+use recall_model::{Event, View, view_canonical};
 use recall_store::{BlockRef, Location};
 
 use crate::cache::Block;
@@ -36,6 +36,30 @@ pub struct Found {
     /// Its RFC 8785 canonical bytes, including `tenant`, `seq` and `received`: what the
     /// API returns for an event, and what the ledger commits to.
     pub canonical: Vec<u8>,
+}
+
+/// A search hit: an event's canonical bytes, with what a page needs to know of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// Its position in the tenant's log.
+    pub seq: u64,
+    /// The event's `time`.
+    pub time: Timestamp,
+    /// When the server accepted it.
+    pub received: Timestamp,
+    /// Its RFC 8785 canonical bytes, including `tenant`, `seq` and `received`: what the
+    /// API returns for an event.
+    pub canonical: Vec<u8>,
+}
+
+impl Hit {
+    /// The whole event, parsed from its canonical bytes (searches only read the fields
+    /// they filter on).
+    pub fn event(&self) -> Result<Event, QueryError> {
+        recall_model::parse_canonical(&self.canonical)
+            .map(|rec| rec.event)
+            .map_err(|e| QueryError::Corrupt(format!("event {}: {e}", self.seq)))
+    }
 }
 
 impl Db {
@@ -96,7 +120,21 @@ impl Db {
         parts: &Parts,
         seq: u64,
     ) -> Result<Lookup, QueryError> {
-        SeqReader::new(self, tenant, t, parts).read(seq)
+        let read = SeqReader::new(self, tenant, t, parts).with(seq, |bytes, view| {
+            recall_model::parse_canonical(bytes)
+                .map(|rec| Found {
+                    seq,
+                    event: rec.event,
+                    received: view.received,
+                    canonical: bytes.to_vec(),
+                })
+                .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))
+        })?;
+        Ok(match read {
+            Read::Found(found) => Lookup::Found(found?),
+            Read::NotFound => Lookup::NotFound,
+            Read::Unreadable => Lookup::Unreadable,
+        })
     }
 
     /// The run holding `seq`: the last block-table entry at or before it.
@@ -159,6 +197,13 @@ impl Db {
     }
 }
 
+/// What a [`SeqReader`] found at a seq: what its caller made of the event, or why not.
+pub(crate) enum Read<T> {
+    Found(T),
+    NotFound,
+    Unreadable,
+}
+
 /// Reads seqs of one tenant, mostly ascending or descending (a walk's hits): the block of
 /// the last read is tried first, which spares the block-table lookup and the cache for
 /// hits that share a block — most do, as one session's events are consecutive.
@@ -182,59 +227,59 @@ impl<'a> SeqReader<'a> {
         }
     }
 
-    pub(crate) fn read(&mut self, seq: u64) -> Result<Lookup, QueryError> {
+    /// Finds event `seq` and hands its canonical bytes and [`View`] to `f`.
+    pub(crate) fn with<T, F>(&mut self, seq: u64, f: F) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&[u8], &View<'_>) -> T,
+    {
+        let mut f = Some(f);
         if let Some((start, run, block)) = &self.last
-            && let Some(found) = in_block(block, run, *start, seq)
+            && let Some(bytes) = place(block, run, *start, seq)
+            && let Ok(Some(t)) = if_seq(bytes, seq, &mut f)
         {
-            return Ok(Lookup::Found(found));
+            return Ok(Read::Found(t));
         }
         let Some((start, run)) = self.db.run_of(self.parts, self.t.no, seq)? else {
-            return Ok(Lookup::NotFound);
+            return Ok(Read::NotFound);
         };
         let Some(block) = self.db.block(self.tenant, self.t.no, &run)? else {
-            return Ok(Lookup::Unreadable);
+            return Ok(Read::Unreadable);
         };
-        let found = at_position(&block, &run, start, seq)?;
+        let bytes = place(&block, &run, start, seq)
+            .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
+        let t = match if_seq(bytes, seq, &mut f) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                return Err(QueryError::Corrupt(format!(
+                    "block table points event {seq} at another event"
+                )));
+            }
+            Err(e) => return Err(QueryError::Corrupt(format!("event {seq}: {e}"))),
+        };
         self.last = Some((start, run, block));
-        Ok(Lookup::Found(found))
+        Ok(Read::Found(t))
     }
 }
 
-/// The event `seq` if `block` holds it where `run` would put it. A block may hold several
-/// runs (late arrivals skip seqs), so the event found there must carry `seq` itself;
-/// anything else (no such position, another seq, bytes that do not parse) says "look it
-/// up", and the lookup reports any corruption.
-fn in_block(block: &Block, run: &Run, start: u64, seq: u64) -> Option<Found> {
+/// The bytes at the place `run` gives `seq` in `block`, if the block has such a place. A
+/// block may hold several runs (late arrivals skip seqs): only the event's own seq tells
+/// whether it is the one.
+fn place<'b>(block: &'b Block, run: &Run, start: u64, seq: u64) -> Option<&'b [u8]> {
     let k = usize::try_from((run.pos as u64).checked_add(seq.checked_sub(start)?)?).ok()?;
-    let bytes = block.event(k)?;
-    let rec = recall_model::parse_canonical(bytes).ok()?;
-    (rec.seq == seq).then(|| Found {
-        seq,
-        event: rec.event,
-        received: rec.received,
-        canonical: bytes.to_vec(),
-    })
+    block.event(k)
 }
 
-/// The event `seq` in the block of the run that holds it, per the block table.
-fn at_position(block: &Block, run: &Run, start: u64, seq: u64) -> Result<Found, QueryError> {
-    let k = run.pos as u64 + (seq - start);
-    let bytes = usize::try_from(k)
-        .ok()
-        .and_then(|k| block.event(k))
-        .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
-    let rec = recall_model::parse_canonical(bytes)
-        .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
-    if rec.seq != seq {
-        return Err(QueryError::Corrupt(format!(
-            "block table points event {seq} at event {}",
-            rec.seq
-        )));
+/// Calls `f` (taken out of its option) on the event in `bytes` if it is event `seq`;
+/// `Ok(None)` if it is another one, an error if the bytes are not an event.
+fn if_seq<T, F>(bytes: &[u8], seq: u64, f: &mut Option<F>) -> Result<Option<T>, String>
+where
+    F: FnOnce(&[u8], &View<'_>) -> T,
+{
+    let mut apply = |v: &View<'_>| (v.seq == seq).then(|| f.take().map(|f| f(bytes, v)))?;
+    if let Some(v) = view_canonical(bytes) {
+        return Ok(apply(&v));
     }
-    Ok(Found {
-        seq,
-        event: rec.event,
-        received: rec.received,
-        canonical: bytes.to_vec(),
-    })
+    // Stored bytes the fast view does not take (escapes): parse them whole.
+    let rec = recall_model::parse_canonical(bytes).map_err(|e| e.to_string())?;
+    Ok(apply(&View::of(&rec)))
 }

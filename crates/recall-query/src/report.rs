@@ -31,7 +31,7 @@ use serde_json::json;
 
 use crate::db::{Db, Tenant};
 use crate::error::QueryError;
-use crate::read::Found;
+use crate::read::Hit;
 use crate::search::{Compiled, Filter, Order, Walk};
 
 /// Columns of a CSV report, in order (see the module documentation).
@@ -183,11 +183,12 @@ impl Db {
         let horizon = self.indexed(tenant)?;
         let mut summary = Summary::new();
         hits.each(horizon, &mut |f| {
+            let event = f.event()?;
             let key = match kind {
-                Kind::PatientAccess(_) => Some(f.event.actor.id.clone()),
-                Kind::ActorActivity(_) => f.event.patient.as_ref().map(|p| p.id.clone()),
+                Kind::PatientAccess(_) => Some(event.actor.id.clone()),
+                Kind::ActorActivity(_) => event.patient.as_ref().map(|p| p.id.clone()),
             };
-            summary.entry(key).or_default().add(&f.event);
+            summary.entry(key).or_default().add(&event);
             Ok(())
         })?;
         let mut out = std::io::BufWriter::new(out);
@@ -218,7 +219,7 @@ impl Hits<'_> {
     fn each(
         &self,
         horizon: u64,
-        visit: &mut dyn FnMut(Found) -> Result<(), QueryError>,
+        visit: &mut dyn FnMut(Hit) -> Result<(), QueryError>,
     ) -> Result<(), QueryError> {
         let Some(t) = &self.t else { return Ok(()) };
         let walk = Walk {
@@ -325,7 +326,7 @@ fn write_csv(
     }
     let mut count = 0u64;
     hits.each(horizon, &mut |f| {
-        w.write_record(event_row(&f))?;
+        w.write_record(event_row(&f, &f.event()?))?;
         count += 1;
         Ok(())
     })?;
@@ -333,8 +334,7 @@ fn write_csv(
     Ok(count)
 }
 
-fn event_row(f: &Found) -> [String; 20] {
-    let e = &f.event;
+fn event_row(f: &Hit, e: &Event) -> [String; 20] {
     let opt = |s: Option<&String>| s.cloned().unwrap_or_default();
     let source = e.source.as_ref();
     let mut row: [String; 20] = Default::default();

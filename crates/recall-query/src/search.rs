@@ -8,12 +8,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use rayon::prelude::*;
-use recall_model::{Event, Outcome};
+use recall_model::{Outcome, View};
 
 use crate::db::{Db, Tenant};
 use crate::error::QueryError;
 use crate::keys::{self, Pos};
-use crate::read::{Found, Lookup, SeqReader};
+use crate::read::{Hit, Read, SeqReader};
 
 /// Largest page.
 pub const MAX_LIMIT: usize = 1000;
@@ -74,7 +74,7 @@ pub struct Query {
 #[derive(Debug, Clone)]
 pub struct Page {
     /// Matching events in the requested order.
-    pub events: Vec<Found>,
+    pub events: Vec<Hit>,
     /// Cursor of the next page; `None` when there is no more.
     pub next_cursor: Option<String>,
 }
@@ -117,18 +117,15 @@ impl Compiled {
     }
 
     /// Whether the event satisfies every filter.
-    pub fn matches(&self, e: &Event) -> bool {
+    pub fn matches(&self, e: &View<'_>) -> bool {
         let f = &self.f;
-        let source = e.source.as_ref();
-        eq(&f.patient, e.patient.as_ref().map(|p| p.id.as_str()))
-            && eq(&f.actor, Some(&e.actor.id))
+        eq(&f.patient, e.patient.as_deref())
+            && eq(&f.actor, Some(&e.actor))
             && eq(&f.action, Some(&e.action))
             && self.outcome.is_none_or(|o| o == e.outcome)
             && eq(&f.purpose, e.purpose.as_deref())
-            && eq(&f.system, source.and_then(|s| s.system.as_deref()))
-            && self
-                .ip
-                .is_none_or(|ip| source.and_then(|s| s.ip) == Some(ip))
+            && eq(&f.system, e.system.as_deref())
+            && self.ip.is_none_or(|ip| e.ip == Some(ip))
             && (!f.break_glass || e.purpose.as_deref() == Some("ETREAT"))
             && f.from.is_none_or(|from| e.time >= from)
             && f.to.is_none_or(|to| e.time < to)
@@ -271,7 +268,7 @@ impl Db {
             events.truncate(p.limit);
             events
                 .last()
-                .map(|last| encode_cursor(&p.fp, (last.event.time, last.seq)))
+                .map(|last| encode_cursor(&p.fp, (last.time, last.seq)))
         } else {
             None
         };
@@ -287,7 +284,7 @@ impl Db {
     pub(crate) fn walk(
         &self,
         w: &Walk<'_>,
-        visit: &mut dyn FnMut(Found) -> Result<bool, QueryError>,
+        visit: &mut dyn FnMut(Hit) -> Result<bool, QueryError>,
     ) -> Result<(), QueryError> {
         let parts = self.parts();
         let f = &w.filter.f;
@@ -326,7 +323,18 @@ impl Db {
             }
             let read = |part: &[u64]| {
                 let mut reader = SeqReader::new(self, w.tenant, w.t, &parts);
-                part.iter().map(|s| reader.read(*s)).collect::<Vec<_>>()
+                part.iter()
+                    .map(|&seq| {
+                        reader.with(seq, |bytes, view| {
+                            w.filter.matches(view).then(|| Hit {
+                                seq,
+                                time: view.time,
+                                received: view.received,
+                                canonical: bytes.to_vec(),
+                            })
+                        })
+                    })
+                    .collect::<Vec<_>>()
             };
             let found: Vec<Vec<_>> = if seqs.len() >= PARALLEL_READS {
                 seqs.par_chunks(READ_PART).map(read).collect()
@@ -334,9 +342,8 @@ impl Db {
                 vec![read(&seqs)]
             };
             for r in found.into_iter().flatten() {
-                if let Lookup::Found(found) = r?
-                    && w.filter.matches(&found.event)
-                    && !visit(found)?
+                if let Read::Found(Some(hit)) = r?
+                    && !visit(hit)?
                 {
                     return Ok(());
                 }

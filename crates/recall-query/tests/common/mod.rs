@@ -158,7 +158,7 @@ pub fn all_pages(db: &Db, tenant: &str, f: &Filter, order: Order, limit: usize) 
             .unwrap();
         assert!(page.events.len() <= limit);
         for found in &page.events {
-            assert!(matches(f, &found.event));
+            assert!(matches(f, &found.event().unwrap()));
             out.push(found.seq);
         }
         match page.next_cursor {
