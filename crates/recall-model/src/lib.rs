@@ -20,6 +20,10 @@
 //! key, unknown field, wrong type); it then applies the same value rules, so both paths
 //! accept exactly the same inputs. The canonical form is specified byte for byte in
 //! docs/design/canonical-event.md.
+//!
+//! Stored events can also be *viewed* ([`view_canonical`]): the fields searches filter
+//! on, borrowed from the canonical bytes without building an [`Event`]; bytes the view
+//! does not take (escapes) are left to [`parse_canonical`].
 
 #![forbid(unsafe_code)]
 
