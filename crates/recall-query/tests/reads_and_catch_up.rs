@@ -199,12 +199,7 @@ fn open_indexes_what_the_log_gained_while_the_index_was_closed() {
 #[test]
 fn an_index_of_an_older_layout_is_rebuilt_on_open() {
     let tmp = tempfile::tempdir().unwrap();
-    let journal = journal_in(tmp.path());
-    let dir = tmp.path().join("index");
-    let events = common::generated(600, 27);
-    let db = Db::open(journal.clone(), &dir).unwrap();
-    let recs = append(&db, "t", &events, 100);
-    drop(db);
+    let (journal, dir, recs) = closed_index(tmp.path(), 600, 27);
     // Make it look like an index of an older layout: another layout mark, and an id
     // entry in a shape a point read cannot use.
     {
@@ -223,19 +218,38 @@ fn an_index_of_an_older_layout_is_rebuilt_on_open() {
     }
     drop(db);
     assert_eq!(
-        generations(&dir),
+        entries(&dir, "gen-"),
         ["gen-2"],
         "rebuilt in generation 2, 1 removed"
     );
     assert_eq!(std::fs::read_to_string(dir.join("CURRENT")).unwrap(), "2\n");
 }
 
-/// The generation directories in an index directory, sorted.
-fn generations(dir: &std::path::Path) -> Vec<String> {
+/// A tenant `t` of `n` generated events, indexed, with the index closed again: the
+/// journal, the index directory and the records.
+fn closed_index(
+    tmp: &std::path::Path,
+    n: u64,
+    seed: u64,
+) -> (
+    std::sync::Arc<recall_store::Journal>,
+    std::path::PathBuf,
+    Vec<common::Rec>,
+) {
+    let journal = journal_in(tmp);
+    let dir = tmp.join("index");
+    let db = Db::open(journal.clone(), &dir).unwrap();
+    let recs = append(&db, "t", &common::generated(n, seed), 100);
+    drop(db);
+    (journal, dir, recs)
+}
+
+/// Names in `dir` that start with `prefix`, sorted.
+fn entries(dir: &std::path::Path, prefix: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("gen-"))
+        .filter(|n| n.starts_with(prefix))
         .collect();
     names.sort();
     names
@@ -244,12 +258,7 @@ fn generations(dir: &std::path::Path) -> Vec<String> {
 #[test]
 fn an_index_of_layout_two_kept_at_the_root_is_replaced() {
     let tmp = tempfile::tempdir().unwrap();
-    let journal = journal_in(tmp.path());
-    let dir = tmp.path().join("index");
-    let events = common::generated(300, 28);
-    let db = Db::open(journal.clone(), &dir).unwrap();
-    let recs = append(&db, "t", &events, 100);
-    drop(db);
+    let (journal, dir, recs) = closed_index(tmp.path(), 300, 28);
     std::fs::remove_dir_all(&dir).unwrap();
     // The shape layouts 1 and 2 had: one fjall keyspace at the root, `<name>_<gen>`.
     {
@@ -266,26 +275,22 @@ fn an_index_of_layout_two_kept_at_the_root_is_replaced() {
         Some(r.seq)
     );
     drop(db);
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["CURRENT", "gen-1"], "the old keyspace is gone");
+    assert_eq!(
+        entries(&dir, ""),
+        ["CURRENT", "gen-1"],
+        "the old keyspace is gone"
+    );
 }
 
 #[test]
 fn reindex_retires_the_old_generation_and_an_unfinished_one_is_dropped_on_open() {
     let tmp = tempfile::tempdir().unwrap();
-    let journal = journal_in(tmp.path());
-    let dir = tmp.path().join("index");
-    let events = common::generated(400, 29);
+    let (journal, dir, _) = closed_index(tmp.path(), 400, 29);
     let db = Db::open(journal.clone(), &dir).unwrap();
-    append(&db, "t", &events, 100);
     assert_eq!(db.reindex().unwrap(), 400);
     assert_eq!(db.reindex().unwrap(), 400);
     assert_eq!(
-        generations(&dir),
+        entries(&dir, "gen-"),
         ["gen-3"],
         "retired generations are removed"
     );
@@ -298,6 +303,6 @@ fn reindex_retires_the_old_generation_and_an_unfinished_one_is_dropped_on_open()
     assert_eq!(db.indexed("t").unwrap(), 400);
     assert_eq!(db.catch_up().unwrap(), 0, "generation 3 was complete");
     drop(db);
-    assert_eq!(generations(&dir), ["gen-3"]);
+    assert_eq!(entries(&dir, "gen-"), ["gen-3"]);
     assert!(!dir.join("CURRENT.tmp").exists());
 }
