@@ -12,6 +12,7 @@ use crate::cache::BlockCache;
 use crate::error::QueryError;
 pub(crate) use crate::generation::Parts;
 use crate::generation::{self, open_current};
+use crate::idfilter;
 use crate::keys;
 
 /// Bytes of decrypted blocks kept in memory unless the caller says otherwise.
@@ -79,8 +80,30 @@ impl Db {
             // Rebuilt from the log in a new generation of this layout.
             db.clear()?;
         }
+        db.fill_id_filter()?;
         db.catch_up()?;
         Ok(db)
+    }
+
+    /// Starts filling the current generation's id filter from disk, unless it is new.
+    fn fill_id_filter(&self) -> Result<(), QueryError> {
+        let parts = self.parts();
+        if parts.ids.is_ready() {
+            return Ok(());
+        }
+        let weak = Arc::downgrade(&parts);
+        std::thread::Builder::new()
+            .name("recall-idfilter".into())
+            // Left unfilled on failure: every id is then looked up in the index.
+            .spawn(move || drop(idfilter::fill(&weak)))
+            .map_err(QueryError::IndexDir)?;
+        Ok(())
+    }
+
+    /// Whether the in-memory filter of client ids covers the index yet (after an open it
+    /// is filled in the background; until then every id is looked up in the index).
+    pub fn id_filter_ready(&self) -> bool {
+        self.parts().ids.is_ready()
     }
 
     /// The journal the index is derived from.

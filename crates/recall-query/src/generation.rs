@@ -17,10 +17,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
 
 use crate::error::QueryError;
+use crate::idfilter::IdFilter;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
-/// another layout is rebuilt from the log on open. 3: one keyspace per generation.
-const LAYOUT: u32 = 3;
+/// another layout is rebuilt from the log on open. 3: one keyspace per generation;
+/// 4: posting lists for patients and actors.
+const LAYOUT: u32 = 4;
 /// The file naming the generation in use (decimal, newline-terminated).
 const CURRENT: &str = "CURRENT";
 /// Entries a fjall 2 keyspace keeps at its root: an index of layout 1 or 2, which kept
@@ -38,6 +40,8 @@ pub(crate) struct Parts {
     pub id: PartitionHandle,
     pub blocks: PartitionHandle,
     pub frames: PartitionHandle,
+    /// Which client ids `id` may hold, in memory.
+    pub ids: IdFilter,
     /// Declared last: fields drop in order, so the directory is removed only after the
     /// keyspace has stopped its background threads and every partition handle is gone.
     retired: Retired,
@@ -98,6 +102,7 @@ pub(crate) fn create(index_dir: &Path, generation: u32) -> Result<Parts, QueryEr
     // Flushed now, or this one-entry memtable would pin every journal from here on.
     about.rotate_memtable()?;
     parts.sync()?;
+    parts.ids.set_ready();
     write_current(index_dir, generation)?;
     Ok(parts)
 }
@@ -115,6 +120,7 @@ fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
         id: open("id")?,
         blocks: open("blocks")?,
         frames: open("frames")?,
+        ids: IdFilter::default(),
         keyspace,
         retired: Retired {
             dir,

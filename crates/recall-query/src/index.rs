@@ -10,6 +10,7 @@ use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
 use crate::keys::{self, Run};
+use crate::postings::{Lists, PREFIX};
 
 /// Blocks decrypted together during catch-up (spread over rayon's threads).
 const CATCH_UP_BLOCKS: usize = 64;
@@ -198,29 +199,30 @@ impl Db {
 
 /// The time, patient, actor and id entries of a write batch, staged so that each
 /// partition receives its keys in order: consecutive memtable inserts then walk the same
-/// skiplist nodes, which keeps them in cache.
+/// skiplist nodes, which keeps them in cache. Patients and actors go into posting lists
+/// (`postings.rs`): one entry per identifier and hour of the batch.
 #[derive(Default)]
 struct Staged<'a> {
     time: Vec<Vec<u8>>,
-    actor: Vec<Vec<u8>>,
-    patient: Vec<Vec<u8>>,
+    actor: Lists,
+    patient: Lists,
     id: Vec<(Vec<u8>, [u8; 8])>,
     /// Tokens already computed in this batch: actors and patients recur within a batch
     /// (a session is many events), and an HMAC costs more than a lookup.
-    tokens: HashMap<(&'static str, &'a str), [u8; keys::TOKEN]>,
+    tokens: HashMap<(&'static str, &'a str), [u8; PREFIX]>,
 }
 
 impl<'a> Staged<'a> {
     /// Stages the entries of one event.
     fn add(&mut self, t: &Tenant, seq: u64, e: &'a Event) {
         let tno = t.no.to_be_bytes();
-        let pos = keys::pos((e.time, seq));
-        self.time.push(keys::cat(&[&tno, &pos]));
-        let actor = self.token(t, "actor", &e.actor.id);
-        self.actor.push(keys::cat(&[&tno, &actor, &pos]));
+        let at = (e.time, seq);
+        self.time.push(keys::cat(&[&tno, &keys::pos(at)]));
+        let actor = self.prefix(t, "actor", &e.actor.id);
+        self.actor.add(actor, at);
         if let Some(patient) = &e.patient {
-            let tok = self.token(t, "patient", &patient.id);
-            self.patient.push(keys::cat(&[&tno, &tok, &pos]));
+            let prefix = self.prefix(t, "patient", &patient.id);
+            self.patient.add(prefix, at);
         }
         if let Some(id) = &e.id {
             let tok = t.indexer.token("id", id);
@@ -228,27 +230,29 @@ impl<'a> Staged<'a> {
         }
     }
 
-    fn token(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; keys::TOKEN] {
+    /// `tno ‖ token` of an identifier.
+    fn prefix(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; PREFIX] {
         *self.tokens.entry((field, value)).or_insert_with(|| {
-            let mut short = [0u8; keys::TOKEN];
-            short.copy_from_slice(keys::short(&t.indexer.token(field, value)));
-            short
+            let mut prefix = [0u8; PREFIX];
+            prefix[..keys::TNO].copy_from_slice(&t.no.to_be_bytes());
+            prefix[keys::TNO..].copy_from_slice(keys::short(&t.indexer.token(field, value)));
+            prefix
         })
     }
 
     /// Adds the staged entries to `b`, sorted per partition.
     fn write(mut self, b: &mut fjall::Batch, p: &Parts) {
-        for (part, keys) in [
-            (&p.time, &mut self.time),
-            (&p.actor, &mut self.actor),
-            (&p.patient, &mut self.patient),
-        ] {
-            keys.sort_unstable();
-            for k in keys.drain(..) {
-                b.insert(part, k, []);
+        self.time.sort_unstable();
+        for k in self.time {
+            b.insert(&p.time, k, []);
+        }
+        for (part, lists) in [(&p.actor, self.actor), (&p.patient, self.patient)] {
+            for (k, v) in lists.into_entries() {
+                b.insert(part, k, v);
             }
         }
         self.id.sort_unstable();
+        p.ids.add_keys(self.id.iter().map(|(k, _)| k.as_slice()));
         for (k, v) in self.id {
             b.insert(&p.id, k, v);
         }

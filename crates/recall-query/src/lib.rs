@@ -16,6 +16,8 @@
 //! - Search order is (event time, seq), complete and exact: late arrivals are indexed by
 //!   their event time; a cursor resumes strictly after the last returned position and is
 //!   refused for other filters or another order.
+//! - The in-memory id filter of a generation, once ready, holds every id key of it: it
+//!   may only answer "maybe" wrongly, never "absent".
 //! - Errors, logs and panics never carry PHI (identifiers, event contents).
 //!
 //! Layout of every key and value: docs/design/indexes.md.
@@ -27,8 +29,10 @@ mod db;
 mod entries;
 mod error;
 mod generation;
+mod idfilter;
 mod index;
 mod keys;
+mod postings;
 mod read;
 mod report;
 mod search;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use rayon::prelude::*;
 use recall_model::{Event, View, view_canonical};
 use recall_store::{BlockRef, Location};
 
@@ -86,17 +87,41 @@ impl Db {
     }
 
     /// Seq of the event the tenant already holds with this client `id` (idempotency).
-    ///
-    /// One point read (`tno ‖ 128-bit token → seq`); the hit is confirmed against the
-    /// stored event, and one whose keys are shredded counts as a match (never accept a
-    /// duplicate).
     pub fn lookup_id(&self, tenant: &str, id: &str) -> Result<Option<u64>, QueryError> {
+        Ok(self.lookup_ids(tenant, &[id])?.pop().flatten())
+    }
+
+    /// [`Db::lookup_id`] of many ids at once, answers in order.
+    ///
+    /// An id the in-memory filter rules out (`idfilter.rs`) costs its token and nothing
+    /// else; any other is one point read (`tno ‖ 128-bit token → seq`), in parallel, and a
+    /// hit is confirmed against the stored event — one whose keys are shredded counts as
+    /// a match (never accept a duplicate).
+    pub fn lookup_ids(&self, tenant: &str, ids: &[&str]) -> Result<Vec<Option<u64>>, QueryError> {
         let Some(t) = self.tenant(tenant)? else {
-            return Ok(None);
+            return Ok(vec![None; ids.len()]);
         };
         let parts = self.parts();
-        let tok = t.indexer.token("id", id);
-        let Some(v) = parts.id.get(keys::id_key(t.no, &tok))? else {
+        let tokens: Vec<[u8; 32]> = ids.par_iter().map(|id| t.indexer.token("id", id)).collect();
+        let maybe = parts.ids.may_hold(t.no, &tokens);
+        ids.par_iter()
+            .zip(tokens.par_iter().zip(maybe))
+            .map(|(id, (tok, maybe))| match maybe {
+                true => self.lookup_token(tenant, &t, &parts, id, tok),
+                false => Ok(None),
+            })
+            .collect()
+    }
+
+    fn lookup_token(
+        &self,
+        tenant: &str,
+        t: &Tenant,
+        parts: &Parts,
+        id: &str,
+        tok: &[u8; 32],
+    ) -> Result<Option<u64>, QueryError> {
+        let Some(v) = parts.id.get(keys::id_key(t.no, tok))? else {
             return Ok(None);
         };
         let seq = u64::from_be_bytes(
@@ -105,7 +130,7 @@ impl Db {
                 .map_err(|_| QueryError::Corrupt("id entry".into()))?,
         );
         // A replay is rare; reading the event back proves the entry is this id's.
-        Ok(match self.read_seq(tenant, &t, &parts, seq)? {
+        Ok(match self.read_seq(tenant, t, parts, seq)? {
             Lookup::Found(f) if f.event.id.as_deref() != Some(id) => None,
             Lookup::NotFound => None,
             _ => Some(seq),

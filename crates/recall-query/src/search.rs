@@ -10,9 +10,10 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 use recall_model::{Outcome, View};
 
-use crate::db::{Db, Tenant};
+use crate::db::{Db, Parts, Tenant};
 use crate::error::QueryError;
 use crate::keys::{self, Pos};
+use crate::postings;
 use crate::read::{Hit, Read, SeqReader};
 
 /// Largest page.
@@ -287,30 +288,12 @@ impl Db {
         visit: &mut dyn FnMut(Hit) -> Result<bool, QueryError>,
     ) -> Result<(), QueryError> {
         let parts = self.parts();
-        let f = &w.filter.f;
-        let tno = w.t.no.to_be_bytes();
-        let (partition, prefix) = if let Some(p) = &f.patient {
-            let tok = w.t.indexer.token("patient", p);
-            (&parts.patient, keys::cat(&[&tno, keys::short(&tok)]))
-        } else if let Some(a) = &f.actor {
-            let tok = w.t.indexer.token("actor", a);
-            (&parts.actor, keys::cat(&[&tno, keys::short(&tok)]))
-        } else {
-            (&parts.time, tno.to_vec())
-        };
-        let (lo, hi) = bounds(&prefix, f.from, f.to, w.order, w.after);
-        let iter = partition.range((lo, hi));
-        let mut iter: Box<dyn Iterator<Item = _>> = match w.order {
-            Order::Asc => Box::new(iter),
-            Order::Desc => Box::new(iter.rev()),
-        };
+        let mut positions = self.positions(w, &parts);
         let mut chunk = w.want.clamp(1, MAX_CHUNK);
         loop {
             let mut seqs = Vec::with_capacity(chunk);
-            for kv in iter.by_ref() {
-                let (key, _) = kv?;
-                let (_, seq) = keys::parse_pos(&key)
-                    .ok_or_else(|| QueryError::Corrupt("ordered index entry".into()))?;
+            for pos in positions.by_ref() {
+                let (_, seq) = pos?;
                 if seq < w.horizon {
                     seqs.push(seq);
                     if seqs.len() == chunk {
@@ -349,6 +332,50 @@ impl Db {
                 }
             }
             chunk = MAX_CHUNK;
+        }
+    }
+}
+
+impl Db {
+    /// The positions a walk visits, in its order: from the patient's or actor's posting
+    /// lists when the filter names one, else from the time index.
+    fn positions<'p>(
+        &self,
+        w: &Walk<'_>,
+        parts: &'p Parts,
+    ) -> Box<dyn Iterator<Item = Result<Pos, QueryError>> + 'p> {
+        let f = &w.filter.f;
+        let lists = match (&f.patient, &f.actor) {
+            (Some(p), _) => Some((&parts.patient, w.t.indexer.token("patient", p))),
+            (None, Some(a)) => Some((&parts.actor, w.t.indexer.token("actor", a))),
+            (None, None) => None,
+        };
+        if let Some((partition, tok)) = lists {
+            let mut prefix = [0u8; postings::PREFIX];
+            prefix[..keys::TNO].copy_from_slice(&w.t.no.to_be_bytes());
+            prefix[keys::TNO..].copy_from_slice(keys::short(&tok));
+            let range = postings::Range {
+                from: f.from,
+                to: f.to,
+                after: w.after,
+                order: w.order,
+            };
+            let (lo, hi) = range.key_bounds(&prefix);
+            let entries = partition.range(lo..=hi);
+            return match w.order {
+                Order::Asc => Box::new(postings::Walk::new(entries, range)),
+                Order::Desc => Box::new(postings::Walk::new(entries.rev(), range)),
+            };
+        }
+        let (lo, hi) = bounds(&w.t.no.to_be_bytes(), f.from, f.to, w.order, w.after);
+        let iter = parts.time.range((lo, hi));
+        let parse = |kv: fjall::Result<(fjall::Slice, fjall::Slice)>| {
+            let (key, _) = kv?;
+            keys::parse_pos(&key).ok_or_else(|| QueryError::Corrupt("time index entry".into()))
+        };
+        match w.order {
+            Order::Asc => Box::new(iter.map(parse)),
+            Order::Desc => Box::new(iter.rev().map(parse)),
         }
     }
 }

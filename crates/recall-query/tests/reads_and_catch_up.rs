@@ -46,6 +46,30 @@ fn lookup_id_finds_the_seq_of_a_client_id() {
 }
 
 #[test]
+fn ids_are_found_after_a_reopen_once_the_filter_is_filled_from_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (journal, dir, mut recs) = closed_index(tmp.path(), 900, 28);
+    let db = Db::open(journal, &dir).unwrap();
+    let started = std::time::Instant::now();
+    while !db.id_filter_ready() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the filter never got ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let more = common::generated(1_000, 29);
+    recs.extend(append(&db, "t", &more[900..], 50));
+    let ids: Vec<&str> = recs
+        .iter()
+        .map(|r| r.event.id.as_deref().unwrap())
+        .collect();
+    let seqs: Vec<Option<u64>> = recs.iter().map(|r| Some(r.seq)).collect();
+    assert_eq!(db.lookup_ids("t", &ids).unwrap(), seqs);
+    assert_eq!(db.lookup_ids("t", &["evt-never"]).unwrap(), [None]);
+}
+
+#[test]
 fn indexing_a_batch_twice_is_harmless() {
     let tmp = tempfile::tempdir().unwrap();
     let journal = journal_in(tmp.path());

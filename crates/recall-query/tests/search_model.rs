@@ -16,8 +16,18 @@ const OUTCOMES: [&str; 3] = ["success", "failure", "denied"];
 const PURPOSES: [&str; 2] = ["TREAT", "ETREAT"];
 const SYSTEMS: [&str; 2] = ["ehr", "pacs"];
 const IPS: [&str; 2] = ["::1", "10.0.0.1"];
+/// Event times: few, so times tie; around hour boundaries (the posting lists' unit),
+/// before and after the Unix epoch.
+const TIMES: [&str; 6] = [
+    "1969-12-31T23:59:59Z",
+    "1970-01-01T00:00:00Z",
+    "2026-03-04T09:59:59.999999999Z",
+    "2026-03-04T10:00:00Z",
+    "2026-03-04T10:30:00Z",
+    "2026-03-04T11:00:00Z",
+];
 
-/// Indices into the value lists above; `None` = field absent. Minutes give time ties.
+/// Indices into the value lists above; `None` = field absent.
 type Spec = (
     usize,
     Option<usize>,
@@ -30,10 +40,10 @@ type Spec = (
 );
 
 fn event(s: &Spec) -> recall_model::Event {
-    let (a, p, act, o, pur, sys, ip, minute) = *s;
+    let (a, p, act, o, pur, sys, ip, time) = *s;
     let mut json = format!(
-        r#"{{"time":"2026-03-04T10:{minute:02}:00Z","actor":{{"id":"{}"}},"action":"{}","outcome":"{}","source":{{"system":"{}","ip":"{}"}}"#,
-        ACTORS[a], ACTIONS[act], OUTCOMES[o], SYSTEMS[sys], IPS[ip]
+        r#"{{"time":"{}","actor":{{"id":"{}"}},"action":"{}","outcome":"{}","source":{{"system":"{}","ip":"{}"}}"#,
+        TIMES[time as usize], ACTORS[a], ACTIONS[act], OUTCOMES[o], SYSTEMS[sys], IPS[ip]
     );
     if let Some(p) = p {
         json.push_str(&format!(r#","patient":{{"id":"{}"}}"#, PATIENTS[p]));
@@ -68,7 +78,14 @@ fn pick<const N: usize>(values: [&str; N]) -> impl Strategy<Value = Option<Strin
 fn time() -> impl Strategy<Value = Option<Timestamp>> {
     proptest::option::weighted(
         0.3,
-        (0..7i64).prop_map(|m| format!("2026-03-04T10:{m:02}:00Z").parse().unwrap()),
+        (0..TIMES.len() + 1).prop_map(|i| {
+            TIMES
+                .get(i)
+                .copied()
+                .unwrap_or("2026-03-04T10:59:59Z")
+                .parse()
+                .unwrap()
+        }),
     )
 }
 

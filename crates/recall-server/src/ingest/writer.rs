@@ -203,8 +203,8 @@ impl Writer {
             .map(|seq| Slot::Old(*seq))
     }
 
-    /// The jobs' client ids that the index already holds, looked up in parallel (a point
-    /// read each) so the writer's serial part stays short.
+    /// The jobs' client ids that the index already holds (`Db::lookup_ids`: an id never
+    /// seen costs no index read).
     fn indexed_ids(&self, tenant: &str, jobs: &[Job]) -> Result<HashMap<String, u64>, String> {
         let recent = self.recent.get(tenant);
         let ids: Vec<&str> = jobs
@@ -212,14 +212,15 @@ impl Writer {
             .flat_map(|j| j.events.iter().filter_map(|e| e.id.as_deref()))
             .filter(|id| !recent.is_some_and(|r| r.by_id.contains_key(*id)))
             .collect();
-        let hits: Vec<Option<(String, u64)>> = ids
-            .par_iter()
-            .map(|id| {
-                let found = self.db.lookup_id(tenant, id).map_err(|e| e.to_string())?;
-                Ok(found.map(|seq| (id.to_string(), seq)))
-            })
-            .collect::<Result<_, String>>()?;
-        Ok(hits.into_iter().flatten().collect())
+        let found = self
+            .db
+            .lookup_ids(tenant, &ids)
+            .map_err(|e| e.to_string())?;
+        Ok(ids
+            .into_iter()
+            .zip(found)
+            .filter_map(|(id, seq)| seq.map(|s| (id.to_string(), s)))
+            .collect())
     }
 
     /// Forgets recent ids the index now covers.
