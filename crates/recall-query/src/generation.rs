@@ -21,8 +21,8 @@ use crate::idfilter::IdFilter;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
-/// 4: posting lists for patients and actors.
-const LAYOUT: u32 = 4;
+/// 5: posting lists for patients, actors and time.
+const LAYOUT: u32 = 5;
 /// The file naming the generation in use (decimal, newline-terminated).
 const CURRENT: &str = "CURRENT";
 /// Entries a fjall 2 keyspace keeps at its root: an index of layout 1 or 2, which kept

@@ -10,7 +10,7 @@ use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
 use crate::keys::{self, Run};
-use crate::postings::{Lists, PREFIX};
+use crate::postings::{HOUR, Lists, MINUTE, PREFIX};
 
 /// Blocks decrypted together during catch-up (spread over rayon's threads).
 const CATCH_UP_BLOCKS: usize = 64;
@@ -50,7 +50,7 @@ impl Db {
         }
         let mut b = parts.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
-        let mut staged = Staged::default();
+        let mut staged = Staged::new();
         for (i, e) in events.iter().enumerate() {
             staged.add(&t, batch.first_seq + i as u64, e);
         }
@@ -159,7 +159,7 @@ impl Db {
             add_runs(&mut b, parts, t.no, batch, at);
         }
         let mut n = 0;
-        let mut staged = Staged::default();
+        let mut staged = Staged::new();
         for (seq, e) in decoded.iter().flatten().flatten() {
             staged.add(t, *seq, e);
             n += 1;
@@ -199,11 +199,10 @@ impl Db {
 
 /// The time, patient, actor and id entries of a write batch, staged so that each
 /// partition receives its keys in order: consecutive memtable inserts then walk the same
-/// skiplist nodes, which keeps them in cache. Patients and actors go into posting lists
-/// (`postings.rs`): one entry per identifier and hour of the batch.
-#[derive(Default)]
+/// skiplist nodes, which keeps them in cache. Times, patients and actors go into posting
+/// lists (`postings.rs`): one entry per minute of the batch, and per identifier and hour.
 struct Staged<'a> {
-    time: Vec<Vec<u8>>,
+    time: Lists,
     actor: Lists,
     patient: Lists,
     id: Vec<(Vec<u8>, [u8; 8])>,
@@ -213,16 +212,26 @@ struct Staged<'a> {
 }
 
 impl<'a> Staged<'a> {
+    fn new() -> Self {
+        Staged {
+            time: Lists::new(MINUTE, keys::TNO),
+            actor: Lists::new(HOUR, PREFIX),
+            patient: Lists::new(HOUR, PREFIX),
+            id: Vec::new(),
+            tokens: HashMap::new(),
+        }
+    }
+
     /// Stages the entries of one event.
     fn add(&mut self, t: &Tenant, seq: u64, e: &'a Event) {
         let tno = t.no.to_be_bytes();
         let at = (e.time, seq);
-        self.time.push(keys::cat(&[&tno, &keys::pos(at)]));
+        self.time.add(&tno, at);
         let actor = self.prefix(t, "actor", &e.actor.id);
-        self.actor.add(actor, at);
+        self.actor.add(&actor, at);
         if let Some(patient) = &e.patient {
             let prefix = self.prefix(t, "patient", &patient.id);
-            self.patient.add(prefix, at);
+            self.patient.add(&prefix, at);
         }
         if let Some(id) = &e.id {
             let tok = t.indexer.token("id", id);
@@ -242,11 +251,11 @@ impl<'a> Staged<'a> {
 
     /// Adds the staged entries to `b`, sorted per partition.
     fn write(mut self, b: &mut fjall::Batch, p: &Parts) {
-        self.time.sort_unstable();
-        for k in self.time {
-            b.insert(&p.time, k, []);
-        }
-        for (part, lists) in [(&p.actor, self.actor), (&p.patient, self.patient)] {
+        for (part, lists) in [
+            (&p.time, self.time),
+            (&p.actor, self.actor),
+            (&p.patient, self.patient),
+        ] {
             for (k, v) in lists.into_entries() {
                 b.insert(part, k, v);
             }

@@ -1,20 +1,22 @@
-//! Posting lists of the patient and actor indexes.
+//! Posting lists: the patient, actor and time indexes.
 //!
 //! Why lists instead of an entry per event: an index write used to insert one memtable
-//! entry per event and identifier, at a random place of a large skiplist, and that was
-//! the largest cost of ingest. A session is many events of one actor on one chart, so a
-//! batch holds ~7× fewer (identifier, hour) pairs than events; one entry per pair is
-//! written instead, holding the positions of that batch's events.
+//! entry per event and index, at a random place of a large skiplist, and that was the
+//! largest cost of ingest. A session is many events of one actor on one chart, so a
+//! batch holds ~7× fewer (identifier, hour) pairs than events, and its events fall into
+//! a minute or two of time; one entry per pair is written instead, holding the positions
+//! of that batch's events.
 //!
-//! Key: `tno ‖ token ‖ hour ‖ first seq` (hour: whole hours since the Unix epoch, `i32`
-//! with the sign bit flipped, big-endian; first seq: the smallest seq in the list, which
-//! makes the key unique). Value: the list's positions in seq order, each as
-//! `varint(seq − previous seq) ‖ varint(nanoseconds since the hour began)`, the first
+//! Key: `prefix ‖ span ‖ first seq`, where the prefix is `tno ‖ token` (patients, actors)
+//! or `tno` (time); span: which [`Span`] of time the list covers, counted from the Unix
+//! epoch (`i64` with the sign bit flipped, big-endian); first seq: the smallest seq in
+//! the list, which makes the key unique. Value: the list's positions in seq order, each
+//! `varint(seq − previous seq) ‖ varint(nanoseconds since the span began)`, the first
 //! seq's delta taken from the key's.
 //!
-//! Reading: the lists of one hour are gathered, sorted in the walking order and
-//! filtered, so results keep their exact (time, seq) order across lists written by
-//! different batches (late arrivals included).
+//! Reading: the lists of one span are gathered, sorted in the walking order and filtered,
+//! so results keep their exact (time, seq) order across lists written by different
+//! batches (late arrivals included).
 
 use std::collections::HashMap;
 
@@ -25,48 +27,77 @@ use crate::error::QueryError;
 use crate::keys::{self, Pos};
 use crate::search::Order;
 
-/// Bytes of `tno ‖ token`: the part of a key that names the identifier.
+/// Longest prefix: `tno ‖ token`.
 pub const PREFIX: usize = keys::TNO + keys::TOKEN;
-/// Bytes of an hour.
-const HOUR: usize = 4;
-/// Nanoseconds in an hour.
-const HOUR_NS: i128 = 3_600 * 1_000_000_000;
+/// Bytes of a span number.
+const SPAN: usize = 8;
+/// Bytes of a key after its prefix.
+const SUFFIX: usize = SPAN + 8;
+const SECOND_NS: i128 = 1_000_000_000;
 
-/// The hour holding `ns` (nanoseconds since the Unix epoch).
-fn hour_of(ns: i128) -> i32 {
-    // Timestamps span years -9999..=9999: about ±8.8e7 hours, well inside i32.
-    ns.div_euclid(HOUR_NS) as i32
+/// The length of time one list covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span(i128);
+
+/// Lists of one patient or actor: an hour holds few of their events.
+pub(crate) const HOUR: Span = Span(3_600 * SECOND_NS);
+/// Lists of the time index: a minute of a busy tenant is still a short sort.
+pub(crate) const MINUTE: Span = Span(60 * SECOND_NS);
+
+impl Span {
+    /// The span holding `ns` (nanoseconds since the Unix epoch).
+    fn of(self, ns: i128) -> i64 {
+        ns.div_euclid(self.0) as i64
+    }
+
+    fn start(self, n: i64) -> i128 {
+        i128::from(n) * self.0
+    }
 }
 
-fn hour_bytes(hour: i32) -> [u8; HOUR] {
-    ((hour as u32) ^ (1 << 31)).to_be_bytes()
+fn span_bytes(n: i64) -> [u8; SPAN] {
+    ((n as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn parse_hour(b: &[u8]) -> Option<i32> {
-    Some((u32::from_be_bytes(b.try_into().ok()?) ^ (1 << 31)) as i32)
+fn parse_span(b: &[u8]) -> Option<i64> {
+    Some((u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63)) as i64)
 }
 
-/// The positions of one write, grouped into lists by identifier and hour.
-#[derive(Default)]
+/// The positions of one write to one index, grouped into lists by prefix and span.
 pub(crate) struct Lists {
-    by_key: HashMap<([u8; PREFIX], i32), Vec<Pos>>,
+    span: Span,
+    prefix_len: usize,
+    by_key: HashMap<([u8; PREFIX], i64), Vec<Pos>>,
 }
 
 impl Lists {
-    /// Adds the position of an event carrying the identifier `prefix` names.
-    pub fn add(&mut self, prefix: [u8; PREFIX], pos: Pos) {
-        let hour = hour_of(pos.0.as_nanosecond());
-        self.by_key.entry((prefix, hour)).or_default().push(pos);
+    /// Lists of `span`s of time under prefixes of `prefix_len` bytes.
+    pub fn new(span: Span, prefix_len: usize) -> Self {
+        Lists {
+            span,
+            prefix_len: prefix_len.min(PREFIX),
+            by_key: HashMap::new(),
+        }
+    }
+
+    /// Adds the position of an event under `prefix` (`prefix_len` bytes are used).
+    pub fn add(&mut self, prefix: &[u8], pos: Pos) {
+        let mut p = [0u8; PREFIX];
+        let n = self.prefix_len.min(prefix.len());
+        p[..n].copy_from_slice(&prefix[..n]);
+        let span = self.span.of(pos.0.as_nanosecond());
+        self.by_key.entry((p, span)).or_default().push(pos);
     }
 
     /// The entries to write, in key order.
     pub fn into_entries(self) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let (span, len) = (self.span, self.prefix_len);
         let mut out: Vec<(Vec<u8>, Vec<u8>)> = self
             .by_key
             .into_iter()
-            .map(|((prefix, hour), mut list)| {
+            .map(|((prefix, n), mut list)| {
                 list.sort_unstable_by_key(|p| p.1);
-                encode(&prefix, hour, &list)
+                encode(&prefix[..len], span, n, &list)
             })
             .collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -74,11 +105,11 @@ impl Lists {
     }
 }
 
-/// One list's entry; `list` is sorted by seq, not empty, and within `hour`.
-fn encode(prefix: &[u8; PREFIX], hour: i32, list: &[Pos]) -> (Vec<u8>, Vec<u8>) {
+/// One list's entry; `list` is sorted by seq, not empty, and within span `n`.
+fn encode(prefix: &[u8], span: Span, n: i64, list: &[Pos]) -> (Vec<u8>, Vec<u8>) {
     let first = list[0].1;
-    let key = keys::cat(&[prefix, &hour_bytes(hour), &first.to_be_bytes()]);
-    let start = i128::from(hour) * HOUR_NS;
+    let key = keys::cat(&[prefix, &span_bytes(n), &first.to_be_bytes()]);
+    let start = span.start(n);
     let mut value = Vec::with_capacity(list.len() * 7);
     let mut prev = first;
     for &(time, seq) in list {
@@ -89,16 +120,22 @@ fn encode(prefix: &[u8; PREFIX], hour: i32, list: &[Pos]) -> (Vec<u8>, Vec<u8>) 
     (key, value)
 }
 
+/// The span bytes of a key.
+fn span_of_key(key: &[u8]) -> Option<&[u8]> {
+    let at = key.len().checked_sub(SUFFIX)?;
+    key.get(at..at + SPAN)
+}
+
 /// Appends the positions of one entry to `out`.
-fn decode(key: &[u8], value: &[u8], out: &mut Vec<Pos>) -> Option<()> {
-    let hour = parse_hour(key.get(PREFIX..PREFIX + HOUR)?)?;
-    let mut seq = u64::from_be_bytes(key.get(PREFIX + HOUR..)?.try_into().ok()?);
-    let start = i128::from(hour) * HOUR_NS;
+fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Pos>) -> Option<()> {
+    let n = parse_span(span_of_key(key)?)?;
+    let mut seq = u64::from_be_bytes(key.get(key.len() - 8..)?.try_into().ok()?);
+    let start = span.start(n);
     let mut rest = value;
     while !rest.is_empty() {
         seq = seq.checked_add(take_varint(&mut rest)?)?;
         let offset = i128::from(take_varint(&mut rest)?);
-        if offset >= HOUR_NS {
+        if offset >= span.0 {
             return None;
         }
         out.push((Timestamp::from_nanosecond(start + offset).ok()?, seq));
@@ -137,19 +174,19 @@ pub(crate) struct Range {
 }
 
 impl Range {
-    /// Keys of the lists that may hold such positions, for the identifier `prefix`.
-    pub fn key_bounds(&self, prefix: &[u8; PREFIX]) -> (Vec<u8>, Vec<u8>) {
+    /// Keys of the lists of `span`s under `prefix` that may hold such positions.
+    pub fn key_bounds(&self, prefix: &[u8], span: Span) -> (Vec<u8>, Vec<u8>) {
         let lo = match self.from {
-            Some(t) => keys::cat(&[prefix, &hour_bytes(hour_of(t.as_nanosecond()))]),
+            Some(t) => keys::cat(&[prefix, &span_bytes(span.of(t.as_nanosecond()))]),
             None => prefix.to_vec(),
         };
         let hi = match self.to {
             Some(t) => keys::cat(&[
                 prefix,
-                &hour_bytes(hour_of(t.as_nanosecond() - 1)),
+                &span_bytes(span.of(t.as_nanosecond() - 1)),
                 &[0xff; 8],
             ]),
-            None => keys::cat(&[prefix, &[0xff; HOUR + 8]]),
+            None => keys::cat(&[prefix, &[0xff; SUFFIX]]),
         };
         (lo, hi)
     }
@@ -165,55 +202,58 @@ impl Range {
 }
 
 /// Yields the positions of the lists `entries` gives (in key order, or reversed for a
-/// descending walk) in the walk's (time, seq) order, an hour at a time.
+/// descending walk) in the walk's (time, seq) order, a span at a time.
 pub(crate) struct Walk<I> {
     entries: I,
     range: Range,
-    /// The first entry of the next hour, read ahead.
+    span: Span,
+    /// The first entry of the next span, read ahead.
     next: Option<(Slice, Slice)>,
-    /// The current hour's positions, in reverse walking order (popped from the end).
-    hour: Vec<Pos>,
+    /// The current span's positions, in reverse walking order (popped from the end).
+    current: Vec<Pos>,
 }
 
 impl<I> Walk<I>
 where
     I: Iterator<Item = fjall::Result<(Slice, Slice)>>,
 {
-    pub fn new(entries: I, range: Range) -> Self {
+    pub fn new(entries: I, range: Range, span: Span) -> Self {
         Walk {
             entries,
             range,
+            span,
             next: None,
-            hour: Vec::new(),
+            current: Vec::new(),
         }
     }
 
-    /// Fills `self.hour` with the next hour that has admitted positions; false at the end.
+    /// Fills `self.current` with the next span that has admitted positions; false at the
+    /// end.
     fn fill(&mut self) -> Result<bool, QueryError> {
-        while self.hour.is_empty() {
+        while self.current.is_empty() {
             let Some(first) = self.next.take().map(Ok).or_else(|| self.entries.next()) else {
                 return Ok(false);
             };
             let (key, value) = first?;
             let bad = || QueryError::Corrupt("posting list entry".into());
-            let hour = key.get(PREFIX..PREFIX + HOUR).ok_or_else(bad)?.to_vec();
-            decode(&key, &value, &mut self.hour).ok_or_else(bad)?;
+            let span = span_of_key(&key).ok_or_else(bad)?.to_vec();
+            decode(&key, &value, self.span, &mut self.current).ok_or_else(bad)?;
             for kv in self.entries.by_ref() {
                 let (key, value) = kv?;
-                if key.get(PREFIX..PREFIX + HOUR) != Some(hour.as_slice()) {
+                if span_of_key(&key) != Some(span.as_slice()) {
                     self.next = Some((key, value));
                     break;
                 }
-                decode(&key, &value, &mut self.hour).ok_or_else(bad)?;
+                decode(&key, &value, self.span, &mut self.current).ok_or_else(bad)?;
             }
             let range = self.range;
-            self.hour.retain(|p| range.admits(p));
+            self.current.retain(|p| range.admits(p));
             match range.order {
-                Order::Asc => self.hour.sort_unstable_by(|a, b| b.cmp(a)),
-                Order::Desc => self.hour.sort_unstable(),
+                Order::Asc => self.current.sort_unstable_by(|a, b| b.cmp(a)),
+                Order::Desc => self.current.sort_unstable(),
             }
             // A batch indexed twice (never, while watermarks hold) would repeat itself.
-            self.hour.dedup();
+            self.current.dedup();
         }
         Ok(true)
     }
@@ -227,7 +267,7 @@ where
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.fill() {
-            Ok(true) => self.hour.pop().map(Ok),
+            Ok(true) => self.current.pop().map(Ok),
             Ok(false) => None,
             Err(e) => Some(Err(e)),
         }
@@ -244,41 +284,55 @@ mod tests {
     }
 
     #[test]
-    fn lists_round_trip_and_split_by_hour() {
+    fn lists_round_trip_and_split_by_span() {
         let prefix = [7u8; PREFIX];
-        let mut lists = Lists::default();
         let positions = [
             (at("1969-12-31T23:59:59.999999999Z"), 4),
             (at("2026-03-04T15:02:11.123Z"), 9),
             (at("2026-03-04T15:59:59.999999999Z"), 3),
             (at("2026-03-04T16:00:00Z"), 2),
             (at("2026-03-04T15:00:00Z"), 300_000),
+            (at("-009999-01-03T00:00:00Z"), 5),
+            (at("9999-12-30T21:59:59Z"), 6),
         ];
-        for p in positions {
-            lists.add(prefix, p);
+        for (span, prefix_len, lists_expected) in [(HOUR, PREFIX, 5), (MINUTE, keys::TNO, 7)] {
+            let mut lists = Lists::new(span, prefix_len);
+            for p in positions {
+                lists.add(&prefix, p);
+            }
+            let entries = lists.into_entries();
+            assert_eq!(entries.len(), lists_expected);
+            assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
+            assert!(entries.iter().all(|(k, _)| k.len() == prefix_len + SUFFIX));
+            let mut back = Vec::new();
+            for (k, v) in &entries {
+                decode(k, v, span, &mut back).unwrap();
+            }
+            back.sort();
+            let mut want = positions.to_vec();
+            want.sort();
+            assert_eq!(back, want);
+        }
+    }
+
+    #[test]
+    fn a_list_is_keyed_by_its_smallest_seq() {
+        let mut lists = Lists::new(HOUR, PREFIX);
+        for seq in [9, 3, 7] {
+            lists.add(&[1; PREFIX], (at("2026-03-04T15:00:00Z"), seq));
         }
         let entries = lists.into_entries();
-        assert_eq!(entries.len(), 3, "three hours");
-        assert!(entries.windows(2).all(|w| w[0].0 < w[1].0));
-        let mut back = Vec::new();
-        for (k, v) in &entries {
-            decode(k, v, &mut back).unwrap();
-        }
-        back.sort();
-        let mut want = positions.to_vec();
-        want.sort();
-        assert_eq!(back, want);
-        // The 15:00 list starts at its smallest seq.
-        assert_eq!(&entries[1].0[PREFIX + HOUR..], &3u64.to_be_bytes());
+        assert_eq!(&entries[0].0[PREFIX + SPAN..], &3u64.to_be_bytes());
     }
 
     #[test]
     fn damaged_values_are_refused() {
-        let (k, v) = encode(&[1; PREFIX], 5, &[(at("1970-01-01T05:00:01Z"), 1)]);
+        let (k, v) = encode(&[1; PREFIX], HOUR, 5, &[(at("1970-01-01T05:00:01Z"), 1)]);
         let mut out = Vec::new();
-        assert!(decode(&k, &v[..v.len() - 1], &mut out).is_none());
-        assert!(decode(&k, &[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], &mut out).is_none());
-        assert!(decode(&k[..PREFIX], &v, &mut out).is_none());
+        assert!(decode(&k, &v[..v.len() - 1], HOUR, &mut out).is_none());
+        let beyond = [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        assert!(decode(&k, &beyond, HOUR, &mut out).is_none());
+        assert!(decode(&k[..PREFIX], &v, HOUR, &mut out).is_none());
     }
 
     #[test]

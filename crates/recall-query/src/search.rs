@@ -2,7 +2,6 @@
 //! the decrypted event, (time, seq) order, opaque cursors.
 
 use std::net::IpAddr;
-use std::ops::Bound;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -337,45 +336,34 @@ impl Db {
 }
 
 impl Db {
-    /// The positions a walk visits, in its order: from the patient's or actor's posting
-    /// lists when the filter names one, else from the time index.
+    /// The positions a walk visits, in its order: from the posting lists of the patient
+    /// or actor the filter names, else from those of the time index.
     fn positions<'p>(
         &self,
         w: &Walk<'_>,
         parts: &'p Parts,
     ) -> Box<dyn Iterator<Item = Result<Pos, QueryError>> + 'p> {
         let f = &w.filter.f;
-        let lists = match (&f.patient, &f.actor) {
-            (Some(p), _) => Some((&parts.patient, w.t.indexer.token("patient", p))),
-            (None, Some(a)) => Some((&parts.actor, w.t.indexer.token("actor", a))),
-            (None, None) => None,
+        let tno = w.t.no.to_be_bytes();
+        let token = |field: &str, value: &str| {
+            keys::cat(&[&tno, keys::short(&w.t.indexer.token(field, value))])
         };
-        if let Some((partition, tok)) = lists {
-            let mut prefix = [0u8; postings::PREFIX];
-            prefix[..keys::TNO].copy_from_slice(&w.t.no.to_be_bytes());
-            prefix[keys::TNO..].copy_from_slice(keys::short(&tok));
-            let range = postings::Range {
-                from: f.from,
-                to: f.to,
-                after: w.after,
-                order: w.order,
-            };
-            let (lo, hi) = range.key_bounds(&prefix);
-            let entries = partition.range(lo..=hi);
-            return match w.order {
-                Order::Asc => Box::new(postings::Walk::new(entries, range)),
-                Order::Desc => Box::new(postings::Walk::new(entries.rev(), range)),
-            };
-        }
-        let (lo, hi) = bounds(&w.t.no.to_be_bytes(), f.from, f.to, w.order, w.after);
-        let iter = parts.time.range((lo, hi));
-        let parse = |kv: fjall::Result<(fjall::Slice, fjall::Slice)>| {
-            let (key, _) = kv?;
-            keys::parse_pos(&key).ok_or_else(|| QueryError::Corrupt("time index entry".into()))
+        let (partition, prefix, span) = match (&f.patient, &f.actor) {
+            (Some(p), _) => (&parts.patient, token("patient", p), postings::HOUR),
+            (None, Some(a)) => (&parts.actor, token("actor", a), postings::HOUR),
+            (None, None) => (&parts.time, tno.to_vec(), postings::MINUTE),
         };
+        let range = postings::Range {
+            from: f.from,
+            to: f.to,
+            after: w.after,
+            order: w.order,
+        };
+        let (lo, hi) = range.key_bounds(&prefix, span);
+        let entries = partition.range(lo..=hi);
         match w.order {
-            Order::Asc => Box::new(iter.map(parse)),
-            Order::Desc => Box::new(iter.rev().map(parse)),
+            Order::Asc => Box::new(postings::Walk::new(entries, range, span)),
+            Order::Desc => Box::new(postings::Walk::new(entries.rev(), range, span)),
         }
     }
 }
@@ -400,44 +388,4 @@ pub(crate) struct Walk<'a> {
     pub horizon: u64,
     /// Matches the caller expects to take (sizes the first chunk).
     pub want: usize,
-}
-
-type Bounds = (Bound<Vec<u8>>, Bound<Vec<u8>>);
-
-/// Key range of `prefix ‖ time ‖ seq` entries for `[from, to)`, strictly beyond `after`
-/// in the walking order.
-fn bounds(
-    prefix: &[u8],
-    from: Option<Timestamp>,
-    to: Option<Timestamp>,
-    order: Order,
-    after: Option<Pos>,
-) -> Bounds {
-    let mut lo = Bound::Included(match from {
-        Some(t) => keys::cat(&[prefix, &keys::time(t)]),
-        None => prefix.to_vec(),
-    });
-    let mut hi = match to {
-        Some(t) => Bound::Excluded(keys::cat(&[prefix, &keys::time(t)])),
-        None => Bound::Included(keys::cat(&[prefix, &[0xff; keys::POS]])),
-    };
-    if let Some(p) = after {
-        let at = keys::cat(&[prefix, &keys::pos(p)]);
-        match order {
-            Order::Asc if !below(&lo, &at) => lo = Bound::Excluded(at),
-            Order::Desc if !above(&hi, &at) => hi = Bound::Excluded(at),
-            _ => {}
-        }
-    }
-    (lo, hi)
-}
-
-/// Whether every key allowed by lower bound `lo` is beyond `at` already.
-fn below(lo: &Bound<Vec<u8>>, at: &[u8]) -> bool {
-    matches!(lo, Bound::Included(k) | Bound::Excluded(k) if k.as_slice() > at)
-}
-
-/// Whether every key allowed by upper bound `hi` is before `at` already.
-fn above(hi: &Bound<Vec<u8>>, at: &[u8]) -> bool {
-    matches!(hi, Bound::Included(k) | Bound::Excluded(k) if k.as_slice() < at)
 }
