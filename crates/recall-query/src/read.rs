@@ -63,6 +63,9 @@ impl Hit {
     }
 }
 
+/// Ids looked up at once from which the work is spread over rayon's threads.
+const PARALLEL_IDS: usize = 64;
+
 impl Db {
     /// Reads the event at `seq` of the tenant's log.
     pub fn get(&self, tenant: &str, seq: u64) -> Result<Lookup, QueryError> {
@@ -102,14 +105,27 @@ impl Db {
             return Ok(vec![None; ids.len()]);
         };
         let parts = self.parts();
-        let tokens: Vec<[u8; 32]> = ids.par_iter().map(|id| t.indexer.token("id", id)).collect();
+        let token = |id: &&str| t.indexer.token("id", id);
+        let lookup = |(id, (tok, maybe)): (&&str, (&[u8; 32], bool))| match maybe {
+            true => self.lookup_token(tenant, &t, &parts, id, tok),
+            false => Ok(None),
+        };
+        // A few ids (single events) are cheaper here than handed to rayon's threads and
+        // waited for: on busy cores each hand-off can wait for a time slice.
+        if ids.len() < PARALLEL_IDS {
+            let tokens: Vec<[u8; 32]> = ids.iter().map(token).collect();
+            let maybe = parts.ids.may_hold(t.no, &tokens);
+            return ids
+                .iter()
+                .zip(tokens.iter().zip(maybe))
+                .map(lookup)
+                .collect();
+        }
+        let tokens: Vec<[u8; 32]> = ids.par_iter().map(token).collect();
         let maybe = parts.ids.may_hold(t.no, &tokens);
         ids.par_iter()
             .zip(tokens.par_iter().zip(maybe))
-            .map(|(id, (tok, maybe))| match maybe {
-                true => self.lookup_token(tenant, &t, &parts, id, tok),
-                false => Ok(None),
-            })
+            .map(lookup)
             .collect()
     }
 

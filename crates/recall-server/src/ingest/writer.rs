@@ -19,6 +19,8 @@ use super::{IngestConfig, IngestError, Job, Receipt};
 /// Events per prepared batch when a group is split for parallel preparation (a job is
 /// never split: one job, one frame, so a crash keeps all of it or none).
 const CHUNK_EVENTS: usize = 2048;
+/// Fresh events in a group from which preparation is spread over rayon's threads.
+const PARALLEL_EVENTS: u64 = 256;
 
 /// Where an event's receipt comes from.
 #[derive(Clone, Copy)]
@@ -250,22 +252,30 @@ impl Writer {
             })
             .collect();
         let journal = self.db.journal();
-        let prepared: Vec<Result<SealedBatch, String>> = chunks
-            .par_iter()
-            .zip(starts.par_iter())
-            .map(|(c, &start)| {
-                if c.events.is_empty() {
-                    return Ok(SealedBatch {
-                        first_seq: start,
-                        commitments: vec![],
-                        blocks: vec![],
-                    });
-                }
-                journal
-                    .prepare(tenant, &c.events, start, received)
-                    .map_err(|e| e.to_string())
-            })
-            .collect();
+        let prepare = |(c, &start): (&Chunk, &u64)| {
+            if c.events.is_empty() {
+                return Ok(SealedBatch {
+                    first_seq: start,
+                    commitments: vec![],
+                    blocks: vec![],
+                });
+            }
+            journal
+                .prepare(tenant, &c.events, start, received)
+                .map_err(|e| e.to_string())
+        };
+        // A small group (single events) is prepared here: handing it to rayon's threads
+        // and waiting for them costs more, and on busy cores each hand-off can wait for a
+        // time slice.
+        let prepared: Vec<Result<SealedBatch, String>> = if first - size < PARALLEL_EVENTS {
+            chunks.iter().zip(starts.iter()).map(prepare).collect()
+        } else {
+            chunks
+                .par_iter()
+                .zip(starts.par_iter())
+                .map(prepare)
+                .collect()
+        };
         let mut out = Committed::default();
         let mut failed: Option<String> = None;
         for (chunk, batch) in chunks.into_iter().zip(prepared) {
