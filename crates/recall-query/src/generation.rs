@@ -21,7 +21,7 @@ use crate::idfilter::IdFilter;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
-/// 5: posting lists for patients, actors and time.
+/// 4: posting lists for patients and actors; 5: for time too.
 const LAYOUT: u32 = 5;
 /// The file naming the generation in use (decimal, newline-terminated).
 const CURRENT: &str = "CURRENT";

@@ -241,12 +241,10 @@ impl<'a> Staged<'a> {
 
     /// `tno ‖ token` of an identifier.
     fn prefix(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; PREFIX] {
-        *self.tokens.entry((field, value)).or_insert_with(|| {
-            let mut prefix = [0u8; PREFIX];
-            prefix[..keys::TNO].copy_from_slice(&t.no.to_be_bytes());
-            prefix[keys::TNO..].copy_from_slice(keys::short(&t.indexer.token(field, value)));
-            prefix
-        })
+        *self
+            .tokens
+            .entry((field, value))
+            .or_insert_with(|| keys::ident(t.no, &t.indexer.token(field, value)))
     }
 
     /// Adds the staged entries to `b`, sorted per partition.

@@ -71,9 +71,15 @@ pub fn id_key(tno: u32, token: &[u8; 32]) -> Vec<u8> {
     cat(&[&tno.to_be_bytes(), &token[..ID_TOKEN]])
 }
 
-/// A token truncated to [`TOKEN`] bytes.
-pub fn short(token: &[u8; 32]) -> &[u8] {
-    &token[..TOKEN]
+/// Bytes of `tno ‖ token`: how a patient or actor is named in its index.
+pub const IDENT: usize = TNO + TOKEN;
+
+/// `tno ‖ token truncated to TOKEN bytes`: the key prefix of an identifier's lists.
+pub fn ident(tno: u32, token: &[u8; 32]) -> [u8; IDENT] {
+    let mut out = [0u8; IDENT];
+    out[..TNO].copy_from_slice(&tno.to_be_bytes());
+    out[TNO..].copy_from_slice(&token[..TOKEN]);
+    out
 }
 
 /// Where a run of consecutive seqs lives: one body block and the position of the run's

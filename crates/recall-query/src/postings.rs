@@ -28,7 +28,7 @@ use crate::keys::{self, Pos};
 use crate::search::Order;
 
 /// Longest prefix: `tno ‖ token`.
-pub const PREFIX: usize = keys::TNO + keys::TOKEN;
+pub const PREFIX: usize = keys::IDENT;
 /// Bytes of a span number.
 const SPAN: usize = 8;
 /// Bytes of a key after its prefix.

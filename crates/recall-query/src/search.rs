@@ -333,9 +333,7 @@ impl Db {
             chunk = MAX_CHUNK;
         }
     }
-}
 
-impl Db {
     /// The positions a walk visits, in its order: from the posting lists of the patient
     /// or actor the filter names, else from those of the time index.
     fn positions<'p>(
@@ -346,7 +344,7 @@ impl Db {
         let f = &w.filter.f;
         let tno = w.t.no.to_be_bytes();
         let token = |field: &str, value: &str| {
-            keys::cat(&[&tno, keys::short(&w.t.indexer.token(field, value))])
+            keys::ident(w.t.no, &w.t.indexer.token(field, value)).to_vec()
         };
         let (partition, prefix, span) = match (&f.patient, &f.actor) {
             (Some(p), _) => (&parts.patient, token("patient", p), postings::HOUR),
