@@ -12,7 +12,9 @@ use crate::event::{Outcome, Recorded};
 use crate::flat;
 use crate::time::parse_rfc3339;
 
-/// The fields of a stored event that searches filter and order on.
+/// The fields of a stored event that searches filter and order on. Text fields are UTF-8
+/// bytes: searches only compare them, and a view kept as offsets into stored bytes (the
+/// block cache's) is rebuilt without validating them again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct View<'a> {
     /// Position in the tenant's log.
@@ -22,17 +24,17 @@ pub struct View<'a> {
     /// When the server accepted it.
     pub received: Timestamp,
     /// `actor.id`.
-    pub actor: Cow<'a, str>,
+    pub actor: Cow<'a, [u8]>,
     /// `action`.
-    pub action: Cow<'a, str>,
+    pub action: Cow<'a, [u8]>,
     /// `patient.id`.
-    pub patient: Option<Cow<'a, str>>,
+    pub patient: Option<Cow<'a, [u8]>>,
     /// `outcome` (absent means success).
     pub outcome: Outcome,
     /// `purpose`.
-    pub purpose: Option<Cow<'a, str>>,
+    pub purpose: Option<Cow<'a, [u8]>>,
     /// `source.system`.
-    pub system: Option<Cow<'a, str>>,
+    pub system: Option<Cow<'a, [u8]>>,
     /// `source.ip`.
     pub ip: Option<IpAddr>,
 }
@@ -47,7 +49,7 @@ pub fn view_canonical(bytes: &[u8]) -> Option<View<'_>> {
     let source = raw.source.map(|s| s.0);
     let (system, ip) = match source {
         Some(s) => (
-            s.system.map(|v| v.0),
+            s.system.map(|v| utf8(v.0)),
             match s.ip {
                 Some(ip) => Some(ip.0.parse().ok()?),
                 None => None,
@@ -59,10 +61,10 @@ pub fn view_canonical(bytes: &[u8]) -> Option<View<'_>> {
         seq: raw.seq.flatten()?,
         time: parse_rfc3339(&raw.time?.0).ok()?,
         received: parse_rfc3339(&raw.received.flatten()?.0).ok()?,
-        actor: actor.id?.0,
-        action: raw.action?.0,
+        actor: utf8(actor.id?.0),
+        action: utf8(raw.action?.0),
         patient: match raw.patient {
-            Some(p) => Some(p.0.id?.0),
+            Some(p) => Some(utf8(p.0.id?.0)),
             None => None,
         },
         outcome: match raw.outcome.as_ref().map(|s| &*s.0) {
@@ -71,10 +73,22 @@ pub fn view_canonical(bytes: &[u8]) -> Option<View<'_>> {
             Some("denied") => Outcome::Denied,
             Some(_) => return None,
         },
-        purpose: raw.purpose.map(|s| s.0),
+        purpose: raw.purpose.map(|s| utf8(s.0)),
         system,
         ip,
     })
+}
+
+/// Text the view keeps as bytes.
+fn utf8(s: Cow<'_, str>) -> Cow<'_, [u8]> {
+    match s {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
+}
+
+fn borrowed(s: &str) -> Cow<'_, [u8]> {
+    Cow::Borrowed(s.as_bytes())
 }
 
 impl<'a> View<'a> {
@@ -86,12 +100,12 @@ impl<'a> View<'a> {
             seq: r.seq,
             time: e.time,
             received: r.received,
-            actor: Cow::Borrowed(&e.actor.id),
-            action: Cow::Borrowed(&e.action),
-            patient: e.patient.as_ref().map(|p| Cow::Borrowed(p.id.as_str())),
+            actor: borrowed(&e.actor.id),
+            action: borrowed(&e.action),
+            patient: e.patient.as_ref().map(|p| borrowed(&p.id)),
             outcome: e.outcome,
-            purpose: e.purpose.as_deref().map(Cow::Borrowed),
-            system: source.and_then(|s| s.system.as_deref()).map(Cow::Borrowed),
+            purpose: e.purpose.as_deref().map(borrowed),
+            system: source.and_then(|s| s.system.as_deref()).map(borrowed),
             ip: source.and_then(|s| s.ip),
         }
     }

@@ -2,29 +2,46 @@
 //!
 //! Consecutive search hits often share a block (session locality: one user reads many
 //! resources of one chart in a row), and opening a block costs a read, AES-GCM and zstd.
+//! A cached block also keeps the [`View`] of each event once read (as offsets into its
+//! plaintext): reading the fields of an event costs about as much as the rest of a hit
+//! together, and hot blocks are read again and again.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use recall_model::{Outcome, View, view_canonical};
 
 /// Which block: `(tenant number, first seq of its batch, index in the batch)`.
 pub type BlockKey = (u32, u64, u16);
 
-/// A decrypted block: its plaintext and the span of each event in block order.
+/// A decrypted block: its plaintext, the span of each event in block order, and each
+/// event's view once read.
 #[derive(Debug)]
 pub struct Block {
-    plain: Vec<u8>,
+    plain: Bytes,
     spans: Vec<(usize, usize)>,
+    /// `Some(None)`: the fast view does not take the event (escapes); parse it whole.
+    views: Box<[OnceLock<Option<Slots>>]>,
 }
 
 impl Block {
     /// Splits a block's plaintext; `None` if it does not split into events.
     pub fn new(plain: Vec<u8>) -> Option<Block> {
         let base = plain.as_ptr() as usize;
-        let spans = recall_store::split_block(&plain)?
+        let spans: Vec<(usize, usize)> = recall_store::split_block(&plain)?
             .iter()
             .map(|e| (e.as_ptr() as usize - base, e.len()))
             .collect();
-        Some(Block { plain, spans })
+        let views = spans.iter().map(|_| OnceLock::new()).collect();
+        Some(Block {
+            plain: Bytes::from(plain),
+            spans,
+            views,
+        })
     }
 
     /// Canonical bytes of the `k`-th event of the block.
@@ -33,8 +50,95 @@ impl Block {
         self.plain.get(at..at + len)
     }
 
+    /// [`Block::event`] sharing the block's memory instead of copying it.
+    pub fn shared(&self, k: usize) -> Option<Bytes> {
+        let &(at, len) = self.spans.get(k)?;
+        (at + len <= self.plain.len()).then(|| self.plain.slice(at..at + len))
+    }
+
+    /// The view of the `k`-th event (read once, then kept); `None` if there is no such
+    /// event or the fast view does not take it.
+    pub fn view(&self, k: usize) -> Option<View<'_>> {
+        let bytes = self.event(k)?;
+        self.views[k]
+            .get_or_init(|| view_canonical(bytes).and_then(|v| Slots::of(&v, bytes)))
+            .as_ref()
+            .map(|s| s.view(bytes))
+    }
+
     fn cost(&self) -> usize {
-        self.plain.len() + self.spans.len() * 16 + 64
+        self.plain.len() + self.spans.len() * (16 + size_of::<OnceLock<Option<Slots>>>()) + 64
+    }
+}
+
+/// A byte range of an event's canonical bytes (within the block's 32 KiB).
+#[derive(Debug, Clone, Copy)]
+struct Span(u32, u32);
+
+impl Span {
+    /// Where `part` (a slice of `whole`) lies; `None` for text that is not a slice of it
+    /// (text the view had to unescape).
+    fn of(part: &[u8], whole: &[u8]) -> Option<Span> {
+        let at = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        (at + part.len() <= whole.len()).then_some(Span(
+            u32::try_from(at).ok()?,
+            u32::try_from(part.len()).ok()?,
+        ))
+    }
+
+    fn bytes<'b>(&self, whole: &'b [u8]) -> Cow<'b, [u8]> {
+        Cow::Borrowed(&whole[self.0 as usize..(self.0 + self.1) as usize])
+    }
+}
+
+/// A [`View`] kept as offsets into the event's bytes.
+#[derive(Debug, Clone)]
+struct Slots {
+    seq: u64,
+    time: Timestamp,
+    received: Timestamp,
+    outcome: Outcome,
+    ip: Option<IpAddr>,
+    actor: Span,
+    action: Span,
+    patient: Option<Span>,
+    purpose: Option<Span>,
+    system: Option<Span>,
+}
+
+impl Slots {
+    fn of(v: &View<'_>, bytes: &[u8]) -> Option<Slots> {
+        let opt = |s: &Option<Cow<'_, [u8]>>| match s {
+            None => Some(None),
+            Some(s) => Span::of(s, bytes).map(Some),
+        };
+        Some(Slots {
+            seq: v.seq,
+            time: v.time,
+            received: v.received,
+            outcome: v.outcome,
+            ip: v.ip,
+            actor: Span::of(&v.actor, bytes)?,
+            action: Span::of(&v.action, bytes)?,
+            patient: opt(&v.patient)?,
+            purpose: opt(&v.purpose)?,
+            system: opt(&v.system)?,
+        })
+    }
+
+    fn view<'b>(&self, bytes: &'b [u8]) -> View<'b> {
+        View {
+            seq: self.seq,
+            time: self.time,
+            received: self.received,
+            actor: self.actor.bytes(bytes),
+            action: self.action.bytes(bytes),
+            patient: self.patient.map(|s| s.bytes(bytes)),
+            outcome: self.outcome,
+            purpose: self.purpose.map(|s| s.bytes(bytes)),
+            system: self.system.map(|s| s.bytes(bytes)),
+            ip: self.ip,
+        }
     }
 }
 
@@ -119,9 +223,55 @@ mod tests {
         Arc::new(Block::new(plain).unwrap())
     }
 
+    fn stored(json: &str, seq: u64) -> Vec<u8> {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let event = recall_model::parse_event(json.as_bytes(), now).unwrap();
+        recall_model::canonical(&recall_model::Recorded {
+            event,
+            tenant: "t".into(),
+            seq,
+            received: now,
+        })
+    }
+
+    #[test]
+    fn a_kept_view_is_the_view_of_the_bytes() {
+        let events = [
+            stored(
+                r#"{"time":"2025-12-01T10:00:00Z","actor":{"id":"u-1"},"action":"read","patient":{"id":"MRN-1"},"purpose":"TREAT","source":{"ip":"10.0.0.7","system":"ehr"}}"#,
+                7,
+            ),
+            stored(
+                r#"{"time":"2025-12-01T10:00:00Z","actor":{"id":"u-2","name":"A \"B\""},"action":"login","outcome":"denied"}"#,
+                8,
+            ),
+            stored(
+                r#"{"time":"2025-12-01T10:00:01Z","actor":{"id":"u-3"},"action":"read"}"#,
+                9,
+            ),
+        ];
+        let mut plain = Vec::new();
+        for e in &events {
+            plain.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            plain.extend_from_slice(e);
+        }
+        let block = Block::new(plain).unwrap();
+        for _ in 0..2 {
+            for (k, e) in events.iter().enumerate() {
+                assert_eq!(block.view(k), view_canonical(e), "event {k}");
+                assert_eq!(block.shared(k).unwrap(), e.as_slice());
+            }
+        }
+        assert!(
+            block.view(1).is_none(),
+            "escapes are left to the whole parse"
+        );
+        assert!(block.view(3).is_none() && block.shared(3).is_none());
+    }
+
     #[test]
     fn evicts_least_recently_used_beyond_budget() {
-        let cache = BlockCache::new(3 * (1000 + 4 + 16 + 64));
+        let cache = BlockCache::new(3 * block(1000).cost());
         for i in 0..3 {
             cache.put((0, i, 0), block(1000));
         }

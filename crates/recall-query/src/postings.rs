@@ -174,18 +174,28 @@ pub(crate) struct Range {
 }
 
 impl Range {
-    /// Keys of the lists of `span`s under `prefix` that may hold such positions.
+    /// Keys of the lists of `span`s under `prefix` that may hold such positions: from
+    /// the span of `from` (or of the cursor, when walking up from it) to the span of the
+    /// last instant before `to` (or of the cursor, when walking down).
     pub fn key_bounds(&self, prefix: &[u8], span: Span) -> (Vec<u8>, Vec<u8>) {
-        let lo = match self.from {
-            Some(t) => keys::cat(&[prefix, &span_bytes(span.of(t.as_nanosecond()))]),
+        let ns = |t: Timestamp| t.as_nanosecond();
+        let cursor = self.after.map(|a| ns(a.0));
+        let (first, last) = match self.order {
+            Order::Asc => (
+                max_of(self.from.map(ns), cursor),
+                self.to.map(|t| ns(t) - 1),
+            ),
+            Order::Desc => (
+                self.from.map(ns),
+                min_of(self.to.map(|t| ns(t) - 1), cursor),
+            ),
+        };
+        let lo = match first {
+            Some(t) => keys::cat(&[prefix, &span_bytes(span.of(t))]),
             None => prefix.to_vec(),
         };
-        let hi = match self.to {
-            Some(t) => keys::cat(&[
-                prefix,
-                &span_bytes(span.of(t.as_nanosecond() - 1)),
-                &[0xff; 8],
-            ]),
+        let hi = match last {
+            Some(t) => keys::cat(&[prefix, &span_bytes(span.of(t)), &[0xff; 8]]),
             None => keys::cat(&[prefix, &[0xff; SUFFIX]]),
         };
         (lo, hi)
@@ -198,6 +208,17 @@ impl Range {
                 Order::Asc => *p > a,
                 Order::Desc => *p < a,
             })
+    }
+}
+
+fn max_of(a: Option<i128>, b: Option<i128>) -> Option<i128> {
+    a.max(b)
+}
+
+fn min_of(a: Option<i128>, b: Option<i128>) -> Option<i128> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use jiff::Timestamp;
 use rayon::prelude::*;
-use recall_model::{Event, View, view_canonical};
+use recall_model::{Event, View};
 use recall_store::{BlockRef, Location};
 
 use crate::cache::Block;
@@ -49,8 +50,8 @@ pub struct Hit {
     /// When the server accepted it.
     pub received: Timestamp,
     /// Its RFC 8785 canonical bytes, including `tenant`, `seq` and `received`: what the
-    /// API returns for an event.
-    pub canonical: Vec<u8>,
+    /// API returns for an event (shared with the block cache, not copied).
+    pub canonical: Bytes,
 }
 
 impl Hit {
@@ -161,7 +162,8 @@ impl Db {
         parts: &Parts,
         seq: u64,
     ) -> Result<Lookup, QueryError> {
-        let read = SeqReader::new(self, tenant, t, parts).with(seq, |bytes, view| {
+        let read = SeqReader::new(self, tenant, t, parts).with(seq, |block, k, view| {
+            let bytes = block.event(k).unwrap_or_default();
             recall_model::parse_canonical(bytes)
                 .map(|rec| Found {
                     seq,
@@ -174,7 +176,8 @@ impl Db {
         Ok(match read {
             Read::Found(found) => Lookup::Found(found?),
             Read::NotFound => Lookup::NotFound,
-            Read::Unreadable => Lookup::Unreadable,
+            // (`NotCached` only answers `SeqReader::cached`.)
+            Read::Unreadable | Read::NotCached => Lookup::Unreadable,
         })
     }
 
@@ -196,12 +199,14 @@ impl Db {
         Ok(Some((start, Run::decode(&value).ok_or_else(bad)?)))
     }
 
-    /// The decrypted block of a run, from the cache or the log; `None` if unreadable.
+    /// The decrypted block of a run, from the cache or (unless `cached_only`) the log;
+    /// `None` if unreadable or, with `cached_only`, not cached.
     pub(crate) fn block(
         &self,
         tenant: &str,
         no: u32,
         run: &Run,
+        cached_only: bool,
     ) -> Result<Option<Arc<Block>>, QueryError> {
         // Keys may have been shredded since the block was cached: its plaintext must not
         // outlive them.
@@ -215,6 +220,9 @@ impl Db {
         let key = (no, run.batch_first, run.index);
         if let Some(b) = self.cache.get(&key) {
             return Ok(Some(b));
+        }
+        if cached_only {
+            return Ok(None);
         }
         let r = BlockRef {
             at: Location {
@@ -243,6 +251,8 @@ pub(crate) enum Read<T> {
     Found(T),
     NotFound,
     Unreadable,
+    /// Its block is not in the cache ([`SeqReader::cached`] only).
+    NotCached,
 }
 
 /// Reads seqs of one tenant, mostly ascending or descending (a walk's hits): the block of
@@ -268,27 +278,47 @@ impl<'a> SeqReader<'a> {
         }
     }
 
-    /// Finds event `seq` and hands its canonical bytes and [`View`] to `f`.
+    /// Finds event `seq` and hands its block, its place in the block and its [`View`]
+    /// to `f`.
     pub(crate) fn with<T, F>(&mut self, seq: u64, f: F) -> Result<Read<T>, QueryError>
     where
-        F: FnOnce(&[u8], &View<'_>) -> T,
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
+        self.read(seq, f, false)
+    }
+
+    /// [`SeqReader::with`] if the event's block is cached, else [`Read::NotCached`].
+    pub(crate) fn cached<T, F>(&mut self, seq: u64, f: F) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
+        self.read(seq, f, true)
+    }
+
+    fn read<T, F>(&mut self, seq: u64, f: F, cached_only: bool) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
         let mut f = Some(f);
         if let Some((start, run, block)) = &self.last
-            && let Some(bytes) = place(block, run, *start, seq)
-            && let Ok(Some(t)) = if_seq(bytes, seq, &mut f)
+            && let Some(k) = place(block, run, *start, seq)
+            && let Ok(Some(t)) = if_seq(block, k, seq, &mut f)
         {
             return Ok(Read::Found(t));
         }
         let Some((start, run)) = self.db.run_of(self.parts, self.t.no, seq)? else {
             return Ok(Read::NotFound);
         };
-        let Some(block) = self.db.block(self.tenant, self.t.no, &run)? else {
-            return Ok(Read::Unreadable);
+        let Some(block) = self.db.block(self.tenant, self.t.no, &run, cached_only)? else {
+            return Ok(if cached_only {
+                Read::NotCached
+            } else {
+                Read::Unreadable
+            });
         };
-        let bytes = place(&block, &run, start, seq)
+        let k = place(&block, &run, start, seq)
             .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
-        let t = match if_seq(bytes, seq, &mut f) {
+        let t = match if_seq(&block, k, seq, &mut f) {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return Err(QueryError::Corrupt(format!(
@@ -302,25 +332,26 @@ impl<'a> SeqReader<'a> {
     }
 }
 
-/// The bytes at the place `run` gives `seq` in `block`, if the block has such a place. A
-/// block may hold several runs (late arrivals skip seqs): only the event's own seq tells
-/// whether it is the one.
-fn place<'b>(block: &'b Block, run: &Run, start: u64, seq: u64) -> Option<&'b [u8]> {
+/// The place `run` gives `seq` in `block`, if the block has such a place. A block may
+/// hold several runs (late arrivals skip seqs): only the event's own seq tells whether it
+/// is the one.
+fn place(block: &Block, run: &Run, start: u64, seq: u64) -> Option<usize> {
     let k = usize::try_from((run.pos as u64).checked_add(seq.checked_sub(start)?)?).ok()?;
-    block.event(k)
+    block.event(k).map(|_| k)
 }
 
-/// Calls `f` (taken out of its option) on the event in `bytes` if it is event `seq`;
-/// `Ok(None)` if it is another one, an error if the bytes are not an event.
-fn if_seq<T, F>(bytes: &[u8], seq: u64, f: &mut Option<F>) -> Result<Option<T>, String>
+/// Calls `f` (taken out of its option) on the `k`-th event of `block` if it is event
+/// `seq`; `Ok(None)` if it is another one, an error if the bytes are not an event.
+fn if_seq<T, F>(block: &Block, k: usize, seq: u64, f: &mut Option<F>) -> Result<Option<T>, String>
 where
-    F: FnOnce(&[u8], &View<'_>) -> T,
+    F: FnOnce(&Block, usize, &View<'_>) -> T,
 {
-    let mut apply = |v: &View<'_>| (v.seq == seq).then(|| f.take().map(|f| f(bytes, v)))?;
-    if let Some(v) = view_canonical(bytes) {
+    let mut apply = |v: &View<'_>| (v.seq == seq).then(|| f.take().map(|f| f(block, k, v)))?;
+    if let Some(v) = block.view(k) {
         return Ok(apply(&v));
     }
     // Stored bytes the fast view does not take (escapes): parse them whole.
+    let bytes = block.event(k).ok_or("no such event in the block")?;
     let rec = recall_model::parse_canonical(bytes).map_err(|e| e.to_string())?;
     Ok(apply(&View::of(&rec)))
 }

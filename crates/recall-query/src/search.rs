@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 use recall_model::{Outcome, View};
 
+use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant};
 use crate::error::QueryError;
 use crate::keys::{self, Pos};
@@ -126,7 +127,7 @@ impl Compiled {
             && eq(&f.purpose, e.purpose.as_deref())
             && eq(&f.system, e.system.as_deref())
             && self.ip.is_none_or(|ip| e.ip == Some(ip))
-            && (!f.break_glass || e.purpose.as_deref() == Some("ETREAT"))
+            && (!f.break_glass || e.purpose.as_deref() == Some(b"ETREAT".as_slice()))
             && f.from.is_none_or(|from| e.time >= from)
             && f.to.is_none_or(|to| e.time < to)
     }
@@ -161,8 +162,8 @@ impl Compiled {
     }
 }
 
-fn eq(want: &Option<String>, have: Option<&str>) -> bool {
-    want.as_deref().is_none_or(|w| have == Some(w))
+fn eq(want: &Option<String>, have: Option<&[u8]>) -> bool {
+    want.as_deref().is_none_or(|w| have == Some(w.as_bytes()))
 }
 
 /// `base64url(v1 ‖ fingerprint(8) ‖ time(12) ‖ seq u64be)`.
@@ -204,7 +205,8 @@ impl Db {
         self.run(&prepared, u64::MAX)
     }
 
-    /// Checks a search (limit, filter values, cursor) without running it.
+    /// Checks a search (limit, filter values, cursor) without running it. Cheap (no
+    /// index read once the tenant is known), so async callers may call it in place.
     pub fn prepare(&self, tenant: &str, query: &Query) -> Result<Prepared, QueryError> {
         if !(1..=MAX_LIMIT).contains(&query.limit) {
             return Err(QueryError::BadFilter {
@@ -303,27 +305,41 @@ impl Db {
             if seqs.is_empty() {
                 return Ok(());
             }
-            let read = |part: &[u64]| {
+            let hit = |seq: u64| {
+                move |block: &Block, k: usize, view: &View<'_>| {
+                    w.filter.matches(view).then(|| Hit {
+                        seq,
+                        time: view.time,
+                        received: view.received,
+                        canonical: block.shared(k).unwrap_or_default(),
+                    })
+                }
+            };
+            // Hits in cached blocks are read here; only blocks to be opened (a read,
+            // AES-GCM, zstd) are worth handing to other threads.
+            let mut reader = SeqReader::new(self, w.tenant, w.t, &parts);
+            let mut found: Vec<_> = seqs
+                .iter()
+                .map(|&seq| reader.cached(seq, hit(seq)))
+                .collect();
+            let missed: Vec<usize> = (0..seqs.len())
+                .filter(|&i| matches!(found[i], Ok(Read::NotCached)))
+                .collect();
+            let read = |part: &[usize]| {
                 let mut reader = SeqReader::new(self, w.tenant, w.t, &parts);
                 part.iter()
-                    .map(|&seq| {
-                        reader.with(seq, |bytes, view| {
-                            w.filter.matches(view).then(|| Hit {
-                                seq,
-                                time: view.time,
-                                received: view.received,
-                                canonical: bytes.to_vec(),
-                            })
-                        })
-                    })
+                    .map(|&i| (i, reader.with(seqs[i], hit(seqs[i]))))
                     .collect::<Vec<_>>()
             };
-            let found: Vec<Vec<_>> = if seqs.len() >= PARALLEL_READS {
-                seqs.par_chunks(READ_PART).map(read).collect()
+            let opened: Vec<Vec<_>> = if missed.len() >= PARALLEL_READS {
+                missed.par_chunks(READ_PART).map(read).collect()
             } else {
-                vec![read(&seqs)]
+                vec![read(&missed)]
             };
-            for r in found.into_iter().flatten() {
+            for (i, r) in opened.into_iter().flatten() {
+                found[i] = r;
+            }
+            for r in found {
                 if let Read::Found(Some(hit)) = r?
                     && !visit(hit)?
                 {
@@ -368,7 +384,7 @@ impl Db {
 
 /// Index hits read ahead at most, per chunk of a walk.
 const MAX_CHUNK: usize = 1024;
-/// Chunks at least this long are read in parallel.
+/// At least this many hits in blocks to be opened are read in parallel.
 const PARALLEL_READS: usize = 32;
 /// Hits per parallel task; a task reads its hits in order, so consecutive hits reuse
 /// their block.
