@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use recall_crypto::BlindIndexer;
 use recall_store::Journal;
 
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, RunCache};
 use crate::error::QueryError;
 pub(crate) use crate::generation::Parts;
 use crate::generation::{self, open_current};
@@ -17,6 +17,8 @@ use crate::keys;
 
 /// Bytes of decrypted blocks kept in memory unless the caller says otherwise.
 pub const DEFAULT_CACHE_BYTES: usize = 256 << 20;
+/// Block-table entries kept in memory (~100 bytes each).
+pub(crate) const RUN_CACHE_ENTRIES: usize = 1 << 16;
 
 /// Events indexed between rotations of the small partitions' memtables.
 const ROTATE_SMALL_EVERY: u64 = 256 * 1024;
@@ -50,6 +52,7 @@ pub struct Db {
     /// Events indexed since the small partitions' memtables were last rotated.
     since_rotation: AtomicU64,
     pub(crate) cache: BlockCache,
+    pub(crate) runs: RunCache,
 }
 
 impl Db {
@@ -74,6 +77,7 @@ impl Db {
             write: Mutex::new(()),
             since_rotation: AtomicU64::new(0),
             cache: BlockCache::new(cache_bytes),
+            runs: RunCache::new(RUN_CACHE_ENTRIES),
         };
         if !current_layout {
             let _w = db.lock_writes();
@@ -232,6 +236,7 @@ impl Db {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         self.cache.clear();
+        self.runs.clear();
         Ok(())
     }
 }

@@ -264,7 +264,7 @@ pub(crate) struct SeqReader<'a> {
     t: &'a Tenant,
     parts: &'a Parts,
     /// The last run read: its first seq, the run, its block.
-    last: Option<(u64, Run, Arc<Block>)>,
+    last: Option<(u64, Arc<Run>, Arc<Block>)>,
 }
 
 impl<'a> SeqReader<'a> {
@@ -306,9 +306,20 @@ impl<'a> SeqReader<'a> {
         {
             return Ok(Read::Found(t));
         }
+        // A run read lately, if its block is cached and holds the seq there.
+        if let Some((start, run)) = self.db.runs.guess(self.t.no, seq)
+            && let Some(block) = self.db.block(self.tenant, self.t.no, &run, true)?
+            && let Some(k) = place(&block, &run, start, seq)
+            && let Ok(Some(t)) = if_seq(&block, k, seq, &mut f)
+        {
+            self.last = Some((start, run, block));
+            return Ok(Read::Found(t));
+        }
         let Some((start, run)) = self.db.run_of(self.parts, self.t.no, seq)? else {
             return Ok(Read::NotFound);
         };
+        let run = Arc::new(run);
+        self.db.runs.put(self.t.no, start, run.clone());
         let Some(block) = self.db.block(self.tenant, self.t.no, &run, cached_only)? else {
             return Ok(if cached_only {
                 Read::NotCached
