@@ -4,7 +4,9 @@
 //! batches continue the seq without gaps; a full segment ends with a seal and nothing
 //! after it. Damage is reported with file and offset, never skipped — except a torn tail
 //! of the last segment (a batch whose write a crash interrupted: nothing valid follows
-//! it), which was never acknowledged and is cut back on recovery.
+//! it), which was never acknowledged and is cut back on recovery. The last segment may
+//! also end in zeros: space written ahead of the data (`engine.rs`, "Preallocation"), so
+//! that a commit's `fdatasync` does not also write the file's size.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +15,9 @@ use crate::format::{
     FrameError, Header, MAX_FRAME, Record, SEAL_FRAME, Seal, SealedBatch, decode, looks_torn,
     read_frame, valid_frame_follows,
 };
+
+const NOT_SEALED: &str =
+    "segment is not sealed although later segments exist (truncated, or replaced by an older copy)";
 
 /// A segment file on disk.
 #[derive(Debug, Clone)]
@@ -90,6 +95,8 @@ pub struct Scanned {
     pub next_seq: u64,
     /// How it ends.
     pub tail: Tail,
+    /// Offset just past the last complete record (before any preallocated zeros).
+    pub end: u64,
 }
 
 fn corrupt(path: &Path, offset: usize, reason: impl Into<String>) -> StoreError {
@@ -158,6 +165,13 @@ pub fn scan(
         if matches!(tail, Tail::Sealed(_)) {
             return Err(corrupt(path, at, "data after the segment's seal"));
         }
+        if buf[at..].iter().all(|&b| b == 0) {
+            if is_last {
+                break;
+            }
+            // An older copy of a segment that was active then.
+            return Err(corrupt(path, at, NOT_SEALED));
+        }
         let (payload, used) = match read_frame(&buf[at..]) {
             Ok(ok) => ok,
             Err(e) => {
@@ -200,16 +214,17 @@ pub fn scan(
         at += used;
     }
     if !is_last && !matches!(tail, Tail::Sealed(_)) {
-        return Err(corrupt(
-            path,
-            buf.len(),
-            "segment is not sealed although later segments exist (truncated, or replaced by an older copy)",
-        ));
+        return Err(corrupt(path, buf.len(), NOT_SEALED));
     }
+    let end = match tail {
+        Tail::Torn { offset } => offset,
+        _ => at as u64,
+    };
     Ok(Scanned {
         header,
         next_seq,
         tail,
+        end,
     })
 }
 
@@ -231,13 +246,7 @@ pub fn read_sealed_ends(path: &Path) -> Result<(Header, Seal)> {
             ));
         }
     };
-    let not_sealed = || {
-        corrupt(
-            path,
-            len as usize,
-            "segment is not sealed although later segments exist (truncated, or replaced by an older copy)",
-        )
-    };
+    let not_sealed = || corrupt(path, len as usize, NOT_SEALED);
     if len < SEAL_FRAME as u64 {
         return Err(not_sealed());
     }
