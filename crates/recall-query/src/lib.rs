@@ -18,6 +18,8 @@
 //!   refused for other filters or another order.
 //! - The in-memory id filter of a generation, once ready, holds every id key of it: it
 //!   may only answer "maybe" wrongly, never "absent".
+//! - In-memory shortcuts to a block (the previous hit's run, the run cache) are guesses:
+//!   an event reached through one is used only if it carries the seq asked for.
 //! - Errors, logs and panics never carry PHI (identifiers, event contents).
 //!
 //! Layout of every key and value: docs/design/indexes.md.
