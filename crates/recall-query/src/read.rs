@@ -177,7 +177,7 @@ impl Db {
             Read::Found(found) => Lookup::Found(found?),
             Read::NotFound => Lookup::NotFound,
             // (`NotCached` only answers `SeqReader::cached`.)
-            Read::Unreadable | Read::NotCached => Lookup::Unreadable,
+            Read::Unreadable | Read::NotCached(..) => Lookup::Unreadable,
         })
     }
 
@@ -251,8 +251,9 @@ pub(crate) enum Read<T> {
     Found(T),
     NotFound,
     Unreadable,
-    /// Its block is not in the cache ([`SeqReader::cached`] only).
-    NotCached,
+    /// Its block is not in the cache ([`SeqReader::cached`] only): the event's run and
+    /// the run's first seq, for [`SeqReader::open`].
+    NotCached(u64, Arc<Run>),
 }
 
 /// Reads seqs of one tenant, mostly ascending or descending (a walk's hits): the block of
@@ -320,16 +321,45 @@ impl<'a> SeqReader<'a> {
         };
         let run = Arc::new(run);
         self.db.runs.put(self.t.no, start, run.clone());
+        self.at_run(seq, start, run, &mut f, cached_only)
+    }
+
+    /// Reads event `seq` from the block of `run` (found by [`SeqReader::cached`]), opening
+    /// the block.
+    pub(crate) fn open<T, F>(
+        &mut self,
+        seq: u64,
+        start: u64,
+        run: Arc<Run>,
+        f: F,
+    ) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
+        self.at_run(seq, start, run, &mut Some(f), false)
+    }
+
+    fn at_run<T, F>(
+        &mut self,
+        seq: u64,
+        start: u64,
+        run: Arc<Run>,
+        f: &mut Option<F>,
+        cached_only: bool,
+    ) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
         let Some(block) = self.db.block(self.tenant, self.t.no, &run, cached_only)? else {
             return Ok(if cached_only {
-                Read::NotCached
+                Read::NotCached(start, run)
             } else {
                 Read::Unreadable
             });
         };
         let k = place(&block, &run, start, seq)
             .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
-        let t = match if_seq(&block, k, seq, &mut f) {
+        let t = match if_seq(&block, k, seq, f) {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return Err(QueryError::Corrupt(format!(

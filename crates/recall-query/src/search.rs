@@ -2,6 +2,7 @@
 //! the decrypted event, (time, seq) order, opaque cursors.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +13,7 @@ use recall_model::{Outcome, View};
 use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant};
 use crate::error::QueryError;
-use crate::keys::{self, Pos};
+use crate::keys::{self, Pos, Run};
 use crate::postings;
 use crate::read::{Hit, Read, SeqReader};
 
@@ -322,13 +323,21 @@ impl Db {
                 .iter()
                 .map(|&seq| reader.cached(seq, hit(seq)))
                 .collect();
-            let missed: Vec<usize> = (0..seqs.len())
-                .filter(|&i| matches!(found[i], Ok(Read::NotCached)))
+            let missed: Vec<(usize, u64, Arc<Run>)> = found
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| match r {
+                    Ok(Read::NotCached(start, run)) => Some((i, *start, run.clone())),
+                    _ => None,
+                })
                 .collect();
-            let read = |part: &[usize]| {
+            let read = |part: &[(usize, u64, Arc<Run>)]| {
                 let mut reader = SeqReader::new(self, w.tenant, w.t, &parts);
                 part.iter()
-                    .map(|&i| (i, reader.with(seqs[i], hit(seqs[i]))))
+                    .map(|(i, start, run)| {
+                        let seq = seqs[*i];
+                        (*i, reader.open(seq, *start, run.clone(), hit(seq)))
+                    })
                     .collect::<Vec<_>>()
             };
             let opened: Vec<Vec<_>> = if missed.len() >= PARALLEL_READS {
