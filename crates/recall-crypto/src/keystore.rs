@@ -18,6 +18,7 @@ use crate::{
 };
 
 mod named;
+mod rotate;
 mod schema;
 mod signing;
 

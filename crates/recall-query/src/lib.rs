@@ -20,6 +20,8 @@
 //!   may only answer "maybe" wrongly, never "absent".
 //! - In-memory shortcuts to a block (the previous hit's run, the run cache) are guesses:
 //!   an event reached through one is used only if it carries the seq asked for.
+//! - Event contents leave only through a [`Lens`] (the field-level disclosure policy of
+//!   the reader), events and echoed identifiers alike.
 //! - Errors, logs and panics never carry PHI (identifiers, event contents).
 //!
 //! Layout of every key and value: docs/design/indexes.md.
@@ -28,6 +30,7 @@
 
 mod cache;
 mod db;
+mod disclose;
 mod entries;
 mod error;
 mod generation;
@@ -40,6 +43,7 @@ mod report;
 mod search;
 
 pub use db::Db;
+pub use disclose::{Field, Lens, Policy, PolicyError, Reader, Rule};
 pub use error::QueryError;
 pub use read::{Found, Hit, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange};

@@ -13,6 +13,7 @@
 //! | `record` | `summary` | `event` |
 //! | `actor_id` | the actor (patient-access) | the event's actor |
 //! | `actor_role` | the actor's role (last seen) | the event's actor role |
+//! | `actor_name` | the actor's name (last seen) | the event's actor name |
 //! | `patient_id` | the patient (actor-activity) | the event's patient |
 //! | `actions` | distinct actions, sorted, `;`-joined | |
 //! | `purposes` | distinct purposes, sorted, `;`-joined | |
@@ -20,25 +21,28 @@
 //! | `first`, `last` | earliest and latest event time | |
 //! | `seq`, `time`, `action`, `resource_type`, `resource_id`, `outcome`, `purpose`, `reason`, `source_system`, `source_ip`, `received` | | the event's fields |
 //!
-//! Times are RFC 3339 UTC; absent values are empty.
+//! Times are RFC 3339 UTC; absent values are empty. Everything passes through the
+//! caller's [`Lens`]: a withheld field is empty, a pseudonymised one holds its pseudonym.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use jiff::Timestamp;
 use recall_model::Event;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use crate::db::{Db, Tenant};
+use crate::disclose::{Field, Lens};
 use crate::error::QueryError;
 use crate::read::Hit;
 use crate::search::{Compiled, Filter, Order, Walk};
 
 /// Columns of a CSV report, in order (see the module documentation).
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; COLUMNS] = [
     "record",
     "actor_id",
     "actor_role",
+    "actor_name",
     "patient_id",
     "actions",
     "purposes",
@@ -57,6 +61,8 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "source_ip",
     "received",
 ];
+
+const COLUMNS: usize = 21;
 
 /// Event-time range of a report: `from` inclusive, `to` exclusive, open when `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -105,6 +111,7 @@ impl Kind<'_> {
 #[derive(Default)]
 struct Agg {
     role: Option<String>,
+    name: Option<String>,
     actions: BTreeSet<String>,
     purposes: BTreeSet<String>,
     count: u64,
@@ -116,6 +123,9 @@ impl Agg {
     fn add(&mut self, e: &Event) {
         if e.actor.role.is_some() {
             self.role.clone_from(&e.actor.role);
+        }
+        if e.actor.name.is_some() {
+            self.name.clone_from(&e.actor.name);
         }
         self.actions.insert(e.action.clone());
         if let Some(p) = &e.purpose {
@@ -139,9 +149,17 @@ impl Db {
         patient: &str,
         range: TimeRange,
         format: ReportFormat,
+        lens: &Lens,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
-        self.report(tenant, Kind::PatientAccess(patient), range, format, out)
+        self.report(
+            tenant,
+            Kind::PatientAccess(patient),
+            range,
+            format,
+            lens,
+            out,
+        )
     }
 
     /// Actor activity report: whose data the actor touched in `range`.
@@ -151,9 +169,10 @@ impl Db {
         actor: &str,
         range: TimeRange,
         format: ReportFormat,
+        lens: &Lens,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
-        self.report(tenant, Kind::ActorActivity(actor), range, format, out)
+        self.report(tenant, Kind::ActorActivity(actor), range, format, lens, out)
     }
 
     fn report(
@@ -162,6 +181,7 @@ impl Db {
         kind: Kind<'_>,
         range: TimeRange,
         format: ReportFormat,
+        lens: &Lens,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
         let mut filter = Filter {
@@ -194,9 +214,14 @@ impl Db {
         let mut out = std::io::BufWriter::new(out);
         let events = match format {
             ReportFormat::Json => {
-                write_json(&mut out, &hits, horizon, kind, tenant, range, &summary)?
+                let head = Head {
+                    kind,
+                    tenant,
+                    range,
+                };
+                write_json(&mut out, &hits, horizon, head, &summary, lens)?
             }
-            ReportFormat::Csv => write_csv(&mut out, &hits, horizon, kind, &summary)?,
+            ReportFormat::Csv => write_csv(&mut out, &hits, horizon, kind, &summary, lens)?,
         };
         out.flush()?;
         Ok(ReportStats {
@@ -246,35 +271,49 @@ fn joined(set: &BTreeSet<String>) -> Vec<&str> {
     set.iter().map(String::as_str).collect()
 }
 
+/// What the JSON report opens with.
+struct Head<'a> {
+    kind: Kind<'a>,
+    tenant: &'a str,
+    range: TimeRange,
+}
+
 fn write_json(
     out: &mut dyn Write,
     hits: &Hits<'_>,
     horizon: u64,
-    kind: Kind<'_>,
-    tenant: &str,
-    range: TimeRange,
+    head: Head<'_>,
     summary: &Summary,
+    lens: &Lens,
 ) -> Result<u64, QueryError> {
-    let (subject_key, subject) = match kind {
-        Kind::PatientAccess(p) => ("patient", p),
-        Kind::ActorActivity(a) => ("actor", a),
+    let (subject_key, field, subject) = match head.kind {
+        Kind::PatientAccess(p) => ("patient", Field::PatientId, p),
+        Kind::ActorActivity(a) => ("actor", Field::ActorId, a),
     };
-    write!(out, "{{\"report\":\"{}\",\"tenant\":", kind.name())?;
-    serde_json::to_writer(&mut *out, tenant).map_err(std::io::Error::from)?;
+    write!(out, "{{\"report\":\"{}\",\"tenant\":", head.kind.name())?;
+    serde_json::to_writer(&mut *out, head.tenant).map_err(std::io::Error::from)?;
     write!(out, ",\"{subject_key}\":")?;
-    serde_json::to_writer(&mut *out, subject).map_err(std::io::Error::from)?;
-    let head = json!({"from": ts(range.from), "to": ts(range.to)});
-    write!(out, ",\"from\":{},\"to\":{}", head["from"], head["to"])?;
+    serde_json::to_writer(&mut *out, &lens.disclose(field, subject))
+        .map_err(std::io::Error::from)?;
+    let range = json!({"from": ts(head.range.from), "to": ts(head.range.to)});
+    write!(out, ",\"from\":{},\"to\":{}", range["from"], range["to"])?;
     out.write_all(b",\"summary\":[")?;
     for (i, (key, agg)) in summary.iter().enumerate() {
-        let row = match kind {
+        let shown = |f: Field, v: &Option<String>| {
+            v.as_deref()
+                .and_then(|v| lens.disclose(f, v))
+                .map(|v| v.into_owned())
+        };
+        let row = match head.kind {
             Kind::PatientAccess(_) => json!({
-                "actor_id": key, "actor_role": agg.role,
+                "actor_id": shown(Field::ActorId, key),
+                "actor_role": shown(Field::ActorRole, &agg.role),
+                "actor_name": shown(Field::ActorName, &agg.name),
                 "actions": joined(&agg.actions), "purposes": joined(&agg.purposes),
                 "count": agg.count, "first": ts(agg.first), "last": ts(agg.last),
             }),
             Kind::ActorActivity(_) => json!({
-                "patient_id": key, "actions": joined(&agg.actions),
+                "patient_id": shown(Field::PatientId, key), "actions": joined(&agg.actions),
                 "count": agg.count, "first": ts(agg.first), "last": ts(agg.last),
             }),
         };
@@ -289,7 +328,7 @@ fn write_json(
         if count > 0 {
             out.write_all(b",")?;
         }
-        out.write_all(&f.canonical)?;
+        out.write_all(&lens.json(&f.canonical)?)?;
         count += 1;
         Ok(())
     })?;
@@ -303,30 +342,37 @@ fn write_csv(
     horizon: u64,
     kind: Kind<'_>,
     summary: &Summary,
+    lens: &Lens,
 ) -> Result<u64, QueryError> {
+    let shown = |f: Field, v: &Option<String>| {
+        v.as_deref()
+            .and_then(|v| lens.disclose(f, v))
+            .map(|v| v.into_owned())
+            .unwrap_or_default()
+    };
     let mut w = csv::Writer::from_writer(out);
     w.write_record(CSV_COLUMNS)?;
     for (key, agg) in summary {
-        let mut row: [String; 20] = Default::default();
+        let mut row: [String; COLUMNS] = Default::default();
         row[0] = "summary".into();
-        let key = key.clone().unwrap_or_default();
         match kind {
             Kind::PatientAccess(_) => {
-                row[1] = key;
-                row[2] = agg.role.clone().unwrap_or_default();
+                row[1] = shown(Field::ActorId, key);
+                row[2] = shown(Field::ActorRole, &agg.role);
+                row[3] = shown(Field::ActorName, &agg.name);
             }
-            Kind::ActorActivity(_) => row[3] = key,
+            Kind::ActorActivity(_) => row[4] = shown(Field::PatientId, key),
         }
-        row[4] = joined(&agg.actions).join(";");
-        row[5] = joined(&agg.purposes).join(";");
-        row[6] = agg.count.to_string();
-        row[7] = ts(agg.first).unwrap_or_default();
-        row[8] = ts(agg.last).unwrap_or_default();
+        row[5] = joined(&agg.actions).join(";");
+        row[6] = joined(&agg.purposes).join(";");
+        row[7] = agg.count.to_string();
+        row[8] = ts(agg.first).unwrap_or_default();
+        row[9] = ts(agg.last).unwrap_or_default();
         w.write_record(&row)?;
     }
     let mut count = 0u64;
     hits.each(horizon, &mut |f| {
-        w.write_record(event_row(&f, &f.event()?))?;
+        w.write_record(event_row(&lens.object(&f.canonical)?))?;
         count += 1;
         Ok(())
     })?;
@@ -334,27 +380,30 @@ fn write_csv(
     Ok(count)
 }
 
-fn event_row(f: &Hit, e: &Event) -> [String; 20] {
-    let opt = |s: Option<&String>| s.cloned().unwrap_or_default();
-    let source = e.source.as_ref();
-    let mut row: [String; 20] = Default::default();
+/// A CSV event row from the event as the lens shows it (so CSV and JSON agree).
+fn event_row(e: &Map<String, Value>) -> [String; COLUMNS] {
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let at = |parent: &str, key: &str| text(e.get(parent).and_then(|o| o.get(key)));
+    let mut row: [String; COLUMNS] = Default::default();
     row[0] = "event".into();
-    row[1] = e.actor.id.clone();
-    row[2] = opt(e.actor.role.as_ref());
-    row[3] = opt(e.patient.as_ref().map(|p| &p.id));
-    row[9] = f.seq.to_string();
-    row[10] = e.time.to_string();
-    row[11] = e.action.clone();
-    row[12] = opt(e.resource.as_ref().map(|r| &r.kind));
-    row[13] = opt(e.resource.as_ref().and_then(|r| r.id.as_ref()));
-    row[14] = e.outcome.as_str().into();
-    row[15] = opt(e.purpose.as_ref());
-    row[16] = opt(e.reason.as_ref());
-    row[17] = opt(source.and_then(|s| s.system.as_ref()));
-    row[18] = source
-        .and_then(|s| s.ip)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    row[19] = f.received.to_string();
+    row[1] = at("actor", "id");
+    row[2] = at("actor", "role");
+    row[3] = at("actor", "name");
+    row[4] = at("patient", "id");
+    row[10] = text(e.get("seq"));
+    row[11] = text(e.get("time"));
+    row[12] = text(e.get("action"));
+    row[13] = at("resource", "type");
+    row[14] = at("resource", "id");
+    row[15] = text(e.get("outcome"));
+    row[16] = text(e.get("purpose"));
+    row[17] = text(e.get("reason"));
+    row[18] = at("source", "system");
+    row[19] = at("source", "ip");
+    row[20] = text(e.get("received"));
     row
 }

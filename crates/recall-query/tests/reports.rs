@@ -6,7 +6,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::{Rec, oracle, world};
-use recall_query::{Filter, Order, ReportFormat, TimeRange};
+use recall_query::{Filter, Lens, Order, ReportFormat, TimeRange};
 
 fn range() -> TimeRange {
     TimeRange {
@@ -60,8 +60,15 @@ fn patient_access_report_matches_the_oracle() {
 
     let mut json = Vec::new();
     let stats =
-        w.db.patient_access("north", &patient, range(), ReportFormat::Json, &mut json)
-            .unwrap();
+        w.db.patient_access(
+            "north",
+            &patient,
+            range(),
+            ReportFormat::Json,
+            &Lens::full(),
+            &mut json,
+        )
+        .unwrap();
     assert_eq!(stats.events, want.len() as u64);
     assert_eq!(stats.actors, actors.len() as u64);
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
@@ -89,8 +96,15 @@ fn patient_access_report_matches_the_oracle() {
 
     let mut csv_out = Vec::new();
     let stats_csv =
-        w.db.patient_access("north", &patient, range(), ReportFormat::Csv, &mut csv_out)
-            .unwrap();
+        w.db.patient_access(
+            "north",
+            &patient,
+            range(),
+            ReportFormat::Csv,
+            &Lens::full(),
+            &mut csv_out,
+        )
+        .unwrap();
     assert_eq!(stats_csv, stats);
     let mut reader = csv::Reader::from_reader(csv_out.as_slice());
     let headers = reader.headers().unwrap().clone();
@@ -145,7 +159,7 @@ fn actor_activity_report_matches_the_oracle() {
     for format in [ReportFormat::Json, ReportFormat::Csv] {
         let mut out = Vec::new();
         let stats =
-            w.db.actor_activity("south", &actor, range(), format, &mut out)
+            w.db.actor_activity("south", &actor, range(), format, &Lens::full(), &mut out)
                 .unwrap();
         assert_eq!(stats.events, want.len() as u64);
         assert_eq!(stats.actors, patients.len() as u64);
@@ -167,8 +181,15 @@ fn actor_activity_report_matches_the_oracle() {
     }
     let mut out = Vec::new();
     let none =
-        w.db.actor_activity("south", "u-nobody", range(), ReportFormat::Json, &mut out)
-            .unwrap();
+        w.db.actor_activity(
+            "south",
+            "u-nobody",
+            range(),
+            ReportFormat::Json,
+            &Lens::full(),
+            &mut out,
+        )
+        .unwrap();
     assert_eq!(none.events, 0);
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["count"], 0);

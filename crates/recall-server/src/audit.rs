@@ -24,6 +24,8 @@ pub struct Use<'a> {
     pub query: Map<String, Value>,
     /// Caller's address.
     pub client: Option<IpAddr>,
+    /// Why the caller needs what it asked for, when it said so (`Recall-Justification`).
+    pub justification: Option<&'a str>,
 }
 
 /// Appends the audit event of a use of the log; errors become 503 so that no answer
@@ -34,6 +36,9 @@ pub async fn record(state: &AppState, who: &Principal, what: Use<'_>) -> Result<
     event["purpose"] = json!("HCOMPL");
     event["detail"] =
         json!({"dicom_event": "110101", "endpoint": what.endpoint, "query": what.query});
+    if let Some(j) = what.justification {
+        event["detail"]["justification"] = json!(j);
+    }
     if let Some(p) = what.patient {
         event["patient"] = json!({ "id": p });
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub use crate::auth::JwtConfig;
+use recall_query::Policy;
 
 /// The HTTP service's settings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -36,6 +37,10 @@ pub struct ServerConfig {
     /// it, never read from the file.
     #[serde(skip)]
     pub data_dir: Option<PathBuf>,
+    /// What each reading role sees of an event; built by the caller from the
+    /// configuration's `[policy]` tables, never read from `[server]`.
+    #[serde(skip)]
+    pub policy: Policy,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +58,7 @@ impl Default for ServerConfig {
             public_transparency: false,
             jwt: None,
             data_dir: None,
+            policy: Policy::default(),
         }
     }
 }

@@ -20,8 +20,8 @@ use utoipa::{Modify, OpenApi};
     security(("bearer" = [])),
     tags(
         (name = "ingest", description = "writer role"),
-        (name = "search", description = "auditor role"),
-        (name = "reports", description = "auditor role"),
+        (name = "search", description = "auditor, engineer, privacy_officer (fields by the disclosure policy) and patient (its own patient) roles; `Recall-Justification` header shows an auditor `detail` and is recorded"),
+        (name = "reports", description = "the same roles as search; a patient runs only its own patient-access report"),
         (name = "transparency", description = "public data only (no PHI): any key of the tenant, or anyone with public_transparency"),
         (name = "admin", description = "admin role: the caller tenant's API keys and the server settings; no event contents"),
         (name = "operations", description = "no credentials: for probes and scrapers; aggregate numbers only")
@@ -77,7 +77,7 @@ fn post_events() {}
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (same filters and order)")),
     responses((status = 200, description = "`{\"events\": [native event + tenant, seq, received], \"next_cursor\": string | null}`"),
         (status = 400, description = "bad parameter, named in `field`", content_type = "application/problem+json"),
-        (status = 403, description = "not an auditor")))]
+        (status = 403, description = "a role that reads no events, or a patient asking about another patient")))]
 fn search_events() {}
 
 /// One event; `proof=true` adds its inclusion proof to the latest signed checkpoint.
@@ -130,7 +130,7 @@ fn list_keys() {}
 
 /// Creates an API key for the caller's own tenant. The key text is in this answer only; recall keeps HMAC(pepper, key). Recorded in the tenant's log.
 #[utoipa::path(post, path = "/v1/admin/keys", tag = "admin",
-    request_body(content = String, description = "`{\"role\": \"writer\" | \"auditor\" | \"admin\" | \"verifier\", \"label\"?: string (1..=100 characters)}`", content_type = "application/json"),
+    request_body(content = String, description = "`{\"role\": \"writer\" | \"auditor\" | \"engineer\" | \"privacy_officer\" | \"patient\" | \"admin\" | \"verifier\", \"label\"?: string (1..=100 characters), \"patient\"?: string (a patient key's patient, required for that role only)}`", content_type = "application/json"),
     responses((status = 201, description = "`{\"id\", \"role\", \"label\", \"created\", \"revoked\": null, \"key\": \"rk_…\"}`"),
         (status = 400, description = "bad role or label, named in `field`", content_type = "application/problem+json"),
         (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]

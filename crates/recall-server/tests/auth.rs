@@ -52,6 +52,7 @@ fn jwt_config() -> JwtConfig {
         jwks_file: None,
         tenant_claim: "tenant".into(),
         role_claim: "role".into(),
+        patient_claim: "patient".into(),
         leeway_secs: 0,
     }
 }
@@ -229,7 +230,8 @@ fn hs256_tokens() {
         Principal {
             tenant: "st-marys".into(),
             role: Role::Auditor,
-            subject: "jwt:alice".into()
+            subject: "jwt:alice".into(),
+            patient: None,
         }
     );
     let with = |k: &str, val: Value| {

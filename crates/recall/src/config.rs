@@ -6,6 +6,7 @@
 //! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
 //! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -29,6 +30,10 @@ pub struct Config {
     /// HTTP service settings.
     #[serde(default)]
     pub server: ServerConfig,
+    /// `[policy.<role>]`: `"field" = "rule"` overrides of the disclosure policy
+    /// (docs/design/disclosure.md).
+    #[serde(default)]
+    pub policy: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// `[log]`.
@@ -176,7 +181,19 @@ impl Config {
             bail!("import.batch_events: must be 1..=1000000");
         }
         self.server.validate().map_err(anyhow::Error::msg)?;
+        self.disclosure()?;
         Ok(())
+    }
+
+    /// The disclosure policy: the defaults with the `[policy]` overrides.
+    pub fn disclosure(&self) -> anyhow::Result<recall_query::Policy> {
+        let mut policy = recall_query::Policy::default();
+        for (role, fields) in &self.policy {
+            for (field, rule) in fields {
+                policy.set(role, field, rule)?;
+            }
+        }
+        Ok(policy)
     }
 }
 
@@ -249,6 +266,15 @@ batch_events = 8192
 # tenant_claim = "tenant"
 # role_claim = "role"
 # leeway_secs = 30
+# patient_claim = "patient"
+
+# What each reading role sees of an event (minimum necessary). The defaults are the
+# table in docs/design/disclosure.md; override a field per role with show, withhold,
+# pseudonym or justified (shown only with a Recall-Justification), e.g.:
+# [policy.patient]
+# "actor.name" = "withhold"
+# [policy.engineer]
+# "source.ip" = "pseudonym"
 "#
     )
 }
@@ -284,6 +310,30 @@ mod tests {
             cfg.apply_env(|k| (k == "RECALL_SERVER_INSECURE_HTTP").then(|| "yes".into()))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn policy_tables_override_the_defaults_and_bad_ones_are_named() {
+        let base = "[log]\norigin='a'\n[keys]\n";
+        let text = format!("{base}[policy.patient]\n\"actor.name\" = \"pseudonym\"\n");
+        let cfg: Config = toml::from_str(&text).unwrap();
+        cfg.validate().unwrap();
+        let policy = cfg.disclosure().unwrap();
+        use recall_query::{Field, Reader, Rule};
+        assert_eq!(
+            policy.rule(Reader::Patient, Field::ActorName),
+            Rule::Pseudonym
+        );
+        assert_eq!(policy.rule(Reader::Auditor, Field::Detail), Rule::Justified);
+        for (bad, named) in [
+            ("[policy.nurse]\n\"detail\" = \"show\"", "nurse"),
+            ("[policy.engineer]\n\"actor.mail\" = \"show\"", "actor.mail"),
+            ("[policy.engineer]\n\"reason\" = \"maybe\"", "maybe"),
+        ] {
+            let cfg: Config = toml::from_str(&format!("{base}{bad}\n")).unwrap();
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     #[test]

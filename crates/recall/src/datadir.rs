@@ -76,18 +76,136 @@ fn restrict(path: &Path) -> anyhow::Result<()> {
 
 /// Loads the KEK of the data directory at `path` from the provider `cfg` names.
 pub fn load_kek(path: &Path, cfg: &Config) -> anyhow::Result<Kek> {
-    let provider = match cfg.keys.provider.as_str() {
-        "env" => KeyProvider::Env(cfg.keys.kek_env.clone()),
-        _ => {
-            let file = Path::new(&cfg.keys.kek_file);
-            KeyProvider::File(if file.is_absolute() {
-                file.to_path_buf()
-            } else {
-                path.join(file)
-            })
-        }
+    let provider = match kek_file(path, cfg) {
+        Some(file) => KeyProvider::File(file),
+        None => KeyProvider::Env(cfg.keys.kek_env.clone()),
     };
     provider.load().context("loading the key-encryption key")
+}
+
+/// The KEK file with the file provider (`None` with the environment provider).
+fn kek_file(path: &Path, cfg: &Config) -> Option<PathBuf> {
+    (cfg.keys.provider != "env").then(|| {
+        let file = Path::new(&cfg.keys.kek_file);
+        if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            path.join(file)
+        }
+    })
+}
+
+/// Where a KEK rotation writes the new KEK before the keystore is re-wrapped under it.
+fn next_kek_file(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".next");
+    PathBuf::from(name)
+}
+
+/// Opens the keystore of the data directory at `path`. A KEK rotation that committed but
+/// was cut off before its new KEK file replaced the old one is finished here: the old KEK
+/// is refused, the `.next` file opens the keystore, and it takes the old file's place.
+pub fn open_keystore(path: &Path, cfg: &Config) -> anyhow::Result<Keystore> {
+    let store = path.join(KEYSTORE);
+    let err = match Keystore::open(&store, load_kek(path, cfg)?) {
+        Ok(ks) => return Ok(ks),
+        Err(e) => e,
+    };
+    if let (recall_crypto::CryptoError::WrongKek { .. }, Some(file)) = (&err, kek_file(path, cfg)) {
+        let next = next_kek_file(&file);
+        if next.exists()
+            && let Ok(ks) = Keystore::open(&store, KeyProvider::File(next.clone()).load()?)
+        {
+            replace_file(&next, &file)?;
+            return Ok(ks);
+        }
+    }
+    Err(anyhow::Error::new(err).context("opening the keystore"))
+}
+
+/// Renames `from` over `to` and syncs the directory, so the swap survives a crash.
+fn replace_file(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::rename(from, to).with_context(|| format!("replacing {}", to.display()))?;
+    if let Some(dir) = to.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Takes the data directory's writer lock (what a running server or import holds).
+fn lock_exclusive(path: &Path) -> anyhow::Result<std::fs::File> {
+    let lock_path = path.join(TENANTS).join(".lock");
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        bail!(
+            "{} is in use (a running server or import): stop it first",
+            path.display()
+        );
+    }
+    Ok(lock)
+}
+
+/// What a KEK rotation did.
+pub struct Rotated {
+    /// Secrets re-wrapped.
+    pub secrets: usize,
+    /// The file that now holds the new KEK (file provider).
+    pub kek_file: Option<PathBuf>,
+}
+
+/// `recall keys rotate-kek`: re-wraps every secret of the keystore under a new KEK, with
+/// the data directory locked. File provider: a new KEK file is written beside the old one
+/// (`<file>.next`, mode 0600), the keystore is re-wrapped in one transaction, then the new
+/// file replaces the old one (a crash in between is finished by [`open_keystore`]).
+/// Environment provider: the new KEK comes from the variable `new_env`, and the
+/// operator points `keys.kek_env`'s variable at it afterwards.
+pub fn rotate_kek(path: &Path, new_env: Option<&str>) -> anyhow::Result<Rotated> {
+    let config = Config::load(&path.join(config::FILE))?;
+    let _lock = lock_exclusive(path)?;
+    let keystore = open_keystore(path, &config)?;
+    match (kek_file(path, &config), new_env) {
+        (Some(file), None) => {
+            let next = next_kek_file(&file);
+            // The keystore opened with the current KEK, so a `.next` file left by an
+            // interrupted rotation wraps nothing: it is safe to replace.
+            if next.exists() {
+                std::fs::remove_file(&next)?;
+            }
+            create_kek_file(&next).context("creating the new key-encryption key")?;
+            let new = KeyProvider::File(next.clone()).load()?;
+            let (_, secrets) = keystore
+                .rotate_kek(new)
+                .context("re-wrapping the keystore")?;
+            replace_file(&next, &file)?;
+            Ok(Rotated {
+                secrets,
+                kek_file: Some(file),
+            })
+        }
+        (None, Some(var)) => {
+            let new = KeyProvider::Env(var.to_string())
+                .load()
+                .with_context(|| format!("--new-kek-env {var}"))?;
+            let (_, secrets) = keystore
+                .rotate_kek(new)
+                .context("re-wrapping the keystore")?;
+            Ok(Rotated {
+                secrets,
+                kek_file: None,
+            })
+        }
+        (Some(_), Some(_)) => {
+            bail!(
+                "--new-kek-env: only with keys.provider = \"env\"; the file provider makes the new KEK itself"
+            )
+        }
+        (None, None) => bail!("--new-kek-env: required with keys.provider = \"env\""),
+    }
 }
 
 impl DataDir {
@@ -103,8 +221,7 @@ impl DataDir {
             );
         }
         let config = Config::load(&cfg_path)?;
-        let kek = load_kek(path, &config)?;
-        let keystore = Keystore::open(&path.join(KEYSTORE), kek).context("opening the keystore")?;
+        let keystore = open_keystore(path, &config)?;
         let record = keystore
             .signing_key()?
             .context("the keystore holds no checkpoint signing key")?;

@@ -6,11 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use recall_crypto::Keystore;
 use recall_server::auth::{API_KEYS_FILE, ApiKeys, KeyInfo, PEPPER_SECRET, Role};
 
 use crate::config::{self, Config};
-use crate::datadir::{KEYSTORE, load_kek};
 
 /// The `keys` verbs.
 #[derive(Debug, Subcommand)]
@@ -20,9 +18,13 @@ pub enum KeysCommand {
         /// The tenant the key acts for.
         #[arg(long)]
         tenant: String,
-        /// writer, auditor, admin or verifier.
+        /// writer, auditor, admin, verifier, engineer, privacy_officer or patient.
         #[arg(long)]
         role: Role,
+        /// The patient a `patient` key reads about (required for that role only; stored
+        /// as a keyed hash, never as the id).
+        #[arg(long, required_if_eq("role", "patient"))]
+        patient: Option<String>,
         /// What the key is for (1 to 100 characters, shown in lists; no PHI).
         #[arg(long)]
         label: Option<String>,
@@ -34,10 +36,19 @@ pub enum KeysCommand {
         /// The key id (from `recall keys list`).
         id: String,
     },
+    /// Re-wrap every key of the keystore under a new key-encryption key (KEK); bodies,
+    /// tiles and checkpoints are untouched, and the old KEK is no longer needed. Needs the
+    /// data directory to itself (stop the server first).
+    RotateKek {
+        /// With `keys.provider = "env"`: the variable holding the new KEK (base64 of 32
+        /// bytes). The file provider writes a new KEK file itself.
+        #[arg(long)]
+        new_kek_env: Option<String>,
+    },
 }
 
-/// Opens the API key database of the data directory at `data_dir`.
-pub fn open_api_keys(data_dir: &Path) -> anyhow::Result<ApiKeys> {
+/// Opens the keystore of the data directory at `data_dir`.
+fn open_keystore(data_dir: &Path) -> anyhow::Result<recall_crypto::Keystore> {
     let cfg_path = data_dir.join(config::FILE);
     if !cfg_path.exists() {
         bail!(
@@ -47,8 +58,12 @@ pub fn open_api_keys(data_dir: &Path) -> anyhow::Result<ApiKeys> {
         );
     }
     let cfg = Config::load(&cfg_path)?;
-    let kek = load_kek(data_dir, &cfg)?;
-    let keystore = Keystore::open(&data_dir.join(KEYSTORE), kek).context("opening the keystore")?;
+    crate::datadir::open_keystore(data_dir, &cfg)
+}
+
+/// Opens the API key database of the data directory at `data_dir`.
+pub fn open_api_keys(data_dir: &Path) -> anyhow::Result<ApiKeys> {
+    let keystore = open_keystore(data_dir)?;
     let pepper = keystore
         .named_secret(PEPPER_SECRET)
         .context("reading the API key pepper")?;
@@ -70,14 +85,29 @@ fn line(k: &KeyInfo) -> String {
 
 /// Runs one `keys` verb.
 pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
-    let keys = open_api_keys(data_dir)?;
+    let keys = || open_api_keys(data_dir);
     match cmd {
+        KeysCommand::RotateKek { new_kek_env } => rotate_kek(data_dir, new_kek_env.as_deref())?,
         KeysCommand::Create {
             tenant,
             role,
+            patient,
             label,
         } => {
-            let (info, text) = keys.create_labeled(&tenant, role, label.as_deref())?;
+            let binding = match (role, patient) {
+                (Role::Patient, Some(p)) => {
+                    if p.is_empty() || p.chars().count() > 128 {
+                        bail!("--patient: 1 to 128 characters");
+                    }
+                    let key = open_keystore(data_dir)?.index_key(&tenant)?;
+                    let indexer = recall_crypto::BlindIndexer::new(&key);
+                    Some(recall_server::auth::patient_binding(&indexer, &p))
+                }
+                (_, Some(_)) => bail!("--patient: only a patient key is bound to a patient"),
+                (_, None) => None,
+            };
+            let (info, text) =
+                keys()?.create_bound(&tenant, role, label.as_deref(), binding.as_deref())?;
             println!("{text}");
             eprintln!(
                 "created key {} ({} for tenant {}); it is shown only this once",
@@ -86,11 +116,12 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::List => {
             println!("id\ttenant\trole\tlabel\tcreated\trevoked");
-            for k in keys.list()? {
+            for k in keys()?.list()? {
                 println!("{}", line(&k));
             }
         }
         KeysCommand::Revoke { id } => {
+            let keys = keys()?;
             if keys.revoke(&id)? {
                 println!("revoked {id}");
             } else if keys.list()?.iter().any(|k| k.id == id) {
@@ -99,6 +130,24 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
                 bail!("no API key with id {id}");
             }
         }
+    }
+    Ok(())
+}
+
+fn rotate_kek(data_dir: &Path, new_env: Option<&str>) -> anyhow::Result<()> {
+    let done = crate::datadir::rotate_kek(data_dir, new_env)?;
+    println!(
+        "re-wrapped {} secrets under the new key-encryption key",
+        done.secrets
+    );
+    match done.kek_file {
+        Some(f) => eprintln!(
+            "{} now holds the new KEK; the old one is no longer needed (destroy every copy of it)",
+            f.display()
+        ),
+        None => eprintln!(
+            "point keys.kek_env's variable at the new KEK before the next start; the old one is no longer needed"
+        ),
     }
     Ok(())
 }

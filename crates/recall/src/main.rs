@@ -114,6 +114,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_parser = ["json", "csv"], default_value = "json")]
         format: String,
+        /// Whose view.
+        #[command(flatten)]
+        view: recall::query_cli::ViewArgs,
     },
     /// Drop and rebuild every index from the logs.
     Reindex,
@@ -211,7 +214,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => {
             let dir = DataDir::open(&cli.data, false)?;
             let db = recall::serve::open_db(&dir)?;
-            let n = recall::query_cli::search(&db, &args, &mut std::io::stdout().lock())?;
+            let policy = dir.config.disclosure()?;
+            let n = recall::query_cli::search(&db, &policy, &args, &mut std::io::stdout().lock())?;
             eprintln!("{n} events");
             Ok(ExitCode::SUCCESS)
         }
@@ -223,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             from,
             to,
             format,
+            view,
         } => {
             let dir = DataDir::open(&cli.data, false)?;
             let db = recall::serve::open_db(&dir)?;
@@ -231,13 +236,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 recall::query_cli::ReportKind::ActorActivity => actor,
             }
             .context("give --patient or --actor")?;
+            let request = recall::query_cli::ReportRequest {
+                tenant: &tenant,
+                kind,
+                subject: &subject,
+                range: recall_query::TimeRange { from, to },
+                csv: format == "csv",
+                view: &view,
+            };
             recall::query_cli::report(
                 &db,
-                &tenant,
-                kind,
-                &subject,
-                recall_query::TimeRange { from, to },
-                format == "csv",
+                &dir.config.disclosure()?,
+                &request,
                 &mut std::io::BufWriter::new(std::io::stdout().lock()),
             )?;
             Ok(ExitCode::SUCCESS)

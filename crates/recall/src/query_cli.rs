@@ -6,8 +6,52 @@ use std::io::Write;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use recall_query::{Db, Filter, Order, Query, ReportFormat, TimeRange};
+use recall_query::{Db, Filter, Lens, Order, Policy, Query, Reader, ReportFormat, TimeRange};
 use serde_json::{Map, Value, json};
+
+/// Whose view of the events the CLI prints: the disclosure policy of a reading role, as
+/// the API applies it (`[policy]` in recall.toml).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ViewArgs {
+    /// The role whose view to print: engineer, auditor, privacy_officer or patient.
+    #[arg(long = "as", default_value = "auditor",
+          value_parser = ["engineer", "auditor", "privacy_officer", "patient"])]
+    pub view: String,
+    /// Why the fields kept behind a justification are needed (recorded in the audit event).
+    #[arg(long, value_parser = parse_justification)]
+    pub justification: Option<String>,
+}
+
+impl Default for ViewArgs {
+    fn default() -> Self {
+        ViewArgs {
+            view: "auditor".into(),
+            justification: None,
+        }
+    }
+}
+
+fn parse_justification(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let n = t.chars().count();
+    if n == 0 || n > 500 || t.chars().any(char::is_control) {
+        return Err("1 to 500 characters without control characters".into());
+    }
+    Ok(t.to_owned())
+}
+
+impl ViewArgs {
+    fn lens(&self, db: &Db, tenant: &str, policy: &Policy) -> anyhow::Result<Lens> {
+        let reader = Reader::parse(&self.view).context("--as: unknown role")?;
+        db.lens(tenant, policy, reader, self.justification.is_some())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// What the audit event records of the view.
+    fn record(&self, query: &mut Map<String, Value>) {
+        query.insert("as".into(), json!(self.view));
+    }
+}
 
 /// Filters of `recall search` (the API's query parameters as flags).
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -51,6 +95,9 @@ pub struct SearchArgs {
     /// At most this many events, at least 1 (all when absent).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub limit: Option<u64>,
+    /// Whose view.
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 /// `--ip`: the address as given, once it parses (the index holds it as written).
@@ -118,16 +165,28 @@ impl SearchArgs {
 /// Prints matching events as NDJSON (native format plus tenant, seq, received), every
 /// page; returns how many. Like the API, the answer is the log as it was before this
 /// search's own audit event.
-pub fn search(db: &Db, args: &SearchArgs, out: &mut dyn Write) -> anyhow::Result<u64> {
+pub fn search(
+    db: &Db,
+    policy: &Policy,
+    args: &SearchArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u64> {
     check_tenant(db, &args.tenant)?;
+    let lens = args.view.lens(db, &args.tenant, policy)?;
+    if args.view.view == "patient" && args.patient.is_none() {
+        anyhow::bail!("--as patient: give --patient");
+    }
     let horizon = db.journal().store().size(&args.tenant)?;
+    let mut recorded = args.recorded();
+    args.view.record(&mut recorded);
     audit(
         db,
         &args.tenant,
         "search",
         "recall search",
         args.patient.as_deref(),
-        args.recorded(),
+        recorded,
+        args.view.justification.as_deref(),
     )?;
     let mut query = Query {
         filter: args.filter(),
@@ -148,7 +207,11 @@ pub fn search(db: &Db, args: &SearchArgs, out: &mut dyn Write) -> anyhow::Result
             .search(&args.tenant, &query)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for f in page.events.iter().filter(|f| f.seq < horizon) {
-            out.write_all(&f.canonical)?;
+            out.write_all(
+                &lens
+                    .json(&f.canonical)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )?;
             out.write_all(b"\n")?;
             printed += 1;
         }
@@ -170,18 +233,42 @@ pub enum ReportKind {
     ActorActivity,
 }
 
+/// What `recall report` is asked for.
+pub struct ReportRequest<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// Which report.
+    pub kind: ReportKind,
+    /// Its patient or actor.
+    pub subject: &'a str,
+    /// Event-time range.
+    pub range: TimeRange,
+    /// CSV instead of JSON.
+    pub csv: bool,
+    /// Whose view.
+    pub view: &'a ViewArgs,
+}
+
 /// Writes a report to `out`.
-#[allow(clippy::too_many_arguments)]
 pub fn report(
     db: &Db,
-    tenant: &str,
-    kind: ReportKind,
-    subject: &str,
-    range: TimeRange,
-    csv: bool,
+    policy: &Policy,
+    req: &ReportRequest<'_>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let ReportRequest {
+        tenant,
+        kind,
+        subject,
+        range,
+        csv,
+        view,
+    } = *req;
     check_tenant(db, tenant)?;
+    if view.view == "patient" && kind == ReportKind::ActorActivity {
+        anyhow::bail!("--as patient: only the patient-access report");
+    }
+    let lens = view.lens(db, tenant, policy)?;
     let format = if csv {
         ReportFormat::Csv
     } else {
@@ -205,10 +292,20 @@ pub fn report(
             None
         }
     };
-    audit(db, tenant, "report", "recall report", patient, q)?;
+    view.record(&mut q);
+    let justification = view.justification.as_deref();
+    audit(
+        db,
+        tenant,
+        "report",
+        "recall report",
+        patient,
+        q,
+        justification,
+    )?;
     match kind {
-        ReportKind::PatientAccess => db.patient_access(tenant, subject, range, format, out),
-        ReportKind::ActorActivity => db.actor_activity(tenant, subject, range, format, out),
+        ReportKind::PatientAccess => db.patient_access(tenant, subject, range, format, &lens, out),
+        ReportKind::ActorActivity => db.actor_activity(tenant, subject, range, format, &lens, out),
     }
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     out.flush()?;
@@ -223,6 +320,7 @@ fn audit(
     endpoint: &str,
     patient: Option<&str>,
     query: Map<String, Value>,
+    justification: Option<&str>,
 ) -> anyhow::Result<()> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let mut event = json!({
@@ -236,6 +334,9 @@ fn audit(
     });
     if let Some(p) = patient {
         event["patient"] = json!({ "id": p });
+    }
+    if let Some(j) = justification {
+        event["detail"]["justification"] = json!(j);
     }
     let event = recall_model::parse_event(&serde_json::to_vec(&event)?, Timestamp::now())
         .map_err(|e| anyhow::anyhow!("audit event: {}: {}", e.field, e.message))?;

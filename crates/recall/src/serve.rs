@@ -50,6 +50,7 @@ pub fn serve(
         cfg.listen = l;
     }
     cfg.data_dir = Some(dir.path.clone());
+    cfg.policy = dir.config.disclosure()?;
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;

@@ -370,8 +370,14 @@ fn reports_hold_what_a_scan_finds_in_json_and_csv() {
         let mut rows = csv::Reader::from_reader(out.as_bytes());
         let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_owned).collect();
         assert_eq!(
-            header[..4],
-            ["record", "actor_id", "actor_role", "patient_id"]
+            header[..5],
+            [
+                "record",
+                "actor_id",
+                "actor_role",
+                "actor_name",
+                "patient_id"
+            ]
         );
         let seq_col = header.iter().position(|h| h == "seq").unwrap();
         let (mut summaries, mut seqs) = (0, BTreeSet::new());
@@ -444,7 +450,15 @@ fn every_query_appends_its_own_audit_event_naming_the_user() {
     assert_eq!(log_size(&data), 503);
 
     // Read back (this search is audited too, after the three).
-    let audits = search(&data, &["--actor", &format!("cli:{USER}")]);
+    let audits = search(
+        &data,
+        &[
+            "--actor",
+            &format!("cli:{USER}"),
+            "--justification",
+            "test: checking the audit records",
+        ],
+    );
     assert_eq!(log_size(&data), 504);
     assert_eq!(audits.len(), 3, "{audits:?}");
     let seqs: Vec<u64> = audits.iter().map(|e| e["seq"].as_u64().unwrap()).collect();

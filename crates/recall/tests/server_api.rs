@@ -155,7 +155,8 @@ fn search_sees_every_acknowledged_event_and_is_audited() {
     assert_eq!(rest.iter().filter(|e| e["action"] == "search").count(), 1);
 
     // Each of those searches appended an audit event naming the caller and the patient.
-    let audits = json(server.get(&auditor, "/v1/events?action=search&order=desc&limit=10"));
+    let audits =
+        json(server.get_justified(&auditor, "/v1/events?action=search&order=desc&limit=10"));
     let audits = audits["events"].as_array().unwrap();
     assert!(audits.len() >= 2, "{audits:?}");
     let a = &audits[audits.len() - 1];

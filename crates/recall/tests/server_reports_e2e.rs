@@ -153,8 +153,14 @@ fn check_csv(text: &str, json_report: &Value, patient_access: bool) {
         .map(str::to_owned)
         .collect();
     assert_eq!(
-        header[..4],
-        ["record", "actor_id", "actor_role", "patient_id"]
+        header[..5],
+        [
+            "record",
+            "actor_id",
+            "actor_role",
+            "actor_name",
+            "patient_id"
+        ]
     );
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -219,11 +225,7 @@ fn check_csv(text: &str, json_report: &Value, patient_access: bool) {
 
 /// The newest `report` record: one more than before, naming the caller and what was asked.
 fn last_report_audit(server: &Server, key: &str, seen: &mut usize) -> Value {
-    let r = synth::search(
-        server,
-        key,
-        &[("action", "report".into()), ("limit", "1000".into())],
-    );
+    let r = server.get_justified(key, "/v1/events?action=report&limit=1000");
     let audits = json(r)["events"].as_array().unwrap().clone();
     *seen += 1;
     assert_eq!(audits.len(), *seen, "one report record per report");

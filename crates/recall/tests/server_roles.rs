@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::recall_ok;
-use common::server::{Server, create_key, json};
+use common::server::{Server, create_key, json, patient_key};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use reqwest::blocking::Response;
@@ -82,6 +82,10 @@ struct Keys {
     auditor: String,
     admin: String,
     verifier: String,
+    engineer: String,
+    officer: String,
+    /// A patient key bound to MRN-100.
+    patient: String,
     revoked: String,
     /// A key the admin row of the matrix revokes.
     spare: String,
@@ -97,6 +101,9 @@ fn keys(data: &Path) -> Keys {
         auditor: create_key(data, A, "auditor"),
         admin: create_key(data, A, "admin"),
         verifier: create_key(data, A, "verifier"),
+        engineer: create_key(data, A, "engineer"),
+        officer: create_key(data, A, "privacy_officer"),
+        patient: patient_key(data, A, "MRN-100"),
         revoked: create_key(data, A, "auditor"),
         spare: create_key(data, A, "verifier"),
         b_writer: create_key(data, B, "writer"),
@@ -134,8 +141,17 @@ fn seed(s: &Server, k: &Keys) {
 }
 
 /// The callers of the matrix, in column order.
-const CALLERS: [&str; 7] = [
-    "writer", "auditor", "admin", "verifier", "none", "bad key", "revoked",
+const CALLERS: [&str; 10] = [
+    "writer",
+    "auditor",
+    "admin",
+    "verifier",
+    "engineer",
+    "privacy_officer",
+    "patient",
+    "none",
+    "bad key",
+    "revoked",
 ];
 
 fn credential<'a>(k: &'a Keys, caller: &str) -> &'a str {
@@ -144,6 +160,9 @@ fn credential<'a>(k: &'a Keys, caller: &str) -> &'a str {
         "auditor" => &k.auditor,
         "admin" => &k.admin,
         "verifier" => &k.verifier,
+        "engineer" => &k.engineer,
+        "privacy_officer" => &k.officer,
+        "patient" => &k.patient,
         "none" => "",
         "bad key" => BAD_KEY,
         "revoked" => &k.revoked,
@@ -158,10 +177,10 @@ struct Row {
     body: Option<Value>,
     /// Checkpoints, tiles, proofs: what `public_transparency` opens.
     transparency: bool,
-    expect: [u16; 7],
+    expect: [u16; 10],
 }
 
-fn row(method: Method, path: &str, body: Option<Value>, expect: [u16; 7]) -> Row {
+fn row(method: Method, path: &str, body: Option<Value>, expect: [u16; 10]) -> Row {
     let transparency = path.starts_with("/v1/logs/");
     Row {
         method,
@@ -180,27 +199,27 @@ fn matrix(spare_id: &str) -> Vec<Row> {
     let revoke = format!("/v1/admin/keys/{spare_id}");
     #[rustfmt::skip]
     let rows = vec![
-        //                                                                  writer auditor admin verifier none bad revoked
-        row(M::POST, "/v1/events", ev,                                          [201, 403, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/events/st-marys/0", None,                              [403, 200, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/logs/st-marys/checkpoint", None,                       [200, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/logs/st-marys/tile/0/000.p/1", None,                   [200, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/logs/st-marys/tile/entries/000.p/1", None,             [200, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/logs/st-marys/proof/consistency?from=1", None,         [200, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/logs/st-marys/proof/inclusion?seq=0", None,            [200, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/admin/keys", None,                                     [403, 403, 200, 403, 401, 401, 401]),
-        row(M::POST, "/v1/admin/keys", create,                                  [403, 403, 201, 403, 401, 401, 401]),
-        row(M::DELETE, &revoke, None,                                           [403, 403, 200, 403, 401, 401, 401]),
-        row(M::GET, "/v1/admin/settings", None,                                 [403, 403, 200, 403, 401, 401, 401]),
+        //                                                                  writer auditor admin verifier engineer officer patient none bad revoked
+        row(M::POST, "/v1/events", ev,                                          [201, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/events/st-marys/0", None,                              [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
+        row(M::GET, "/v1/logs/st-marys/checkpoint", None,                       [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/logs/st-marys/tile/0/000.p/1", None,                   [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/logs/st-marys/tile/entries/000.p/1", None,             [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/logs/st-marys/proof/consistency?from=1", None,         [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/logs/st-marys/proof/inclusion?seq=0", None,            [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/admin/keys", None,                                     [403, 403, 200, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::POST, "/v1/admin/keys", create,                                  [403, 403, 201, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::DELETE, &revoke, None,                                           [403, 403, 200, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::GET, "/v1/admin/settings", None,                                 [403, 403, 200, 403, 403, 403, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
-        row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200]),
-        row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200]),
-        row(M::GET, "/metrics", None,                                           [200, 200, 200, 200, 200, 200, 200]),
-        row(M::GET, "/v1/openapi.json", None,                                   [200, 200, 200, 200, 200, 200, 200]),
-        row(M::GET, "/docs", None,                                              [200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/metrics", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/v1/openapi.json", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/docs", None,                                              [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ];
     rows
 }
@@ -394,7 +413,7 @@ fn admins_manage_the_keys_of_their_own_tenant_only() {
     for id in &a_ids {
         assert!(ids.contains(&id.as_str()), "{text}");
     }
-    assert_eq!(ids.len(), 6, "A's six keys: {text}");
+    assert_eq!(ids.len(), 9, "A's nine keys: {text}");
     assert!(!ids.contains(&key_id(&k.b_admin).as_str()));
     for secret in [&k.writer, &k.auditor, &k.admin, &k.b_admin] {
         assert!(!text.contains(&secret[20..]), "a secret is listed: {text}");
@@ -521,7 +540,7 @@ fn admins_manage_the_keys_of_their_own_tenant_only() {
     // Both changes are in A's log, naming the admin; none in B's.
     // Two revocations: the seed's and this one (the repeat changed nothing).
     for (action, n) in [("create", 1), ("revoke", 2)] {
-        let found = json(server.get(&k.auditor, &format!("/v1/events?action={action}")));
+        let found = json(server.get_justified(&k.auditor, &format!("/v1/events?action={action}")));
         let events = found["events"].as_array().unwrap();
         assert_eq!(events.len(), n, "{action}: {found}");
         let e = events.last().unwrap();

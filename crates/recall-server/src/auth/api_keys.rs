@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     mac     BLOB NOT NULL,
     created TEXT NOT NULL,
     revoked TEXT,
-    label   TEXT
+    label   TEXT,
+    patient TEXT
 ) STRICT;
 ";
 
@@ -64,6 +65,9 @@ pub struct KeyInfo {
     pub revoked: Option<Timestamp>,
     /// What the key is for, as its creator described it (not secret; no PHI).
     pub label: Option<String>,
+    /// A `patient` key's binding to its patient (a keyed hash, never the id; not shown).
+    #[serde(skip)]
+    pub patient_binding: Option<String>,
 }
 
 struct Stored {
@@ -98,8 +102,8 @@ fn now_text() -> String {
 }
 
 fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
-    let mut stmt =
-        conn.prepare("SELECT id, tenant, role, mac, created, revoked, label FROM api_keys")?;
+    let mut stmt = conn
+        .prepare("SELECT id, tenant, role, mac, created, revoked, label, patient FROM api_keys")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -109,11 +113,12 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
             r.get::<_, String>(4)?,
             r.get::<_, Option<String>>(5)?,
             r.get::<_, Option<String>>(6)?,
+            r.get::<_, Option<String>>(7)?,
         ))
     })?;
     let mut keys = HashMap::new();
     for row in rows {
-        let (id, tenant, role, mac, created, revoked, label) = row?;
+        let (id, tenant, role, mac, created, revoked, label, patient_binding) = row?;
         let damaged = |reason| AuthError::KeyDamaged {
             id: id.clone(),
             reason,
@@ -127,6 +132,11 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
         if mac.len() != 32 {
             return Err(damaged("MAC is not 32 bytes"));
         }
+        if (role == Role::Patient) != patient_binding.is_some() {
+            return Err(damaged(
+                "a patient key needs its patient binding, others none",
+            ));
+        }
         let info = KeyInfo {
             id: id.clone(),
             tenant,
@@ -134,23 +144,26 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
             created,
             revoked,
             label,
+            patient_binding,
         };
         keys.insert(id, Stored { info, mac });
     }
     Ok(keys)
 }
 
-/// Adds the `label` column to a database created before it existed. In one immediate
+/// Adds the `label` and `patient` columns to a database created before them. In one immediate
 /// transaction so that two processes opening the file at once do not both add it.
 fn migrate(conn: &mut Connection) -> Result<(), AuthError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let has_label: bool = tx.query_row(
-        "SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = 'label'",
-        [],
-        |r| r.get::<_, i64>(0).map(|n| n > 0),
-    )?;
-    if !has_label {
-        tx.execute_batch("ALTER TABLE api_keys ADD COLUMN label TEXT")?;
+    for column in ["label", "patient"] {
+        let has: bool = tx.query_row(
+            "SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = ?1",
+            [column],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has {
+            tx.execute_batch(&format!("ALTER TABLE api_keys ADD COLUMN {column} TEXT"))?;
+        }
     }
     tx.commit()?;
     Ok(())
@@ -277,7 +290,22 @@ impl ApiKeys {
         role: Role,
         label: Option<&str>,
     ) -> Result<(KeyInfo, String), AuthError> {
+        self.create_bound(tenant, role, label, None)
+    }
+
+    /// Creates a key; a `patient` key takes the binding of its patient
+    /// ([`super::patient_binding`]), every other role none.
+    pub fn create_bound(
+        &self,
+        tenant: &str,
+        role: Role,
+        label: Option<&str>,
+        patient_binding: Option<&str>,
+    ) -> Result<(KeyInfo, String), AuthError> {
         check_tenant(tenant)?;
+        if (role == Role::Patient) != patient_binding.is_some() {
+            return Err(AuthError::PatientBinding);
+        }
         if let Some(l) = label {
             check_label(l)?;
         }
@@ -288,15 +316,16 @@ impl ApiKeys {
         let created = Timestamp::now();
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked, label) \
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)",
+            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked, label, patient) \
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7)",
             params![
                 id,
                 tenant,
                 role.as_str(),
                 mac.as_ref(),
                 created.to_string(),
-                label
+                label,
+                patient_binding
             ],
         )?;
         self.reload(&conn)?;
@@ -307,6 +336,7 @@ impl ApiKeys {
             created,
             revoked: None,
             label: label.map(str::to_owned),
+            patient_binding: patient_binding.map(str::to_owned),
         };
         Ok((info, text))
     }

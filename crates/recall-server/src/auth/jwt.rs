@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
-use super::{AuthError, Principal, Role, check_tenant};
+use super::{AuthError, PatientScope, Principal, Role, check_tenant};
 
 /// Largest JWKS file read.
 const MAX_JWKS_BYTES: u64 = 1 << 20;
@@ -38,6 +38,9 @@ pub struct JwtConfig {
     /// Claim naming the role (`writer`, `auditor`, `admin`, `verifier`).
     #[serde(default = "default_role_claim")]
     pub role_claim: String,
+    /// Claim naming the patient of a `patient` token (required in those).
+    #[serde(default = "default_patient_claim")]
+    pub patient_claim: String,
     /// Clock skew allowed on `exp` and `nbf`, in seconds.
     #[serde(default = "default_leeway")]
     pub leeway_secs: u64,
@@ -48,6 +51,9 @@ fn default_tenant_claim() -> String {
 }
 fn default_role_claim() -> String {
     "role".into()
+}
+fn default_patient_claim() -> String {
+    "patient".into()
 }
 fn default_leeway() -> u64 {
     30
@@ -66,6 +72,7 @@ pub struct JwtVerifier {
     audience: String,
     tenant_claim: String,
     role_claim: String,
+    patient_claim: String,
     leeway: u64,
 }
 
@@ -218,9 +225,10 @@ impl JwtVerifier {
         if cfg.issuer.is_empty() || cfg.audience.is_empty() {
             return Err(config_error("issuer and audience must be set"));
         }
-        if cfg.tenant_claim.is_empty() || cfg.role_claim.is_empty() {
+        if cfg.tenant_claim.is_empty() || cfg.role_claim.is_empty() || cfg.patient_claim.is_empty()
+        {
             return Err(config_error(
-                "tenant_claim and role_claim must not be empty",
+                "tenant_claim, role_claim and patient_claim must not be empty",
             ));
         }
         Ok(Self {
@@ -229,6 +237,7 @@ impl JwtVerifier {
             audience: cfg.audience.clone(),
             tenant_claim: cfg.tenant_claim.clone(),
             role_claim: cfg.role_claim.clone(),
+            patient_claim: cfg.patient_claim.clone(),
             leeway: cfg.leeway_secs,
         })
     }
@@ -273,10 +282,17 @@ impl JwtVerifier {
         let role: Role = text(&self.role_claim, "missing role claim")?
             .parse()
             .map_err(|_| AuthError::TokenRejected("unknown role"))?;
+        let patient = if role == Role::Patient {
+            let id = text(&self.patient_claim, "missing patient claim")?;
+            Some(PatientScope::Id(id.to_owned()))
+        } else {
+            None
+        };
         Ok(Principal {
             tenant: tenant.to_owned(),
             role,
             subject: format!("jwt:{sub}"),
+            patient,
         })
     }
 }

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::problem::Problem;
+use recall_query::Reader;
 
 mod api_keys;
 mod jwt;
@@ -21,29 +22,57 @@ pub use jwt::{JwtConfig, JwtVerifier};
 
 /// What a credential may do (minimum necessary; see docs/design/auth.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Appends events; reads nothing.
     Writer,
-    /// Searches, reads events, runs reports.
+    /// Searches, reads events, runs reports; `detail` only with a justification.
     Auditor,
     /// Manages keys and settings; sees no event contents.
     Admin,
     /// Reads the transparency endpoints (checkpoints, tiles, proofs) only.
     Verifier,
+    /// Searches and reads pseudonymised events, without free text (debugging without PHI).
+    Engineer,
+    /// Searches, reads events and runs reports with every field.
+    PrivacyOfficer,
+    /// One patient: the accesses to their own data.
+    Patient,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Writer, Role::Auditor, Role::Admin, Role::Verifier];
+    pub const ALL: [Role; 7] = [
+        Role::Writer,
+        Role::Auditor,
+        Role::Admin,
+        Role::Verifier,
+        Role::Engineer,
+        Role::PrivacyOfficer,
+        Role::Patient,
+    ];
 
-    /// The lowercase name (`writer`, …).
+    /// The name (`writer`, `privacy_officer`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Writer => "writer",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
             Role::Verifier => "verifier",
+            Role::Engineer => "engineer",
+            Role::PrivacyOfficer => "privacy_officer",
+            Role::Patient => "patient",
+        }
+    }
+
+    /// How the role reads events (`None`: it reads no event contents).
+    pub fn reader(self) -> Option<Reader> {
+        match self {
+            Role::Auditor => Some(Reader::Auditor),
+            Role::Engineer => Some(Reader::Engineer),
+            Role::PrivacyOfficer => Some(Reader::PrivacyOfficer),
+            Role::Patient => Some(Reader::Patient),
+            Role::Writer | Role::Admin | Role::Verifier => None,
         }
     }
 }
@@ -73,6 +102,24 @@ pub struct Principal {
     pub role: Role,
     /// Who it is, for the audit trail: `key:<key id>` or `jwt:<sub>`; never a secret.
     pub subject: String,
+    /// The one patient a `patient` principal may read about.
+    pub patient: Option<PatientScope>,
+}
+
+/// The patient a `patient` credential is bound to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatientScope {
+    /// The patient id itself (a JWT's patient claim).
+    Id(String),
+    /// An API key's binding: the keyed hash of the patient id ([`patient_binding`]), so
+    /// `auth.db` holds no patient identifier.
+    Binding(String),
+}
+
+/// The binding an API key stores for a patient: hex of the tenant's keyed hash of the id
+/// in the `patient-key` domain (apart from the index's own tokens).
+pub fn patient_binding(indexer: &recall_crypto::BlindIndexer, patient: &str) -> String {
+    hex::encode(indexer.token("patient-key", patient))
 }
 
 impl Principal {
@@ -84,6 +131,32 @@ impl Principal {
             Err(Problem::forbidden()
                 .detail(format!("the {} role may not use this endpoint", self.role)))
         }
+    }
+
+    /// 403 unless the principal may read about `patient`: any patient for the roles that
+    /// read events, only its own for a `patient` principal. The detail never says whose.
+    pub fn require_patient(
+        &self,
+        patient: Option<&str>,
+        indexer: impl FnOnce() -> Option<recall_crypto::BlindIndexer>,
+    ) -> Result<(), Problem> {
+        if self.role != Role::Patient {
+            return Ok(());
+        }
+        let refuse = || {
+            Problem::forbidden()
+                .detail("a patient credential reads only its own patient's events")
+                .field("patient")
+        };
+        let asked = patient.filter(|p| !p.is_empty()).ok_or_else(refuse)?;
+        let ok = match &self.patient {
+            Some(PatientScope::Id(id)) => id == asked,
+            Some(PatientScope::Binding(b)) => {
+                indexer().is_some_and(|ix| patient_binding(&ix, asked).as_bytes() == b.as_bytes())
+            }
+            None => false,
+        };
+        if ok { Ok(()) } else { Err(refuse()) }
     }
 
     /// 403 unless the principal belongs to `tenant`. The detail is the same whether or not
@@ -101,8 +174,10 @@ impl Principal {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// A role name is not `writer`, `auditor`, `admin` or `verifier`.
-    #[error("unknown role (expected writer, auditor, admin or verifier)")]
+    /// A role name is not one of the roles.
+    #[error(
+        "unknown role (expected writer, auditor, admin, verifier, engineer, privacy_officer or patient)"
+    )]
     UnknownRole,
     /// A tenant name is not valid (see the event format's tenant rules).
     #[error("invalid tenant: {reason}")]
@@ -129,6 +204,9 @@ pub enum AuthError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A `patient` key was asked for without its patient, or another role with one.
+    #[error("a patient key is bound to exactly one patient; other roles to none")]
+    PatientBinding,
     /// A key label is not acceptable.
     #[error("invalid label: {0}")]
     InvalidLabel(String),
@@ -192,6 +270,7 @@ impl Authenticator {
                     subject: format!("key:{}", info.id),
                     tenant: info.tenant,
                     role: info.role,
+                    patient: info.patient_binding.map(PatientScope::Binding),
                 }),
                 Ok(None) => Err(invalid()),
                 Err(e) => {

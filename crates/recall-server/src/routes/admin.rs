@@ -26,6 +26,9 @@ pub const ADMINS: &[Role] = &[Role::Admin];
 pub struct CreateKey {
     role: Role,
     label: Option<String>,
+    /// The patient a `patient` key may read about (required for that role only). Stored
+    /// as a keyed hash, never as the id.
+    patient: Option<String>,
 }
 
 /// The public facts of a key as the API shows them (never the key or its MAC).
@@ -79,9 +82,31 @@ pub async fn create_key(
 ) -> Result<Response, Problem> {
     who.require(ADMINS)?;
     let axum::Json(req) = body.map_err(Problem::from)?;
+    let binding = match (req.role, req.patient.as_deref()) {
+        (Role::Patient, Some(p)) if !p.is_empty() && p.chars().count() <= 128 => {
+            let key = state.db.journal().keystore().index_key(&who.tenant);
+            let key = key.map_err(internal)?;
+            Some(crate::auth::patient_binding(
+                &recall_crypto::BlindIndexer::new(&key),
+                p,
+            ))
+        }
+        (Role::Patient, _) => {
+            return Err(Problem::bad_request(
+                "a patient key needs patient: the patient id (1 to 128 characters)",
+            )
+            .field("patient"));
+        }
+        (_, Some(_)) => {
+            return Err(
+                Problem::bad_request("only a patient key is bound to a patient").field("patient"),
+            );
+        }
+        (_, None) => None,
+    };
     let tenant = who.tenant.clone();
     let (info, text) = with_keys(&state, move |k| {
-        k.create_labeled(&tenant, req.role, req.label.as_deref())
+        k.create_bound(&tenant, req.role, req.label.as_deref(), binding.as_deref())
     })
     .await?;
     let change = KeyChange {
@@ -139,6 +164,7 @@ pub async fn settings(State(state): State<AppState>, who: Principal) -> Result<R
             "keys": if j.jwks_file.is_some() { "jwks" } else { "hs256" },
             "tenant_claim": j.tenant_claim,
             "role_claim": j.role_claim,
+            "patient_claim": j.patient_claim,
             "leeway_secs": j.leeway_secs,
         })
     });
@@ -153,5 +179,19 @@ pub async fn settings(State(state): State<AppState>, who: Principal) -> Result<R
         "public_transparency": c.public_transparency,
         "api_keys": state.auth.api_keys().is_some(),
         "jwt": jwt,
+        "policy": policy_json(&c.policy),
     })))
+}
+
+/// The disclosure policy as `{field: {role: rule}}`.
+pub fn policy_json(policy: &recall_query::Policy) -> Value {
+    let mut out = serde_json::Map::new();
+    for (field, row) in policy.table() {
+        let rules: serde_json::Map<String, Value> = row
+            .into_iter()
+            .map(|(reader, rule)| (reader.as_str().to_string(), json!(rule.as_str())))
+            .collect();
+        out.insert(field, Value::Object(rules));
+    }
+    Value::Object(out)
 }

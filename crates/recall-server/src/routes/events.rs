@@ -17,10 +17,8 @@ use crate::audit::{self, Use};
 use crate::auth::{Principal, Role};
 use crate::ingest::{BodyError, IngestError, Receipt, parse_body};
 use crate::problem::Problem;
+use crate::routes::reading::reading;
 use crate::state::{AppState, blocking, internal};
-
-/// Roles that may read event contents.
-pub const READERS: &[Role] = &[Role::Auditor];
 
 /// Bodies up to this size are parsed on the async worker (tens of microseconds).
 const INLINE_PARSE_BYTES: usize = 16 * 1024;
@@ -253,11 +251,15 @@ pub async fn search_events(
     State(state): State<AppState>,
     who: Principal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    who.require(READERS)?;
+    if who.role.reader().is_none() {
+        reading(&state, &who, &headers, None)?;
+    }
     let Query(params) = params.map_err(Problem::from)?;
     let query = params.query()?;
+    let read = reading(&state, &who, &headers, params.patient.as_deref())?;
     // Prepared after the wait: a tenant's first events may be what makes it known to the
     // index.
     let horizon = state.await_indexed(&who.tenant).await?;
@@ -280,6 +282,7 @@ pub async fn search_events(
             patient: params.patient.as_deref(),
             query: params.recorded(),
             client: Some(peer.ip()),
+            justification: read.justification.as_deref(),
         },
     );
     let (page, ()) = tokio::try_join!(search, record)?;
@@ -295,7 +298,7 @@ pub async fn search_events(
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(&f.canonical);
+        out.extend_from_slice(&read.lens.json(&f.canonical).map_err(internal)?);
     }
     out.extend_from_slice(b"],\"next_cursor\":");
     out.extend_from_slice(&serde_json::to_vec(&page.next_cursor).map_err(internal)?);
@@ -315,16 +318,19 @@ pub async fn get_event(
     State(state): State<AppState>,
     who: Principal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Path((tenant, seq)): Path<(String, u64)>,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
-    who.require(READERS)?;
+    if who.role.reader().is_none() {
+        reading(&state, &who, &headers, None)?;
+    }
     who.require_tenant(&tenant)?;
     let Query(params) = params.map_err(Problem::from)?;
     let (db, t) = (state.db.clone(), tenant.clone());
     let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
         Lookup::Found(f) => f,
-        Lookup::NotFound => return Err(Problem::not_found().detail("no event at this seq")),
+        Lookup::NotFound => return Err(not_found()),
         Lookup::Unreadable => {
             return Err(
                 Problem::new(StatusCode::GONE, "Event shredded").detail(format!(
@@ -333,6 +339,16 @@ pub async fn get_event(
             );
         }
     };
+    let patient = found.event.patient.as_ref().map(|p| p.id.as_str());
+    // A patient credential learns nothing of other patients' events, not even that
+    // they exist.
+    let read = reading(&state, &who, &headers, patient).map_err(|p| {
+        if who.role == Role::Patient {
+            not_found()
+        } else {
+            p
+        }
+    })?;
     let mut query = Map::new();
     query.insert("seq".into(), json!(seq));
     query.insert("proof".into(), json!(params.proof.unwrap_or(false)));
@@ -342,9 +358,10 @@ pub async fn get_event(
         Use {
             action: "search",
             endpoint: "GET /v1/events/{tenant}/{seq}",
-            patient: found.event.patient.as_ref().map(|p| p.id.as_str()),
+            patient,
             query,
             client: Some(peer.ip()),
+            justification: read.justification.as_deref(),
         },
     )
     .await?;
@@ -355,7 +372,7 @@ pub async fn get_event(
     };
     let mut out = Vec::with_capacity(found.canonical.len() + 512);
     out.extend_from_slice(b"{\"event\":");
-    out.extend_from_slice(&found.canonical);
+    out.extend_from_slice(&read.lens.json(&found.canonical).map_err(internal)?);
     out.extend_from_slice(format!(",\"leaf_hash\":\"{}\"", B64.encode(leaf)).as_bytes());
     if params.proof == Some(true) {
         let proof = crate::routes::logs::inclusion(&state, &tenant, seq).await?;
@@ -364,6 +381,10 @@ pub async fn get_event(
     }
     out.push(b'}');
     Ok(json_bytes(out))
+}
+
+fn not_found() -> Problem {
+    Problem::not_found().detail("no event at this seq")
 }
 
 /// A JSON response from a value.

@@ -4,4 +4,5 @@ pub mod admin;
 pub mod events;
 pub mod logs;
 pub mod ops;
+pub mod reading;
 pub mod reports;

@@ -16,8 +16,10 @@ use tokio::sync::mpsc;
 
 use crate::audit::{self, Use};
 use crate::auth::Principal;
+use crate::auth::Role;
 use crate::problem::Problem;
-use crate::routes::events::{READERS, time_param};
+use crate::routes::events::time_param;
+use crate::routes::reading::reading;
 use crate::state::AppState;
 
 /// Query parameters of a report.
@@ -67,7 +69,13 @@ async fn report(
     params: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
     kind: Kind,
 ) -> Result<Response, Problem> {
-    who.require(READERS)?;
+    if who.role.reader().is_none() {
+        reading(&state, &who, &headers, None)?;
+    }
+    if who.role == Role::Patient && matches!(kind, Kind::ActorActivity) {
+        return Err(Problem::forbidden()
+            .detail("a patient credential runs only the patient access report of its patient"));
+    }
     let Query(p) = params.map_err(Problem::from)?;
     let (name, subject) = match kind {
         Kind::PatientAccess => ("patient", p.patient.clone()),
@@ -81,6 +89,7 @@ async fn report(
         to: time_param("to", p.to.as_deref())?,
     };
     let format = format_of(p.format.as_deref(), &headers)?;
+    let read = reading(&state, &who, &headers, p.patient.as_deref())?;
     state.await_indexed(&who.tenant).await?;
     let mut query = Map::new();
     for (k, v) in [
@@ -107,6 +116,7 @@ async fn report(
             patient: p.patient.as_deref(),
             query,
             client: Some(peer.ip()),
+            justification: read.justification.as_deref(),
         },
     )
     .await?;
@@ -115,12 +125,16 @@ async fn report(
     // the indexer happened to be quick.
     state.await_indexed(&who.tenant).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let (db, tenant) = (state.db.clone(), who.tenant.clone());
+    let (db, tenant, lens) = (state.db.clone(), who.tenant.clone(), read.lens);
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter::new(tx.clone());
         let result = match kind {
-            Kind::PatientAccess => db.patient_access(&tenant, &subject, range, format, &mut out),
-            Kind::ActorActivity => db.actor_activity(&tenant, &subject, range, format, &mut out),
+            Kind::PatientAccess => {
+                db.patient_access(&tenant, &subject, range, format, &lens, &mut out)
+            }
+            Kind::ActorActivity => {
+                db.actor_activity(&tenant, &subject, range, format, &lens, &mut out)
+            }
         };
         let flushed = out.flush();
         if let Err(e) = result

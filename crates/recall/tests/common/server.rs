@@ -12,6 +12,9 @@ use serde_json::Value;
 use super::{recall_bin, recall_ok};
 
 /// A running server; killed (SIGKILL) when dropped unless stopped first.
+/// The justification the tests send: synthetic, no PHI.
+pub const JUSTIFICATION: &str = "test: checking the self-audit records";
+
 pub struct Server {
     /// The child process.
     pub child: Child,
@@ -74,9 +77,19 @@ impl Server {
         }
     }
 
-    /// GET with a bearer key.
+    /// GET with a bearer key (no justification).
     pub fn get(&self, key: &str, path: &str) -> Response {
         self.req(self.http.get(format!("{}{path}", self.url)), key)
+    }
+
+    /// GET with a bearer key and a justification (`Recall-Justification`), which shows
+    /// an auditor the fields the policy keeps behind one (`detail`).
+    pub fn get_justified(&self, key: &str, path: &str) -> Response {
+        let b = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("recall-justification", JUSTIFICATION);
+        self.req(b, key)
     }
 
     /// POST a body with a content type and a bearer key.
@@ -131,10 +144,30 @@ impl Drop for Server {
 
 /// `recall keys create --tenant T --role R`: the key text.
 pub fn create_key(data: &Path, tenant: &str, role: &str) -> String {
-    let out = recall_ok(
+    key_from(recall_ok(
         data,
         &["keys", "create", "--tenant", tenant, "--role", role],
-    );
+    ))
+}
+
+/// `recall keys create --role patient --patient <patient>`: a key bound to one patient.
+pub fn patient_key(data: &Path, tenant: &str, patient: &str) -> String {
+    key_from(recall_ok(
+        data,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            tenant,
+            "--role",
+            "patient",
+            "--patient",
+            patient,
+        ],
+    ))
+}
+
+fn key_from(out: String) -> String {
     out.lines()
         .map(str::trim)
         .find(|l| !l.is_empty())

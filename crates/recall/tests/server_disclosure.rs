@@ -1,0 +1,542 @@
+//! Minimum necessary, end to end: every reading role × every endpoint and export (search,
+//! event read, both reports in JSON and CSV, and the CLI's search and report), asserting
+//! exactly which fields come back, which are pseudonyms, and that a patient credential
+//! reads only its own patient. The expected table is written out here, independently of
+//! the code's default policy, so a change to either shows up. All data is synthetic.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::recall_ok;
+use common::server::{JUSTIFICATION, Server, create_key, json, patient_key};
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+const T: &str = "st-marys";
+const OTHER: &str = "north-clinic";
+const NDJSON: &str = "application/x-ndjson";
+
+/// What a role gets of one field.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Got {
+    Clear,
+    Pseudonym,
+    Absent,
+}
+use Got::{Absent as A, Clear as C, Pseudonym as P};
+
+/// Fields every role sees as recorded.
+const ALWAYS: [&str; 7] = [
+    "action", "outcome", "received", "seq", "tenant", "time", "id",
+];
+
+/// The expected policy: field → (engineer, auditor, auditor justified, privacy officer,
+/// patient). `id` is handled apart (the patient does not get it).
+fn table() -> Vec<(&'static str, [Got; 5])> {
+    vec![
+        ("actor.id", [P, C, C, C, A]),
+        ("actor.name", [A, C, C, C, C]),
+        ("actor.role", [C, C, C, C, C]),
+        ("actor.type", [C, C, C, C, C]),
+        ("resource.type", [C, C, C, C, C]),
+        ("resource.id", [P, C, C, C, A]),
+        ("patient.id", [P, C, C, C, C]),
+        ("purpose", [C, C, C, C, C]),
+        ("reason", [A, C, C, C, A]),
+        ("source.ip", [C, C, C, C, A]),
+        ("source.system", [C, C, C, C, C]),
+        ("source.device", [C, C, C, C, A]),
+        ("source.session", [C, C, C, C, A]),
+        ("detail", [A, A, C, C, A]),
+    ]
+}
+
+/// The callers whose view is checked, in table column order.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum View {
+    Engineer,
+    Auditor,
+    AuditorJustified,
+    Officer,
+    Patient,
+}
+
+const VIEWS: [View; 5] = [
+    View::Engineer,
+    View::Auditor,
+    View::AuditorJustified,
+    View::Officer,
+    View::Patient,
+];
+
+impl View {
+    fn column(self) -> usize {
+        VIEWS.iter().position(|v| *v == self).unwrap()
+    }
+}
+
+/// A fully populated synthetic event.
+fn full_event(i: u32, patient: &str, actor: &str) -> Value {
+    json!({
+        "id": format!("evt-d{i}"),
+        "time": format!("2026-02-0{}T09:00:00Z", 1 + i % 9),
+        "actor": {"id": actor, "role": "nurse", "name": name_of(actor), "type": "user"},
+        "action": "read",
+        "resource": {"type": "Observation", "id": format!("obs-d{i}")},
+        "patient": {"id": patient},
+        "outcome": "success",
+        "purpose": "TREAT",
+        "reason": "synthetic reason",
+        "source": {"ip": "10.9.8.7", "system": "ehr-test", "device": "ws-d", "session": "sess-d"},
+        "detail": {"note": "synthetic detail"},
+    })
+}
+
+/// A synthetic display name that shares nothing with the actor id.
+fn name_of(actor: &str) -> &'static str {
+    if actor == "u-d1" {
+        "Synthetic Nurse One"
+    } else {
+        "Synthetic Nurse Two"
+    }
+}
+
+/// The value at a dotted path.
+fn at<'a>(e: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(e, |v, k| v.get(k))
+}
+
+/// Checks one event as `view` sees it against what was sent; returns the pseudonyms
+/// seen, by clear value (to check they are stable and keyed).
+fn check_event(got: &Value, sent: &Value, view: View, pseudonyms: &mut BTreeMap<String, String>) {
+    for f in ALWAYS {
+        if f == "id" {
+            let want = if view == View::Patient {
+                None
+            } else {
+                sent.get("id")
+            };
+            assert_eq!(got.get("id"), want, "{view:?} id");
+        } else {
+            assert!(got.get(f).is_some(), "{view:?} lost {f}: {got}");
+        }
+    }
+    for (field, row) in table() {
+        let (g, s) = (at(got, field), at(sent, field).unwrap());
+        match row[view.column()] {
+            C => assert_eq!(g, Some(s), "{view:?} {field}: {got}"),
+            A => assert_eq!(g, None, "{view:?} {field}: {got}"),
+            P => {
+                let p = g.and_then(Value::as_str).unwrap_or_default();
+                assert!(
+                    p.starts_with("psn_") && p.len() == 24,
+                    "{view:?} {field}: {got}"
+                );
+                let clear = s.as_str().unwrap().to_string();
+                let prev = pseudonyms.entry(clear).or_insert_with(|| p.to_string());
+                assert_eq!(prev, p, "{view:?} {field}: a pseudonym is stable");
+            }
+        }
+    }
+    // Nothing withheld or pseudonymised leaks anywhere in the event's text.
+    let text = got.to_string();
+    for (field, row) in table() {
+        if row[view.column()] != C
+            && let Some(Value::String(s)) = at(sent, field)
+            && !s.is_empty()
+        {
+            assert!(
+                !text.contains(s.as_str()),
+                "{view:?}: {field} leaks: {text}"
+            );
+        }
+    }
+    if row_of("detail")[view.column()] != C {
+        assert!(!text.contains("synthetic detail"), "{view:?}: {text}");
+    }
+}
+
+/// Checks each of `events` against the event sent at its seq.
+fn check_events(events: &[Value], view: View, pseudonyms: &mut BTreeMap<String, String>) {
+    for e in events {
+        let sent = sent_by_seq(e["seq"].as_u64().unwrap());
+        check_event(e, &sent, view, pseudonyms);
+    }
+}
+
+fn row_of(field: &str) -> [Got; 5] {
+    table().into_iter().find(|(f, _)| *f == field).unwrap().1
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    data: std::path::PathBuf,
+    keys: BTreeMap<&'static str, String>,
+    other_engineer: String,
+    other_writer: String,
+    writer: String,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    recall_ok(&data, &["init"]);
+    let mut keys = BTreeMap::new();
+    keys.insert("engineer", create_key(&data, T, "engineer"));
+    keys.insert("auditor", create_key(&data, T, "auditor"));
+    keys.insert("officer", create_key(&data, T, "privacy_officer"));
+    keys.insert("patient", patient_key(&data, T, "MRN-D1"));
+    Setup {
+        writer: create_key(&data, T, "writer"),
+        other_engineer: create_key(&data, OTHER, "engineer"),
+        other_writer: create_key(&data, OTHER, "writer"),
+        _tmp: tmp,
+        data,
+        keys,
+    }
+}
+
+fn key(s: &Setup, view: View) -> &str {
+    &s.keys[match view {
+        View::Engineer => "engineer",
+        View::Auditor | View::AuditorJustified => "auditor",
+        View::Officer => "officer",
+        View::Patient => "patient",
+    }]
+}
+
+fn get(server: &Server, s: &Setup, view: View, path: &str) -> Response {
+    if view == View::AuditorJustified {
+        server.get_justified(key(s, view), path)
+    } else {
+        server.get(key(s, view), path)
+    }
+}
+
+/// The events sent to the tenant: MRN-D1 by two actors, MRN-D2 by one.
+fn sent_events() -> Vec<Value> {
+    vec![
+        full_event(1, "MRN-D1", "u-d1"),
+        full_event(2, "MRN-D2", "u-d1"),
+        full_event(3, "MRN-D1", "u-d2"),
+    ]
+}
+
+#[track_caller]
+fn post(server: &Server, key: &str, events: &[Value]) {
+    let body: String = events.iter().map(|e| format!("{e}\n")).collect();
+    let r = server.post(key, "/v1/events", NDJSON, body);
+    let status = r.status();
+    assert_eq!(status, 201, "{}", r.text().unwrap());
+}
+
+/// The synthetic events of a page (not the self-audit records), by client id.
+fn synthetic(events: &Value) -> Vec<Value> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "read")
+        .cloned()
+        .collect()
+}
+
+fn sent_by_seq(seq: u64) -> Value {
+    sent_events()[seq as usize].clone()
+}
+
+#[test]
+fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
+    let s = setup();
+    let server = Server::start(&s.data);
+    post(&server, &s.writer, &sent_events());
+    let mut pseudonyms = BTreeMap::new();
+    for view in VIEWS {
+        // Search.
+        let page = json(get(&server, &s, view, "/v1/events?patient=MRN-D1"));
+        let found = synthetic(&page["events"]);
+        assert_eq!(found.len(), 2, "{view:?}");
+        check_events(&found, view, &mut pseudonyms);
+        // Event read.
+        let one = json(get(&server, &s, view, &format!("/v1/events/{T}/0")));
+        check_event(&one["event"], &sent_by_seq(0), view, &mut pseudonyms);
+        // Patient access report, JSON and CSV.
+        let path = "/v1/reports/patient-access?patient=MRN-D1&to=2026-03-01T00:00:00Z";
+        let report = json(get(&server, &s, view, path));
+        check_report(&report, view, "patient", "MRN-D1", &mut pseudonyms);
+        let csv = get(&server, &s, view, &format!("{path}&format=csv"))
+            .text()
+            .unwrap();
+        check_csv(&csv, &report, view);
+        // Actor activity: not for a patient credential.
+        let path = "/v1/reports/actor-activity?actor=u-d1&to=2026-03-01T00:00:00Z";
+        let r = get(&server, &s, view, path);
+        if view == View::Patient {
+            assert_eq!(r.status(), 403);
+            continue;
+        }
+        let report = json(r);
+        check_report(&report, view, "actor", "u-d1", &mut pseudonyms);
+        let csv = get(&server, &s, view, &format!("{path}&format=csv"))
+            .text()
+            .unwrap();
+        check_csv(&csv, &report, view);
+    }
+    // Pseudonyms are keyed per tenant: the same actor id elsewhere gets another one.
+    post(&server, &s.other_writer, &[full_event(9, "MRN-D1", "u-d1")]);
+    let there = json(server.get(&s.other_engineer, "/v1/events?actor=u-d1"));
+    let there = &synthetic(&there["events"])[0];
+    let here = &pseudonyms["u-d1"];
+    assert_ne!(there["actor"]["id"].as_str().unwrap(), here);
+    server.stop();
+
+    // The CLI goes through the same policy: `--as`, `--justification`.
+    for (view, args) in [
+        (View::Engineer, vec!["--as", "engineer"]),
+        (View::Auditor, vec![]),
+        (
+            View::AuditorJustified,
+            vec!["--justification", "synthetic review"],
+        ),
+        (View::Officer, vec!["--as", "privacy_officer"]),
+        (View::Patient, vec!["--as", "patient"]),
+    ] {
+        let mut search = vec!["search", "--tenant", T, "--patient", "MRN-D1"];
+        search.extend_from_slice(&args);
+        let out = recall_ok(&s.data, &search);
+        let found: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["action"] == "read")
+            .collect();
+        assert_eq!(found.len(), 2, "{view:?}");
+        check_events(&found, view, &mut pseudonyms);
+        let mut report = vec![
+            "report",
+            "patient-access",
+            "--tenant",
+            T,
+            "--patient",
+            "MRN-D1",
+        ];
+        report.extend_from_slice(&["--to", "2026-03-01T00:00:00Z"]);
+        report.extend_from_slice(&args);
+        let out: Value = serde_json::from_str(&recall_ok(&s.data, &report)).unwrap();
+        check_report(&out, view, "patient", "MRN-D1", &mut pseudonyms);
+    }
+}
+
+/// A JSON report: its subject, summary rows and events as `view` sees them.
+fn check_report(
+    report: &Value,
+    view: View,
+    subject_key: &str,
+    subject: &str,
+    pseudonyms: &mut BTreeMap<String, String>,
+) {
+    // Events first: they show every pseudonym the summary may use.
+    let events = synthetic(&report["events"]);
+    assert!(!events.is_empty());
+    check_events(&events, view, pseudonyms);
+    let field = if subject_key == "patient" {
+        "patient.id"
+    } else {
+        "actor.id"
+    };
+    let shown = report[subject_key].as_str();
+    match row_of(field)[view.column()] {
+        C => assert_eq!(shown, Some(subject)),
+        A => assert_eq!(shown, None),
+        P => assert_eq!(shown, Some(pseudonyms[subject].as_str()), "{view:?}"),
+    }
+    for row in report["summary"].as_array().unwrap() {
+        let key_field = if subject_key == "patient" {
+            "actor_id"
+        } else {
+            "patient_id"
+        };
+        let key_path = if subject_key == "patient" {
+            "actor.id"
+        } else {
+            "patient.id"
+        };
+        let v = row[key_field].as_str();
+        match row_of(key_path)[view.column()] {
+            C => assert!(v.is_some_and(|v| !v.starts_with("psn_")), "{view:?} {row}"),
+            A => assert!(v.is_none(), "{view:?} {row}"),
+            P => assert!(
+                v.is_some_and(|v| pseudonyms.values().any(|p| p == v)),
+                "{view:?} {row}"
+            ),
+        }
+        if subject_key == "patient" {
+            let name = row["actor_name"].as_str();
+            match row_of("actor.name")[view.column()] {
+                A => assert!(name.is_none(), "{view:?} {row}"),
+                _ => assert!(
+                    name.is_some_and(|n| n.starts_with("Synthetic Nurse")),
+                    "{row}"
+                ),
+            }
+        }
+    }
+}
+
+/// The CSV export shows each event row exactly as the JSON report does.
+fn check_csv(csv_text: &str, report: &Value, view: View) {
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let events = synthetic(&report["events"]);
+    let rows: Vec<csv::StringRecord> = reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| &r[0] == "event" && &r[col("action")] == "read")
+        .collect();
+    assert_eq!(rows.len(), events.len(), "{view:?}");
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    for (r, e) in rows.iter().zip(&events) {
+        for (column, path) in [
+            ("actor_id", "actor.id"),
+            ("actor_name", "actor.name"),
+            ("actor_role", "actor.role"),
+            ("patient_id", "patient.id"),
+            ("resource_id", "resource.id"),
+            ("reason", "reason"),
+            ("source_ip", "source.ip"),
+            ("source_system", "source.system"),
+        ] {
+            assert_eq!(r[col(column)], text(at(e, path)), "{view:?} {column}");
+        }
+    }
+    if row_of("reason")[view.column()] == A {
+        assert!(!csv_text.contains("synthetic reason"), "{view:?}");
+    }
+}
+
+#[test]
+fn a_patient_credential_reads_only_its_own_patient() {
+    let s = setup();
+    let server = Server::start(&s.data);
+    post(&server, &s.writer, &sent_events());
+    let me = &s.keys["patient"];
+    for path in [
+        "/v1/events",
+        "/v1/events?actor=u-d1",
+        "/v1/events?patient=MRN-D2",
+        "/v1/reports/patient-access?patient=MRN-D2",
+        "/v1/reports/patient-access",
+        "/v1/reports/actor-activity?actor=u-d1",
+    ] {
+        let r = server.get(me, path);
+        assert!(
+            matches!(r.status().as_u16(), 400 | 403),
+            "{path}: {}",
+            r.status()
+        );
+        let body = r.text().unwrap();
+        assert!(!body.contains("MRN-D"), "{path}: {body}");
+    }
+    // Another patient's event is not found, as if it did not exist.
+    assert_eq!(server.get(me, &format!("/v1/events/{T}/1")).status(), 404);
+    assert_eq!(server.get(me, &format!("/v1/events/{T}/0")).status(), 200);
+    let own = json(server.get(me, "/v1/events?patient=MRN-D1"));
+    let own = synthetic(&own["events"]);
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|e| e["patient"]["id"] == "MRN-D1"));
+
+    // Its reads are audited like any other, naming the patient role.
+    let officer = &s.keys["officer"];
+    let audits = json(server.get(officer, "/v1/events?action=search&limit=1000"));
+    let mine: Vec<&Value> = audits["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["role"] == "patient")
+        .collect();
+    assert_eq!(mine.len(), 2, "the event read and the search: {audits}");
+    assert!(mine.iter().all(|e| e["patient"]["id"] == "MRN-D1"));
+}
+
+#[test]
+fn a_justification_is_checked_and_recorded_in_the_audit_event() {
+    let s = setup();
+    let server = Server::start(&s.data);
+    post(&server, &s.writer, &sent_events());
+    let auditor = &s.keys["auditor"];
+    let r = server
+        .http
+        .get(format!("{}/v1/events?patient=MRN-D1", server.url))
+        .bearer_auth(auditor)
+        .header("recall-justification", "x".repeat(501))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r)["field"], "recall-justification");
+    let r = server.get_justified(auditor, "/v1/events?patient=MRN-D1");
+    assert_eq!(r.status(), 200);
+    let audits = json(server.get(&s.keys["officer"], "/v1/events?action=search&limit=1000"));
+    let with: Vec<&Value> = audits["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["detail"]["justification"] == JUSTIFICATION)
+        .collect();
+    assert_eq!(with.len(), 1, "{audits}");
+    assert_eq!(with[0]["patient"]["id"], "MRN-D1");
+}
+
+/// The admin creates patient keys over the API; the key is bound, and `auth.db` holds no
+/// patient id.
+#[test]
+fn an_admin_creates_a_patient_key_bound_to_its_patient_without_storing_the_id() {
+    let s = setup();
+    let admin = create_key(&s.data, T, "admin");
+    let server = Server::start(&s.data);
+    post(&server, &s.writer, &sent_events());
+    let create = |body: Value| {
+        server
+            .http
+            .post(format!("{}/v1/admin/keys", server.url))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .unwrap()
+    };
+    let r = create(json!({"role": "patient"}));
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r)["field"], "patient");
+    let r = create(json!({"role": "auditor", "patient": "MRN-D2"}));
+    assert_eq!(r.status(), 400);
+    let r = create(json!({"role": "patient", "patient": "MRN-D2"}));
+    assert_eq!(r.status(), 201);
+    let made = json(r);
+    assert!(made.get("patient").is_none(), "{made}");
+    let key = made["key"].as_str().unwrap();
+    let own = json(server.get(key, "/v1/events?patient=MRN-D2"));
+    assert_eq!(synthetic(&own["events"]).len(), 1);
+    assert_eq!(server.get(key, "/v1/events?patient=MRN-D1").status(), 403);
+    server.stop();
+    assert_no_patient_ids(&s.data.join("auth.db"));
+}
+
+fn assert_no_patient_ids(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let wal = path.with_extension("db-wal");
+    if let Ok(w) = std::fs::read(wal) {
+        bytes.extend(w);
+    }
+    let found: BTreeSet<&str> = ["MRN-D1", "MRN-D2"]
+        .into_iter()
+        .filter(|id| bytes.windows(id.len()).any(|w| w == id.as_bytes()))
+        .collect();
+    assert!(found.is_empty(), "auth.db holds {found:?}");
+}
