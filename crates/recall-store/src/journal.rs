@@ -86,6 +86,8 @@ pub struct Journal {
     store: Arc<dyn Store>,
     keystore: Arc<Keystore>,
     signer: Signer,
+    /// Keys that sign every checkpoint beside `signer` (during a signing-key rotation).
+    cosigners: Vec<Signer>,
     verifiers: Vec<Verifier>,
     origin_prefix: String,
     last_checkpoint: Mutex<HashMap<String, Instant>>,
@@ -130,10 +132,20 @@ impl Journal {
             store,
             keystore,
             signer,
+            cosigners: Vec::new(),
             verifiers,
             origin_prefix: origin_prefix.trim_end_matches('/').to_string(),
             last_checkpoint: Mutex::default(),
         }
+    }
+
+    /// Adds keys that sign every new checkpoint beside the signer (a signing-key rotation
+    /// in progress: verifiers holding either the old or the new key accept the notes).
+    pub fn with_cosigners(mut self, cosigners: Vec<Signer>) -> Self {
+        self.verifiers
+            .extend(cosigners.iter().map(Signer::verifier));
+        self.cosigners = cosigners;
+        self
     }
 
     /// The store underneath.
@@ -356,7 +368,10 @@ impl Journal {
             root,
             extensions: vec![],
         };
-        let note = Note::sign(&cp.to_body(), &[&self.signer])?;
+        let signers: Vec<&Signer> = std::iter::once(&self.signer)
+            .chain(&self.cosigners)
+            .collect();
+        let note = Note::sign(&cp.to_body(), &signers)?;
         self.store.append_checkpoint(tenant, &note)?;
         self.last_checkpoint
             .lock()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use recall_crypto::{Kek, KeyProvider, Keystore, create_kek_file};
-use recall_ledger::Signer;
+use recall_ledger::{Signer, Verifier};
 use recall_store::{EmbeddedOptions, EmbeddedStore, Journal};
 
 use crate::config::{self, Config};
@@ -150,6 +150,83 @@ fn lock_exclusive(path: &Path) -> anyhow::Result<std::fs::File> {
     Ok(lock)
 }
 
+/// The checkpoint keys: the primary signer (newest active key), the other active keys
+/// (co-signers during a rotation) and verifiers of the retired ones (old checkpoints).
+fn checkpoint_keys(keystore: &Keystore) -> anyhow::Result<(Signer, Vec<Signer>, Vec<Verifier>)> {
+    let mut signers = keystore
+        .signing_keys()?
+        .into_iter()
+        .map(|k| Signer::new(&k.name, k.seed.expose()))
+        .collect::<Result<Vec<_>, _>>()?;
+    if signers.is_empty() {
+        bail!("the keystore holds no checkpoint signing key");
+    }
+    let signer = signers.remove(0);
+    let verifiers = keystore
+        .retired_signing_keys()?
+        .iter()
+        .map(|(name, key)| Verifier::from_public_key(name, key))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((signer, signers, verifiers))
+}
+
+/// File of the verifier keys that signed before the current one, one per line.
+pub const VKEY_PREVIOUS: &str = "checkpoint.vkey.previous";
+
+/// What a signing-key rotation step did.
+pub struct SigningRotation {
+    /// The verifier key of the primary signer now (`checkpoint.vkey`).
+    pub vkey: String,
+    /// Keys retired by this step (finishing), or 0.
+    pub retired: usize,
+}
+
+/// `recall keys rotate-signing`: starts a rotation (a new primary key; the old one keeps
+/// co-signing, so checkpoints carry both signatures) or, with `finish`, ends it (only the
+/// new key signs; the old ones stay known for verifying old checkpoints). Needs the data
+/// directory to itself. `checkpoint.vkey` always names the primary key; the keys before
+/// it are appended to `checkpoint.vkey.previous` for verifiers of old checkpoints.
+pub fn rotate_signing(path: &Path, finish: bool) -> anyhow::Result<SigningRotation> {
+    let config = Config::load(&path.join(config::FILE))?;
+    let _lock = lock_exclusive(path)?;
+    let keystore = open_keystore(path, &config)?;
+    let active = keystore.signing_keys()?;
+    let vkey_of = |k: &recall_crypto::SigningKeyRecord| -> anyhow::Result<String> {
+        Ok(Verifier::from_public_key(&k.name, &k.public_key)?.to_vkey())
+    };
+    if finish {
+        if active.len() < 2 {
+            bail!(
+                "no signing-key rotation is in progress (run `recall keys rotate-signing` first)"
+            );
+        }
+        let retired = keystore.finish_signing_rotation()?;
+        return Ok(SigningRotation {
+            vkey: vkey_of(&active[0])?,
+            retired,
+        });
+    }
+    if active.len() > 1 {
+        bail!("a signing-key rotation is already in progress: finish it with --finish first");
+    }
+    let current = active
+        .first()
+        .context("the keystore holds no checkpoint signing key")?;
+    let new = keystore.add_signing_key(&current.name)?;
+    let mut previous = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path.join(VKEY_PREVIOUS))?;
+    std::io::Write::write_all(&mut previous, format!("{}\n", vkey_of(current)?).as_bytes())?;
+    previous.sync_all()?;
+    let vkey = vkey_of(&new)?;
+    let tmp = path.join(format!("{VKEY}.tmp"));
+    std::fs::write(&tmp, format!("{vkey}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    replace_file(&tmp, &path.join(VKEY))?;
+    Ok(SigningRotation { vkey, retired: 0 })
+}
+
 /// What a KEK rotation did.
 pub struct Rotated {
     /// Secrets re-wrapped.
@@ -222,23 +299,23 @@ impl DataDir {
         }
         let config = Config::load(&cfg_path)?;
         let keystore = open_keystore(path, &config)?;
-        let record = keystore
-            .signing_key()?
-            .context("the keystore holds no checkpoint signing key")?;
-        let signer = Signer::new(&record.name, record.seed.expose())?;
+        let (signer, cosigners, verifiers) = checkpoint_keys(&keystore)?;
         let opts = EmbeddedOptions {
             segment_bytes: config.log.segment_mib << 20,
             read_only,
             faults: None,
         };
         let store = EmbeddedStore::open(&path.join(TENANTS), opts)?;
-        let journal = Arc::new(Journal::new(
-            Arc::new(store),
-            Arc::new(keystore),
-            signer,
-            Vec::new(),
-            &config.log.origin,
-        ));
+        let journal = Arc::new(
+            Journal::new(
+                Arc::new(store),
+                Arc::new(keystore),
+                signer,
+                verifiers,
+                &config.log.origin,
+            )
+            .with_cosigners(cosigners),
+        );
         Ok(Self {
             path: path.to_path_buf(),
             config,

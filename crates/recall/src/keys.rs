@@ -45,6 +45,14 @@ pub enum KeysCommand {
         #[arg(long)]
         new_kek_env: Option<String>,
     },
+    /// Rotate the checkpoint signing key: a new key signs from now on and the old one
+    /// co-signs (checkpoints carry both signatures) until `--finish`; old checkpoints
+    /// stay verifiable with the old key. Needs the data directory to itself.
+    RotateSigning {
+        /// End the transition: only the new key signs from now on.
+        #[arg(long)]
+        finish: bool,
+    },
 }
 
 /// Opens the keystore of the data directory at `data_dir`.
@@ -88,6 +96,22 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
     let keys = || open_api_keys(data_dir);
     match cmd {
         KeysCommand::RotateKek { new_kek_env } => rotate_kek(data_dir, new_kek_env.as_deref())?,
+        KeysCommand::RotateSigning { finish } => {
+            let done = crate::datadir::rotate_signing(data_dir, finish)?;
+            println!("{}", done.vkey);
+            if finish {
+                eprintln!(
+                    "rotation finished: only this key signs now ({} retired; old checkpoints verify with {})",
+                    done.retired,
+                    crate::datadir::VKEY_PREVIOUS
+                );
+            } else {
+                eprintln!(
+                    "new checkpoint key above (publish it; also in {}); the old key co-signs until `recall keys rotate-signing --finish`",
+                    crate::datadir::VKEY
+                );
+            }
+        }
         KeysCommand::Create {
             tenant,
             role,
