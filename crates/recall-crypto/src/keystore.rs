@@ -332,6 +332,17 @@ impl Keystore {
         )
     }
 
+    /// The forgotten epochs of `tenant` with when each was forgotten (RFC 3339 UTC),
+    /// ascending by epoch.
+    pub fn forgotten_epochs_at(&self, tenant: &str) -> Result<Vec<(u32, String)>, CryptoError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT epoch, forgotten FROM forgotten_epochs WHERE tenant = ?1 ORDER BY epoch",
+        )?;
+        let rows = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn epoch_list(&self, sql: &str, tenant: &str) -> Result<Vec<u32>, CryptoError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(sql)?;

@@ -295,6 +295,26 @@ where
     }
 }
 
+/// The hours an identifier's events fall in: the spans of the lists under its `prefix`
+/// (keys only are decoded).
+pub(crate) fn hours_of(
+    part: &fjall::PartitionHandle,
+    prefix: &[u8],
+) -> Result<std::collections::BTreeSet<Timestamp>, QueryError> {
+    let mut hours = std::collections::BTreeSet::new();
+    for kv in part.prefix(prefix) {
+        let (key, _) = kv?;
+        let n = span_of_key(&key)
+            .and_then(parse_span)
+            .ok_or_else(|| QueryError::Corrupt("posting list key".into()))?;
+        let ns = HOUR.start(n);
+        let t = Timestamp::from_nanosecond(ns)
+            .map_err(|_| QueryError::Corrupt("posting list span".into()))?;
+        hours.insert(t);
+    }
+    Ok(hours)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

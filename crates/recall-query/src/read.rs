@@ -22,8 +22,11 @@ pub enum Lookup {
     Found(Found),
     /// The tenant's log holds no such seq.
     NotFound,
-    /// The event exists but its epoch keys were destroyed (retention).
-    Unreadable,
+    /// The event exists but the keys of its epoch (`yyyymm`) were destroyed (retention).
+    Unreadable {
+        /// The epoch whose keys are gone.
+        epoch: u32,
+    },
 }
 
 /// An event read back from the log.
@@ -177,7 +180,8 @@ impl Db {
             Read::Found(found) => Lookup::Found(found?),
             Read::NotFound => Lookup::NotFound,
             // (`NotCached` only answers `SeqReader::cached`.)
-            Read::Unreadable | Read::NotCached(..) => Lookup::Unreadable,
+            Read::Unreadable(epoch) => Lookup::Unreadable { epoch },
+            Read::NotCached(_, run) => Lookup::Unreadable { epoch: run.epoch },
         })
     }
 
@@ -250,7 +254,8 @@ impl Db {
 pub(crate) enum Read<T> {
     Found(T),
     NotFound,
-    Unreadable,
+    /// The keys of this epoch are destroyed.
+    Unreadable(u32),
     /// Its block is not in the cache ([`SeqReader::cached`] only): the event's run and
     /// the run's first seq, for [`SeqReader::open`].
     NotCached(u64, Arc<Run>),
@@ -354,7 +359,7 @@ impl<'a> SeqReader<'a> {
             return Ok(if cached_only {
                 Read::NotCached(start, run)
             } else {
-                Read::Unreadable
+                Read::Unreadable(run.epoch)
             });
         };
         let k = place(&block, &run, start, seq)

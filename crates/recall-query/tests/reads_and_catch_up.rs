@@ -179,7 +179,7 @@ fn shredded_events_are_unreadable_and_skipped_by_search() {
         assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), want);
     }
     assert!(journal.keystore().forget_epoch("t", 202601).unwrap());
-    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable));
+    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable { .. }));
     assert!(matches!(db.get("t", 1).unwrap(), Lookup::Found(_)));
     let f = Filter {
         patient: Some("p-1".into()),
@@ -188,7 +188,7 @@ fn shredded_events_are_unreadable_and_skipped_by_search() {
     assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
     // A rebuild cannot read them either, and still indexes the rest.
     assert_eq!(db.reindex().unwrap(), 2);
-    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable));
+    assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable { .. }));
     assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 pub use crate::auth::JwtConfig;
 use recall_query::Policy;
+use recall_store::retention::Retention;
 
 /// The HTTP service's settings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -41,6 +42,10 @@ pub struct ServerConfig {
     /// configuration's `[policy]` tables, never read from `[server]`.
     #[serde(skip)]
     pub policy: Policy,
+    /// How long each tenant keeps events (ingest refuses older ones; the daily retention
+    /// run shreds past it); built by the caller from `[retention]`.
+    #[serde(skip)]
+    pub retention: Retention,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +64,7 @@ impl Default for ServerConfig {
             jwt: None,
             data_dir: None,
             policy: Policy::default(),
+            retention: Retention::default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod ingest;
 pub mod listen;
 pub mod openapi;
 pub mod problem;
+pub mod retention;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -28,6 +28,7 @@ mod error;
 mod faults;
 pub mod format;
 mod journal;
+pub mod retention;
 pub mod segment;
 mod store;
 mod tiles;

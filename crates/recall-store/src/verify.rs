@@ -55,6 +55,24 @@ pub struct TenantReport {
     pub tiles_behind: u64,
     /// Whether the saved checkpoint given by the caller was checked against this log.
     pub saved_checkpoint_checked: bool,
+    /// Epochs whose keys were destroyed by policy: their events' bodies are unreadable by
+    /// design (their leaves are still checked against the tree), ascending by epoch.
+    pub shredded: Vec<ShreddedRange>,
+}
+
+/// The events of one shredded epoch, as verification found them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShreddedRange {
+    /// The epoch (`yyyymm`).
+    pub epoch: u32,
+    /// When its keys were destroyed (RFC 3339, from the keystore).
+    pub at: String,
+    /// Events of the log in it.
+    pub events: u64,
+    /// Its lowest and highest seq.
+    pub first_seq: u64,
+    /// See `first_seq`.
+    pub last_seq: u64,
 }
 
 /// The outcome of a verification run.
@@ -194,9 +212,25 @@ fn verify_tenant(
         Err(e) => return as_failure(tenant, e).map(Some),
     };
     let mut walker = Walker::new(journal, tenant, expected, seals)?;
-    let outcome = scan_parallel(journal, tenant, &mut walker);
+    let forgotten: Forgotten = journal
+        .keystore()
+        .forgotten_epochs_at(tenant)?
+        .into_iter()
+        .collect();
+    let outcome = scan_parallel(journal, tenant, &forgotten, &mut walker);
     tr.events = walker.frontier.size();
     tr.checkpoints = walker.checked;
+    tr.shredded = walker
+        .shredded
+        .iter()
+        .map(|(&epoch, &(events, first_seq, last_seq))| ShreddedRange {
+            epoch,
+            at: forgotten.get(&epoch).cloned().unwrap_or_default(),
+            events,
+            first_seq,
+            last_seq,
+        })
+        .collect();
     match outcome {
         Ok(summary) => tr.torn_tail = summary.torn_tail,
         Err(Stop::Failed(f)) => return Ok(Some(f)),
@@ -235,15 +269,28 @@ impl From<StoreError> for Stop {
     }
 }
 
-/// Checks one batch's bodies against its commitments; returns its leaf hashes.
+/// Epochs destroyed by policy, with when (keystore `forgotten_epochs`).
+type Forgotten = std::collections::HashMap<u32, String>;
+
+/// A batch's leaf hashes and the seqs of it that belong to shredded epochs.
+struct Bodies {
+    leaves: Vec<Hash>,
+    shredded: Vec<(u32, u64)>,
+}
+
+/// Checks one batch's bodies against its commitments; returns its leaf hashes. A block
+/// of an epoch destroyed by policy has no keys by design: its events count as shredded,
+/// not missing. Any other block without keys is a failure.
 fn check_bodies(
     journal: &Journal,
     tenant: &str,
     batch: &SealedBatch,
     at: &Location,
-) -> std::result::Result<Vec<Hash>, Failure> {
+    forgotten: &Forgotten,
+) -> std::result::Result<Bodies, Failure> {
     let n = batch.commitments.len();
     let mut seen = vec![false; n];
+    let mut shredded = Vec::new();
     // A reused buffer: a fresh one per block costs page faults (seen in profiles).
     let mut plain = PLAIN.take();
     for (k, block) in batch.blocks.iter().enumerate() {
@@ -251,6 +298,14 @@ fn check_bodies(
         let first = block_seqs(block, batch).next();
         let keys = match journal.existing_epoch_keys(tenant, block.epoch) {
             Ok(Some(keys)) => keys,
+            Ok(None) if forgotten.contains_key(&block.epoch) => {
+                for seq in block_seqs(block, batch) {
+                    mark_seen(&mut seen, batch.first_seq, seq)
+                        .map_err(|why| fail(tenant, Some(seq), &place, why))?;
+                    shredded.push((block.epoch, seq));
+                }
+                continue;
+            }
             Ok(None) => {
                 return Err(fail(
                     tenant,
@@ -285,16 +340,8 @@ fn check_bodies(
                     "holds more events than it lists",
                 ));
             };
-            let i = (seq - batch.first_seq) as usize;
-            if i >= n || seen[i] {
-                return Err(fail(
-                    tenant,
-                    Some(seq),
-                    &place,
-                    "lists an event twice or outside its batch",
-                ));
-            }
-            seen[i] = true;
+            let i = mark_seen(&mut seen, batch.first_seq, seq)
+                .map_err(|why| fail(tenant, Some(seq), &place, why))?;
             let salt = salts.salt(tenant, seq);
             if commitment(&salt, body) != batch.commitments[i] {
                 return Err(fail(
@@ -324,17 +371,35 @@ fn check_bodies(
         ));
     }
     PLAIN.set(plain);
-    Ok(batch
+    let leaves = batch
         .commitments
         .iter()
         .map(|c| recall_ledger::leaf_hash(c))
-        .collect())
+        .collect();
+    Ok(Bodies { leaves, shredded })
+}
+
+/// Marks `seq` as having its body; its index in the batch, or why it cannot be.
+fn mark_seen(
+    seen: &mut [bool],
+    first_seq: u64,
+    seq: u64,
+) -> std::result::Result<usize, &'static str> {
+    let i = (seq - first_seq) as usize;
+    match seen.get_mut(i) {
+        Some(s) if !*s => {
+            *s = true;
+            Ok(i)
+        }
+        _ => Err("lists an event twice or outside its batch"),
+    }
 }
 
 /// Body checks on worker threads, tree and tiles in order on the caller's thread.
 fn scan_parallel(
     journal: &Journal,
     tenant: &str,
+    forgotten: &Forgotten,
     walker: &mut Walker<'_>,
 ) -> std::result::Result<crate::ScanSummary, Stop> {
     let workers = std::thread::available_parallelism()
@@ -350,7 +415,11 @@ fn scan_parallel(
                 while let Some((n, batch, at)) = next(&rx) {
                     let first = batch.first_seq;
                     if tx
-                        .send((n, first, check_bodies(journal, tenant, &batch, &at)))
+                        .send((
+                            n,
+                            first,
+                            check_bodies(journal, tenant, &batch, &at, forgotten),
+                        ))
                         .is_err()
                     {
                         break;
@@ -387,7 +456,7 @@ fn next<T>(rx: &Mutex<Receiver<T>>) -> Option<T> {
     rx.lock().ok()?.recv().ok()
 }
 
-type Checked = (u64, u64, std::result::Result<Vec<Hash>, Failure>);
+type Checked = (u64, u64, std::result::Result<Bodies, Failure>);
 
 fn consume(rx: Receiver<Checked>, walker: &mut Walker<'_>) -> std::result::Result<(), Stop> {
     let mut pending = std::collections::BTreeMap::new();
@@ -395,8 +464,12 @@ fn consume(rx: Receiver<Checked>, walker: &mut Walker<'_>) -> std::result::Resul
     for (n, first, result) in rx {
         pending.insert(n, (first, result));
         while let Some((first, result)) = pending.remove(&want) {
-            let leaves = result.map_err(Stop::Failed)?;
-            walker.push(first, &leaves)?;
+            let bodies = result.map_err(Stop::Failed)?;
+            walker.push(first, &bodies.leaves)?;
+            for (epoch, seq) in bodies.shredded {
+                let e = walker.shredded.entry(epoch).or_insert((0, seq, seq));
+                *e = (e.0 + 1, e.1.min(seq), e.2.max(seq));
+            }
             want += 1;
         }
     }
@@ -415,6 +488,8 @@ struct Walker<'a> {
     next_seal: usize,
     /// Stored hash counts per tile level, and a read-ahead buffer per level.
     stored: Vec<u64>,
+    /// Per shredded epoch: events, lowest and highest seq.
+    shredded: std::collections::BTreeMap<u32, (u64, u64, u64)>,
     buffers: Vec<(u64, Vec<Hash>)>,
 }
 
@@ -439,6 +514,7 @@ impl<'a> Walker<'a> {
             next_seal: 0,
             stored,
             buffers: vec![(0, Vec::new()); 8],
+            shredded: std::collections::BTreeMap::new(),
         })
     }
 

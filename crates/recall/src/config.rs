@@ -34,6 +34,44 @@ pub struct Config {
     /// (docs/design/disclosure.md).
     #[serde(default)]
     pub policy: BTreeMap<String, BTreeMap<String, String>>,
+    /// `[retention]`: how long events are kept before their epoch keys are destroyed.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Years, by event time, for tenants without their own setting.
+    #[serde(default = "default_retention_years")]
+    pub default_years: u32,
+    /// Per-tenant years (`[retention.tenants]`, `"st-marys" = 7`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, u32>,
+}
+
+fn default_retention_years() -> u32 {
+    6
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default_years: default_retention_years(),
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The policy the store applies.
+    pub fn policy(&self) -> recall_store::retention::Retention {
+        recall_store::retention::Retention {
+            default_years: self.default_years,
+            tenants: self.tenants.clone(),
+        }
+    }
 }
 
 /// `[log]`.
@@ -182,6 +220,10 @@ impl Config {
         }
         self.server.validate().map_err(anyhow::Error::msg)?;
         self.disclosure()?;
+        self.retention
+            .policy()
+            .validate()
+            .map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -275,6 +317,15 @@ batch_events = 8192
 # "actor.name" = "withhold"
 # [policy.engineer]
 # "source.ip" = "pseudonym"
+
+[retention]
+# Years an event is kept, by its time. Past that, `recall retention run` (and the server,
+# daily) destroys the keys of whole months of events (crypto-shredding): their contents
+# become unrecoverable while the log still verifies. Events older than this are refused
+# at ingest. Legal holds keep held months.
+default_years = 6
+# [retention.tenants]
+# "st-marys" = 7
 "#
     )
 }

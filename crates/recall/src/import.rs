@@ -31,6 +31,18 @@ pub struct ImportOptions {
     pub on_commit: Option<Box<dyn FnMut(u64, u64)>>,
     /// Worker threads (0 = one per core).
     pub workers: usize,
+    /// Events whose time is before this are refused: past the tenant's retention period,
+    /// they would be shredded at once.
+    pub cutoff: Option<Timestamp>,
+}
+
+/// What every line is held to.
+#[derive(Clone, Copy)]
+struct Rules {
+    /// Skip invalid lines instead of stopping.
+    skip: bool,
+    /// Oldest event time accepted.
+    cutoff: Timestamp,
 }
 
 /// An invalid line that stopped the import.
@@ -92,7 +104,10 @@ pub fn import(
     } else {
         opts.workers
     };
-    let skip = opts.rejects.is_some();
+    let rules = Rules {
+        skip: opts.rejects.is_some(),
+        cutoff: opts.cutoff.unwrap_or(Timestamp::MIN),
+    };
     let stop = AtomicBool::new(false);
     let pool: Pool = Mutex::new(Vec::new());
     let mut summary = ImportSummary {
@@ -116,7 +131,7 @@ pub fn import(
             s.spawn(move || {
                 while let Some(job) = rx.lock().ok().and_then(|r| r.recv().ok()) {
                     let number = job.number;
-                    let outcome = run_job(journal, tenant, job, skip, stop, pool);
+                    let outcome = run_job(journal, tenant, job, rules, stop, pool);
                     if tx.send((number, outcome)).is_err() {
                         break;
                     }
@@ -204,7 +219,7 @@ fn run_job(
     journal: &Journal,
     tenant: &str,
     job: Job,
-    skip: bool,
+    rules: Rules,
     stop: &AtomicBool,
     pool: &Pool,
 ) -> Outcome {
@@ -223,7 +238,7 @@ fn run_job(
         &text,
         &lines,
         (base, next_base),
-        skip,
+        rules,
         stop,
     );
     if let Ok(mut p) = pool.lock() {
@@ -240,7 +255,7 @@ fn parse_and_prepare(
     text: &[u8],
     lines: &[(usize, usize)],
     (base, next_base): (Receiver<Option<u64>>, SyncSender<Option<u64>>),
-    skip: bool,
+    rules: Rules,
     stop: &AtomicBool,
 ) -> Outcome {
     let now = Timestamp::now();
@@ -255,6 +270,7 @@ fn parse_and_prepare(
         match parse_event(line, now)
             .map_err(|e| e.to_string())
             .and_then(|e| check_tenant(e, tenant))
+            .and_then(|e| check_retention(e, rules.cutoff))
         {
             Ok(e) => events.push(e),
             Err(reason) => {
@@ -262,7 +278,7 @@ fn parse_and_prepare(
                     line: line_no,
                     reason,
                 };
-                if !skip {
+                if !rules.skip {
                     let _ = base.recv();
                     let _ = next_base.send(None);
                     return Outcome::Invalid(invalid);
@@ -303,6 +319,14 @@ fn check_tenant(event: Event, tenant: &str) -> Result<Event, String> {
     match &event.tenant {
         Some(t) if t != tenant => Err("tenant: differs from the tenant being imported into".into()),
         _ => Ok(event),
+    }
+}
+
+fn check_retention(event: Event, cutoff: Timestamp) -> Result<Event, String> {
+    if event.time < cutoff {
+        Err("time: older than the tenant's retention period (it would be shredded at once)".into())
+    } else {
+        Ok(event)
     }
 }
 

@@ -12,4 +12,5 @@ pub mod import;
 pub mod keys;
 pub mod proofs;
 pub mod query_cli;
+pub mod retention;
 pub mod serve;

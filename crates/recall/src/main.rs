@@ -120,6 +120,9 @@ enum Command {
     },
     /// Drop and rebuild every index from the logs.
     Reindex,
+    /// Retention: destroy the keys of months past the retention period (crypto-shredding).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof {
         /// The tenant.
@@ -281,7 +284,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys::run(&cli.data, cmd)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Retention(RetentionCommand::Run { tenant, dry_run }) => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let db = recall::serve::open_db(&dir)?;
+            let policy = dir.config.retention.policy();
+            for r in recall::retention::run(&db, &policy, tenant.as_deref(), dry_run)? {
+                let verb = if dry_run { "would shred" } else { "shredded" };
+                let what = if r.epochs.is_empty() {
+                    "nothing past retention".to_string()
+                } else {
+                    let list: Vec<String> = r.epochs.iter().map(u32::to_string).collect();
+                    format!("{verb} epochs {}", list.join(", "))
+                };
+                println!(
+                    "tenant {}: retention {} years (events before {}): {what}",
+                    r.tenant, r.years, r.cutoff
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The `retention` verbs.
+#[derive(Debug, clap::Subcommand)]
+enum RetentionCommand {
+    /// Record, then destroy, the keys of every month past its tenant's retention period
+    /// (the server does this daily). Needs the data directory to itself.
+    Run {
+        /// Only this tenant (all when absent).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print what would be shredded; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn open_reject_file(path: &PathBuf) -> anyhow::Result<File> {
@@ -343,6 +380,12 @@ fn run_import(
         rejects,
         on_commit: Some(on_commit),
         workers: 0,
+        cutoff: Some(
+            dir.config
+                .retention
+                .policy()
+                .cutoff(&tenant, jiff::Timestamp::now()),
+        ),
     };
     let summary = import(&dir.journal, &mut input, opts)?;
     bar.finish_and_clear();
@@ -417,6 +460,12 @@ fn run_verify(
             ));
         }
         println!("{line}");
+        for r in &t.shredded {
+            println!(
+                "  epoch {}: {} events (seq {}..={}) shredded by policy at {}; leaves checked, bodies gone by design",
+                r.epoch, r.events, r.first_seq, r.last_seq, r.at
+            );
+        }
     }
     let secs = started.elapsed().as_secs_f64();
     match report.failure {

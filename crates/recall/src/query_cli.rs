@@ -322,10 +322,9 @@ fn audit(
     query: Map<String, Value>,
     justification: Option<&str>,
 ) -> anyhow::Result<()> {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let mut event = json!({
         "time": Timestamp::now().to_string(),
-        "actor": {"id": format!("cli:{user}"), "type": "user"},
+        "actor": {"id": cli_actor(), "type": "user"},
         "action": action,
         "resource": {"type": "AuditEvent"},
         "purpose": "HCOMPL",
@@ -338,7 +337,20 @@ fn audit(
     if let Some(j) = justification {
         event["detail"]["justification"] = json!(j);
     }
-    let event = recall_model::parse_event(&serde_json::to_vec(&event)?, Timestamp::now())
+    append_event(db, tenant, &event)
+}
+
+/// The operating-system user running the CLI, as an actor id (`cli:<user>`).
+pub fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// Appends (durably), checkpoints and indexes one event the CLI itself records.
+pub fn append_event(db: &Db, tenant: &str, event: &Value) -> anyhow::Result<()> {
+    let event = recall_model::parse_event(&serde_json::to_vec(event)?, Timestamp::now())
         .map_err(|e| anyhow::anyhow!("audit event: {}: {}", e.field, e.message))?;
     let journal = db.journal();
     journal.open_tenant(tenant)?;

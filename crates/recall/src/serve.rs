@@ -51,6 +51,7 @@ pub fn serve(
     }
     cfg.data_dir = Some(dir.path.clone());
     cfg.policy = dir.config.disclosure()?;
+    cfg.retention = dir.config.retention.policy();
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;
@@ -60,6 +61,10 @@ pub fn serve(
         .build()?;
     let state = recall_server::state(db, auth, cfg.clone(), Some(metrics))?;
     let app = recall_server::app(state.clone());
+    {
+        let _in_runtime = runtime.enter();
+        recall_server::retention::spawn_daily(state.clone());
+    }
     let served = runtime.block_on(recall_server::listen::serve(
         app,
         &cfg,

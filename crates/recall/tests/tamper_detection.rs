@@ -812,3 +812,83 @@ fn altered_seal_with_fixed_checksum_is_detected() {
     assert!(both(&out).contains("seal of segment"), "{}", both(&out));
     assert_detected(&data, &[], &[SEG2]);
 }
+
+// ---------------------------------------------------------------------------------------
+// With months shredded by retention present
+// ---------------------------------------------------------------------------------------
+
+/// The keystore of a copy, opened with its KEK.
+fn keystore(data: &Path) -> Keystore {
+    let kek = KeyProvider::File(data.join("kek.key")).load().unwrap();
+    Keystore::open(&data.join("keystore.db"), kek).unwrap()
+}
+
+/// A copy with one month shredded (not the month of the middle batch's first block, which
+/// the tampering below touches): verify passes and names it.
+fn fresh_with_a_shredded_month() -> (tempfile::TempDir, PathBuf, u32) {
+    let (tmp, data) = fresh();
+    let (_, _, batch) = middle_batch(&data);
+    let touched = batch.blocks[0].epoch;
+    let ks = keystore(&data);
+    let gone = ks
+        .epochs(TENANT)
+        .unwrap()
+        .into_iter()
+        .find(|e| *e != touched)
+        .expect("the synthetic year spans several months");
+    assert!(ks.forget_epoch(TENANT, gone).unwrap());
+    drop(ks);
+    let out = verify(&data, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("epoch {gone}: ")), "{stdout}");
+    assert!(stdout.contains("shredded by policy at"), "{stdout}");
+    (tmp, data, gone)
+}
+
+#[test]
+fn tampering_is_still_detected_with_a_shredded_month_present() {
+    // A body block altered behind a fixed checksum.
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let (mut buf, fr, batch) = middle_batch(&data);
+    let k = sealed_offset(&batch, 0);
+    let mut payload = buf[fr.offset + 8..fr.offset + fr.len].to_vec();
+    payload[k + batch.blocks[0].sealed.len() / 2] ^= 0x01;
+    buf[fr.offset..fr.offset + fr.len].copy_from_slice(&frame(&payload));
+    std::fs::write(seg_path(&data, SEG1), &buf).unwrap();
+    assert_detected(&data, &[], &["does not open"]);
+
+    // A record deleted.
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let (buf, fr, batch) = middle_batch(&data);
+    let mut out = buf[..fr.offset].to_vec();
+    out.extend_from_slice(&buf[fr.offset + fr.len..]);
+    std::fs::write(seg_path(&data, SEG1), &out).unwrap();
+    assert_detected(
+        &data,
+        &[],
+        &[
+            &format!("but seq {} was expected", batch.first_seq),
+            "missing",
+        ],
+    );
+}
+
+/// Keys that vanish without the keystore recording the month as shredded are damage,
+/// not policy: verify fails instead of reporting a shredded range.
+#[test]
+fn keys_missing_without_a_shredding_record_fail_verification() {
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let (_, _, batch) = middle_batch(&data);
+    let epoch = batch.blocks[0].epoch;
+    let conn = rusqlite::Connection::open(data.join("keystore.db")).unwrap();
+    let n = conn
+        .execute(
+            "DELETE FROM epoch_keys WHERE tenant = ?1 AND epoch = ?2",
+            rusqlite::params![TENANT, epoch],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(conn);
+    assert_detected(&data, &[], &[&format!("no keys for epoch {epoch}")]);
+}

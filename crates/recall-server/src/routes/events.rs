@@ -58,12 +58,21 @@ pub async fn post_events(
         tokio::task::spawn_blocking(parse).await.map_err(internal)?
     }
     .map_err(body_problem)?;
+    let cutoff = state.cfg.retention.cutoff(&who.tenant, Timestamp::now());
     for (i, e) in events.iter().enumerate() {
         if e.tenant.as_deref().is_some_and(|t| t != who.tenant) {
             return Err(Problem::new(StatusCode::FORBIDDEN, "Tenant mismatch")
                 .detail("the event names a tenant other than the credential's")
                 .field("tenant")
                 .index(i));
+        }
+        if e.time < cutoff {
+            return Err(Problem::bad_request(format!(
+                "time is older than this tenant's retention period ({} years): it would be shredded at once",
+                state.cfg.retention.years(&who.tenant)
+            ))
+            .field("time")
+            .index(i));
         }
     }
     metrics::histogram!("recall_ingest_request_events").record(events.len() as f64);
@@ -331,13 +340,7 @@ pub async fn get_event(
     let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
         Lookup::Found(f) => f,
         Lookup::NotFound => return Err(not_found()),
-        Lookup::Unreadable => {
-            return Err(
-                Problem::new(StatusCode::GONE, "Event shredded").detail(format!(
-                    "the keys of event {seq} were destroyed; its entry stays in the tree"
-                )),
-            );
-        }
+        Lookup::Unreadable { epoch } => return Err(shredded(&state, &tenant, seq, epoch).await),
     };
     let patient = found.event.patient.as_ref().map(|p| p.id.as_str());
     // A patient credential learns nothing of other patients' events, not even that
@@ -381,6 +384,23 @@ pub async fn get_event(
     }
     out.push(b'}');
     Ok(json_bytes(out))
+}
+
+/// 410 for an event whose epoch keys retention destroyed: its seq and when.
+async fn shredded(state: &AppState, tenant: &str, seq: u64, epoch: u32) -> Problem {
+    let (journal, t) = (state.db.journal().clone(), tenant.to_string());
+    let when = blocking(move || journal.keystore().forgotten_epochs_at(&t).map_err(internal))
+        .await
+        .ok()
+        .and_then(|list| {
+            list.into_iter()
+                .find(|(e, _)| *e == epoch)
+                .map(|(_, at)| at)
+        });
+    let at = when.map_or_else(String::new, |w| format!(" at {w}"));
+    Problem::new(StatusCode::GONE, "Event shredded").detail(format!(
+        "event {seq} was shredded by the retention policy{at} (its month's keys were destroyed); its entry stays in the tree and verifies"
+    ))
 }
 
 fn not_found() -> Problem {

@@ -1,0 +1,114 @@
+//! The retention run (docs/design/retention.md): for each tenant, the months of events
+//! past its retention period are recorded in the tenant's log, then their keys are
+//! destroyed. The server runs it once a day; `recall retention run` runs it on demand.
+//!
+//! Record first, shred second: a run cut off in between has said what it was about to
+//! do, and the next run finishes it (and records again) — never keys destroyed without a
+//! record.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use recall_store::retention::Retention;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// How often the server runs retention.
+pub const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
+/// Delay of the first run after the server starts.
+const FIRST_RUN: Duration = Duration::from_secs(60);
+
+/// Who runs retention, for its record.
+pub struct Runner<'a> {
+    /// Actor id: `recall:retention` (the server) or `cli:<user>`.
+    pub actor: &'a str,
+    /// Actor type: `system` or `user`.
+    pub kind: &'a str,
+    /// `source.system`: `recall` or `recall-cli`.
+    pub system: &'a str,
+}
+
+/// The event that records a retention run of `tenant` about to shred `epochs`.
+pub fn record(
+    runner: &Runner<'_>,
+    retention: &Retention,
+    tenant: &str,
+    now: Timestamp,
+    epochs: &[u32],
+) -> Value {
+    json!({
+        "time": now.to_string(),
+        "actor": {"id": runner.actor, "type": runner.kind},
+        "action": "delete",
+        "resource": {"type": "AuditEvent"},
+        "purpose": "HSYSADMIN",
+        "source": {"system": runner.system},
+        "detail": {
+            "retention": {
+                "years": retention.years(tenant),
+                "cutoff": retention.cutoff(tenant, now).to_string(),
+                "shredded_epochs": epochs,
+            }
+        },
+    })
+}
+
+/// Starts the daily retention run of the server (first one a minute after start).
+pub fn spawn_daily(state: AppState) {
+    tokio::spawn(async move {
+        tokio::time::sleep(FIRST_RUN).await;
+        loop {
+            if let Err(e) = run_once(&state).await {
+                tracing::error!(error = %e, "retention run failed; retried tomorrow");
+            }
+            tokio::time::sleep(DAILY).await;
+        }
+    });
+}
+
+/// One retention run over every tenant; returns the epochs shredded per tenant.
+pub async fn run_once(state: &AppState) -> Result<Vec<(String, Vec<u32>)>, String> {
+    let journal = state.db.journal().clone();
+    let tenants = {
+        let j = journal.clone();
+        tokio::task::spawn_blocking(move || j.store().tenants())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    let runner = Runner {
+        actor: "recall:retention",
+        kind: "system",
+        system: "recall",
+    };
+    let mut done = Vec::new();
+    for tenant in tenants {
+        let now = Timestamp::now();
+        let (j, t, policy) = (journal.clone(), tenant.clone(), state.cfg.retention.clone());
+        let expired =
+            tokio::task::spawn_blocking(move || j.expired_epochs(&t, &policy, now, &|_| false))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+        if expired.is_empty() {
+            continue;
+        }
+        let event = record(&runner, &state.cfg.retention, &tenant, now, &expired);
+        let bytes = serde_json::to_vec(&event).map_err(|e| e.to_string())?;
+        let parsed = recall_model::parse_event(&bytes, now).map_err(|e| e.to_string())?;
+        state
+            .ingest
+            .submit(&tenant, vec![parsed])
+            .await
+            .map_err(|e| e.to_string())?;
+        let (j, t, e) = (journal.clone(), tenant.clone(), expired.clone());
+        let shredded = tokio::task::spawn_blocking(move || j.shred(&t, &e))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        tracing::info!(epochs = shredded.len(), "retention: epochs shredded");
+        done.push((tenant, shredded));
+    }
+    Ok(done)
+}

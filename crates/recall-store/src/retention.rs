@@ -1,0 +1,156 @@
+//! Retention by crypto-shredding: which epochs of a tenant's log are past its retention
+//! period, and destroying their keys (docs/design/retention.md).
+//!
+//! An epoch (`yyyymm`, the calendar month of events' `time`, UTC) is past retention when
+//! its last instant is older than `now − years`: every event in it is then past the
+//! period. Destroying its data key and commitment secret makes its bodies unreadable
+//! while the tree, tiles and checkpoints still verify.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan, tz::TimeZone};
+
+use crate::error::{Result, StoreError};
+use crate::journal::Journal;
+
+/// Longest retention period accepted, in years.
+pub const MAX_YEARS: u32 = 100;
+
+/// How long each tenant's events are kept, by event time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Years for tenants without their own setting (HIPAA: 6).
+    pub default_years: u32,
+    /// Per-tenant periods, in years.
+    pub tenants: BTreeMap<String, u32>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            default_years: 6,
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+impl Retention {
+    /// Checks every period is 1..=100 years; the error names the setting.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let ok = |y: u32| (1..=MAX_YEARS).contains(&y);
+        if !ok(self.default_years) {
+            return Err(format!("retention.default_years: must be 1..={MAX_YEARS}"));
+        }
+        for (t, y) in &self.tenants {
+            if !ok(*y) {
+                return Err(format!("retention.tenants.{t}: must be 1..={MAX_YEARS}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant's period, in years.
+    pub fn years(&self, tenant: &str) -> u32 {
+        self.tenants
+            .get(tenant)
+            .copied()
+            .unwrap_or(self.default_years)
+    }
+
+    /// Events of `tenant` whose time is before this are past retention at `now`.
+    pub fn cutoff(&self, tenant: &str, now: Timestamp) -> Timestamp {
+        let years = i64::from(self.years(tenant));
+        now.to_zoned(TimeZone::UTC)
+            .checked_sub(years.years())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MIN)
+    }
+
+    /// Whether every event of `epoch` is past retention at `now`.
+    pub fn epoch_expired(&self, tenant: &str, epoch: u32, now: Timestamp) -> bool {
+        epoch_end(epoch).is_some_and(|end| end <= self.cutoff(tenant, now))
+    }
+}
+
+/// The first instant after the month `epoch` (`yyyymm`).
+fn epoch_end(epoch: u32) -> Option<Timestamp> {
+    let (y, m) = (
+        i16::try_from(epoch / 100).ok()?,
+        i8::try_from(epoch % 100).ok()?,
+    );
+    let first = Date::new(y, m, 1).ok()?;
+    let next = first.checked_add(1.month()).ok()?;
+    next.to_zoned(TimeZone::UTC).ok().map(|z| z.timestamp())
+}
+
+impl Journal {
+    /// The epochs of `tenant` that still have keys and are past retention at `now`,
+    /// ascending, leaving out those `keep` says to keep (legal holds).
+    pub fn expired_epochs(
+        &self,
+        tenant: &str,
+        retention: &Retention,
+        now: Timestamp,
+        keep: &dyn Fn(u32) -> bool,
+    ) -> Result<Vec<u32>> {
+        let epochs = self.keystore().epochs(tenant)?;
+        Ok(epochs
+            .into_iter()
+            .filter(|e| retention.epoch_expired(tenant, *e, now) && !keep(*e))
+            .collect())
+    }
+
+    /// Destroys the keys of `epochs` of `tenant` (crypto-shredding); returns those whose
+    /// keys existed. The keystore forgets them for good (`secure_delete`, WAL truncated).
+    pub fn shred(&self, tenant: &str, epochs: &[u32]) -> Result<Vec<u32>> {
+        let mut done = Vec::new();
+        for &e in epochs {
+            if self
+                .keystore()
+                .forget_epoch(tenant, e)
+                .map_err(StoreError::from)?
+            {
+                done.push(e);
+            }
+        }
+        Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_epoch_expires_once_its_last_event_is_past_the_period() {
+        let r = Retention::default();
+        let now = at("2026-03-15T12:00:00Z");
+        assert_eq!(r.cutoff("t", now), at("2020-03-15T12:00:00Z"));
+        assert!(r.epoch_expired("t", 202002, now));
+        // March 2020 still holds events after the cutoff.
+        assert!(!r.epoch_expired("t", 202003, now));
+        assert!(r.epoch_expired("t", 202003, at("2026-04-01T00:00:00Z")));
+        assert!(!r.epoch_expired("t", 202003, at("2026-03-31T23:59:59Z")));
+        assert!(!r.epoch_expired("t", 209912, now));
+        assert!(!r.epoch_expired("t", 202013, now), "not a month");
+    }
+
+    #[test]
+    fn tenants_may_keep_longer_or_shorter_and_bad_periods_are_named() {
+        let mut r = Retention::default();
+        r.tenants.insert("long".into(), 10);
+        r.tenants.insert("short".into(), 1);
+        let now = at("2026-03-15T00:00:00Z");
+        assert!(!r.epoch_expired("long", 201901, now));
+        assert!(r.epoch_expired("short", 202501, now));
+        assert!(!r.epoch_expired("other", 202501, now));
+        r.validate().unwrap();
+        r.tenants.insert("bad".into(), 0);
+        assert!(r.validate().unwrap_err().contains("retention.tenants.bad"));
+    }
+}
