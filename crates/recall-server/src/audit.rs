@@ -80,6 +80,44 @@ pub async fn record_key_change(
     submit(state, who, event).await
 }
 
+/// A legal hold placed or released over the API.
+pub struct HoldChange<'a> {
+    /// `create` (placed) or `delete` (released).
+    pub action: &'a str,
+    /// The endpoint, e.g. `POST /v1/holds`.
+    pub endpoint: &'a str,
+    /// The hold.
+    pub hold: &'a crate::holds::Hold,
+    /// The held patient (placing a patient hold): recorded as the event's patient, so
+    /// the hold shows in that patient's access report.
+    pub patient: Option<&'a str>,
+    /// The held actor (placing an actor hold), recorded in `detail`.
+    pub actor: Option<&'a str>,
+    /// Caller's address.
+    pub client: Option<IpAddr>,
+}
+
+/// Appends the audit event of a legal hold placed or released.
+pub async fn record_hold_change(
+    state: &AppState,
+    who: &Principal,
+    what: HoldChange<'_>,
+) -> Result<(), Problem> {
+    let mut event = base(who, what.action, what.client);
+    event["resource"] = json!({"type": "LegalHold", "id": what.hold.id});
+    // HIPAA counts legal services among health care operations.
+    event["purpose"] = json!("HOPERAT");
+    let mut hold = what.hold.json();
+    if let Some(a) = what.actor {
+        hold["actor"] = json!(a);
+    }
+    event["detail"] = json!({"endpoint": what.endpoint, "hold": hold});
+    if let Some(p) = what.patient {
+        event["patient"] = json!({ "id": p });
+    }
+    submit(state, who, event).await
+}
+
 /// The fields every self-audit event has.
 fn base(who: &Principal, action: &str, client: Option<IpAddr>) -> Value {
     let mut source = Map::new();

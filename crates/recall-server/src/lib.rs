@@ -19,12 +19,14 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod holds;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
 pub mod problem;
 pub mod retention;
 pub mod routes;
+mod sqlite;
 pub mod state;
 pub mod telemetry;
 
@@ -58,9 +60,16 @@ pub fn state(
             ..IngestConfig::default()
         },
     )?;
+    let holds = match &cfg.data_dir {
+        Some(dir) => Some(Arc::new(
+            holds::Holds::open(&dir.join(holds::HOLDS_FILE)).map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     Ok(AppState(Arc::new(Inner {
         db,
         ingest,
+        holds,
         auth: Arc::new(auth),
         cfg,
         metrics,
@@ -70,7 +79,7 @@ pub fn state(
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, events, logs, ops, reports};
+    use routes::{admin, events, holds, logs, ops, reports};
     let api = Router::new()
         .route(
             "/v1/events",
@@ -95,6 +104,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/admin/keys/{id}", delete(admin::revoke_key))
         .route("/v1/admin/settings", get(admin::settings))
+        .route("/v1/holds", get(holds::list_holds).post(holds::create_hold))
+        .route("/v1/holds/{id}", delete(holds::release_hold))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
         description = "Tamper-evident audit trail for protected health information. Every search, event read and report is itself recorded in the caller's log. Errors are RFC 9457 problem details (application/problem+json) naming the field and, for batches, the event index.",
         license(name = "Apache-2.0")
     ),
-    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, healthz, readyz, metrics),
+    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, list_holds, create_hold, release_hold, healthz, readyz, metrics),
     modifiers(&Bearer),
     security(("bearer" = [])),
     tags(
@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "reports", description = "the same roles as search; a patient runs only its own patient-access report"),
         (name = "transparency", description = "public data only (no PHI): any key of the tenant, or anyone with public_transparency"),
         (name = "admin", description = "admin role: the caller tenant's API keys and the server settings; no event contents"),
+        (name = "holds", description = "admin and privacy_officer roles: legal holds of the caller's tenant; months holding held events are never shredded by retention"),
         (name = "operations", description = "no credentials: for probes and scrapers; aggregate numbers only")
     )
 )]
@@ -149,6 +150,28 @@ fn revoke_key() {}
     responses((status = 200, description = "`{\"listen\", \"tls\", \"insecure_http\", \"max_body_bytes\", \"max_batch_events\", \"queue_events\", \"request_timeout_secs\", \"public_transparency\", \"api_keys\", \"jwt\": {\"issuer\", \"audience\", \"keys\", \"tenant_claim\", \"role_claim\", \"leeway_secs\"} | null}`"),
         (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
 fn settings() {}
+
+/// The caller tenant's legal holds, active and released, oldest first (never a held identifier).
+#[utoipa::path(get, path = "/v1/holds", tag = "holds",
+    responses((status = 200, description = "`{\"holds\": [{\"id\", \"kind\": \"patient\" | \"actor\" | \"time\", \"matter\", \"from\"?, \"to\"?, \"created\", \"created_by\", \"released\", \"released_by\"}]}`"),
+        (status = 403, description = "not an admin or privacy officer")))]
+fn list_holds() {}
+
+/// Places a legal hold on a patient, an actor or an event time range. Recorded in the tenant's log (a patient hold names the patient there).
+#[utoipa::path(post, path = "/v1/holds", tag = "holds",
+    request_body(content = String, description = "`{\"patient\": string} | {\"actor\": string} | {\"from\": RFC 3339, \"to\": RFC 3339}` plus `\"matter\": string (1..=100 characters, no PHI)`", content_type = "application/json"),
+    responses((status = 201, description = "the hold's public facts"),
+        (status = 400, description = "not exactly one subject, or a bad matter or time, named in `field`", content_type = "application/problem+json"),
+        (status = 403, description = "not an admin or privacy officer")))]
+fn create_hold() {}
+
+/// Releases a legal hold; its months may be shredded by the next retention run. Idempotent. Recorded in the tenant's log.
+#[utoipa::path(delete, path = "/v1/holds/{id}", tag = "holds",
+    params(("id" = String, Path, description = "hold id (16 hex digits)")),
+    responses((status = 200, description = "the hold with `released` set"),
+        (status = 404, description = "the tenant has no such hold"),
+        (status = 403, description = "not an admin or privacy officer")))]
+fn release_hold() {}
 
 /// Liveness.
 #[utoipa::path(get, path = "/healthz", tag = "operations", security(()), responses((status = 200, description = "ok")))]

@@ -54,6 +54,23 @@ pub fn record(
     })
 }
 
+/// The months of `tenant` past retention at `now` that no active hold keeps.
+pub fn expired(
+    db: &recall_query::Db,
+    holds: Option<&crate::holds::Holds>,
+    tenant: &str,
+    retention: &Retention,
+    now: Timestamp,
+) -> Result<Vec<u32>, String> {
+    let held = match holds {
+        Some(h) => h.held_months(db, tenant).map_err(|e| e.to_string())?,
+        None => Default::default(),
+    };
+    db.journal()
+        .expired_epochs(tenant, retention, now, &|e| held.contains(&e))
+        .map_err(|e| e.to_string())
+}
+
 /// Starts the daily retention run of the server (first one a minute after start).
 pub fn spawn_daily(state: AppState) {
     tokio::spawn(async move {

@@ -28,6 +28,8 @@ pub struct Inner {
     pub ingest: Ingestor,
     /// Credential checks.
     pub auth: Arc<Authenticator>,
+    /// Legal holds (`None` when the server has no data directory, as in some tests).
+    pub holds: Option<Arc<crate::holds::Holds>>,
     /// Server settings.
     pub cfg: ServerConfig,
     /// Prometheus rendering, when metrics are installed.

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod holds_cli;
 pub mod import;
 pub mod keys;
 pub mod proofs;

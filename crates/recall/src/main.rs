@@ -120,6 +120,9 @@ enum Command {
     },
     /// Drop and rebuild every index from the logs.
     Reindex,
+    /// Legal holds: months holding events they cover are never shredded.
+    #[command(subcommand)]
+    Holds(recall::holds_cli::HoldsCommand),
     /// Retention: destroy the keys of months past the retention period (crypto-shredding).
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -284,11 +287,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             keys::run(&cli.data, cmd)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Holds(cmd) => {
+            let dir = DataDir::open(&cli.data, false)?;
+            let db = recall::serve::open_db(&dir)?;
+            recall::holds_cli::run(&dir.path, &db, cmd)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Retention(RetentionCommand::Run { tenant, dry_run }) => {
             let dir = DataDir::open(&cli.data, false)?;
             let db = recall::serve::open_db(&dir)?;
             let policy = dir.config.retention.policy();
-            for r in recall::retention::run(&db, &policy, tenant.as_deref(), dry_run)? {
+            let holds = recall::retention::open_holds(&dir.path)?;
+            let opts = recall::retention::RunOptions {
+                retention: &policy,
+                holds: Some(&holds),
+                only: tenant.as_deref(),
+                dry_run,
+                now: jiff::Timestamp::now(),
+            };
+            for r in recall::retention::run(&db, &opts)? {
                 let verb = if dry_run { "would shred" } else { "shredded" };
                 let what = if r.epochs.is_empty() {
                     "nothing past retention".to_string()

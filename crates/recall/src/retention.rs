@@ -4,7 +4,8 @@
 
 use jiff::Timestamp;
 use recall_query::Db;
-use recall_server::retention::{Runner, record};
+use recall_server::holds::Holds;
+use recall_server::retention::{Runner, expired, record};
 use recall_store::retention::Retention;
 
 use crate::query_cli::{append_event, cli_actor};
@@ -21,13 +22,34 @@ pub struct TenantRun {
     pub epochs: Vec<u32>,
 }
 
-/// Runs retention over `only` (or every tenant); `dry_run` records and destroys nothing.
-pub fn run(
-    db: &Db,
-    retention: &Retention,
-    only: Option<&str>,
-    dry_run: bool,
-) -> anyhow::Result<Vec<TenantRun>> {
+/// How a run goes.
+pub struct RunOptions<'a> {
+    /// The policy.
+    pub retention: &'a Retention,
+    /// Legal holds: months they keep are never shredded.
+    pub holds: Option<&'a Holds>,
+    /// Only this tenant (every tenant when `None`).
+    pub only: Option<&'a str>,
+    /// Record and destroy nothing; say what would be shredded.
+    pub dry_run: bool,
+    /// The time the run takes as now.
+    pub now: Timestamp,
+}
+
+/// Opens the legal holds of the data directory at `path`.
+pub fn open_holds(path: &std::path::Path) -> anyhow::Result<Holds> {
+    Ok(Holds::open(&path.join(recall_server::holds::HOLDS_FILE))?)
+}
+
+/// Runs retention; see [`RunOptions`].
+pub fn run(db: &Db, opts: &RunOptions<'_>) -> anyhow::Result<Vec<TenantRun>> {
+    let RunOptions {
+        retention,
+        holds,
+        only,
+        dry_run,
+        now,
+    } = *opts;
     let journal = db.journal();
     let tenants = match only {
         Some(t) => {
@@ -44,8 +66,7 @@ pub fn run(
     };
     let mut out = Vec::new();
     for tenant in tenants {
-        let now = Timestamp::now();
-        let expired = journal.expired_epochs(&tenant, retention, now, &|_| false)?;
+        let expired = expired(db, holds, &tenant, retention, now).map_err(anyhow::Error::msg)?;
         let epochs = if dry_run || expired.is_empty() {
             expired
         } else {

@@ -70,19 +70,27 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-#[test]
-fn months_past_retention_are_recorded_then_shredded_and_the_log_still_verifies() {
+/// A data directory with writer and privacy-officer keys.
+fn setup() -> (tempfile::TempDir, std::path::PathBuf, String, String) {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     recall_ok(&data, &["init"]);
     let writer = create_key(&data, T, "writer");
     let officer = create_key(&data, T, "privacy_officer");
-    let server = Server::start(&data);
+    (root, data, writer, officer)
+}
+
+fn post_events(server: &Server, writer: &str) {
     let body: String = events().iter().map(|e| format!("{e}\n")).collect();
-    assert_eq!(
-        server.post(&writer, "/v1/events", NDJSON, body).status(),
-        201
-    );
+    let r = server.post(writer, "/v1/events", NDJSON, body);
+    assert_eq!(r.status(), 201);
+}
+
+#[test]
+fn months_past_retention_are_recorded_then_shredded_and_the_log_still_verifies() {
+    let (root, data, writer, officer) = setup();
+    let server = Server::start(&data);
+    post_events(&server, &writer);
     server.stop();
 
     // Two years later (as far as the 2023 months are concerned): a shorter period.
@@ -152,4 +160,108 @@ fn months_past_retention_are_recorded_then_shredded_and_the_log_still_verifies()
     let out = recall(&data, &["import", "--tenant", T, input.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("retention"));
+}
+
+fn events_of(server: &Server, key: &str, query: &str) -> Vec<Value> {
+    json(server.get(key, &format!("/v1/events?{query}&limit=1000")))["events"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Holds keep their months through retention runs until released; placing and releasing
+/// are on record (API and CLI alike) and `holds.db` holds no identifier.
+#[test]
+fn held_months_survive_retention_until_their_hold_is_released() {
+    let (_root, data, writer, officer) = setup();
+    let server = Server::start(&data);
+    post_events(&server, &writer);
+    // A patient hold over the API (the patient's event is in 2023-02).
+    let r = server
+        .http
+        .post(format!("{}/v1/holds", server.url))
+        .bearer_auth(&officer)
+        .json(&json!({"patient": "MRN-SHRED-0", "matter": "Case A"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let patient_hold = json(r)["id"].as_str().unwrap().to_string();
+    let bad = server
+        .http
+        .post(format!("{}/v1/holds", server.url))
+        .bearer_auth(&officer)
+        .json(&json!({"patient": "MRN-SHRED-0", "actor": "u-1", "matter": "Case A"}))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let listed = json(server.get(&officer, "/v1/holds"));
+    assert_eq!(listed["holds"][0]["kind"], "patient");
+    assert!(!listed.to_string().contains("MRN-SHRED"), "{listed}");
+    server.stop();
+
+    // An actor hold from the CLI (the actor's event is in 2023-03).
+    let made = recall_ok(
+        &data,
+        &[
+            "holds", "create", "--tenant", T, "--actor", "u-ret-2", "--matter", "Case B",
+        ],
+    );
+    let actor_hold: Value = serde_json::from_str(made.trim()).unwrap();
+    let actor_hold = actor_hold["id"].as_str().unwrap().to_string();
+
+    set_retention(&data, 2);
+    let run = recall_ok(&data, &["retention", "run"]);
+    assert!(
+        run.contains("nothing past retention"),
+        "both months held: {run}"
+    );
+    recall_ok(&data, &["holds", "release", "--tenant", T, &actor_hold]);
+    let run = recall_ok(&data, &["retention", "run"]);
+    assert!(run.contains("shredded epochs 202303"), "{run}");
+    assert!(!run.contains("202302"), "{run}");
+
+    let server = Server::start(&data);
+    assert_eq!(
+        server.get(&officer, &format!("/v1/events/{T}/0")).status(),
+        200
+    );
+    let r = server
+        .http
+        .delete(format!("{}/v1/holds/{patient_hold}", server.url))
+        .bearer_auth(&officer)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(json(r)["released"].is_string());
+    // Every placement and release is on record, the patient hold naming its patient.
+    let made = events_of(&server, &officer, "action=create");
+    let made: Vec<&Value> = made
+        .iter()
+        .filter(|e| e["resource"]["type"] == "LegalHold")
+        .collect();
+    assert_eq!(made.len(), 2);
+    assert!(made.iter().any(|e| e["patient"]["id"] == "MRN-SHRED-0"));
+    let released = events_of(&server, &officer, "action=delete");
+    let released = released
+        .iter()
+        .filter(|e| e["resource"]["type"] == "LegalHold")
+        .count();
+    assert_eq!(released, 2);
+    server.stop();
+
+    let run = recall_ok(&data, &["retention", "run"]);
+    assert!(run.contains("shredded epochs 202302"), "{run}");
+    recall_ok(&data, &["verify"]);
+    let holds_db = all_bytes_of(&data.join("holds.db"));
+    for s in ["MRN-SHRED", "u-ret-"] {
+        assert!(!contains(&holds_db, s), "holds.db holds {s}");
+    }
+}
+
+fn all_bytes_of(path: &Path) -> Vec<u8> {
+    let mut out = std::fs::read(path).unwrap();
+    if let Ok(w) = std::fs::read(format!("{}-wal", path.display())) {
+        out.extend(w);
+    }
+    out
 }

@@ -196,6 +196,9 @@ fn matrix(spare_id: &str) -> Vec<Row> {
     use Method as M;
     let ev = Some(event("m", 50, "MRN-300"));
     let create = Some(json!({"role": "verifier"}));
+    let hold = Some(
+        json!({"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z", "matter": "Case 1"}),
+    );
     let revoke = format!("/v1/admin/keys/{spare_id}");
     #[rustfmt::skip]
     let rows = vec![
@@ -214,6 +217,9 @@ fn matrix(spare_id: &str) -> Vec<Row> {
         row(M::POST, "/v1/admin/keys", create,                                  [403, 403, 201, 403, 403, 403, 403, 401, 401, 401]),
         row(M::DELETE, &revoke, None,                                           [403, 403, 200, 403, 403, 403, 403, 401, 401, 401]),
         row(M::GET, "/v1/admin/settings", None,                                 [403, 403, 200, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::GET, "/v1/holds", None,                                          [403, 403, 200, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::POST, "/v1/holds", hold,                                         [403, 403, 201, 403, 403, 201, 403, 401, 401, 401]),
+        row(M::DELETE, "/v1/holds/0000000000000000", None,                      [403, 403, 404, 403, 403, 404, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -7,8 +7,6 @@
 //! `data_version` at most that often, never once per request.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -21,6 +19,7 @@ use recall_crypto::{SecretBytes, random_array};
 use rusqlite::{Connection, params};
 
 use super::{AuthError, Role, check_tenant};
+use crate::sqlite::{OpenError, open_private};
 
 /// The API key database's usual file name inside a data directory.
 pub const API_KEYS_FILE: &str = "auth.db";
@@ -206,22 +205,13 @@ impl ApiKeys {
     /// Opens (creating if missing, mode 0600) the database at `path`; `pepper` is the
     /// HMAC key keys are stored under.
     pub fn open(path: &Path, pepper: SecretBytes) -> Result<Self, AuthError> {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
-            .map_err(|source| AuthError::KeysIo {
+        let mut conn = open_private(path, SCHEMA).map_err(|e| match e {
+            OpenError::Io(source) => AuthError::KeysIo {
                 path: path.to_owned(),
                 source,
-            })?;
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
+            },
+            OpenError::Sqlite(e) => AuthError::Sqlite(e),
+        })?;
         migrate(&mut conn)?;
         let cache = Cache {
             keys: load(&conn)?,

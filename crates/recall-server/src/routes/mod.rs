@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod events;
+pub mod holds;
 pub mod logs;
 pub mod ops;
 pub mod reading;
