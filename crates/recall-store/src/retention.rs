@@ -101,8 +101,9 @@ impl Journal {
             .collect())
     }
 
-    /// Destroys the keys of `epochs` of `tenant` (crypto-shredding); returns those whose
-    /// keys existed. The keystore forgets them for good (`secure_delete`, WAL truncated).
+    /// Destroys the keys of `epochs` of `tenant` (crypto-shredding), then overwrites their
+    /// body blocks in sealed segments with zeros; returns the epochs whose keys existed.
+    /// The keystore forgets them for good (`secure_delete`, WAL truncated).
     pub fn shred(&self, tenant: &str, epochs: &[u32]) -> Result<Vec<u32>> {
         let mut done = Vec::new();
         for &e in epochs {
@@ -113,6 +114,15 @@ impl Journal {
             {
                 done.push(e);
             }
+        }
+        // Keys first: once they are gone the blocks are unreadable whatever happens to the
+        // rewrite. Every forgotten month is zeroed, not only these: blocks a cut-off run
+        // or the active segment of an earlier run left are caught now (about monthly, as
+        // months expire, instead of rescanning the log every day).
+        if !epochs.is_empty() {
+            let forgotten = self.keystore().forgotten_epochs(tenant)?;
+            self.store()
+                .shred_blocks(tenant, &forgotten.into_iter().collect())?;
         }
         Ok(done)
     }

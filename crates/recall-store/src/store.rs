@@ -52,8 +52,9 @@ pub struct SealInfo {
 /// A durable, append-only store of tenant logs.
 ///
 /// Contract: `append` returns only after the batch is on stable storage; batches are
-/// never changed afterwards; tiles (`read_hashes`) are derived from the log and may be
-/// rebuilt from it.
+/// never changed afterwards, except that `shred_blocks` overwrites with zeros the sealed
+/// bytes of blocks whose epoch keys retention destroyed (commitments, tree and checkpoints
+/// untouched); tiles (`read_hashes`) are derived from the log and may be rebuilt from it.
 pub trait Store: Send + Sync {
     /// Tenants that have a log.
     fn tenants(&self) -> Result<Vec<String>>;
@@ -104,6 +105,10 @@ pub trait Store: Send + Sync {
     fn seals(&self, tenant: &str) -> Result<Vec<SealInfo>>;
     /// Persists a signed checkpoint; durable on return.
     fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()>;
+    /// Overwrites with zeros the sealed bytes of the tenant's body blocks of `epochs`
+    /// (whose keys were destroyed) in its sealed segments; returns how many blocks.
+    /// Blocks still in the active segment are left (unreadable without their keys).
+    fn shred_blocks(&self, tenant: &str, epochs: &std::collections::BTreeSet<u32>) -> Result<u64>;
     /// Every persisted checkpoint note of the tenant, oldest first.
     fn checkpoints(&self, tenant: &str) -> Result<Vec<String>>;
 }

@@ -1,28 +1,14 @@
 //! Reading one body block by reference gives the same events as opening its batch.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
+use common::event;
 use jiff::Timestamp;
-use recall_crypto::{Kek, Keystore};
-use recall_ledger::Signer;
-use recall_store::{BlockRef, EmbeddedOptions, EmbeddedStore, Journal, split_block};
-
-fn event(i: u32, month: u32) -> recall_model::Event {
-    let json = format!(
-        r#"{{"time":"2026-{month:02}-03T10:00:{:02}Z","actor":{{"id":"u-{i}"}},"action":"read","patient":{{"id":"p-{}"}},"detail":{{"pad":"{}"}}}}"#,
-        i % 60,
-        i % 7,
-        "x".repeat((i % 50) as usize * 20)
-    );
-    recall_model::parse_event(json.as_bytes(), Timestamp::now()).unwrap()
-}
+use recall_store::{BlockRef, EmbeddedOptions, Journal, split_block};
 
 fn journal(dir: &std::path::Path) -> Journal {
-    let keystore = Keystore::create(&dir.join("ks.db"), Kek::from_bytes([7; 32])).unwrap();
-    let store = EmbeddedStore::open(&dir.join("tenants"), EmbeddedOptions::default()).unwrap();
-    let signer = Signer::new("test", &[1; 32]).unwrap();
-    Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test")
+    common::journal(dir, EmbeddedOptions::default())
 }
 
 #[test]
