@@ -83,9 +83,12 @@ fn check_tenant(tenant: &str) -> Result<(), CryptoError> {
     }
 }
 
+/// A key epoch is `years × 1,000,000 + yyyymm`: the month, and a retention period fixed
+/// when its events were written (0: the tenant's period; docs/design/retention.md).
 fn check_epoch(epoch: u32) -> Result<(), CryptoError> {
-    let (year, month) = (epoch / 100, epoch % 100);
-    if (1..=9999).contains(&year) && (1..=12).contains(&month) {
+    let (years, month_epoch) = (epoch / 1_000_000, epoch % 1_000_000);
+    let (year, month) = (month_epoch / 100, month_epoch % 100);
+    if years <= 100 && (1..=9999).contains(&year) && (1..=12).contains(&month) {
         Ok(())
     } else {
         Err(CryptoError::InvalidEpoch { epoch })

@@ -88,6 +88,9 @@ pub struct Journal {
     signer: Signer,
     /// Keys that sign every checkpoint beside `signer` (during a signing-key rotation).
     cosigners: Vec<Signer>,
+    /// Actions with a retention period of their own, in years: their events get key
+    /// epochs of their own (`retention::key_epoch`).
+    action_years: std::collections::BTreeMap<String, u32>,
     verifiers: Vec<Verifier>,
     origin_prefix: String,
     last_checkpoint: Mutex<HashMap<String, Instant>>,
@@ -133,6 +136,7 @@ impl Journal {
             keystore,
             signer,
             cosigners: Vec::new(),
+            action_years: std::collections::BTreeMap::new(),
             verifiers,
             origin_prefix: origin_prefix.trim_end_matches('/').to_string(),
             last_checkpoint: Mutex::default(),
@@ -145,6 +149,16 @@ impl Journal {
         self.verifiers
             .extend(cosigners.iter().map(Signer::verifier));
         self.cosigners = cosigners;
+        self
+    }
+
+    /// Gives events of these actions key epochs of their own, carrying their retention
+    /// period in years (docs/design/retention.md).
+    pub fn with_action_retention(
+        mut self,
+        action_years: std::collections::BTreeMap<String, u32>,
+    ) -> Self {
+        self.action_years = action_years;
         self
     }
 
@@ -190,10 +204,11 @@ impl Journal {
     ) -> Result<SealedBatch> {
         let n = events.len();
         let mut commitments = vec![[0u8; 32]; n];
-        // Group by epoch, keeping seq order within each group.
+        // Group by key epoch, keeping seq order within each group.
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
         for (i, e) in events.iter().enumerate() {
-            let epoch = Epoch::of(e.time).0;
+            let years = self.action_years.get(&e.action).copied().unwrap_or(0);
+            let epoch = crate::retention::key_epoch(Epoch::of(e.time).0, years);
             match groups.iter_mut().find(|(g, _)| *g == epoch) {
                 Some((_, ix)) => ix.push(i as u32),
                 None => groups.push((epoch, vec![i as u32])),

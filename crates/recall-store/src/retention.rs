@@ -24,6 +24,9 @@ pub struct Retention {
     pub default_years: u32,
     /// Per-tenant periods, in years.
     pub tenants: BTreeMap<String, u32>,
+    /// Per-action periods, in years, for every tenant. Fixed into an event's key epoch
+    /// when it is written ([`key_epoch`]): a later change applies to later events.
+    pub actions: BTreeMap<String, u32>,
 }
 
 impl Default for Retention {
@@ -31,8 +34,21 @@ impl Default for Retention {
         Retention {
             default_years: 6,
             tenants: BTreeMap::new(),
+            actions: BTreeMap::new(),
         }
     }
+}
+
+/// The key epoch of events of `month` (`yyyymm`) kept `years` (0: the tenant's period at
+/// the time of each retention run): `years × 1,000,000 + month`. Events with their own
+/// period get keys of their own, so their month can be shredded apart from the rest.
+pub fn key_epoch(month: u32, years: u32) -> u32 {
+    years * 1_000_000 + month
+}
+
+/// The month (`yyyymm`) and the fixed period (0: the tenant's) of a key epoch.
+pub fn split_key_epoch(epoch: u32) -> (u32, u32) {
+    (epoch % 1_000_000, epoch / 1_000_000)
 }
 
 impl Retention {
@@ -47,6 +63,11 @@ impl Retention {
                 return Err(format!("retention.tenants.{t}: must be 1..={MAX_YEARS}"));
             }
         }
+        for (a, y) in &self.actions {
+            if !ok(*y) {
+                return Err(format!("retention.actions.{a}: must be 1..={MAX_YEARS}"));
+            }
+        }
         Ok(())
     }
 
@@ -58,19 +79,41 @@ impl Retention {
             .unwrap_or(self.default_years)
     }
 
-    /// Events of `tenant` whose time is before this are past retention at `now`.
-    pub fn cutoff(&self, tenant: &str, now: Timestamp) -> Timestamp {
-        let years = i64::from(self.years(tenant));
-        now.to_zoned(TimeZone::UTC)
-            .checked_sub(years.years())
-            .map(|z| z.timestamp())
-            .unwrap_or(Timestamp::MIN)
+    /// The fixed period of events with `action` (0: none, the tenant's applies).
+    pub fn action_years(&self, action: &str) -> u32 {
+        self.actions.get(action).copied().unwrap_or(0)
     }
 
-    /// Whether every event of `epoch` is past retention at `now`.
-    pub fn epoch_expired(&self, tenant: &str, epoch: u32, now: Timestamp) -> bool {
-        epoch_end(epoch).is_some_and(|end| end <= self.cutoff(tenant, now))
+    /// Events of `tenant` doing `action` whose time is before this are past retention.
+    pub fn cutoff_for(&self, tenant: &str, action: &str, now: Timestamp) -> Timestamp {
+        match self.action_years(action) {
+            0 => self.cutoff(tenant, now),
+            years => years_before(now, years),
+        }
     }
+
+    /// Events of `tenant` whose time is before this are past retention at `now`.
+    pub fn cutoff(&self, tenant: &str, now: Timestamp) -> Timestamp {
+        years_before(now, self.years(tenant))
+    }
+
+    /// Whether every event of key epoch `epoch` is past retention at `now`.
+    pub fn epoch_expired(&self, tenant: &str, epoch: u32, now: Timestamp) -> bool {
+        let (month, fixed) = split_key_epoch(epoch);
+        let cutoff = match fixed {
+            0 => self.cutoff(tenant, now),
+            years => years_before(now, years),
+        };
+        epoch_end(month).is_some_and(|end| end <= cutoff)
+    }
+}
+
+/// `now` minus `years` calendar years (UTC).
+fn years_before(now: Timestamp, years: u32) -> Timestamp {
+    now.to_zoned(TimeZone::UTC)
+        .checked_sub(i64::from(years).years())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::MIN)
 }
 
 /// The first instant after the month `epoch` (`yyyymm`).
@@ -85,8 +128,8 @@ fn epoch_end(epoch: u32) -> Option<Timestamp> {
 }
 
 impl Journal {
-    /// The epochs of `tenant` that still have keys and are past retention at `now`,
-    /// ascending, leaving out those `keep` says to keep (legal holds).
+    /// The key epochs of `tenant` that still have keys and are past retention at `now`,
+    /// ascending, leaving out those whose month `keep` says to keep (legal holds).
     pub fn expired_epochs(
         &self,
         tenant: &str,
@@ -97,7 +140,7 @@ impl Journal {
         let epochs = self.keystore().epochs(tenant)?;
         Ok(epochs
             .into_iter()
-            .filter(|e| retention.epoch_expired(tenant, *e, now) && !keep(*e))
+            .filter(|e| retention.epoch_expired(tenant, *e, now) && !keep(split_key_epoch(*e).0))
             .collect())
     }
 
@@ -148,6 +191,27 @@ mod tests {
         assert!(!r.epoch_expired("t", 202003, at("2026-03-31T23:59:59Z")));
         assert!(!r.epoch_expired("t", 209912, now));
         assert!(!r.epoch_expired("t", 202013, now), "not a month");
+    }
+
+    #[test]
+    fn an_action_with_its_own_period_gets_keys_of_its_own_and_expires_on_its_own() {
+        let mut r = Retention::default();
+        r.actions.insert("login".into(), 1);
+        let now = at("2026-03-15T00:00:00Z");
+        let login = key_epoch(202501, r.action_years("login"));
+        let read = key_epoch(202501, r.action_years("read"));
+        assert_eq!((login, read), (1_202_501, 202_501));
+        assert_eq!(split_key_epoch(login), (202501, 1));
+        assert!(r.epoch_expired("t", login, now));
+        assert!(!r.epoch_expired("t", read, now));
+        assert_eq!(r.cutoff_for("t", "login", now), at("2025-03-15T00:00:00Z"));
+        assert_eq!(r.cutoff_for("t", "read", now), at("2020-03-15T00:00:00Z"));
+        r.actions.insert("export".into(), 101);
+        assert!(
+            r.validate()
+                .unwrap_err()
+                .contains("retention.actions.export")
+        );
     }
 
     #[test]

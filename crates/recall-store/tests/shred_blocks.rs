@@ -79,3 +79,47 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     assert_eq!(shredded, BTreeSet::from([202601]));
     assert_eq!(t.shredded[0].events, first / 2);
 }
+
+/// An action with a retention period of its own gets keys of its own: its months are
+/// shredded on its schedule while the other events of the same months stay readable.
+#[test]
+fn an_action_kept_shorter_is_shredded_apart_from_the_rest_of_its_month() {
+    use recall_store::retention::{Retention, key_epoch};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut retention = Retention::default();
+    retention.actions.insert("login".into(), 1);
+    let journal = common::journal(tmp.path(), EmbeddedOptions::default())
+        .with_action_retention(retention.actions.clone());
+    journal.open_tenant("t").unwrap();
+    let mut events: Vec<_> = (0..20).map(|i| event(i, 1)).collect();
+    for e in events.iter_mut().step_by(2) {
+        e.action = "login".into();
+    }
+    let batch = journal.prepare("t", &events, 0, Timestamp::now()).unwrap();
+    journal.commit("t", &batch).unwrap();
+    let epochs: BTreeSet<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
+    assert_eq!(
+        epochs,
+        BTreeSet::from([key_epoch(202601, 0), key_epoch(202601, 1)])
+    );
+
+    // 2027-03: logins of January 2026 are past their year; the rest is kept 6.
+    let now: Timestamp = "2027-03-01T00:00:00Z".parse().unwrap();
+    let expired = journal
+        .expired_epochs("t", &retention, now, &|_| false)
+        .unwrap();
+    assert_eq!(expired, vec![key_epoch(202601, 1)]);
+    // A hold on the month keeps the logins too.
+    let held = journal
+        .expired_epochs("t", &retention, now, &|m| m == 202601)
+        .unwrap();
+    assert!(held.is_empty());
+    journal.shred("t", &expired).unwrap();
+    for block in &batch.blocks {
+        let opened = journal.existing_epoch_keys("t", block.epoch).unwrap();
+        assert_eq!(opened.is_some(), block.epoch == key_epoch(202601, 0));
+    }
+    let report = recall_store::verify::verify(&journal, None, None).unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(report.tenants[0].shredded[0].events, 10);
+}

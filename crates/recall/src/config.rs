@@ -49,6 +49,10 @@ pub struct RetentionConfig {
     /// Per-tenant years (`[retention.tenants]`, `"st-marys" = 7`).
     #[serde(default)]
     pub tenants: BTreeMap<String, u32>,
+    /// Per-action years for every tenant (`[retention.actions]`, `login = 1`), fixed into
+    /// each event's keys when it is written.
+    #[serde(default)]
+    pub actions: BTreeMap<String, u32>,
 }
 
 fn default_retention_years() -> u32 {
@@ -60,6 +64,7 @@ impl Default for RetentionConfig {
         RetentionConfig {
             default_years: default_retention_years(),
             tenants: BTreeMap::new(),
+            actions: BTreeMap::new(),
         }
     }
 }
@@ -70,6 +75,7 @@ impl RetentionConfig {
         recall_store::retention::Retention {
             default_years: self.default_years,
             tenants: self.tenants.clone(),
+            actions: self.actions.clone(),
         }
     }
 }
@@ -326,6 +332,10 @@ batch_events = 8192
 default_years = 6
 # [retention.tenants]
 # "st-marys" = 7
+# Actions kept for a period of their own (every tenant). Fixed into each event's keys when
+# it is written: a change applies to events written afterwards.
+# [retention.actions]
+# login = 1
 "#
     )
 }

@@ -314,7 +314,8 @@ impl DataDir {
                 verifiers,
                 &config.log.origin,
             )
-            .with_cosigners(cosigners),
+            .with_cosigners(cosigners)
+            .with_action_retention(config.retention.actions.clone()),
         );
         Ok(Self {
             path: path.to_path_buf(),

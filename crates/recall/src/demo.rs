@@ -37,7 +37,7 @@ pub fn run(path: &std::path::Path, events: u64, listen: Option<String>) -> anyho
                 rejects: None,
                 on_commit: None,
                 workers: 0,
-                cutoff: None,
+                retention: None,
             },
         )
         .context("importing the demo events")?;

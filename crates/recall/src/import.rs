@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use jiff::Timestamp;
 use recall_model::{Event, parse_event};
+use recall_store::retention::Retention;
 use recall_store::{Journal, SealedBatch};
 
 /// How an import runs.
@@ -31,18 +32,18 @@ pub struct ImportOptions {
     pub on_commit: Option<Box<dyn FnMut(u64, u64)>>,
     /// Worker threads (0 = one per core).
     pub workers: usize,
-    /// Events whose time is before this are refused: past the tenant's retention period,
-    /// they would be shredded at once.
-    pub cutoff: Option<Timestamp>,
+    /// Events past this retention policy (the tenant's or their action's period) are
+    /// refused: they would be shredded at once.
+    pub retention: Option<Retention>,
 }
 
 /// What every line is held to.
 #[derive(Clone, Copy)]
-struct Rules {
+struct Rules<'a> {
     /// Skip invalid lines instead of stopping.
     skip: bool,
-    /// Oldest event time accepted.
-    cutoff: Timestamp,
+    /// Retention periods events must be within.
+    retention: Option<&'a Retention>,
 }
 
 /// An invalid line that stopped the import.
@@ -104,9 +105,11 @@ pub fn import(
     } else {
         opts.workers
     };
+    // Taken out of `opts`, which the commit loop borrows mutably.
+    let retention = opts.retention.take();
     let rules = Rules {
         skip: opts.rejects.is_some(),
-        cutoff: opts.cutoff.unwrap_or(Timestamp::MIN),
+        retention: retention.as_ref(),
     };
     let stop = AtomicBool::new(false);
     let pool: Pool = Mutex::new(Vec::new());
@@ -219,7 +222,7 @@ fn run_job(
     journal: &Journal,
     tenant: &str,
     job: Job,
-    rules: Rules,
+    rules: Rules<'_>,
     stop: &AtomicBool,
     pool: &Pool,
 ) -> Outcome {
@@ -255,7 +258,7 @@ fn parse_and_prepare(
     text: &[u8],
     lines: &[(usize, usize)],
     (base, next_base): (Receiver<Option<u64>>, SyncSender<Option<u64>>),
-    rules: Rules,
+    rules: Rules<'_>,
     stop: &AtomicBool,
 ) -> Outcome {
     let now = Timestamp::now();
@@ -270,7 +273,7 @@ fn parse_and_prepare(
         match parse_event(line, now)
             .map_err(|e| e.to_string())
             .and_then(|e| check_tenant(e, tenant))
-            .and_then(|e| check_retention(e, rules.cutoff))
+            .and_then(|e| check_retention(e, tenant, rules.retention, now))
         {
             Ok(e) => events.push(e),
             Err(reason) => {
@@ -322,11 +325,18 @@ fn check_tenant(event: Event, tenant: &str) -> Result<Event, String> {
     }
 }
 
-fn check_retention(event: Event, cutoff: Timestamp) -> Result<Event, String> {
-    if event.time < cutoff {
-        Err("time: older than the tenant's retention period (it would be shredded at once)".into())
-    } else {
-        Ok(event)
+fn check_retention(
+    event: Event,
+    tenant: &str,
+    retention: Option<&Retention>,
+    now: Timestamp,
+) -> Result<Event, String> {
+    match retention {
+        Some(r) if event.time < r.cutoff_for(tenant, &event.action, now) => Err(
+            "time: older than the retention period of the tenant or action (it would be shredded at once)"
+                .into(),
+        ),
+        _ => Ok(event),
     }
 }
 

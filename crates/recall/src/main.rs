@@ -397,12 +397,7 @@ fn run_import(
         rejects,
         on_commit: Some(on_commit),
         workers: 0,
-        cutoff: Some(
-            dir.config
-                .retention
-                .policy()
-                .cutoff(&tenant, jiff::Timestamp::now()),
-        ),
+        retention: Some(dir.config.retention.policy()),
     };
     let summary = import(&dir.journal, &mut input, opts)?;
     bar.finish_and_clear();
@@ -478,9 +473,15 @@ fn run_verify(
         }
         println!("{line}");
         for r in &t.shredded {
+            let (month, years) = recall_store::retention::split_key_epoch(r.epoch);
+            let class = if years > 0 {
+                format!(" (actions kept {years} years)")
+            } else {
+                String::new()
+            };
             println!(
-                "  epoch {}: {} events (seq {}..={}) shredded by policy at {}; leaves checked, bodies gone by design",
-                r.epoch, r.events, r.first_seq, r.last_seq, r.at
+                "  epoch {month}{class}: {} events (seq {}..={}) shredded by policy at {}; leaves checked, bodies gone by design",
+                r.events, r.first_seq, r.last_seq, r.at
             );
         }
     }

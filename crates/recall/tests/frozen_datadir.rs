@@ -188,7 +188,7 @@ fn regenerate() {
                 rejects: None,
                 on_commit: None,
                 workers: 1,
-                cutoff: None,
+                retention: None,
             },
         )
         .unwrap();

@@ -3,9 +3,10 @@
 //! and no panic), print `FAILED`, name the place (file and offset, tile path or
 //! checkpoint) and, where the damage is tied to events, the first bad seq.
 //!
-//! One template data directory (three segments of 1 MiB at most, several checkpoints) is
-//! built once per run and copied for each test; every test first checks that its copy
-//! verifies, then tampers with it.
+//! One template data directory (three segments of 1 MiB at most, several checkpoints, one
+//! month shredded by retention — keys destroyed, sealed blocks zeroed) is built once per
+//! run and copied for each test; every test first checks that its copy verifies (naming
+//! the shredded month), then tampers with it.
 //!
 //! Every run of `recall verify` has a time limit: verify once deadlocked when a failure
 //! was found while more batches remained to be scanned (the tile and authenticated-body
@@ -53,6 +54,8 @@ struct Template {
     cp_first: PathBuf,
     /// `recall checkpoint` output after the second import.
     cp_second: PathBuf,
+    /// The month shredded by retention in the data directory (keys gone, blocks zeroed).
+    shredded: u32,
 }
 
 /// Removes template directories of earlier runs whose process is gone.
@@ -129,12 +132,28 @@ fn build_template() -> Template {
         checkpoint_frames(&data).len() >= 2,
         "the template should hold several checkpoints"
     );
+    // Every test runs with a month shredded by retention present (keys destroyed, sealed
+    // blocks zeroed): not a month of the middle batch of segment 1, which tests alter.
+    let (_, _, batch) = middle_batch(&data);
+    let touched: Vec<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
+    let dir = recall::datadir::DataDir::open(&data, false).unwrap();
+    let shredded = dir
+        .journal
+        .keystore()
+        .epochs(TENANT)
+        .unwrap()
+        .into_iter()
+        .find(|e| !touched.contains(e))
+        .expect("the synthetic year spans several months");
+    assert_eq!(dir.journal.shred(TENANT, &[shredded]).unwrap(), [shredded]);
+    drop(dir);
     Template {
         data,
         after_first,
         old_seg1,
         cp_first,
         cp_second,
+        shredded,
     }
 }
 
@@ -160,6 +179,9 @@ fn fresh() -> (tempfile::TempDir, PathBuf) {
         stdout.contains(&format!("tenant t: {TOTAL} events")),
         "{stdout}"
     );
+    let shredded = format!("epoch {}: ", template().shredded);
+    assert!(stdout.contains(&shredded), "{stdout}");
+    assert!(stdout.contains("shredded by policy at"), "{stdout}");
     (tmp, data)
 }
 
@@ -605,7 +627,10 @@ fn segment_replaced_by_an_older_copy_is_detected() {
     let old = std::fs::read(&template().old_seg1).unwrap();
     let old_data: usize = split_frames(&old).iter().map(|f| f.len).sum();
     let now = std::fs::read(seg_path(&data, SEG1)).unwrap();
-    assert!(old_data < now.len() && now.starts_with(&old[..old_data]));
+    // The same segment, earlier (blocks of the shredded month were zeroed since, so the
+    // old bytes are a prefix only up to those): same header, shorter data.
+    let header = split_frames(&old)[0].len;
+    assert!(old_data < now.len() && now[..header] == old[..header]);
     std::fs::write(seg_path(&data, SEG1), &old).unwrap();
     assert_detected(
         &data,
@@ -817,33 +842,10 @@ fn altered_seal_with_fixed_checksum_is_detected() {
 // With months shredded by retention present
 // ---------------------------------------------------------------------------------------
 
-/// The keystore of a copy, opened with its KEK.
-fn keystore(data: &Path) -> Keystore {
-    let kek = KeyProvider::File(data.join("kek.key")).load().unwrap();
-    Keystore::open(&data.join("keystore.db"), kek).unwrap()
-}
-
-/// A copy with one month shredded (not the month of the middle batch's first block, which
-/// the tampering below touches): verify passes and names it.
+/// A copy of the template, which holds a shredded month (see `build_template`).
 fn fresh_with_a_shredded_month() -> (tempfile::TempDir, PathBuf, u32) {
     let (tmp, data) = fresh();
-    let (_, _, batch) = middle_batch(&data);
-    let touched = batch.blocks[0].epoch;
-    let ks = keystore(&data);
-    let gone = ks
-        .epochs(TENANT)
-        .unwrap()
-        .into_iter()
-        .find(|e| *e != touched)
-        .expect("the synthetic year spans several months");
-    assert!(ks.forget_epoch(TENANT, gone).unwrap());
-    drop(ks);
-    let out = verify(&data, &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("epoch {gone}: ")), "{stdout}");
-    assert!(stdout.contains("shredded by policy at"), "{stdout}");
-    (tmp, data, gone)
+    (tmp, data, template().shredded)
 }
 
 #[test]

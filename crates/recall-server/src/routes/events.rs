@@ -58,7 +58,8 @@ pub async fn post_events(
         tokio::task::spawn_blocking(parse).await.map_err(internal)?
     }
     .map_err(body_problem)?;
-    let cutoff = state.cfg.retention.cutoff(&who.tenant, Timestamp::now());
+    let now = Timestamp::now();
+    let retention = &state.cfg.retention;
     for (i, e) in events.iter().enumerate() {
         if e.tenant.as_deref().is_some_and(|t| t != who.tenant) {
             return Err(Problem::new(StatusCode::FORBIDDEN, "Tenant mismatch")
@@ -66,11 +67,10 @@ pub async fn post_events(
                 .field("tenant")
                 .index(i));
         }
-        if e.time < cutoff {
-            return Err(Problem::bad_request(format!(
-                "time is older than this tenant's retention period ({} years): it would be shredded at once",
-                state.cfg.retention.years(&who.tenant)
-            ))
+        if e.time < retention.cutoff_for(&who.tenant, &e.action, now) {
+            return Err(Problem::bad_request(
+                "time is older than the retention period of this tenant or action: it would be shredded at once",
+            )
             .field("time")
             .index(i));
         }
