@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub public_transparency: bool,
     /// JWT bearer tokens for people; API keys work without it.
     pub jwt: Option<JwtConfig>,
+    /// How often the server runs retention, in seconds (daily by default); the first run
+    /// comes a minute after start, or sooner if this is shorter.
+    pub retention_interval_secs: u64,
     /// The data directory, whose size `/metrics` reports; set by the caller that opened
     /// it, never read from the file.
     #[serde(skip)]
@@ -62,6 +65,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             public_transparency: false,
             jwt: None,
+            retention_interval_secs: 86_400,
             data_dir: None,
             policy: Policy::default(),
             retention: Retention::default(),
@@ -91,6 +95,9 @@ impl ServerConfig {
         }
         if self.queue_events < self.max_batch_events {
             return Err("server.queue_events: must be at least server.max_batch_events".into());
+        }
+        if self.retention_interval_secs == 0 {
+            return Err("server.retention_interval_secs: must be at least 1".into());
         }
         if !(1..=3600).contains(&self.request_timeout_secs) {
             return Err("server.request_timeout_secs: must be 1..=3600".into());

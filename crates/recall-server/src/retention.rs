@@ -14,9 +14,7 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
-/// How often the server runs retention.
-pub const DAILY: Duration = Duration::from_secs(24 * 60 * 60);
-/// Delay of the first run after the server starts.
+/// Longest delay of the first run after the server starts.
 const FIRST_RUN: Duration = Duration::from_secs(60);
 
 /// Who runs retention, for its record.
@@ -71,15 +69,17 @@ pub fn expired(
         .map_err(|e| e.to_string())
 }
 
-/// Starts the daily retention run of the server (first one a minute after start).
-pub fn spawn_daily(state: AppState) {
+/// Starts the server's periodic retention run (`server.retention_interval_secs`, daily by
+/// default; the first a minute after start, or sooner with a shorter interval).
+pub fn spawn_periodic(state: AppState) {
+    let every = Duration::from_secs(state.cfg.retention_interval_secs);
     tokio::spawn(async move {
-        tokio::time::sleep(FIRST_RUN).await;
+        tokio::time::sleep(FIRST_RUN.min(every)).await;
         loop {
             if let Err(e) = run_once(&state).await {
-                tracing::error!(error = %e, "retention run failed; retried tomorrow");
+                tracing::error!(error = %e, "retention run failed; retried at the next one");
             }
-            tokio::time::sleep(DAILY).await;
+            tokio::time::sleep(every).await;
         }
     });
 }

@@ -124,10 +124,11 @@ impl EmbeddedStore {
 
 impl Store for EmbeddedStore {
     fn shred_blocks(&self, tenant: &str, epochs: &std::collections::BTreeSet<u32>) -> Result<u64> {
-        // Listed under the tenant's lock, so the sealed segments are exactly those before
-        // the active one; rewritten without it: the writer never touches a sealed segment,
-        // so appends go on meanwhile.
-        let sealed = self.with_log(tenant, |_| {
+        // Under the tenant's lock: an active segment holding such blocks is sealed first,
+        // and the sealed segments are listed (those before the active one). Rewritten
+        // without it: the writer never touches a sealed segment, so appends go on.
+        let sealed = self.with_log(tenant, |log| {
+            log.seal_if_holding(epochs)?;
             let log_dir = Paths::new(&self.tenant_dir(tenant)).log;
             let mut segments = segment::list(&log_dir, tenant)?;
             segments.pop();

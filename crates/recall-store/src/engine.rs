@@ -257,6 +257,34 @@ impl TenantLog {
         Ok(())
     }
 
+    /// Seals the active segment early if it holds a body block of one of `epochs`, so
+    /// that retention can delete those blocks (only sealed segments are rewritten).
+    /// Returns whether it sealed.
+    pub fn seal_if_holding(&mut self, epochs: &std::collections::BTreeSet<u32>) -> Result<bool> {
+        if self.poisoned {
+            return Err(StoreError::Broken {
+                tenant: self.tenant.clone(),
+                reason: "an earlier write failed; reopen the log".into(),
+            });
+        }
+        if self.active_batches == 0 {
+            return Ok(false);
+        }
+        // The writer's handle is write-only: read through the path.
+        let mut buf =
+            std::fs::read(&self.active_path).map_err(StoreError::io(&self.active_path))?;
+        buf.truncate(self.active_len as usize);
+        let mut holds = false;
+        segment::scan(&self.active_path, &buf, true, |batch, _| {
+            holds |= batch.blocks.iter().any(|b| epochs.contains(&b.epoch));
+            Ok(())
+        })?;
+        if holds {
+            self.seal()?;
+        }
+        Ok(holds)
+    }
+
     /// Persists a signed checkpoint (synced before it may be published).
     pub fn append_checkpoint(&mut self, note: &str) -> Result<()> {
         self.checkpoints.append(note)?;

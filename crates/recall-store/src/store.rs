@@ -106,8 +106,8 @@ pub trait Store: Send + Sync {
     /// Persists a signed checkpoint; durable on return.
     fn append_checkpoint(&self, tenant: &str, note: &str) -> Result<()>;
     /// Overwrites with zeros the sealed bytes of the tenant's body blocks of `epochs`
-    /// (whose keys were destroyed) in its sealed segments; returns how many blocks.
-    /// Blocks still in the active segment are left (unreadable without their keys).
+    /// (whose keys were destroyed); returns how many blocks. An active segment holding
+    /// such blocks is sealed first, since only sealed segments are rewritten.
     fn shred_blocks(&self, tenant: &str, epochs: &std::collections::BTreeSet<u32>) -> Result<u64>;
     /// Every persisted checkpoint note of the tenant, oldest first.
     fn checkpoints(&self, tenant: &str) -> Result<Vec<String>>;

@@ -12,8 +12,9 @@ use jiff::Timestamp;
 use recall_store::EmbeddedOptions;
 use recall_store::format::{Record, decode, read_frame};
 
-/// (epoch, all zero) of every block in the tenant's sealed segments.
-fn sealed_blocks(dir: &std::path::Path) -> Vec<(u32, bool)> {
+/// (epoch, all zero) of every block in the tenant's segments (all of them, or the
+/// sealed ones).
+fn blocks(dir: &std::path::Path, sealed_only: bool) -> Vec<(u32, bool)> {
     let log = dir.join("tenants").join("t").join("log");
     let mut names: Vec<_> = std::fs::read_dir(&log)
         .unwrap()
@@ -21,12 +22,14 @@ fn sealed_blocks(dir: &std::path::Path) -> Vec<(u32, bool)> {
         .filter(|p| p.extension().is_some_and(|e| e == "seg"))
         .collect();
     names.sort();
-    names.pop(); // the active one
+    if sealed_only {
+        names.pop(); // the active one
+    }
     let mut out = Vec::new();
     for path in names {
         let buf = std::fs::read(&path).unwrap();
         let mut at = 0;
-        while at < buf.len() {
+        while at < buf.len() && buf[at..].iter().any(|&b| b != 0) {
             let (payload, used) = read_frame(&buf[at..]).unwrap();
             if let Ok(Record::Batch(b)) = decode(payload) {
                 for block in &b.blocks {
@@ -58,16 +61,31 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
         first += events.len() as u64;
     }
     journal.checkpoint("t").unwrap();
-    let before = sealed_blocks(tmp.path());
-    assert!(before.iter().any(|b| b.0 == 202601) && before.iter().any(|b| b.0 == 202602));
+    let sealed = blocks(tmp.path(), true);
+    assert!(sealed.iter().any(|b| b.0 == 202601) && sealed.iter().any(|b| b.0 == 202602));
+    let before = blocks(tmp.path(), false);
+    assert!(
+        before.len() > sealed.len(),
+        "the active segment holds blocks too"
+    );
     assert!(before.iter().all(|b| !b.1), "nothing zero yet");
 
     assert_eq!(journal.shred("t", &[202601]).unwrap(), vec![202601]);
-    let after = sealed_blocks(tmp.path());
-    assert_eq!(after.len(), before.len(), "same blocks, same places");
+    // The active segment held blocks of the month: it was sealed, and every block of the
+    // month is gone, wherever it was; the others are untouched.
+    let after = blocks(tmp.path(), true);
+    assert_eq!(after.len(), before.len(), "same blocks, all sealed now");
     for (epoch, zero) in &after {
         assert_eq!(*zero, *epoch == 202601, "epoch {epoch}");
     }
+    // The log goes on in a new segment.
+    let more: Vec<_> = (0..50).map(|i| event(i, 2)).collect();
+    let batch = journal
+        .prepare("t", &more, first, Timestamp::now())
+        .unwrap();
+    journal.commit("t", &batch).unwrap();
+    first += more.len() as u64;
+    journal.checkpoint("t").unwrap();
     // Shredding again changes nothing and fails nothing.
     assert_eq!(journal.shred("t", &[202601]).unwrap(), Vec::<u32>::new());
 
@@ -77,7 +95,7 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     assert_eq!(t.events, first);
     let shredded: BTreeSet<u32> = t.shredded.iter().map(|r| r.epoch).collect();
     assert_eq!(shredded, BTreeSet::from([202601]));
-    assert_eq!(t.shredded[0].events, first / 2);
+    assert_eq!(t.shredded[0].events, (first - 50) / 2);
 }
 
 /// An action with a retention period of its own gets keys of its own: its months are

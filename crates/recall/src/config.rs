@@ -4,7 +4,8 @@
 //! `RECALL_SERVER_LISTEN`, `RECALL_SERVER_INSECURE_HTTP`, `RECALL_SERVER_TLS_CERT`,
 //! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`, `RECALL_SERVER_MAX_BODY_BYTES`,
 //! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
-//! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`.
+//! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`,
+//! `RECALL_SERVER_RETENTION_INTERVAL_SECS`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -200,10 +201,19 @@ impl Config {
                 *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
             }
         }
-        if let Some(v) = get("RECALL_SERVER_REQUEST_TIMEOUT_SECS") {
-            self.server.request_timeout_secs = v
-                .parse()
-                .context("RECALL_SERVER_REQUEST_TIMEOUT_SECS: not a number")?;
+        for (name, slot) in [
+            (
+                "RECALL_SERVER_REQUEST_TIMEOUT_SECS",
+                &mut self.server.request_timeout_secs,
+            ),
+            (
+                "RECALL_SERVER_RETENTION_INTERVAL_SECS",
+                &mut self.server.retention_interval_secs,
+            ),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
+            }
         }
         Ok(())
     }
@@ -263,7 +273,7 @@ pub fn default_file(origin: &str) -> String {
 # RECALL_SERVER_INSECURE_HTTP, RECALL_SERVER_TLS_CERT, RECALL_SERVER_TLS_KEY,
 # RECALL_SERVER_PUBLIC_TRANSPARENCY, RECALL_SERVER_MAX_BODY_BYTES,
 # RECALL_SERVER_MAX_BATCH_EVENTS, RECALL_SERVER_QUEUE_EVENTS,
-# RECALL_SERVER_REQUEST_TIMEOUT_SECS.
+# RECALL_SERVER_REQUEST_TIMEOUT_SECS, RECALL_SERVER_RETENTION_INTERVAL_SECS.
 
 [log]
 # Origin of this installation's logs. Checkpoints of tenant T name "<origin>/T" and are
@@ -304,6 +314,8 @@ batch_events = 8192
 # request_timeout_secs = 30
 # Serve checkpoints, tiles and proofs to anyone (true) or to verifier credentials only.
 # public_transparency = false
+# How often the server runs retention (seconds; the first run a minute after start).
+# retention_interval_secs = 86400
 # API keys (`recall keys create`) need no configuration. For people, accept JWTs (OIDC
 # access tokens) too: the secret's environment variable name, or a JWKS file.
 # [server.jwt]

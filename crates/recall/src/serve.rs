@@ -63,7 +63,7 @@ pub fn serve(
     let app = recall_server::app(state.clone());
     {
         let _in_runtime = runtime.enter();
-        recall_server::retention::spawn_daily(state.clone());
+        recall_server::retention::spawn_periodic(state.clone());
     }
     let served = runtime.block_on(recall_server::listen::serve(
         app,

@@ -265,3 +265,29 @@ fn all_bytes_of(path: &Path) -> Vec<u8> {
     }
     out
 }
+
+/// The server runs retention by itself (`server.retention_interval_secs`), recording each
+/// run as `recall:retention` before shredding.
+#[test]
+fn the_server_runs_retention_on_its_own() {
+    let (_root, data, writer, officer) = setup();
+    let server = Server::start(&data);
+    post_events(&server, &writer);
+    server.stop();
+    set_retention(&data, 2);
+    let server = Server::start_with(&data, &[("RECALL_SERVER_RETENTION_INTERVAL_SECS", "1")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.get(&officer, &format!("/v1/events/{T}/0")).status() != 410 {
+        assert!(std::time::Instant::now() < deadline, "no retention run");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let runs = events_of(&server, &officer, "action=delete");
+    assert_eq!(runs.len(), 1, "one run shredded; later runs found nothing: {runs:?}");
+    assert_eq!(runs[0]["actor"]["id"], "recall:retention");
+    assert_eq!(
+        runs[0]["detail"]["retention"]["shredded_epochs"],
+        json!([202302, 202303])
+    );
+    assert_eq!(server.get(&officer, &format!("/v1/events/{T}/3")).status(), 200);
+    server.stop();
+}

@@ -133,9 +133,14 @@ fn build_template() -> Template {
         "the template should hold several checkpoints"
     );
     // Every test runs with a month shredded by retention present (keys destroyed, sealed
-    // blocks zeroed): not a month of the middle batch of segment 1, which tests alter.
+    // blocks zeroed): not a month of the middle batch of segment 1, which tests alter, nor
+    // one in the active segment 3 (shredding would seal it early; tests cut it).
     let (_, _, batch) = middle_batch(&data);
-    let touched: Vec<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
+    let mut touched: Vec<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
+    let active = std::fs::read(seg_path(&data, SEG3)).unwrap();
+    for (_, b) in batch_frames(&active) {
+        touched.extend(b.blocks.iter().map(|b| b.epoch));
+    }
     let dir = recall::datadir::DataDir::open(&data, false).unwrap();
     let shredded = dir
         .journal

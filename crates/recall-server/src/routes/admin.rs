@@ -176,6 +176,7 @@ pub async fn settings(State(state): State<AppState>, who: Principal) -> Result<R
         "max_batch_events": c.max_batch_events,
         "queue_events": c.queue_events,
         "request_timeout_secs": c.request_timeout_secs,
+        "retention_interval_secs": c.retention_interval_secs,
         "public_transparency": c.public_transparency,
         "api_keys": state.auth.api_keys().is_some(),
         "jwt": jwt,
