@@ -282,12 +282,19 @@ fn the_server_runs_retention_on_its_own() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let runs = events_of(&server, &officer, "action=delete");
-    assert_eq!(runs.len(), 1, "one run shredded; later runs found nothing: {runs:?}");
+    assert_eq!(
+        runs.len(),
+        1,
+        "one run shredded; later runs found nothing: {runs:?}"
+    );
     assert_eq!(runs[0]["actor"]["id"], "recall:retention");
     assert_eq!(
         runs[0]["detail"]["retention"]["shredded_epochs"],
         json!([202302, 202303])
     );
-    assert_eq!(server.get(&officer, &format!("/v1/events/{T}/3")).status(), 200);
+    assert_eq!(
+        server.get(&officer, &format!("/v1/events/{T}/3")).status(),
+        200
+    );
     server.stop();
 }
