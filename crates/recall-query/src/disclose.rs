@@ -176,6 +176,24 @@ impl Field {
         }
     }
 
+    /// `"key":` as it opens the field's member in canonical JSON (no allocation on the
+    /// per-event path).
+    fn key_pattern(self) -> &'static [u8] {
+        match self.path().1 {
+            "id" => b"\"id\":",
+            "name" => b"\"name\":",
+            "role" => b"\"role\":",
+            "type" => b"\"type\":",
+            "purpose" => b"\"purpose\":",
+            "reason" => b"\"reason\":",
+            "ip" => b"\"ip\":",
+            "system" => b"\"system\":",
+            "device" => b"\"device\":",
+            "session" => b"\"session\":",
+            _ => b"\"detail\":",
+        }
+    }
+
     /// The dotted name (`actor.id`).
     pub fn name(self) -> String {
         match self.path() {
@@ -384,14 +402,7 @@ impl Lens {
     /// key that does not occur is absent (and the bytes can be handed out unchanged).
     fn may_change(&self, canonical: &[u8]) -> bool {
         Field::ALL.into_iter().any(|f| {
-            self.rule(f) != Rule::Show && {
-                let key = f.path().1;
-                let mut pat = Vec::with_capacity(key.len() + 3);
-                pat.push(b'"');
-                pat.extend_from_slice(key.as_bytes());
-                pat.extend_from_slice(b"\":");
-                memchr::memmem::find(canonical, &pat).is_some()
-            }
+            self.rule(f) != Rule::Show && memchr::memmem::find(canonical, f.key_pattern()).is_some()
         })
     }
 
@@ -522,6 +533,14 @@ mod tests {
             keyless.disclose(Field::PatientId, "MRN-1").unwrap(),
             "psn_unavailable"
         );
+    }
+
+    #[test]
+    fn each_fields_key_pattern_is_its_own_key() {
+        for f in Field::ALL {
+            let want = format!("\"{}\":", f.path().1);
+            assert_eq!(f.key_pattern(), want.as_bytes(), "{f:?}");
+        }
     }
 
     #[test]
