@@ -2,7 +2,8 @@
 //! against its PostgreSQL peer (PRODUCT.md §5). See docs/benchmarks.md.
 #![forbid(unsafe_code)]
 
-pub mod generator;
+/// The synthetic workload (its own crate, shared with the demo and the tests).
+pub use recall_synth as generator;
 pub mod peer;
 pub mod recall_cli;
 pub mod report;

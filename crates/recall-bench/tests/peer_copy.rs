@@ -6,8 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use recall_bench::generator::{Config, write_workload};
 use recall_bench::peer::{self, Cluster};
+use recall_synth::{Config, write_workload};
 
 fn bindir() -> Option<PathBuf> {
     let found = peer::locate_bindir();
@@ -55,7 +55,7 @@ fn copy_1000_rows_into_a_throwaway_cluster() {
         "1000"
     );
     // Values survive the trip: the first event as PostgreSQL sees it.
-    let first = recall_bench::generator::Generator::new(Config::hospital(1_000, 7))
+    let first = recall_synth::Generator::new(Config::hospital(1_000, 7))
         .next()
         .unwrap();
     let row = cluster

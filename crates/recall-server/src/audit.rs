@@ -1,21 +1,23 @@
 //! The log audits itself: every search, event read and report appends an event naming the
-//! caller (DICOM 110101 "Audit Log Used") before the answer is sent, durably; so does
-//! every API key created or revoked over the API.
+//! caller (DICOM 110101 "Audit Log Used") before the answer is sent, durably. The events
+//! are built by `recall_governance::record`, the one place that shapes recall's own
+//! records; key and hold changes go through `recall_governance::workflows`.
 
 use std::net::IpAddr;
 
 use jiff::Timestamp;
-use serde_json::{Map, Value, json};
+use recall_governance::{Act, GovernanceError, UseKind, Via, Who};
+use serde_json::{Map, Value};
 
-use crate::auth::{KeyInfo, Principal};
+use crate::auth::Principal;
 use crate::ingest::IngestError;
 use crate::problem::Problem;
 use crate::state::AppState;
 
 /// What was asked, for the audit event.
 pub struct Use<'a> {
-    /// `search` (searches and event reads) or `report`.
-    pub action: &'a str,
+    /// Searches and event reads, or reports.
+    pub kind: UseKind,
     /// The endpoint, e.g. `GET /v1/events`.
     pub endpoint: &'a str,
     /// The patient asked about, if any.
@@ -28,120 +30,37 @@ pub struct Use<'a> {
     pub justification: Option<&'a str>,
 }
 
+/// The actor of a principal's acts.
+pub fn who(p: &Principal) -> Who {
+    let kind = if p.subject.starts_with("jwt:") {
+        "user"
+    } else {
+        "service"
+    };
+    Who {
+        id: p.subject.clone(),
+        role: Some(p.role.to_string()),
+        kind,
+    }
+}
+
 /// Appends the audit event of a use of the log; errors become 503 so that no answer
 /// leaves without its record.
-pub async fn record(state: &AppState, who: &Principal, what: Use<'_>) -> Result<(), Problem> {
-    let mut event = base(who, what.action, what.client);
-    event["resource"] = json!({"type": "AuditEvent"});
-    event["purpose"] = json!("HCOMPL");
-    event["detail"] =
-        json!({"dicom_event": "110101", "endpoint": what.endpoint, "query": what.query});
-    if let Some(j) = what.justification {
-        event["detail"]["justification"] = json!(j);
-    }
-    if let Some(p) = what.patient {
-        event["patient"] = json!({ "id": p });
-    }
-    submit(state, who, event).await
-}
-
-/// A change to the tenant's credentials made over the API.
-pub struct KeyChange<'a> {
-    /// `create` or `revoke`.
-    pub action: &'a str,
-    /// The endpoint, e.g. `POST /v1/admin/keys`.
-    pub endpoint: &'a str,
-    /// The key created or revoked (its public facts).
-    pub key: &'a KeyInfo,
-    /// Caller's address.
-    pub client: Option<IpAddr>,
-}
-
-/// Appends the audit event of an API key created or revoked (DICOM 110113 "Security
-/// Alert", type 110136 "Security Roles Changed"): granting a role is granting access.
-pub async fn record_key_change(
-    state: &AppState,
-    who: &Principal,
-    what: KeyChange<'_>,
-) -> Result<(), Problem> {
-    let mut event = base(who, what.action, what.client);
-    event["resource"] = json!({"type": "ApiKey", "id": what.key.id});
-    event["purpose"] = json!("HSYSADMIN");
-    let mut detail = json!({
-        "dicom_event": "110113",
-        "dicom_type": "110136",
-        "endpoint": what.endpoint,
-        "role": what.key.role,
-    });
-    if let Some(l) = &what.key.label {
-        detail["label"] = json!(l);
-    }
-    event["detail"] = detail;
-    submit(state, who, event).await
-}
-
-/// A legal hold placed or released over the API.
-pub struct HoldChange<'a> {
-    /// `create` (placed) or `delete` (released).
-    pub action: &'a str,
-    /// The endpoint, e.g. `POST /v1/holds`.
-    pub endpoint: &'a str,
-    /// The hold.
-    pub hold: &'a crate::holds::Hold,
-    /// The held patient (placing a patient hold): recorded as the event's patient, so
-    /// the hold shows in that patient's access report.
-    pub patient: Option<&'a str>,
-    /// The held actor (placing an actor hold), recorded in `detail`.
-    pub actor: Option<&'a str>,
-    /// Caller's address.
-    pub client: Option<IpAddr>,
-}
-
-/// Appends the audit event of a legal hold placed or released.
-pub async fn record_hold_change(
-    state: &AppState,
-    who: &Principal,
-    what: HoldChange<'_>,
-) -> Result<(), Problem> {
-    let mut event = base(who, what.action, what.client);
-    event["resource"] = json!({"type": "LegalHold", "id": what.hold.id});
-    // HIPAA counts legal services among health care operations.
-    event["purpose"] = json!("HOPERAT");
-    let mut hold = what.hold.json();
-    if let Some(a) = what.actor {
-        hold["actor"] = json!(a);
-    }
-    event["detail"] = json!({"endpoint": what.endpoint, "hold": hold});
-    if let Some(p) = what.patient {
-        event["patient"] = json!({ "id": p });
-    }
-    submit(state, who, event).await
-}
-
-/// The fields every self-audit event has.
-fn base(who: &Principal, action: &str, client: Option<IpAddr>) -> Value {
-    let mut source = Map::new();
-    source.insert("system".into(), json!("recall"));
-    if let Some(ip) = client {
-        source.insert("ip".into(), json!(ip.to_string()));
-    }
-    json!({
-        "time": Timestamp::now().to_string(),
-        "actor": {"id": who.subject, "role": who.role.to_string(), "type": actor_type(&who.subject)},
-        "action": action,
-        "outcome": "success",
-        "source": source,
-    })
-}
-
-/// Validates and appends `event` to the caller's log, durably.
-async fn submit(state: &AppState, who: &Principal, event: Value) -> Result<(), Problem> {
-    let bytes = serde_json::to_vec(&event).unwrap_or_default();
-    let event = recall_model::parse_event(&bytes, Timestamp::now()).map_err(|e| {
-        tracing::error!(field = %e.field, "self-audit event invalid");
-        Problem::internal()
-    })?;
-    match state.ingest.submit(&who.tenant, vec![event]).await {
+pub async fn record(state: &AppState, caller: &Principal, what: Use<'_>) -> Result<(), Problem> {
+    let act = Act::LogUsed {
+        kind: what.kind,
+        patient: what.patient,
+        query: what.query,
+        justification: what.justification,
+    };
+    let via = Via::http(what.endpoint, what.client);
+    let event = act
+        .event(&who(caller), &via, Timestamp::now())
+        .map_err(|e| {
+            tracing::error!(field = %e.field, "self-audit event invalid");
+            Problem::internal()
+        })?;
+    match state.ingest.submit(&caller.tenant, vec![event]).await {
         Ok(_) => Ok(()),
         Err(IngestError::Overloaded { retry_after }) => Err(Problem::unavailable(retry_after)
             .detail("the audit record of this request could not be queued")),
@@ -149,10 +68,19 @@ async fn submit(state: &AppState, who: &Principal, event: Value) -> Result<(), P
     }
 }
 
-fn actor_type(subject: &str) -> &'static str {
-    if subject.starts_with("jwt:") {
-        "user"
-    } else {
-        "service"
+/// A governance workflow's failure as an answer: its record could not be queued (503), the
+/// request was invalid (400 naming the field), or an internal failure (500).
+pub fn problem(e: GovernanceError) -> Problem {
+    use recall_governance::{CredentialError, HoldError};
+    match e {
+        GovernanceError::Busy { retry_after } => Problem::unavailable(retry_after)
+            .detail("the audit record of this change could not be queued"),
+        GovernanceError::Credentials(CredentialError::InvalidLabel(why)) => {
+            Problem::bad_request(format!("label {why}")).field("label")
+        }
+        GovernanceError::Holds(HoldError::Invalid { field, message }) => {
+            Problem::bad_request(message).field(field)
+        }
+        other => crate::state::internal(other),
     }
 }

@@ -19,14 +19,12 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
-pub mod holds;
+pub mod governance;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
 pub mod problem;
-pub mod retention;
 pub mod routes;
-mod sqlite;
 pub mod state;
 pub mod telemetry;
 
@@ -62,7 +60,8 @@ pub fn state(
     )?;
     let holds = match &cfg.data_dir {
         Some(dir) => Some(Arc::new(
-            holds::Holds::open(&dir.join(holds::HOLDS_FILE)).map_err(std::io::Error::other)?,
+            recall_governance::Holds::open(&dir.join(recall_governance::HOLDS_FILE))
+                .map_err(std::io::Error::other)?,
         )),
         None => None,
     };

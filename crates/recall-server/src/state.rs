@@ -29,7 +29,7 @@ pub struct Inner {
     /// Credential checks.
     pub auth: Arc<Authenticator>,
     /// Legal holds (`None` when the server has no data directory, as in some tests).
-    pub holds: Option<Arc<crate::holds::Holds>>,
+    pub holds: Option<Arc<recall_governance::Holds>>,
     /// Server settings.
     pub cfg: ServerConfig,
     /// Prometheus rendering, when metrics are installed.

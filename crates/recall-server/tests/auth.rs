@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use recall_crypto::SecretBytes;
 use recall_server::auth::{
-    ApiKeys, AuthError, Authenticator, JwtConfig, JwtVerifier, Principal, Role,
+    ApiKeys, AuthError, Authenticator, CredentialError, JwtConfig, JwtVerifier, Principal, Role,
 };
 use recall_server::config::ServerConfig;
 use recall_server::listen::{self, ListenError};
@@ -167,7 +167,7 @@ fn wrong_tampered_and_foreign_keys_are_refused() {
     // Bad tenants and roles.
     assert!(matches!(
         foreign.create("Not A Tenant", Role::Writer),
-        Err(AuthError::InvalidTenant { .. })
+        Err(CredentialError::InvalidTenant { .. })
     ));
     assert!("root".parse::<Role>().is_err());
     for r in Role::ALL {

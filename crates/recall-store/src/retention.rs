@@ -51,6 +51,75 @@ pub fn split_key_epoch(epoch: u32) -> (u32, u32) {
     (epoch % 1_000_000, epoch / 1_000_000)
 }
 
+/// What a retention run writes in the tenant's log (`detail.retention` of its event)
+/// before it destroys any key: `verify` holds every keystore tombstone against these
+/// records (docs/design/retention.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetentionRecord {
+    /// The tenant's period, years.
+    pub years: u32,
+    /// Events of the tenant's own class before this are past retention.
+    pub cutoff: Timestamp,
+    /// Key epochs this run destroys.
+    pub shredded_epochs: Vec<u32>,
+    /// Key epochs destroyed before this run (the keystore's tombstones when it began), as
+    /// inclusive ranges of consecutive months: so a tombstone stays accounted for after
+    /// the record that first named it is itself shredded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previously_shredded: Vec<[u32; 2]>,
+    /// The holds active when the run began, with the months past retention each kept.
+    /// `None` in records written before holds were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Vec<HeldMonths>>,
+}
+
+/// One active hold as a retention run saw it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeldMonths {
+    /// The hold's id.
+    pub id: String,
+    /// The months (`yyyymm`) past retention that it kept.
+    pub months: Vec<u32>,
+}
+
+/// The key epoch after `epoch` in the same class (the next calendar month).
+pub fn next_epoch(epoch: u32) -> u32 {
+    if epoch % 100 == 12 {
+        epoch + 89
+    } else {
+        epoch + 1
+    }
+}
+
+/// `epochs` (any order) as inclusive ranges of consecutive key epochs, ascending.
+pub fn epoch_ranges(epochs: &[u32]) -> Vec<[u32; 2]> {
+    let mut sorted = epochs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<[u32; 2]> = Vec::new();
+    for e in sorted {
+        match out.last_mut() {
+            Some(r) if next_epoch(r[1]) == e => r[1] = e,
+            _ => out.push([e, e]),
+        }
+    }
+    out
+}
+
+/// Whether `epoch` lies in one of `ranges` (from [`epoch_ranges`]).
+pub fn in_ranges(ranges: &[[u32; 2]], epoch: u32) -> bool {
+    ranges.iter().any(|[a, b]| {
+        let mut e = *a;
+        while e <= *b {
+            if e == epoch {
+                return true;
+            }
+            e = next_epoch(e);
+        }
+        false
+    })
+}
+
 impl Retention {
     /// Checks every period is 1..=100 years; the error names the setting.
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -109,7 +178,7 @@ impl Retention {
 }
 
 /// `now` minus `years` calendar years (UTC).
-fn years_before(now: Timestamp, years: u32) -> Timestamp {
+pub fn years_before(now: Timestamp, years: u32) -> Timestamp {
     now.to_zoned(TimeZone::UTC)
         .checked_sub(i64::from(years).years())
         .map(|z| z.timestamp())
@@ -117,7 +186,7 @@ fn years_before(now: Timestamp, years: u32) -> Timestamp {
 }
 
 /// The first instant after the month `epoch` (`yyyymm`).
-fn epoch_end(epoch: u32) -> Option<Timestamp> {
+pub fn epoch_end(epoch: u32) -> Option<Timestamp> {
     let (y, m) = (
         i16::try_from(epoch / 100).ok()?,
         i8::try_from(epoch % 100).ok()?,
@@ -212,6 +281,17 @@ mod tests {
                 .unwrap_err()
                 .contains("retention.actions.export")
         );
+    }
+
+    #[test]
+    fn epochs_compress_to_ranges_of_consecutive_months_per_class() {
+        let r = epoch_ranges(&[202601, 202512, 202511, 202603, 1_202_512, 1_202_601]);
+        assert_eq!(
+            r,
+            vec![[202511, 202601], [202603, 202603], [1_202_512, 1_202_601]]
+        );
+        assert!(in_ranges(&r, 202512) && in_ranges(&r, 1_202_601));
+        assert!(!in_ranges(&r, 202602) && !in_ranges(&r, 202513));
     }
 
     #[test]

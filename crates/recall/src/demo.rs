@@ -4,8 +4,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use recall_bench::generator::{Config, Event, Generator, write_json_line};
-use recall_server::auth::Role;
+use recall_governance::Role;
+use recall_governance::workflows::{self, NewKey};
+use recall_synth::{Config, Event, Generator, write_json_line};
 
 use crate::datadir::{self, DataDir};
 use crate::import::{ImportOptions, import};
@@ -47,8 +48,26 @@ pub fn run(path: &std::path::Path, events: u64, listen: Option<String>) -> anyho
     eprintln!("indexing…");
     let db = serve::open_db(&dir)?;
     let keys = serve::api_keys(&dir)?;
-    let (_, reader) = keys.create(TENANT, Role::Auditor)?;
-    let (_, writer) = keys.create(TENANT, Role::Writer)?;
+    let (who, via) = (
+        recall_governance::operator::current(),
+        recall_governance::Via::cli("recall demo"),
+    );
+    let recorder = recall_governance::Direct::new(&db);
+    let by = workflows::Actor {
+        who: &who,
+        via: &via,
+        recorder: &recorder,
+    };
+    let key = |role| {
+        let new = NewKey {
+            tenant: TENANT,
+            role,
+            label: Some("demo"),
+            patient_binding: None,
+        };
+        workflows::create_key(&keys, &by, &new).map(|(_, text)| text)
+    };
+    let (reader, writer) = (key(Role::Auditor)?, key(Role::Writer)?);
     drop(keys);
     let scheme = if dir.config.server.tls_cert.is_some() {
         "https"

@@ -3,11 +3,11 @@
 
 use anyhow::bail;
 use jiff::Timestamp;
+use recall_governance::workflows::{self, NewHold};
+use recall_governance::{Direct, Scope, Via, operator};
 use recall_query::{Db, Subject};
-use recall_server::holds::{Hold, Scope};
-use serde_json::json;
 
-use crate::query_cli::{append_event, check_tenant, cli_actor};
+use crate::query_cli::check_tenant;
 use crate::retention::open_holds;
 
 /// The `holds` verbs.
@@ -54,6 +54,9 @@ pub enum HoldsCommand {
 /// Runs one `holds` verb on the data directory at `path` (with its index `db`).
 pub fn run(path: &std::path::Path, db: &Db, cmd: HoldsCommand) -> anyhow::Result<()> {
     let holds = open_holds(path)?;
+    let who = operator::current();
+    let recorder = Direct::new(db);
+    let by = |command: &'static str| (Via::cli(command), &who, &recorder);
     match cmd {
         HoldsCommand::Create {
             tenant,
@@ -71,15 +74,20 @@ pub fn run(path: &std::path::Path, db: &Db, cmd: HoldsCommand) -> anyhow::Result
                 (None, None, Some(from), Some(to)) => Scope::Time { from, to },
                 _ => bail!("give one of --patient, --actor, or --from with --to"),
             };
-            let hold = holds.create(&tenant, scope, &matter, &cli_actor())?;
-            record(
-                db,
-                &tenant,
-                "create",
-                &hold,
-                patient.as_deref(),
-                actor.as_deref(),
-            )?;
+            let (via, who, recorder) = by("recall holds create");
+            let actor_of = workflows::Actor {
+                who,
+                via: &via,
+                recorder,
+            };
+            let new = NewHold {
+                tenant: &tenant,
+                scope,
+                matter: &matter,
+                patient: patient.as_deref(),
+                actor: actor.as_deref(),
+            };
+            let hold = workflows::place_hold(&holds, &actor_of, new)?;
             println!("{}", hold.json());
         }
         HoldsCommand::List { tenant } => {
@@ -87,43 +95,18 @@ pub fn run(path: &std::path::Path, db: &Db, cmd: HoldsCommand) -> anyhow::Result
                 println!("{}", h.json());
             }
         }
-        HoldsCommand::Release { tenant, id } => match holds.release(&tenant, &id, &cli_actor())? {
-            None => bail!("tenant {tenant} has no hold {id}"),
-            Some((hold, changed)) => {
-                if changed {
-                    record(db, &tenant, "delete", &hold, None, None)?;
-                }
-                println!("{}", hold.json());
+        HoldsCommand::Release { tenant, id } => {
+            let (via, who, recorder) = by("recall holds release");
+            let actor_of = workflows::Actor {
+                who,
+                via: &via,
+                recorder,
+            };
+            match workflows::release_hold(&holds, &actor_of, &tenant, &id)? {
+                None => bail!("tenant {tenant} has no hold {id}"),
+                Some((hold, _)) => println!("{}", hold.json()),
             }
-        },
+        }
     }
     Ok(())
-}
-
-/// Appends the record of a hold placed or released (the API's shape, the CLI's actor).
-fn record(
-    db: &Db,
-    tenant: &str,
-    action: &str,
-    hold: &Hold,
-    patient: Option<&str>,
-    actor: Option<&str>,
-) -> anyhow::Result<()> {
-    let mut detail = hold.json();
-    if let Some(a) = actor {
-        detail["actor"] = json!(a);
-    }
-    let mut event = json!({
-        "time": Timestamp::now().to_string(),
-        "actor": {"id": cli_actor(), "type": "user"},
-        "action": action,
-        "resource": {"type": "LegalHold", "id": hold.id},
-        "purpose": "HOPERAT",
-        "source": {"system": "recall-cli"},
-        "detail": {"endpoint": "recall holds", "hold": detail},
-    });
-    if let Some(p) = patient {
-        event["patient"] = json!({ "id": p });
-    }
-    append_event(db, tenant, &event)
 }

@@ -1,14 +1,18 @@
 //! `recall keys`: create, list and revoke API keys (`auth.db`, stored as
-//! HMAC(pepper, key) with the pepper from the keystore). Opens only the keystore and
-//! `auth.db`, never the log, so it works while the server runs.
+//! HMAC(pepper, key) with the pepper from the keystore), and rotate the key-encryption and
+//! checkpoint signing keys. Every change is recorded in the logs it affects, as the
+//! operating-system user; `create`, `list` and `revoke` work while the server runs (the
+//! record then waits in the outbox for the server).
 
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use recall_server::auth::{API_KEYS_FILE, ApiKeys, KeyInfo, PEPPER_SECRET, Role};
+use recall_governance::workflows::{self, NewKey};
+use recall_governance::{API_KEYS_FILE, Act, ApiKeys, KeyInfo, PEPPER_SECRET, Role, Rotation};
 
 use crate::config::{self, Config};
+use crate::operator_cli::{RecordedIn, as_operator, record_everywhere};
 
 /// The `keys` verbs.
 #[derive(Debug, Subcommand)]
@@ -98,6 +102,22 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::RotateKek { new_kek_env } => rotate_kek(data_dir, new_kek_env.as_deref())?,
         KeysCommand::RotateSigning { finish } => {
             let done = crate::datadir::rotate_signing(data_dir, finish)?;
+            let rotation = if finish {
+                Rotation::SigningFinished {
+                    vkey: done.vkey.clone(),
+                    retired: done.retired,
+                }
+            } else {
+                Rotation::SigningStarted {
+                    vkey: done.vkey.clone(),
+                }
+            };
+            let command = if finish {
+                "recall keys rotate-signing --finish"
+            } else {
+                "recall keys rotate-signing"
+            };
+            record_everywhere(data_dir, command, &Act::Rotated(&rotation))?;
             println!("{}", done.vkey);
             if finish {
                 eprintln!(
@@ -125,17 +145,28 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
                     }
                     let key = open_keystore(data_dir)?.index_key(&tenant)?;
                     let indexer = recall_crypto::BlindIndexer::new(&key);
-                    Some(recall_server::auth::patient_binding(&indexer, &p))
+                    Some(recall_governance::patient_binding(&indexer, &p))
                 }
                 (_, Some(_)) => bail!("--patient: only a patient key is bound to a patient"),
                 (_, None) => None,
             };
-            let (info, text) =
-                keys()?.create_bound(&tenant, role, label.as_deref(), binding.as_deref())?;
+            let keys = keys()?;
+            let new = NewKey {
+                tenant: &tenant,
+                role,
+                label: label.as_deref(),
+                patient_binding: binding.as_deref(),
+            };
+            let ((info, text), recorded) = as_operator(data_dir, "recall keys create", |by, _| {
+                workflows::create_key(&keys, by, &new)
+            })?;
             println!("{text}");
             eprintln!(
-                "created key {} ({} for tenant {}); it is shown only this once",
-                info.id, info.role, info.tenant
+                "created key {} ({} for tenant {}); it is shown only this once{}",
+                info.id,
+                info.role,
+                info.tenant,
+                outbox_note(recorded)
             );
         }
         KeysCommand::List => {
@@ -146,20 +177,54 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
         }
         KeysCommand::Revoke { id } => {
             let keys = keys()?;
-            if keys.revoke(&id)? {
-                println!("revoked {id}");
-            } else if keys.list()?.iter().any(|k| k.id == id) {
-                println!("{id} was already revoked");
-            } else {
+            let Some(tenant) = keys
+                .list()?
+                .into_iter()
+                .find(|k| k.id == id)
+                .map(|k| k.tenant)
+            else {
                 bail!("no API key with id {id}");
+            };
+            let (revoked, recorded) = as_operator(data_dir, "recall keys revoke", |by, _| {
+                workflows::revoke_key(&keys, by, &tenant, &id)
+            })?;
+            match revoked {
+                Some((_, true)) => println!("revoked {id}{}", outbox_note(recorded)),
+                _ => println!("{id} was already revoked"),
             }
         }
     }
     Ok(())
 }
 
+/// What to tell the operator when the record waits for the server.
+fn outbox_note(recorded: RecordedIn) -> &'static str {
+    match recorded {
+        RecordedIn::Log => "",
+        RecordedIn::Outbox => " (the running server records it in the tenant's log)",
+    }
+}
+
 fn rotate_kek(data_dir: &Path, new_env: Option<&str>) -> anyhow::Result<()> {
-    let done = crate::datadir::rotate_kek(data_dir, new_env)?;
+    let command = "recall keys rotate-kek";
+    // Recorded first: afterwards the configured KEK may no longer open the directory (an
+    // environment provider's variable is pointed at the new one only later).
+    record_everywhere(
+        data_dir,
+        command,
+        &Act::Rotated(&Rotation::Kek { failed: false }),
+    )?;
+    let done = match crate::datadir::rotate_kek(data_dir, new_env) {
+        Ok(done) => done,
+        Err(e) => {
+            // The old KEK still holds: say so in the logs too.
+            let failed = Act::Rotated(&Rotation::Kek { failed: true });
+            if let Err(again) = record_everywhere(data_dir, command, &failed) {
+                eprintln!("warning: recording the failed rotation: {again:#}");
+            }
+            return Err(e);
+        }
+    };
     println!(
         "re-wrapped {} secrets under the new key-encryption key",
         done.secrets

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod holds_cli;
 pub mod import;
 pub mod keys;
+pub mod operator_cli;
 pub mod proofs;
 pub mod query_cli;
 pub mod retention;

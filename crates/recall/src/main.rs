@@ -263,6 +263,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let started = Instant::now();
             let db = recall_query::Db::open(dir.journal.clone(), &dir.path.join(datadir::INDEX))?;
             let n = db.reindex()?;
+            drop(db);
+            drop(dir);
+            let act = recall_governance::Act::Reindexed { events: n };
+            recall::operator_cli::record_everywhere(&cli.data, "recall reindex", &act)?;
             eprintln!(
                 "reindexed {n} events in {:.1}s",
                 started.elapsed().as_secs_f64()
@@ -297,15 +301,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let dir = DataDir::open(&cli.data, false)?;
             let db = recall::serve::open_db(&dir)?;
             let policy = dir.config.retention.policy();
-            let holds = recall::retention::open_holds(&dir.path)?;
-            let opts = recall::retention::RunOptions {
-                retention: &policy,
-                holds: Some(&holds),
-                only: tenant.as_deref(),
-                dry_run,
-                now: jiff::Timestamp::now(),
-            };
-            for r in recall::retention::run(&db, &opts)? {
+            let now = jiff::Timestamp::now();
+            let runs =
+                recall::retention::run(&dir.path, &db, &policy, tenant.as_deref(), dry_run, now)?;
+            for r in runs {
                 let verb = if dry_run { "would shred" } else { "shredded" };
                 let what = if r.epochs.is_empty() {
                     "nothing past retention".to_string()

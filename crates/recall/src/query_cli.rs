@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use jiff::Timestamp;
+use recall_governance::{Act, Direct, Recorder, UseKind, Via, operator};
 use recall_query::{Db, Filter, Lens, Order, Policy, Query, Reader, ReportFormat, TimeRange};
 use serde_json::{Map, Value, json};
 
@@ -182,7 +183,7 @@ pub fn search(
     audit(
         db,
         &args.tenant,
-        "search",
+        UseKind::Search,
         "recall search",
         args.patient.as_deref(),
         recorded,
@@ -297,7 +298,7 @@ pub fn report(
     audit(
         db,
         tenant,
-        "report",
+        UseKind::Report,
         "recall report",
         patient,
         q,
@@ -316,56 +317,21 @@ pub fn report(
 fn audit(
     db: &Db,
     tenant: &str,
-    action: &str,
-    endpoint: &str,
+    kind: UseKind,
+    command: &str,
     patient: Option<&str>,
     query: Map<String, Value>,
     justification: Option<&str>,
 ) -> anyhow::Result<()> {
-    let mut event = json!({
-        "time": Timestamp::now().to_string(),
-        "actor": {"id": cli_actor(), "type": "user"},
-        "action": action,
-        "resource": {"type": "AuditEvent"},
-        "purpose": "HCOMPL",
-        "source": {"system": "recall-cli"},
-        "detail": {"dicom_event": "110101", "endpoint": endpoint, "query": query},
-    });
-    if let Some(p) = patient {
-        event["patient"] = json!({ "id": p });
-    }
-    if let Some(j) = justification {
-        event["detail"]["justification"] = json!(j);
-    }
-    append_event(db, tenant, &event)
-}
-
-/// The operating-system user running the CLI, as an actor id (`cli:<user>`).
-pub fn cli_actor() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-    )
-}
-
-/// Appends (durably), checkpoints and indexes one event the CLI itself records.
-pub fn append_event(db: &Db, tenant: &str, event: &Value) -> anyhow::Result<()> {
-    let event = recall_model::parse_event(&serde_json::to_vec(event)?, Timestamp::now())
-        .map_err(|e| anyhow::anyhow!("audit event: {}: {}", e.field, e.message))?;
-    let journal = db.journal();
-    journal.open_tenant(tenant)?;
-    let events = vec![event];
-    let batch = journal.prepare(
-        tenant,
-        &events,
-        journal.store().size(tenant)?,
-        Timestamp::now(),
-    )?;
-    let committed = journal
-        .commit(tenant, &batch)
+    let act = Act::LogUsed {
+        kind,
+        patient,
+        query,
+        justification,
+    };
+    let event = act.event(&operator::current(), &Via::cli(command), Timestamp::now())?;
+    Direct::new(db)
+        .record(tenant, event)
         .context("recording the audit event")?;
-    journal.checkpoint(tenant)?;
-    db.index_batch(tenant, &batch, &committed.location, &events)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }

@@ -10,11 +10,13 @@ use recall_server::auth::{ApiKeys, Authenticator, JwtVerifier};
 
 use crate::datadir::{self, DataDir};
 
-/// Opens the indexes of a data directory, catching them up with the logs.
+/// Opens the indexes of a data directory, catching them up with the logs, and appends
+/// the records that waited in the outbox while a server held the directory.
 pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {
     let cache = dir.config.server.cache_mb.saturating_mul(1 << 20);
     let db = Db::open_with_cache(dir.journal.clone(), &dir.path.join(datadir::INDEX), cache)
         .context("opening the indexes")?;
+    crate::operator_cli::drain_outbox(dir, &db).context("appending the outbox")?;
     Ok(Arc::new(db))
 }
 
@@ -23,9 +25,9 @@ pub fn api_keys(dir: &DataDir) -> anyhow::Result<ApiKeys> {
     let pepper = dir
         .journal
         .keystore()
-        .named_secret(recall_server::auth::PEPPER_SECRET)
+        .named_secret(recall_governance::PEPPER_SECRET)
         .context("reading the API-key pepper")?;
-    ApiKeys::open(&dir.path.join(recall_server::auth::API_KEYS_FILE), pepper)
+    ApiKeys::open(&dir.path.join(recall_governance::API_KEYS_FILE), pepper)
         .context("opening the API-key table")
 }
 
@@ -61,9 +63,13 @@ pub fn serve(
         .build()?;
     let state = recall_server::state(db, auth, cfg.clone(), Some(metrics))?;
     let app = recall_server::app(state.clone());
+    let marker = runtime
+        .block_on(recall_server::governance::start_recording(&state))
+        .context("recording the start in every tenant's log")?;
     {
         let _in_runtime = runtime.enter();
-        recall_server::retention::spawn_periodic(state.clone());
+        recall_server::governance::spawn_periodic(state.clone());
+        recall_server::governance::spawn_outbox_drain(state.clone());
     }
     let served = runtime.block_on(recall_server::listen::serve(
         app,
@@ -72,7 +78,11 @@ pub fn serve(
         shutdown_signal(),
     ));
     state.ready.store(false, Ordering::Release);
-    tracing::info!("stopping: draining the writer");
+    tracing::info!("stopping: recording the stop, draining the writer");
+    if let Err(e) = runtime.block_on(recall_server::governance::stop_recording(&state, marker)) {
+        // The next start records that this run ended without its stop record.
+        tracing::error!(error = %e, "recording the stop failed");
+    }
     state.ingest.shutdown();
     drop(runtime);
     served.context("serving")?;

@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use jiff::{Timestamp, ToSpan, tz::TimeZone};
 use proptest::prelude::*;
 use recall::datadir::DataDir;
-use recall::retention::{RunOptions, open_holds, run};
+use recall::retention::{open_holds, run};
+use recall_governance::{Direct, Recorder, Scope};
 use recall_model::Epoch;
 use recall_query::{Lookup, Subject};
-use recall_server::holds::Scope;
 use recall_store::retention::Retention;
 use serde_json::json;
 
@@ -136,7 +136,9 @@ fn check_timeline(ops: &[Op]) {
                 } else {
                     dir.journal.store().size(T).unwrap()
                 };
-                recall::query_cli::append_event(&db, T, &event).unwrap();
+                let event =
+                    recall_model::parse_event(&serde_json::to_vec(&event).unwrap(), now).unwrap();
+                Direct::new(&db).record(T, event).unwrap();
                 model.events.push((seq, Epoch::of(time).0, *p, *a));
             }
             Op::HoldPatient(p) => {
@@ -180,14 +182,7 @@ fn check_timeline(ops: &[Op]) {
                         model.shredded.insert(m);
                     }
                 }
-                let opts = RunOptions {
-                    retention: &retention,
-                    holds: Some(&holds),
-                    only: Some(T),
-                    dry_run: false,
-                    now,
-                };
-                run(&db, &opts).unwrap();
+                run(&path, &db, &retention, Some(T), false, now).unwrap();
                 for &(s, month, _, _) in &model.events {
                     let got = db.get(T, s).unwrap();
                     if model.shredded.contains(&month) {

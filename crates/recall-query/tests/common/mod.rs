@@ -7,12 +7,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use recall_bench::generator::{Config, Generator, write_json_line};
 use recall_crypto::{Kek, Keystore};
 use recall_ledger::Signer;
 use recall_model::Event;
 use recall_query::{Db, Filter, Order, Query};
 use recall_store::{EmbeddedOptions, EmbeddedStore, Journal};
+use recall_synth::{Config, Generator, write_json_line};
 
 pub const TENANTS: [&str; 3] = ["north", "south", "east"];
 

@@ -2,7 +2,6 @@
 //! and JWTs) and the axum extractor. Design and roles table: docs/design/auth.md.
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
@@ -10,88 +9,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use crate::problem::Problem;
-use recall_query::Reader;
 
-mod api_keys;
 mod jwt;
 
-pub use api_keys::{
-    API_KEYS_FILE, ApiKeys, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, REFRESH, check_label,
-};
 pub use jwt::{JwtConfig, JwtVerifier};
-
-/// What a credential may do (minimum necessary; see docs/design/auth.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Appends events; reads nothing.
-    Writer,
-    /// Searches, reads events, runs reports; `detail` only with a justification.
-    Auditor,
-    /// Manages keys and settings; sees no event contents.
-    Admin,
-    /// Reads the transparency endpoints (checkpoints, tiles, proofs) only.
-    Verifier,
-    /// Searches and reads pseudonymised events, without free text (debugging without PHI).
-    Engineer,
-    /// Searches, reads events and runs reports with every field.
-    PrivacyOfficer,
-    /// One patient: the accesses to their own data.
-    Patient,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 7] = [
-        Role::Writer,
-        Role::Auditor,
-        Role::Admin,
-        Role::Verifier,
-        Role::Engineer,
-        Role::PrivacyOfficer,
-        Role::Patient,
-    ];
-
-    /// The name (`writer`, `privacy_officer`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Writer => "writer",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-            Role::Verifier => "verifier",
-            Role::Engineer => "engineer",
-            Role::PrivacyOfficer => "privacy_officer",
-            Role::Patient => "patient",
-        }
-    }
-
-    /// How the role reads events (`None`: it reads no event contents).
-    pub fn reader(self) -> Option<Reader> {
-        match self {
-            Role::Auditor => Some(Reader::Auditor),
-            Role::Engineer => Some(Reader::Engineer),
-            Role::PrivacyOfficer => Some(Reader::PrivacyOfficer),
-            Role::Patient => Some(Reader::Patient),
-            Role::Writer | Role::Admin | Role::Verifier => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = AuthError;
-    fn from_str(s: &str) -> Result<Self, AuthError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or(AuthError::UnknownRole)
-    }
-}
+pub use recall_governance::credentials::{
+    API_KEYS_FILE, ApiKeys, CredentialError, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, PREFIX,
+    REFRESH, Role, check_label, check_tenant, patient_binding,
+};
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,12 +39,6 @@ pub enum PatientScope {
     /// An API key's binding: the keyed hash of the patient id ([`patient_binding`]), so
     /// `auth.db` holds no patient identifier.
     Binding(String),
-}
-
-/// The binding an API key stores for a patient: hex of the tenant's keyed hash of the id
-/// in the `patient-key` domain (apart from the index's own tokens).
-pub fn patient_binding(indexer: &recall_crypto::BlindIndexer, patient: &str) -> String {
-    hex::encode(indexer.token("patient-key", patient))
 }
 
 impl Principal {
@@ -174,42 +93,9 @@ impl Principal {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// A role name is not one of the roles.
-    #[error(
-        "unknown role (expected writer, auditor, admin, verifier, engineer, privacy_officer or patient)"
-    )]
-    UnknownRole,
-    /// A tenant name is not valid (see the event format's tenant rules).
-    #[error("invalid tenant: {reason}")]
-    InvalidTenant {
-        /// Why.
-        reason: String,
-    },
-    /// The API key database could not be created or opened.
-    #[error("API key database {path}: {source}")]
-    KeysIo {
-        /// The database file.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// An SQLite error in the API key database.
-    #[error("API key database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored API key row is damaged (bad role, timestamp or MAC length).
-    #[error("API key {id} is damaged in the database: {reason}")]
-    KeyDamaged {
-        /// The key id.
-        id: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// A `patient` key was asked for without its patient, or another role with one.
-    #[error("a patient key is bound to exactly one patient; other roles to none")]
-    PatientBinding,
-    /// A key label is not acceptable.
-    #[error("invalid label: {0}")]
-    InvalidLabel(String),
+    /// The credential store failed or refused (unknown role, bad tenant or label, …).
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
     /// The JWT configuration is not usable.
     #[error("jwt configuration: {0}")]
     JwtConfig(String),
@@ -263,7 +149,7 @@ impl Authenticator {
                 .detail("only the Bearer authentication scheme is supported"));
         }
         let token = token.trim();
-        if token.starts_with(api_keys::PREFIX) {
+        if token.starts_with(PREFIX) {
             let keys = self.keys.as_ref().ok_or_else(invalid)?;
             match keys.verify(token) {
                 Ok(Some(info)) => Ok(Principal {
@@ -322,10 +208,4 @@ where
         let auth = Arc::<Authenticator>::from_ref(state);
         auth.authenticate(&parts.headers).map(Some)
     }
-}
-
-/// Checks a tenant name with the event format's rules.
-fn check_tenant(tenant: &str) -> Result<(), AuthError> {
-    recall_model::validate_tenant(tenant)
-        .map_err(|e| AuthError::InvalidTenant { reason: e.message })
 }

@@ -11,11 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::audit::{self, KeyChange};
-use crate::auth::{ApiKeys, AuthError, KeyInfo, Principal, Role};
+use recall_governance::workflows::{self, NewKey};
+
+use crate::audit;
+use crate::auth::{ApiKeys, KeyInfo, Principal, Role};
+use crate::governance::with_recorder;
 use crate::problem::Problem;
 use crate::routes::events::json_body;
-use crate::state::{AppState, blocking, internal};
+use crate::state::{AppState, internal};
 
 /// Roles that may use these endpoints.
 pub const ADMINS: &[Role] = &[Role::Admin];
@@ -42,31 +45,43 @@ fn key_json(k: &KeyInfo) -> Value {
     })
 }
 
-/// Runs `f` on the API key table off the async workers; 404 when the server has none.
+/// Runs `f` on the API key table off the async workers, with a recorder for the change's
+/// record; 404 when the server has none.
 async fn with_keys<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&ApiKeys) -> Result<T, AuthError> + Send + 'static,
+    who: &Principal,
+    peer: Option<SocketAddr>,
+    endpoint: &'static str,
+    f: impl FnOnce(&ApiKeys, &workflows::Actor<'_>) -> Result<T, recall_governance::GovernanceError>
+    + Send
+    + 'static,
 ) -> Result<T, Problem> {
-    let auth = state.auth.clone();
-    blocking(move || {
-        let keys = auth
+    let actor = audit::who(who);
+    let via = recall_governance::Via::http(endpoint, peer.map(|p| p.ip()));
+    with_recorder(state, move |state, recorder| {
+        let keys = state
+            .auth
             .api_keys()
             .ok_or_else(|| Problem::not_found().detail("API keys are not enabled"))?;
-        f(keys).map_err(|e| match e {
-            AuthError::InvalidLabel(why) => {
-                Problem::bad_request(format!("label {why}")).field("label")
-            }
-            other => internal(other),
-        })
+        let by = workflows::Actor {
+            who: &actor,
+            via: &via,
+            recorder,
+        };
+        f(keys, &by).map_err(audit::problem)
     })
     .await
+    .map_err(internal)?
 }
 
 /// `GET /v1/admin/keys`: the caller tenant's keys, oldest first.
 pub async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Response, Problem> {
     who.require(ADMINS)?;
     let tenant = who.tenant.clone();
-    let keys = with_keys(&state, move |k| k.list_tenant(&tenant)).await?;
+    let keys = with_keys(&state, &who, None, "GET /v1/admin/keys", move |k, _| {
+        Ok(k.list_tenant(&tenant)?)
+    })
+    .await?;
     Ok(json_body(
         json!({ "keys": keys.iter().map(key_json).collect::<Vec<_>>() }),
     ))
@@ -86,7 +101,7 @@ pub async fn create_key(
         (Role::Patient, Some(p)) if !p.is_empty() && p.chars().count() <= 128 => {
             let key = state.db.journal().keystore().index_key(&who.tenant);
             let key = key.map_err(internal)?;
-            Some(crate::auth::patient_binding(
+            Some(recall_governance::patient_binding(
                 &recall_crypto::BlindIndexer::new(&key),
                 p,
             ))
@@ -105,22 +120,22 @@ pub async fn create_key(
         (_, None) => None,
     };
     let tenant = who.tenant.clone();
-    let (info, text) = with_keys(&state, move |k| {
-        k.create_bound(&tenant, req.role, req.label.as_deref(), binding.as_deref())
-    })
+    let (info, text) = with_keys(
+        &state,
+        &who,
+        Some(peer),
+        "POST /v1/admin/keys",
+        move |k, by| {
+            let new = NewKey {
+                tenant: &tenant,
+                role: req.role,
+                label: req.label.as_deref(),
+                patient_binding: binding.as_deref(),
+            };
+            workflows::create_key(k, by, &new)
+        },
+    )
     .await?;
-    let change = KeyChange {
-        action: "create",
-        endpoint: "POST /v1/admin/keys",
-        key: &info,
-        client: Some(peer.ip()),
-    };
-    if let Err(p) = audit::record_key_change(&state, &who, change).await {
-        // A key nobody has seen and whose creation is not on record must not stay valid.
-        let (tenant, id) = (who.tenant.clone(), info.id.clone());
-        with_keys(&state, move |k| k.revoke_for(&tenant, &id)).await?;
-        return Err(p);
-    }
     let mut body = key_json(&info);
     body["key"] = json!(text);
     Ok((StatusCode::CREATED, json_body(body)).into_response())
@@ -137,18 +152,12 @@ pub async fn revoke_key(
 ) -> Result<Response, Problem> {
     who.require(ADMINS)?;
     let tenant = who.tenant.clone();
-    let (info, changed) = with_keys(&state, move |k| k.revoke_for(&tenant, &id))
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("this tenant has no API key with that id"))?;
-    if changed {
-        let change = KeyChange {
-            action: "revoke",
-            endpoint: "DELETE /v1/admin/keys/{id}",
-            key: &info,
-            client: Some(peer.ip()),
-        };
-        audit::record_key_change(&state, &who, change).await?;
-    }
+    let endpoint = "DELETE /v1/admin/keys/{id}";
+    let (info, _) = with_keys(&state, &who, Some(peer), endpoint, move |k, by| {
+        workflows::revoke_key(k, by, &tenant, &id)
+    })
+    .await?
+    .ok_or_else(|| Problem::not_found().detail("this tenant has no API key with that id"))?;
     Ok(json_body(key_json(&info)))
 }
 

@@ -286,7 +286,7 @@ pub async fn search_events(
         &state,
         &who,
         Use {
-            action: "search",
+            kind: recall_governance::UseKind::Search,
             endpoint: "GET /v1/events",
             patient: params.patient.as_deref(),
             query: params.recorded(),
@@ -359,7 +359,7 @@ pub async fn get_event(
         &state,
         &who,
         Use {
-            action: "search",
+            kind: recall_governance::UseKind::Search,
             endpoint: "GET /v1/events/{tenant}/{seq}",
             patient,
             query,

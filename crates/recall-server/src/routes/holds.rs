@@ -12,12 +12,15 @@ use recall_query::Subject;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::audit::{self, HoldChange};
+use recall_governance::workflows::{self, NewHold};
+use recall_governance::{GovernanceError, Hold, Holds, Scope, Via};
+
+use crate::audit;
 use crate::auth::{Principal, Role};
-use crate::holds::{Hold, HoldError, Holds, Scope};
+use crate::governance::with_recorder;
 use crate::problem::Problem;
 use crate::routes::events::{json_body, time_param};
-use crate::state::{AppState, blocking, internal};
+use crate::state::{AppState, internal};
 
 /// Roles that manage holds.
 pub const HOLDERS: &[Role] = &[Role::Admin, Role::PrivacyOfficer];
@@ -33,20 +36,29 @@ pub struct CreateHold {
     matter: String,
 }
 
-/// Runs `f` on the holds table off the async workers; 404 when the server has none.
+/// Runs `f` on the holds table off the async workers, with a recorder for the change's
+/// record; 404 when the server has none.
 async fn with_holds<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&Holds) -> Result<T, HoldError> + Send + 'static,
+    who: &Principal,
+    via: Via,
+    f: impl FnOnce(&Holds, &workflows::Actor<'_>) -> Result<T, GovernanceError> + Send + 'static,
 ) -> Result<T, Problem> {
-    let holds = state.holds.clone();
-    blocking(move || {
-        let holds = holds.ok_or_else(|| Problem::not_found().detail("holds are not enabled"))?;
-        f(&holds).map_err(|e| match e {
-            HoldError::Invalid { field, message } => Problem::bad_request(message).field(field),
-            other => internal(other),
-        })
+    let actor = audit::who(who);
+    with_recorder(state, move |state, recorder| {
+        let holds = state
+            .holds
+            .as_ref()
+            .ok_or_else(|| Problem::not_found().detail("holds are not enabled"))?;
+        let by = workflows::Actor {
+            who: &actor,
+            via: &via,
+            recorder,
+        };
+        f(holds, &by).map_err(audit::problem)
     })
     .await
+    .map_err(internal)?
 }
 
 fn subject<'a>(value: &'a str, field: &'static str) -> Result<&'a str, Problem> {
@@ -83,22 +95,19 @@ pub async fn create_hold(
             .field("body"));
         }
     };
-    let (tenant, by, matter) = (who.tenant.clone(), who.subject.clone(), req.matter.clone());
-    let hold = with_holds(&state, move |h| h.create(&tenant, scope, &matter, &by)).await?;
-    let change = HoldChange {
-        action: "create",
-        endpoint: "POST /v1/holds",
-        hold: &hold,
-        patient: req.patient.as_deref(),
-        actor: req.actor.as_deref(),
-        client: Some(peer.ip()),
-    };
-    if let Err(p) = audit::record_hold_change(&state, &who, change).await {
-        // A hold not on record must not stay in force silently: take it back.
-        let (tenant, id, by) = (who.tenant.clone(), hold.id.clone(), who.subject.clone());
-        with_holds(&state, move |h| h.release(&tenant, &id, &by)).await?;
-        return Err(p);
-    }
+    let tenant = who.tenant.clone();
+    let via = Via::http("POST /v1/holds", Some(peer.ip()));
+    let hold = with_holds(&state, &who, via, move |h, by| {
+        let new = NewHold {
+            tenant: &tenant,
+            scope,
+            matter: &req.matter,
+            patient: req.patient.as_deref(),
+            actor: req.actor.as_deref(),
+        };
+        workflows::place_hold(h, by, new)
+    })
+    .await?;
     Ok((StatusCode::CREATED, json_body(hold.json())).into_response())
 }
 
@@ -109,7 +118,8 @@ pub async fn list_holds(
 ) -> Result<Response, Problem> {
     who.require(HOLDERS)?;
     let tenant = who.tenant.clone();
-    let holds = with_holds(&state, move |h| h.list(&tenant)).await?;
+    let via = Via::http("GET /v1/holds", None);
+    let holds = with_holds(&state, &who, via, move |h, _| Ok(h.list(&tenant)?)).await?;
     Ok(json_body(
         json!({ "holds": holds.iter().map(Hold::json).collect::<Vec<_>>() }),
     ))
@@ -125,20 +135,12 @@ pub async fn release_hold(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     who.require(HOLDERS)?;
-    let (tenant, by) = (who.tenant.clone(), who.subject.clone());
-    let (hold, changed) = with_holds(&state, move |h| h.release(&tenant, &id, &by))
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("this tenant has no hold with that id"))?;
-    if changed {
-        let change = HoldChange {
-            action: "delete",
-            endpoint: "DELETE /v1/holds/{id}",
-            hold: &hold,
-            patient: None,
-            actor: None,
-            client: Some(peer.ip()),
-        };
-        audit::record_hold_change(&state, &who, change).await?;
-    }
+    let tenant = who.tenant.clone();
+    let via = Via::http("DELETE /v1/holds/{id}", Some(peer.ip()));
+    let (hold, _) = with_holds(&state, &who, via, move |h, by| {
+        workflows::release_hold(h, by, &tenant, &id)
+    })
+    .await?
+    .ok_or_else(|| Problem::not_found().detail("this tenant has no hold with that id"))?;
     Ok(json_body(hold.json()))
 }

@@ -111,7 +111,7 @@ async fn report(
         &state,
         &who,
         Use {
-            action: "report",
+            kind: recall_governance::UseKind::Report,
             endpoint,
             patient: p.patient.as_deref(),
             query,

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 pub mod server;
 pub mod synth;
 
-use recall_bench::generator::{Config, Event, Generator, write_json_line};
+use recall_synth::{Config, Event, Generator, write_json_line};
 
 /// The `recall` binary under test.
 pub fn recall_bin() -> PathBuf {

@@ -1,4 +1,4 @@
-//! Legal holds (docs/design/retention.md): a hold names a patient, an actor or an event
+//! Legal holds (docs/design/retention.md; `holds.db` layout in docs/design/governance.md): a hold names a patient, an actor or an event
 //! time range of one tenant; every month holding events it covers keeps its keys while
 //! the hold is active. Kept in `holds.db` (SQLite, mode 0600, WAL, `synchronous=FULL`).
 //!
@@ -268,23 +268,32 @@ impl Holds {
             .transpose()
     }
 
-    /// Every month of `tenant` an active hold covers: the months of a held patient's or
-    /// actor's events (from the index, as far as it has caught up) and the months a held
-    /// time range overlaps.
+    /// The tenant's active holds.
+    pub fn active(&self, tenant: &str) -> Result<Vec<Hold>, HoldError> {
+        let mut holds = self.list(tenant)?;
+        holds.retain(|h| h.released.is_none());
+        Ok(holds)
+    }
+
+    /// Every month of `tenant` an active hold covers.
     pub fn held_months(&self, db: &Db, tenant: &str) -> Result<BTreeSet<u32>, HoldError> {
         let mut months = BTreeSet::new();
-        for hold in self
-            .list(tenant)?
-            .into_iter()
-            .filter(|h| h.released.is_none())
-        {
-            match hold.scope {
-                Scope::Patient(t) => months.extend(db.months_of(tenant, Subject::Patient, &t)?),
-                Scope::Actor(t) => months.extend(db.months_of(tenant, Subject::Actor, &t)?),
-                Scope::Time { from, to } => months.extend(months_between(from, to)),
-            }
+        for hold in self.active(tenant)? {
+            months.extend(hold.months(db)?);
         }
         Ok(months)
+    }
+}
+
+impl Hold {
+    /// The months this hold covers: those of a held patient's or actor's events (from the
+    /// index, as far as it has caught up), or those a held time range overlaps.
+    pub fn months(&self, db: &Db) -> Result<BTreeSet<u32>, HoldError> {
+        Ok(match &self.scope {
+            Scope::Patient(t) => db.months_of(&self.tenant, Subject::Patient, t)?,
+            Scope::Actor(t) => db.months_of(&self.tenant, Subject::Actor, t)?,
+            Scope::Time { from, to } => months_between(*from, *to).into_iter().collect(),
+        })
     }
 }
 

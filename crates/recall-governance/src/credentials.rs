@@ -1,5 +1,7 @@
-//! API keys for services: `rk_<id>_<secret>`, stored only as HMAC-SHA256(pepper, key) in
-//! an SQLite file (`auth.db`), verified from an in-memory copy.
+//! Credentials: the roles, and API keys for services — `rk_<id>_<secret>`, stored only as
+//! HMAC-SHA256(pepper, key) in an SQLite file (`auth.db`, layout in docs/design/auth.md),
+//! verified from an in-memory copy. Creating or revoking a key goes through
+//! [`crate::workflows`], which records it in the tenant's log.
 //!
 //! The pepper is a keystore named secret ([`PEPPER_SECRET`]), so a stolen `auth.db`
 //! without the KEK allows no offline guessing. Another process (`recall keys revoke`)
@@ -16,9 +18,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use recall_crypto::{SecretBytes, random_array};
+use recall_query::Reader;
 use rusqlite::{Connection, params};
 
-use super::{AuthError, Role, check_tenant};
 use crate::sqlite::{OpenError, open_private};
 
 /// The API key database's usual file name inside a data directory.
@@ -26,7 +28,7 @@ pub const API_KEYS_FILE: &str = "auth.db";
 /// The keystore named secret used as the HMAC key (pepper) of API keys.
 pub const PEPPER_SECRET: &str = "api-key-pepper";
 /// Every API key starts with this.
-pub(super) const PREFIX: &str = "rk_";
+pub const PREFIX: &str = "rk_";
 /// How stale the in-memory copy may get relative to changes by other processes.
 pub const REFRESH: Duration = Duration::from_secs(2);
 
@@ -48,6 +50,133 @@ CREATE TABLE IF NOT EXISTS api_keys (
     patient TEXT
 ) STRICT;
 ";
+
+/// What a credential may do (minimum necessary; the table is in docs/design/auth.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Appends events; reads nothing.
+    Writer,
+    /// Searches, reads events, runs reports; `detail` only with a justification.
+    Auditor,
+    /// Manages keys and settings; sees no event contents.
+    Admin,
+    /// Reads the transparency endpoints (checkpoints, tiles, proofs) only.
+    Verifier,
+    /// Searches and reads pseudonymised events, without free text (debugging without PHI).
+    Engineer,
+    /// Searches, reads events and runs reports with every field.
+    PrivacyOfficer,
+    /// One patient: the accesses to their own data.
+    Patient,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 7] = [
+        Role::Writer,
+        Role::Auditor,
+        Role::Admin,
+        Role::Verifier,
+        Role::Engineer,
+        Role::PrivacyOfficer,
+        Role::Patient,
+    ];
+
+    /// The name (`writer`, `privacy_officer`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Writer => "writer",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+            Role::Verifier => "verifier",
+            Role::Engineer => "engineer",
+            Role::PrivacyOfficer => "privacy_officer",
+            Role::Patient => "patient",
+        }
+    }
+
+    /// How the role reads events (`None`: it reads no event contents).
+    pub fn reader(self) -> Option<Reader> {
+        match self {
+            Role::Auditor => Some(Reader::Auditor),
+            Role::Engineer => Some(Reader::Engineer),
+            Role::PrivacyOfficer => Some(Reader::PrivacyOfficer),
+            Role::Patient => Some(Reader::Patient),
+            Role::Writer | Role::Admin | Role::Verifier => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = CredentialError;
+    fn from_str(s: &str) -> Result<Self, CredentialError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(CredentialError::UnknownRole)
+    }
+}
+
+/// The binding an API key stores for a patient: hex of the tenant's keyed hash of the id
+/// in the `patient-key` domain (apart from the index's own tokens).
+pub fn patient_binding(indexer: &recall_crypto::BlindIndexer, patient: &str) -> String {
+    hex::encode(indexer.token("patient-key", patient))
+}
+
+/// Checks a tenant name with the event format's rules.
+pub fn check_tenant(tenant: &str) -> Result<(), CredentialError> {
+    recall_model::validate_tenant(tenant)
+        .map_err(|e| CredentialError::InvalidTenant { reason: e.message })
+}
+
+/// What went wrong with the credential store. Never carries a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// A role name is not one of the roles.
+    #[error(
+        "unknown role (expected writer, auditor, admin, verifier, engineer, privacy_officer or patient)"
+    )]
+    UnknownRole,
+    /// A tenant name is not valid (see the event format's tenant rules).
+    #[error("invalid tenant: {reason}")]
+    InvalidTenant {
+        /// Why.
+        reason: String,
+    },
+    /// The API key database could not be created or opened.
+    #[error("API key database {path}: {source}")]
+    KeysIo {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An SQLite error in the API key database.
+    #[error("API key database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored API key row is damaged (bad role, timestamp or MAC length).
+    #[error("API key {id} is damaged in the database: {reason}")]
+    KeyDamaged {
+        /// The key id.
+        id: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A `patient` key was asked for without its patient, or another role with one.
+    #[error("a patient key is bound to exactly one patient; other roles to none")]
+    PatientBinding,
+    /// A key label is not acceptable.
+    #[error("invalid label: {0}")]
+    InvalidLabel(String),
+}
 
 /// The public facts of an API key (never its secret).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -100,7 +229,7 @@ fn now_text() -> String {
     Timestamp::now().to_string()
 }
 
-fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
+fn load(conn: &Connection) -> Result<HashMap<String, Stored>, CredentialError> {
     let mut stmt = conn
         .prepare("SELECT id, tenant, role, mac, created, revoked, label, patient FROM api_keys")?;
     let rows = stmt.query_map([], |r| {
@@ -118,7 +247,7 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
     let mut keys = HashMap::new();
     for row in rows {
         let (id, tenant, role, mac, created, revoked, label, patient_binding) = row?;
-        let damaged = |reason| AuthError::KeyDamaged {
+        let damaged = |reason| CredentialError::KeyDamaged {
             id: id.clone(),
             reason,
         };
@@ -152,7 +281,7 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, AuthError> {
 
 /// Adds the `label` and `patient` columns to a database created before them. In one immediate
 /// transaction so that two processes opening the file at once do not both add it.
-fn migrate(conn: &mut Connection) -> Result<(), AuthError> {
+fn migrate(conn: &mut Connection) -> Result<(), CredentialError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for column in ["label", "patient"] {
         let has: bool = tx.query_row(
@@ -170,22 +299,22 @@ fn migrate(conn: &mut Connection) -> Result<(), AuthError> {
 
 /// Checks a key label: 1 to [`MAX_LABEL_CHARS`] characters, no control characters (it is
 /// printed in tab-separated lists).
-pub fn check_label(label: &str) -> Result<(), AuthError> {
+pub fn check_label(label: &str) -> Result<(), CredentialError> {
     let n = label.chars().count();
     if n == 0 || n > MAX_LABEL_CHARS {
-        return Err(AuthError::InvalidLabel(format!(
+        return Err(CredentialError::InvalidLabel(format!(
             "must be 1 to {MAX_LABEL_CHARS} characters"
         )));
     }
     if label.chars().any(char::is_control) {
-        return Err(AuthError::InvalidLabel(
+        return Err(CredentialError::InvalidLabel(
             "must not contain control characters".into(),
         ));
     }
     Ok(())
 }
 
-fn data_version(conn: &Connection) -> Result<i64, AuthError> {
+fn data_version(conn: &Connection) -> Result<i64, CredentialError> {
     Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
 }
 
@@ -204,13 +333,13 @@ fn key_id(presented: &str) -> Option<&str> {
 impl ApiKeys {
     /// Opens (creating if missing, mode 0600) the database at `path`; `pepper` is the
     /// HMAC key keys are stored under.
-    pub fn open(path: &Path, pepper: SecretBytes) -> Result<Self, AuthError> {
+    pub fn open(path: &Path, pepper: SecretBytes) -> Result<Self, CredentialError> {
         let mut conn = open_private(path, SCHEMA).map_err(|e| match e {
-            OpenError::Io(source) => AuthError::KeysIo {
+            OpenError::Io(source) => CredentialError::KeysIo {
                 path: path.to_owned(),
                 source,
             },
-            OpenError::Sqlite(e) => AuthError::Sqlite(e),
+            OpenError::Sqlite(e) => CredentialError::Sqlite(e),
         })?;
         migrate(&mut conn)?;
         let cache = Cache {
@@ -233,7 +362,7 @@ impl ApiKeys {
     }
 
     /// Reloads the copy from `conn` (after a change through it).
-    fn reload(&self, conn: &Connection) -> Result<(), AuthError> {
+    fn reload(&self, conn: &Connection) -> Result<(), CredentialError> {
         let keys = load(conn)?;
         let version = data_version(conn)?;
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
@@ -245,7 +374,7 @@ impl ApiKeys {
 
     /// Reloads when another connection changed the file, checking at most every
     /// [`REFRESH`].
-    fn refresh_if_stale(&self) -> Result<(), AuthError> {
+    fn refresh_if_stale(&self) -> Result<(), CredentialError> {
         let fresh = |c: &Cache| c.checked.elapsed() < REFRESH;
         if fresh(&self.cache.read().unwrap_or_else(PoisonError::into_inner)) {
             return Ok(());
@@ -269,7 +398,7 @@ impl ApiKeys {
 
     /// Creates a key for `(tenant, role)`; returns its public facts and the key text,
     /// which is shown once and stored only as HMAC-SHA256(pepper, key text).
-    pub fn create(&self, tenant: &str, role: Role) -> Result<(KeyInfo, String), AuthError> {
+    pub fn create(&self, tenant: &str, role: Role) -> Result<(KeyInfo, String), CredentialError> {
         self.create_labeled(tenant, role, None)
     }
 
@@ -279,22 +408,22 @@ impl ApiKeys {
         tenant: &str,
         role: Role,
         label: Option<&str>,
-    ) -> Result<(KeyInfo, String), AuthError> {
+    ) -> Result<(KeyInfo, String), CredentialError> {
         self.create_bound(tenant, role, label, None)
     }
 
     /// Creates a key; a `patient` key takes the binding of its patient
-    /// ([`super::patient_binding`]), every other role none.
+    /// ([`patient_binding`]), every other role none.
     pub fn create_bound(
         &self,
         tenant: &str,
         role: Role,
         label: Option<&str>,
         patient_binding: Option<&str>,
-    ) -> Result<(KeyInfo, String), AuthError> {
+    ) -> Result<(KeyInfo, String), CredentialError> {
         check_tenant(tenant)?;
         if (role == Role::Patient) != patient_binding.is_some() {
-            return Err(AuthError::PatientBinding);
+            return Err(CredentialError::PatientBinding);
         }
         if let Some(l) = label {
             check_label(l)?;
@@ -332,7 +461,7 @@ impl ApiKeys {
     }
 
     /// Every key, oldest first (read from the file, not the cache).
-    pub fn list(&self) -> Result<Vec<KeyInfo>, AuthError> {
+    pub fn list(&self) -> Result<Vec<KeyInfo>, CredentialError> {
         let conn = self.conn();
         let mut keys: Vec<KeyInfo> = load(&conn)?.into_values().map(|s| s.info).collect();
         keys.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
@@ -340,7 +469,7 @@ impl ApiKeys {
     }
 
     /// The keys of one tenant, oldest first (read from the file, not the cache).
-    pub fn list_tenant(&self, tenant: &str) -> Result<Vec<KeyInfo>, AuthError> {
+    pub fn list_tenant(&self, tenant: &str) -> Result<Vec<KeyInfo>, CredentialError> {
         let mut keys = self.list()?;
         keys.retain(|k| k.tenant == tenant);
         Ok(keys)
@@ -349,7 +478,11 @@ impl ApiKeys {
     /// Revokes key `id` if it belongs to `tenant`; returns its facts afterwards and whether
     /// this call revoked it (false when it already was), or `None` when the tenant has no
     /// such key — the same answer whether or not another tenant has it.
-    pub fn revoke_for(&self, tenant: &str, id: &str) -> Result<Option<(KeyInfo, bool)>, AuthError> {
+    pub fn revoke_for(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(KeyInfo, bool)>, CredentialError> {
         let conn = self.conn();
         let changed = conn.execute(
             "UPDATE api_keys SET revoked = ?3 WHERE id = ?1 AND tenant = ?2 AND revoked IS NULL",
@@ -366,7 +499,7 @@ impl ApiKeys {
 
     /// Revokes key `id`; returns whether this call revoked it (false for an unknown or
     /// already revoked key). Takes effect at once in this process.
-    pub fn revoke(&self, id: &str) -> Result<bool, AuthError> {
+    pub fn revoke(&self, id: &str) -> Result<bool, CredentialError> {
         let conn = self.conn();
         let changed = conn.execute(
             "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
@@ -378,7 +511,7 @@ impl ApiKeys {
 
     /// The key's facts when `presented` is a valid, unrevoked key; `None` otherwise. The
     /// MAC comparison is constant-time (aws-lc-rs `hmac::verify`).
-    pub fn verify(&self, presented: &str) -> Result<Option<KeyInfo>, AuthError> {
+    pub fn verify(&self, presented: &str) -> Result<Option<KeyInfo>, CredentialError> {
         let Some(id) = key_id(presented) else {
             return Ok(None);
         };
@@ -444,7 +577,7 @@ mod tests {
             assert!(
                 matches!(
                     keys.create_labeled("t", Role::Writer, Some(bad)),
-                    Err(AuthError::InvalidLabel(_))
+                    Err(CredentialError::InvalidLabel(_))
                 ),
                 "{bad:?}"
             );

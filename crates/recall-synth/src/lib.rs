@@ -1,9 +1,13 @@
-//! Synthetic "hospital" workload (PRODUCT.md §5): deterministic native events for a seed.
+//! recall-synth: the seeded synthetic "hospital" workload shared by the demo, the tests and
+//! the benchmark (docs/benchmarks.md describes its shape): deterministic native events for a
+//! seed, never real data.
 //!
 //! One [`Generator`] yields events in arrival order. Sessions give locality (one user, one
 //! chart, one workstation, many reads in a row); about 1% of events arrive late, 0.2% break
 //! the glass, 2% fail or are denied; times cover the year ending 2026-10-31T23:59:59Z.
 //! The same [`Event`] encodes to NDJSON for recall and to CSV for the PostgreSQL peer.
+
+#![forbid(unsafe_code)]
 
 mod encode;
 mod shape;

@@ -1,0 +1,29 @@
+//! The operating-system user running the CLI, as the actor of what it records. Taken from
+//! the process's real uid (looked up through the system's user database, so directory
+//! users resolve too), never from `$USER`, which the caller controls.
+
+use crate::record::Who;
+
+/// The user running this process: `cli:<name>`, or `cli:uid-<n>` when the user database
+/// has no entry for the uid.
+pub fn current() -> Who {
+    let uid = nix::unistd::getuid();
+    let name = match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => user.name,
+        _ => format!("uid-{uid}"),
+    };
+    Who::operator(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_operator_is_the_uid_s_user_whatever_user_says() {
+        let who = super::current();
+        assert!(who.id.starts_with("cli:") && who.id.len() > 4, "{who:?}");
+        let uid = nix::unistd::getuid();
+        if let Ok(Some(u)) = nix::unistd::User::from_uid(uid) {
+            assert_eq!(who.id, format!("cli:{}", u.name));
+        }
+    }
+}

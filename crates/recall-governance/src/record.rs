@@ -1,0 +1,385 @@
+//! The one place that builds recall's own audit events: uses of the log (DICOM 110101),
+//! credential and hold changes, retention runs, key rotations, reindexing, and the start
+//! and stop of recording. Every path (the server, the CLI, the retention run) builds them
+//! here, so an auditor finds one shape per kind of act (docs/design/governance.md).
+//!
+//! These events carry `source.system` `recall` (the server) or `recall-cli` (the CLI);
+//! ingest refuses those two names from clients ([`RESERVED_SYSTEMS`]), so `verify` can
+//! trust that a retention record came from recall.
+
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+use recall_model::Event;
+use recall_store::retention::RetentionRecord;
+use serde_json::{Map, Value, json};
+
+use crate::credentials::KeyInfo;
+use crate::holds::Hold;
+
+/// `source.system` of the events recall writes itself; clients may not use them.
+pub const RESERVED_SYSTEMS: [&str; 2] = ["recall", "recall-cli"];
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Who {
+    /// `key:<id>`, `jwt:<sub>`, `cli:<os user>` or `recall:<task>`.
+    pub id: String,
+    /// The credential's role, when a credential acted.
+    pub role: Option<String>,
+    /// `user`, `service` or `system`.
+    pub kind: &'static str,
+}
+
+impl Who {
+    /// recall itself (a periodic task such as `recall:retention`).
+    pub fn system(task: &str) -> Who {
+        Who {
+            id: format!("recall:{task}"),
+            role: None,
+            kind: "system",
+        }
+    }
+
+    /// An operating-system user running the CLI (see [`crate::operator`]).
+    pub fn operator(name: &str) -> Who {
+        Who {
+            id: format!("cli:{name}"),
+            role: None,
+            kind: "user",
+        }
+    }
+}
+
+/// Through what the act came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// `recall` (the server) or `recall-cli`.
+    pub system: &'static str,
+    /// The endpoint or command, e.g. `POST /v1/holds` or `recall holds create`.
+    pub endpoint: String,
+    /// The caller's address (HTTP).
+    pub ip: Option<IpAddr>,
+}
+
+impl Via {
+    /// The server, at `endpoint`, called from `ip`.
+    pub fn http(endpoint: &str, ip: Option<IpAddr>) -> Via {
+        Via {
+            system: "recall",
+            endpoint: endpoint.to_owned(),
+            ip,
+        }
+    }
+
+    /// The server acting on its own (no request).
+    pub fn server(task: &str) -> Via {
+        Via {
+            system: "recall",
+            endpoint: task.to_owned(),
+            ip: None,
+        }
+    }
+
+    /// The CLI running `command` (e.g. `recall keys create`).
+    pub fn cli(command: &str) -> Via {
+        Via {
+            system: "recall-cli",
+            endpoint: command.to_owned(),
+            ip: None,
+        }
+    }
+}
+
+/// A use of the log: a search or event read (`search`) or a report (`report`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseKind {
+    /// Searches and event reads.
+    Search,
+    /// Reports.
+    Report,
+}
+
+/// A change to a credential or a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Created (a key) or placed (a hold).
+    Create,
+    /// Revoked (a key).
+    Revoke,
+    /// Released (a hold).
+    Release,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Change::Create => "create",
+            Change::Revoke => "revoke",
+            Change::Release => "delete",
+        }
+    }
+}
+
+/// A key-management act on the data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The keystore is re-wrapped under a new key-encryption key: recorded before it is
+    /// (afterwards the configured KEK may no longer open the data directory), and again
+    /// with outcome `failure` if the rotation failed and the old KEK still holds.
+    Kek {
+        /// The rotation failed; the old KEK still wraps the keystore.
+        failed: bool,
+    },
+    /// A new checkpoint signing key signs; the old one co-signs.
+    SigningStarted {
+        /// The new key (C2SP vkey, public).
+        vkey: String,
+    },
+    /// The signing rotation ended: only the new key signs.
+    SigningFinished {
+        /// The key that signs now.
+        vkey: String,
+        /// Keys retired.
+        retired: usize,
+    },
+}
+
+/// One of recall's own acts, to be recorded in a tenant's log.
+#[derive(Debug, Clone)]
+pub enum Act<'a> {
+    /// Someone searched, read or reported on the log (DICOM 110101 "Audit Log Used").
+    LogUsed {
+        /// Search or report.
+        kind: UseKind,
+        /// The patient asked about, if any.
+        patient: Option<&'a str>,
+        /// The other parameters of the question.
+        query: Map<String, Value>,
+        /// Why the caller needs fields kept behind a justification, when it said so.
+        justification: Option<&'a str>,
+    },
+    /// An API key created or revoked (DICOM 110113 "Security Alert", 110136 "Security
+    /// Roles Changed": granting a role is granting access).
+    KeyChanged {
+        /// Create or revoke.
+        change: Change,
+        /// The key's public facts.
+        key: &'a KeyInfo,
+    },
+    /// A legal hold placed or released.
+    HoldChanged {
+        /// Create or release.
+        change: Change,
+        /// The hold.
+        hold: &'a Hold,
+        /// The held patient (placing a patient hold), so the hold shows in that patient's
+        /// access report.
+        patient: Option<&'a str>,
+        /// The held actor (placing an actor hold).
+        actor: Option<&'a str>,
+    },
+    /// A retention run about to destroy the keys of the months it names.
+    RetentionRun(&'a RetentionRecord),
+    /// A key rotation (DICOM 110113, 110129 "Security Configuration").
+    Rotated(&'a Rotation),
+    /// The indexes were rebuilt from the logs.
+    Reindexed {
+        /// Events indexed.
+        events: u64,
+    },
+    /// The server started recording (DICOM 110113, 110134 "Audit Recording Started").
+    RecordingStarted {
+        /// The previous run ended without its stop record (a crash or `kill -9`); when it
+        /// started, if known.
+        unclean_previous: Option<Option<Timestamp>>,
+    },
+    /// The server stops recording (DICOM 110113, 110133 "Audit Recording Stopped").
+    RecordingStopped,
+}
+
+/// A DICOM event id and, for security alerts, its type.
+type Codes = Option<(&'static str, Option<&'static str>)>;
+
+/// Why an act could not become an event (a bug in this module: tested for every act).
+#[derive(Debug, thiserror::Error)]
+#[error("recall's own audit event is invalid: {field}: {message}")]
+pub struct InvalidRecord {
+    /// The field the event format refused.
+    pub field: String,
+    /// Why.
+    pub message: String,
+}
+
+impl Act<'_> {
+    /// The event recording this act by `who` through `via` at `time`, validated by the event
+    /// format's own parser.
+    pub fn event(&self, who: &Who, via: &Via, time: Timestamp) -> Result<Event, InvalidRecord> {
+        let mut actor = json!({"id": who.id, "type": who.kind});
+        if let Some(r) = &who.role {
+            actor["role"] = json!(r);
+        }
+        let mut source = json!({"system": via.system});
+        if let Some(ip) = via.ip {
+            source["ip"] = json!(ip.to_string());
+        }
+        let mut e = json!({
+            "time": time.to_string(),
+            "actor": actor,
+            "outcome": "success",
+            "source": source,
+        });
+        let mut detail = Map::new();
+        detail.insert("endpoint".into(), json!(via.endpoint));
+        self.fill(&mut e, &mut detail);
+        self.fill_detail(&mut e, &mut detail);
+        if let Act::Rotated(Rotation::Kek { failed: true }) = self {
+            e["outcome"] = json!("failure");
+        }
+        e["detail"] = Value::Object(detail);
+        let bytes = serde_json::to_vec(&e).unwrap_or_default();
+        recall_model::parse_event(&bytes, time.max(Timestamp::now())).map_err(|e| InvalidRecord {
+            field: e.field,
+            message: e.message,
+        })
+    }
+
+    /// Action, resource, purpose and DICOM codes.
+    fn fill(&self, e: &mut Value, detail: &mut Map<String, Value>) {
+        let (action, resource, purpose, codes): (&str, &str, &str, Codes) = match self {
+            Act::LogUsed { kind, .. } => {
+                let action = match kind {
+                    UseKind::Search => "search",
+                    UseKind::Report => "report",
+                };
+                (action, "AuditEvent", "HCOMPL", Some(("110101", None)))
+            }
+            Act::KeyChanged { change, .. } => (
+                change.action(),
+                "ApiKey",
+                "HSYSADMIN",
+                Some(("110113", Some("110136"))),
+            ),
+            // HIPAA counts legal services among health care operations.
+            Act::HoldChanged { change, .. } => (change.action(), "LegalHold", "HOPERAT", None),
+            Act::RetentionRun(_) => ("delete", "AuditEvent", "HSYSADMIN", None),
+            Act::Rotated(r) => {
+                let what = match r {
+                    Rotation::Kek { .. } => "KeyEncryptionKey",
+                    _ => "CheckpointSigningKey",
+                };
+                (
+                    "update",
+                    what,
+                    "HSYSADMIN",
+                    Some(("110113", Some("110129"))),
+                )
+            }
+            Act::Reindexed { .. } => ("update", "Index", "HSYSADMIN", None),
+            Act::RecordingStarted { .. } => (
+                "start",
+                "AuditLog",
+                "HSYSADMIN",
+                Some(("110113", Some("110134"))),
+            ),
+            Act::RecordingStopped => (
+                "stop",
+                "AuditLog",
+                "HSYSADMIN",
+                Some(("110113", Some("110133"))),
+            ),
+        };
+        e["action"] = json!(action);
+        e["purpose"] = json!(purpose);
+        e["resource"] = json!({ "type": resource });
+        match self {
+            Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
+            Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
+            _ => {}
+        }
+        if let Some((event, kind)) = codes {
+            detail.insert("dicom_event".into(), json!(event));
+            if let Some(k) = kind {
+                detail.insert("dicom_type".into(), json!(k));
+            }
+        }
+    }
+
+    /// The act's own facts: `detail` and, where the act concerns one, the patient.
+    fn fill_detail(&self, e: &mut Value, detail: &mut Map<String, Value>) {
+        match self {
+            Act::LogUsed {
+                patient,
+                query,
+                justification,
+                ..
+            } => {
+                detail.insert("query".into(), Value::Object(query.clone()));
+                if let Some(j) = justification {
+                    detail.insert("justification".into(), json!(j));
+                }
+                if let Some(p) = patient {
+                    e["patient"] = json!({ "id": p });
+                }
+            }
+            Act::KeyChanged { key, .. } => {
+                detail.insert("role".into(), json!(key.role));
+                if let Some(l) = &key.label {
+                    detail.insert("label".into(), json!(l));
+                }
+            }
+            Act::HoldChanged {
+                hold,
+                patient,
+                actor,
+                ..
+            } => {
+                let mut h = hold.json();
+                if let Some(a) = actor {
+                    h["actor"] = json!(a);
+                }
+                detail.insert("hold".into(), h);
+                if let Some(p) = patient {
+                    e["patient"] = json!({ "id": p });
+                }
+            }
+            Act::RetentionRun(record) => {
+                detail.insert("retention".into(), json!(record));
+            }
+            Act::Rotated(r) => {
+                let v = match r {
+                    Rotation::Kek { failed } => json!({"kek": {"failed": failed}}),
+                    Rotation::SigningStarted { vkey } => {
+                        json!({"signing": {"phase": "started", "vkey": vkey}})
+                    }
+                    Rotation::SigningFinished { vkey, retired } => {
+                        json!({"signing": {"phase": "finished", "vkey": vkey, "retired": retired}})
+                    }
+                };
+                detail.insert("rotation".into(), v);
+            }
+            Act::Reindexed { events } => {
+                detail.insert("reindexed_events".into(), json!(events));
+            }
+            Act::RecordingStarted { unclean_previous } => {
+                if let Some(started) = unclean_previous {
+                    let mut prev = json!({"ended_without_stop": true});
+                    if let Some(t) = started {
+                        prev["started"] = json!(t.to_string());
+                    }
+                    detail.insert("previous_run".into(), prev);
+                }
+            }
+            Act::RecordingStopped => {}
+        }
+    }
+}
+
+/// Whether a client-sent event claims a `source.system` that only recall itself may use.
+pub fn claims_reserved_system(event: &Event) -> bool {
+    event
+        .source
+        .as_ref()
+        .and_then(|s| s.system.as_deref())
+        .is_some_and(|s| RESERVED_SYSTEMS.contains(&s))
+}
