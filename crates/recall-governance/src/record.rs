@@ -5,7 +5,7 @@
 //!
 //! These events carry `source.system` `recall` (the server) or `recall-cli` (the CLI);
 //! ingest refuses those two names from clients ([`RESERVED_SYSTEMS`]), so `verify` can
-//! trust that a retention record came from recall.
+//! tell a retention record of recall's from an event a writer sent.
 
 use std::net::IpAddr;
 
@@ -17,8 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::credentials::KeyInfo;
 use crate::holds::Hold;
 
-/// `source.system` of the events recall writes itself; clients may not use them.
-pub const RESERVED_SYSTEMS: [&str; 2] = ["recall", "recall-cli"];
+pub use recall_model::RESERVED_SYSTEMS;
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,13 +372,4 @@ impl Act<'_> {
             Act::RecordingStopped => {}
         }
     }
-}
-
-/// Whether a client-sent event claims a `source.system` that only recall itself may use.
-pub fn claims_reserved_system(event: &Event) -> bool {
-    event
-        .source
-        .as_ref()
-        .and_then(|s| s.system.as_deref())
-        .is_some_and(|s| RESERVED_SYSTEMS.contains(&s))
 }

@@ -44,6 +44,7 @@ pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Sourc
 pub use jcs::canonical_json_into;
 pub use validate::{
     MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
-    MAX_TEXT_CHARS, Rule, ValidationError, parse_event, validate_tenant,
+    MAX_TEXT_CHARS, RESERVED_SYSTEMS, Rule, ValidationError, parse_client_event, parse_event,
+    validate_tenant,
 };
 pub use view::{View, view_canonical};

@@ -110,6 +110,30 @@ pub fn parse_event(input: &[u8], now: Timestamp) -> Result<Event, ValidationErro
     parse(input, Shape::Event, Some(now)).map(|p| p.event)
 }
 
+/// `source.system` values under which recall writes its own records (retention runs, hold
+/// and key changes, uses of the log): a client event may not claim them, so `verify` can
+/// tell recall's records from what writers send.
+pub const RESERVED_SYSTEMS: [&str; 2] = ["recall", "recall-cli"];
+
+/// Parses an event a client sent (HTTP ingest, `recall import`): [`parse_event`], and its
+/// `source.system` may not be one of [`RESERVED_SYSTEMS`].
+pub fn parse_client_event(input: &[u8], now: Timestamp) -> Result<Event, ValidationError> {
+    let event = parse_event(input, now)?;
+    if event
+        .source
+        .as_ref()
+        .and_then(|s| s.system.as_deref())
+        .is_some_and(|s| RESERVED_SYSTEMS.contains(&s))
+    {
+        return Err(ValidationError {
+            field: "source.system".into(),
+            rule: Rule::NotAllowed,
+            message: "is reserved for recall's own records".into(),
+        });
+    }
+    Ok(event)
+}
+
 /// Checks a tenant name: 1–63 chars of `[a-z0-9-]`, starting with a letter or digit.
 pub fn validate_tenant(tenant: &str) -> Result<(), ValidationError> {
     let b = tenant.as_bytes();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jiff::Timestamp;
-use recall_model::{Event, parse_event};
+use recall_model::{Event, parse_client_event};
 use recall_store::retention::Retention;
 use recall_store::{Journal, SealedBatch};
 
@@ -270,7 +270,7 @@ fn parse_and_prepare(
             continue;
         }
         let line_no = first_line + k as u64;
-        match parse_event(line, now)
+        match parse_client_event(line, now)
             .map_err(|e| e.to_string())
             .and_then(|e| check_tenant(e, tenant))
             .and_then(|e| check_retention(e, tenant, rules.retention, now))

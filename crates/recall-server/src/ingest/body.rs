@@ -1,7 +1,7 @@
 //! Request bodies of `POST /v1/events`: one JSON object, a JSON array, or NDJSON.
 
 use jiff::Timestamp;
-use recall_model::{Event, ValidationError, parse_event};
+use recall_model::{Event, ValidationError, parse_client_event};
 use serde_json::value::RawValue;
 
 /// Why a body was refused; nothing of it is appended.
@@ -82,7 +82,7 @@ pub fn parse_body(
 }
 
 fn parse_one(bytes: &[u8], index: usize, now: Timestamp) -> Result<Event, BodyError> {
-    parse_event(bytes, now).map_err(|error| BodyError::Invalid { index, error })
+    parse_client_event(bytes, now).map_err(|error| BodyError::Invalid { index, error })
 }
 
 fn parse_lines(body: &[u8], now: Timestamp, max: usize) -> Result<Vec<Event>, BodyError> {
