@@ -1,5 +1,5 @@
 //! recall-bench: the synthetic hospital workload and the harness that measures recall
-//! against its PostgreSQL peer (PRODUCT.md §5). See docs/benchmarks.md.
+//! against its PostgreSQL peer (goals and results: docs/benchmarks.md).
 #![forbid(unsafe_code)]
 
 /// The synthetic workload (its own crate, shared with the demo and the tests).

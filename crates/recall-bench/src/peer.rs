@@ -1,5 +1,5 @@
 //! The PostgreSQL peer: a throwaway cluster on a Unix socket, the `audit_log` table most
-//! teams would build, loaded with COPY (PRODUCT.md §5).
+//! teams would build, loaded with COPY (docs/benchmarks.md "Goals").
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

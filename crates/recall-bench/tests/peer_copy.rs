@@ -74,7 +74,7 @@ fn copy_1000_rows_into_a_throwaway_cluster() {
         "bench",
     ];
     assert_eq!(row, want.join("|"));
-    // The three indexes of PRODUCT.md §5 exist.
+    // The peer's three indexes (docs/benchmarks.md "Goals") exist.
     let indexes = cluster
         .psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'audit_log'")
         .unwrap();

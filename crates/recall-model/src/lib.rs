@@ -1,4 +1,4 @@
-//! recall's native audit event, wire format v1 (PRODUCT.md §3).
+//! recall's native audit event, wire format v1 (docs/design/canonical-event.md §0).
 //!
 //! Job: turn untrusted bytes into a validated, normalised [`Event`], and turn a
 //! [`Recorded`] event (an event plus the server-assigned `tenant`, `seq` and

@@ -396,7 +396,7 @@ impl Journal {
     }
 
     /// Signs a checkpoint if the last one is older than `interval` (at most one a second
-    /// while the log grows, as PRODUCT.md §4 asks).
+    /// while the log grows; docs/goals.md "Verification", docs/design/storage-format.md).
     pub fn checkpoint_if_due(&self, tenant: &str, interval: Duration) -> Result<Option<String>> {
         let due = self
             .last_checkpoint

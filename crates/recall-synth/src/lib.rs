@@ -68,7 +68,8 @@ impl Config {
     }
 }
 
-/// One generated event, with fields in the shape of wire format v1 (PRODUCT.md §3).
+/// One generated event, with fields in the shape of wire format v1
+/// (docs/design/canonical-event.md §0).
 ///
 /// Empty strings mean "absent" for `resource_id`, `patient_id` and `detail`.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,4 +1,5 @@
-//! A summary of a generated workload, to check its shape against PRODUCT.md §5.
+//! A summary of a generated workload, to check its shape against the target in
+//! docs/benchmarks.md "The workload".
 
 use std::collections::HashMap;
 use std::fmt;

@@ -82,7 +82,7 @@ fn rfc3339_formatting_agrees_with_jiff() {
     }
 }
 
-/// Checks one parsed event against wire format v1 (PRODUCT.md §3).
+/// Checks one parsed event against wire format v1 (docs/design/canonical-event.md §0).
 fn check_event(v: &Value, now: Timestamp) {
     let obj = v.as_object().unwrap();
     let s = |path: &[&str]| -> Option<&str> {
