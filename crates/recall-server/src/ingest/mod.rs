@@ -53,7 +53,26 @@ pub enum IngestError {
     ShuttingDown,
     /// The log or the index failed; nothing of the submission was acknowledged.
     #[error("storage failure: {0}")]
-    Storage(String),
+    Storage(Failure),
+}
+
+/// What failed underneath the writer, shared by every submission of a failed group.
+pub type Failure = Arc<StorageError>;
+
+/// The layer that failed under the writer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The log.
+    #[error(transparent)]
+    Store(#[from] recall_store::StoreError),
+    /// The index (client-id lookups).
+    #[error(transparent)]
+    Query(#[from] recall_query::QueryError),
+}
+
+/// Wraps a layer's error as a shared [`Failure`].
+pub(crate) fn failure(e: impl Into<StorageError>) -> Failure {
+    Arc::new(e.into())
 }
 
 /// Tuning of the pipeline.

@@ -14,7 +14,7 @@ use recall_query::Db;
 use recall_store::SealedBatch;
 
 use super::indexer::{IndexJob, Progress};
-use super::{IngestConfig, IngestError, Job, Receipt};
+use super::{Failure, IngestConfig, IngestError, Job, Receipt, failure};
 
 /// Events per prepared batch when a group is split for parallel preparation (a job is
 /// never split: one job, one frame, so a crash keeps all of it or none).
@@ -138,7 +138,7 @@ impl Writer {
         }
         let size = match self.db.journal().store().size(tenant) {
             Ok(s) => s,
-            Err(e) => return fail_all(jobs, &e.to_string()),
+            Err(e) => return fail_all(jobs, &failure(e)),
         };
         self.prune_recent(tenant);
         let indexed = match self.indexed_ids(tenant, &jobs) {
@@ -177,12 +177,9 @@ impl Writer {
         }
     }
 
-    fn open_tenant(&mut self, tenant: &str) -> Result<(), String> {
+    fn open_tenant(&mut self, tenant: &str) -> Result<(), Failure> {
         if !self.opened.contains(tenant) {
-            self.db
-                .journal()
-                .open_tenant(tenant)
-                .map_err(|e| e.to_string())?;
+            self.db.journal().open_tenant(tenant).map_err(failure)?;
             self.opened.insert(tenant.to_string());
         }
         Ok(())
@@ -207,17 +204,14 @@ impl Writer {
 
     /// The jobs' client ids that the index already holds (`Db::lookup_ids`: an id never
     /// seen costs no index read).
-    fn indexed_ids(&self, tenant: &str, jobs: &[Job]) -> Result<HashMap<String, u64>, String> {
+    fn indexed_ids(&self, tenant: &str, jobs: &[Job]) -> Result<HashMap<String, u64>, Failure> {
         let recent = self.recent.get(tenant);
         let ids: Vec<&str> = jobs
             .iter()
             .flat_map(|j| j.events.iter().filter_map(|e| e.id.as_deref()))
             .filter(|id| !recent.is_some_and(|r| r.by_id.contains_key(*id)))
             .collect();
-        let found = self
-            .db
-            .lookup_ids(tenant, &ids)
-            .map_err(|e| e.to_string())?;
+        let found = self.db.lookup_ids(tenant, &ids).map_err(failure)?;
         Ok(ids
             .into_iter()
             .zip(found)
@@ -262,12 +256,12 @@ impl Writer {
             }
             journal
                 .prepare(tenant, &c.events, start, received)
-                .map_err(|e| e.to_string())
+                .map_err(failure)
         };
         // A small group (single events) is prepared here: handing it to rayon's threads
         // and waiting for them costs more, and on busy cores each hand-off can wait for a
         // time slice.
-        let prepared: Vec<Result<SealedBatch, String>> = if first - size < PARALLEL_EVENTS {
+        let prepared: Vec<Result<SealedBatch, Failure>> = if first - size < PARALLEL_EVENTS {
             chunks.iter().zip(starts.iter()).map(prepare).collect()
         } else {
             chunks
@@ -277,7 +271,7 @@ impl Writer {
                 .collect()
         };
         let mut out = Committed::default();
-        let mut failed: Option<String> = None;
+        let mut failed: Option<Failure> = None;
         for (chunk, batch) in chunks.into_iter().zip(prepared) {
             let outcome = match (&failed, batch) {
                 (Some(e), _) => Err(e.clone()),
@@ -302,13 +296,9 @@ impl Writer {
         batch: SealedBatch,
         events: Vec<Event>,
         leaves: &mut Vec<Hash>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let started = Instant::now();
-        let committed = self
-            .db
-            .journal()
-            .commit(tenant, &batch)
-            .map_err(|e| e.to_string())?;
+        let committed = self.db.journal().commit(tenant, &batch).map_err(failure)?;
         metrics::histogram!("recall_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("recall_ingest_events_total").increment(events.len() as u64);
         leaves.extend(committed.receipts.iter().map(|r| r.leaf_hash));
@@ -349,7 +339,7 @@ impl Writer {
                         seq,
                         journal
                             .leaf(tenant, seq)
-                            .map_err(|e| IngestError::Storage(e.to_string()))?,
+                            .map_err(|e| IngestError::Storage(failure(e)))?,
                         true,
                     ),
                 };
@@ -406,16 +396,16 @@ fn chunk_jobs(fresh: Vec<Vec<Event>>) -> Vec<Chunk> {
     out
 }
 
-fn fail_all(jobs: Vec<Job>, error: &str) {
+fn fail_all(jobs: Vec<Job>, error: &Failure) {
     fail_all_replies(jobs.into_iter().map(|j| j.reply).collect(), error);
 }
 
 fn fail_all_replies(
     replies: Vec<tokio::sync::oneshot::Sender<Result<Vec<Receipt>, IngestError>>>,
-    error: &str,
+    error: &Failure,
 ) {
-    tracing::error!(error, "ingest failed");
+    tracing::error!(error = %error, "ingest failed");
     for r in replies {
-        let _ = r.send(Err(IngestError::Storage(error.to_string())));
+        let _ = r.send(Err(IngestError::Storage(error.clone())));
     }
 }

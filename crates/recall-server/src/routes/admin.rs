@@ -17,7 +17,7 @@ use crate::audit;
 use crate::auth::{ApiKeys, KeyInfo, Principal, Role};
 use crate::governance::with_recorder;
 use crate::problem::Problem;
-use crate::routes::events::json_body;
+use crate::routes::json_body;
 use crate::state::{AppState, internal};
 
 /// Roles that may use these endpoints.

@@ -2,14 +2,14 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use jiff::Timestamp;
-use recall_query::{Filter, Lookup, Order, QueryError};
+use recall_query::{Filter, Lookup, Order};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -18,6 +18,7 @@ use crate::auth::{Principal, Role};
 use crate::ingest::{BodyError, IngestError, Receipt, parse_body};
 use crate::problem::Problem;
 use crate::routes::reading::reading;
+use crate::routes::{json_body, json_bytes, query_problem, time_param};
 use crate::state::{AppState, blocking, internal};
 
 /// Bodies up to this size are parsed on the async worker (tens of microseconds).
@@ -162,17 +163,6 @@ pub struct SearchParams {
     cursor: Option<String>,
 }
 
-/// Parses an optional RFC 3339 parameter, naming it on error.
-pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
-    value
-        .map(|v| {
-            v.parse::<Timestamp>().map_err(|_| {
-                Problem::bad_request(format!("{name} must be an RFC 3339 timestamp")).field(name)
-            })
-        })
-        .transpose()
-}
-
 impl SearchParams {
     fn query(&self) -> Result<recall_query::Query, Problem> {
         let order = match self.order.as_deref() {
@@ -240,18 +230,6 @@ impl SearchParams {
             m.insert("limit".into(), json!(l));
         }
         m
-    }
-}
-
-/// Maps query-layer errors (bad cursors and filters name their parameter).
-pub fn query_problem(e: QueryError) -> Problem {
-    match e {
-        QueryError::BadCursor => Problem::bad_request(
-            "cursor is not valid for this query (it must come from the same filters and order)",
-        )
-        .field("cursor"),
-        QueryError::BadFilter { field, message } => Problem::bad_request(message).field(field),
-        other => internal(other),
     }
 }
 
@@ -405,18 +383,4 @@ async fn shredded(state: &AppState, tenant: &str, seq: u64, epoch: u32) -> Probl
 
 fn not_found() -> Problem {
     Problem::not_found().detail("no event at this seq")
-}
-
-/// A JSON response from a value.
-pub fn json_body(v: Value) -> Response {
-    json_bytes(serde_json::to_vec(&v).unwrap_or_default())
-}
-
-/// A JSON response from bytes already encoded.
-pub fn json_bytes(bytes: Vec<u8>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(bytes),
-    )
-        .into_response()
 }

@@ -19,7 +19,7 @@ use crate::audit;
 use crate::auth::{Principal, Role};
 use crate::governance::with_recorder;
 use crate::problem::Problem;
-use crate::routes::events::{json_body, time_param};
+use crate::routes::{json_body, time_param};
 use crate::state::{AppState, internal};
 
 /// Roles that manage holds.

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::problem::Problem;
-use crate::routes::events::json_body;
+use crate::routes::json_body;
 use crate::state::{AppState, blocking, internal};
 
 /// How long a proof request waits for the writer to sign a checkpoint covering its seq.

@@ -1,4 +1,5 @@
-//! HTTP handlers, one module per resource.
+//! HTTP handlers, one module per resource, and the helpers they share (JSON answers,
+//! parameter parsing, query errors as problems).
 
 pub mod admin;
 pub mod events;
@@ -7,3 +8,50 @@ pub mod logs;
 pub mod ops;
 pub mod reading;
 pub mod reports;
+
+use axum::body::Body;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use recall_query::QueryError;
+use serde_json::Value;
+
+use crate::problem::Problem;
+use crate::state::internal;
+
+/// Parses an optional RFC 3339 parameter, naming it on error.
+pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
+    value
+        .map(|v| {
+            v.parse::<Timestamp>().map_err(|_| {
+                Problem::bad_request(format!("{name} must be an RFC 3339 timestamp")).field(name)
+            })
+        })
+        .transpose()
+}
+
+/// Maps query-layer errors (bad cursors and filters name their parameter).
+pub fn query_problem(e: QueryError) -> Problem {
+    match e {
+        QueryError::BadCursor => Problem::bad_request(
+            "cursor is not valid for this query (it must come from the same filters and order)",
+        )
+        .field("cursor"),
+        QueryError::BadFilter { field, message } => Problem::bad_request(message).field(field),
+        other => internal(other),
+    }
+}
+
+/// A JSON response from a value.
+pub fn json_body(v: Value) -> Response {
+    json_bytes(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// A JSON response from bytes already encoded.
+pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(bytes),
+    )
+        .into_response()
+}

@@ -18,8 +18,8 @@ use crate::audit::{self, Use};
 use crate::auth::Principal;
 use crate::auth::Role;
 use crate::problem::Problem;
-use crate::routes::events::time_param;
 use crate::routes::reading::reading;
+use crate::routes::time_param;
 use crate::state::AppState;
 
 /// Query parameters of a report.
