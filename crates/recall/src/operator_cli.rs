@@ -28,6 +28,15 @@ pub fn as_operator<T>(
     command: &str,
     f: impl FnOnce(&Actor<'_>, &[String]) -> Result<T, GovernanceError>,
 ) -> anyhow::Result<(T, RecordedIn)> {
+    with_recorder(data_dir, command, true, f)
+}
+
+fn with_recorder<T>(
+    data_dir: &Path,
+    command: &str,
+    outbox_allowed: bool,
+    f: impl FnOnce(&Actor<'_>, &[String]) -> Result<T, GovernanceError>,
+) -> anyhow::Result<(T, RecordedIn)> {
     let who = operator::current();
     let via = Via::cli(command);
     match DataDir::open(data_dir, false) {
@@ -42,7 +51,10 @@ pub fn as_operator<T>(
             };
             Ok((f(&by, &tenants)?, RecordedIn::Log))
         }
-        Err(e) if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Locked(_))) => {
+        Err(e)
+            if outbox_allowed
+                && matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Locked(_))) =>
+        {
             let outbox = Outbox::open(&data_dir.join(OUTBOX_FILE))?;
             let tenants = tenants_on_disk(data_dir)?;
             let by = Actor {
@@ -57,8 +69,9 @@ pub fn as_operator<T>(
 }
 
 /// Records `act`, which touched every tenant's log (a key rotation, a reindex), in each.
+/// Needs the data directory to itself (these acts do too): refused while a server runs.
 pub fn record_everywhere(data_dir: &Path, command: &str, act: &Act<'_>) -> anyhow::Result<()> {
-    as_operator(data_dir, command, |by, tenants| {
+    with_recorder(data_dir, command, false, |by, tenants| {
         workflows::record_everywhere(tenants, by, act)
     })?;
     Ok(())

@@ -14,12 +14,26 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 const TENANT: &str = "st-marys";
+/// What `$USER` claims in these runs: the CLI must ignore it and record the uid's user.
 const USER: &str = "e2e-officer";
 const EVENTS: u64 = 3000;
 /// After every synthetic event (they end 2026-10-31) and before any audit event (now).
 const DATA_END: &str = "2026-11-01T00:00:00Z";
 
-/// Runs `recall --data DIR ARGS…` as operating-system user [`USER`].
+/// The actor the CLI records: `cli:` and the user of this process's uid (`id -un`).
+fn me() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    let name = String::from_utf8(out.stdout).unwrap();
+    let actor = format!("cli:{}", name.trim());
+    assert_ne!(
+        actor,
+        format!("cli:{USER}"),
+        "run the tests as another user"
+    );
+    actor
+}
+
+/// Runs `recall --data DIR ARGS…` with `$USER` set to [`USER`] (which must not matter).
 fn cli(data: &Path, args: &[&str]) -> Output {
     Command::new(recall_bin())
         .arg("--data")
@@ -161,7 +175,7 @@ fn check(data: &Path, events: &[(u64, Value)], f: &Filter, desc: bool) {
     let ids: Vec<&str> = ours.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, expected(events, f, desc), "{flags:?}");
     for a in audits {
-        assert_eq!(a["actor"]["id"], format!("cli:{USER}"), "{flags:?}: {a}");
+        assert_eq!(a["actor"]["id"], me(), "{flags:?}: {a}");
         assert!(
             f.matches(a),
             "{flags:?}: audit event outside the filter: {a}"
@@ -454,7 +468,7 @@ fn every_query_appends_its_own_audit_event_naming_the_user() {
         &data,
         &[
             "--actor",
-            &format!("cli:{USER}"),
+            &me(),
             "--justification",
             "test: checking the audit records",
         ],
@@ -528,10 +542,7 @@ fn reindex_rebuilds_the_same_answers_from_the_log() {
         report
     );
     // The audit events appended before the rebuild are found again as well.
-    let audits = search(
-        &data,
-        &["--actor", &format!("cli:{USER}"), "--action", "search"],
-    );
+    let audits = search(&data, &["--actor", &me(), "--action", "search"]);
     assert_eq!(audits.len(), 8, "four searches before, four after");
 }
 
