@@ -159,11 +159,18 @@ fn check_event(got: &Value, sent: &Value, view: View, pseudonyms: &mut BTreeMap<
     }
 }
 
+/// The events sent, by the seq their receipts gave them.
+type Sent = BTreeMap<u64, Value>;
+
 /// Checks each of `events` against the event sent at its seq.
-fn check_events(events: &[Value], view: View, pseudonyms: &mut BTreeMap<String, String>) {
+fn check_events(
+    events: &[Value],
+    sent: &Sent,
+    view: View,
+    pseudonyms: &mut BTreeMap<String, String>,
+) {
     for e in events {
-        let sent = sent_by_seq(e["seq"].as_u64().unwrap());
-        check_event(e, &sent, view, pseudonyms);
+        check_event(e, sent_at(sent, e), view, pseudonyms);
     }
 }
 
@@ -225,12 +232,23 @@ fn sent_events() -> Vec<Value> {
     ]
 }
 
+/// Posts `events`; returns them by the seqs their receipts name (the log also holds
+/// recall's own records, so these do not start at 0).
 #[track_caller]
-fn post(server: &Server, key: &str, events: &[Value]) {
+fn post(server: &Server, key: &str, events: &[Value]) -> Sent {
     let body: String = events.iter().map(|e| format!("{e}\n")).collect();
     let r = server.post(key, "/v1/events", NDJSON, body);
     let status = r.status();
-    assert_eq!(status, 201, "{}", r.text().unwrap());
+    let text = r.text().unwrap();
+    assert_eq!(status, 201, "{text}");
+    let receipts: Value = serde_json::from_str(&text).unwrap();
+    let receipts = receipts["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), events.len(), "{text}");
+    receipts
+        .iter()
+        .zip(events)
+        .map(|(r, e)| (r["seq"].as_u64().unwrap(), e.clone()))
+        .collect()
 }
 
 /// The synthetic events of a page (not the self-audit records), by client id.
@@ -244,29 +262,40 @@ fn synthetic(events: &Value) -> Vec<Value> {
         .collect()
 }
 
-fn sent_by_seq(seq: u64) -> Value {
-    sent_events()[seq as usize].clone()
+/// The event sent that `got` is, by its seq; panics when it is not one of them.
+fn sent_at<'a>(sent: &'a Sent, got: &Value) -> &'a Value {
+    let seq = got["seq"].as_u64().unwrap();
+    sent.get(&seq)
+        .unwrap_or_else(|| panic!("seq {seq} is not an event sent ({sent:?}): {got}"))
+}
+
+/// The seq of the `i`th event of [`sent_events`].
+fn seq_of(sent: &Sent, i: usize) -> u64 {
+    let want = &sent_events()[i];
+    *sent.iter().find(|(_, e)| *e == want).unwrap().0
 }
 
 #[test]
 fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
     let s = setup();
     let server = Server::start(&s.data);
-    post(&server, &s.writer, &sent_events());
+    let sent = post(&server, &s.writer, &sent_events());
     let mut pseudonyms = BTreeMap::new();
     for view in VIEWS {
         // Search.
         let page = json(get(&server, &s, view, "/v1/events?patient=MRN-D1"));
         let found = synthetic(&page["events"]);
         assert_eq!(found.len(), 2, "{view:?}");
-        check_events(&found, view, &mut pseudonyms);
+        check_events(&found, &sent, view, &mut pseudonyms);
         // Event read.
-        let one = json(get(&server, &s, view, &format!("/v1/events/{T}/0")));
-        check_event(&one["event"], &sent_by_seq(0), view, &mut pseudonyms);
+        let seq = seq_of(&sent, 0);
+        let one = json(get(&server, &s, view, &format!("/v1/events/{T}/{seq}")));
+        assert_eq!(one["event"]["seq"], seq, "{view:?}");
+        check_event(&one["event"], &sent[&seq], view, &mut pseudonyms);
         // Patient access report, JSON and CSV.
         let path = "/v1/reports/patient-access?patient=MRN-D1&to=2026-03-01T00:00:00Z";
         let report = json(get(&server, &s, view, path));
-        check_report(&report, view, "patient", "MRN-D1", &mut pseudonyms);
+        check_report(&report, &sent, view, "patient", "MRN-D1", &mut pseudonyms);
         let csv = get(&server, &s, view, &format!("{path}&format=csv"))
             .text()
             .unwrap();
@@ -279,7 +308,7 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
             continue;
         }
         let report = json(r);
-        check_report(&report, view, "actor", "u-d1", &mut pseudonyms);
+        check_report(&report, &sent, view, "actor", "u-d1", &mut pseudonyms);
         let csv = get(&server, &s, view, &format!("{path}&format=csv"))
             .text()
             .unwrap();
@@ -313,7 +342,7 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
             .filter(|e| e["action"] == "read")
             .collect();
         assert_eq!(found.len(), 2, "{view:?}");
-        check_events(&found, view, &mut pseudonyms);
+        check_events(&found, &sent, view, &mut pseudonyms);
         let mut report = vec![
             "report",
             "patient-access",
@@ -325,13 +354,14 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
         report.extend_from_slice(&["--to", "2026-03-01T00:00:00Z"]);
         report.extend_from_slice(&args);
         let out: Value = serde_json::from_str(&recall_ok(&s.data, &report)).unwrap();
-        check_report(&out, view, "patient", "MRN-D1", &mut pseudonyms);
+        check_report(&out, &sent, view, "patient", "MRN-D1", &mut pseudonyms);
     }
 }
 
 /// A JSON report: its subject, summary rows and events as `view` sees them.
 fn check_report(
     report: &Value,
+    sent: &Sent,
     view: View,
     subject_key: &str,
     subject: &str,
@@ -340,7 +370,7 @@ fn check_report(
     // Events first: they show every pseudonym the summary may use.
     let events = synthetic(&report["events"]);
     assert!(!events.is_empty());
-    check_events(&events, view, pseudonyms);
+    check_events(&events, sent, view, pseudonyms);
     let field = if subject_key == "patient" {
         "patient.id"
     } else {
@@ -426,7 +456,7 @@ fn check_csv(csv_text: &str, report: &Value, view: View) {
 fn a_patient_credential_reads_only_its_own_patient() {
     let s = setup();
     let server = Server::start(&s.data);
-    post(&server, &s.writer, &sent_events());
+    let sent = post(&server, &s.writer, &sent_events());
     let me = &s.keys["patient"];
     for path in [
         "/v1/events",
@@ -445,9 +475,21 @@ fn a_patient_credential_reads_only_its_own_patient() {
         let body = r.text().unwrap();
         assert!(!body.contains("MRN-D"), "{path}: {body}");
     }
-    // Another patient's event is not found, as if it did not exist.
-    assert_eq!(server.get(me, &format!("/v1/events/{T}/1")).status(), 404);
-    assert_eq!(server.get(me, &format!("/v1/events/{T}/0")).status(), 200);
+    // Another patient's event is not found, as if it did not exist; so is a record of no
+    // patient (seq 0: the CLI's record of the first key made); its own is read.
+    let (own_seq, other_seq) = (seq_of(&sent, 0), seq_of(&sent, 1));
+    assert_eq!(sent[&other_seq]["patient"]["id"], "MRN-D2");
+    assert_eq!(
+        server
+            .get(me, &format!("/v1/events/{T}/{other_seq}"))
+            .status(),
+        404
+    );
+    assert!(!sent.contains_key(&0));
+    assert_eq!(server.get(me, &format!("/v1/events/{T}/0")).status(), 404);
+    let read = server.get(me, &format!("/v1/events/{T}/{own_seq}"));
+    assert_eq!(read.status(), 200);
+    assert_eq!(json(read)["event"]["patient"]["id"], "MRN-D1");
     let own = json(server.get(me, "/v1/events?patient=MRN-D1"));
     let own = synthetic(&own["events"]);
     assert_eq!(own.len(), 2);

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -121,23 +122,44 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, Keys) {
     (tmp, data, k)
 }
 
+/// The seqs of a response's receipts, in order.
+fn seqs(receipts: &Value) -> Vec<u64> {
+    receipts["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect()
+}
+
+/// Where the seeded events landed: the logs also hold recall's own records (the CLI's key
+/// creations, the server's start), so the events sent do not start at seq 0.
+struct Seeded {
+    /// The seqs of A's six events (all of patient MRN-100).
+    a: Vec<u64>,
+    /// The seqs of B's four events.
+    b: Vec<u64>,
+}
+
 /// Both tenants get events (same ids, same patient), A a checkpoint, and the revoked key
 /// is revoked over the API.
-fn seed(s: &Server, k: &Keys) {
-    ingest(
+fn seed(s: &Server, k: &Keys) -> Seeded {
+    let a = seqs(&ingest(
         s,
         &k.writer,
         &(0..6).map(|i| event("a", i, "MRN-100")).collect::<Vec<_>>(),
-    );
-    ingest(
+    ));
+    let b = seqs(&ingest(
         s,
         &k.b_writer,
         &(0..4).map(|i| event("b", i, "MRN-100")).collect::<Vec<_>>(),
-    );
+    ));
+    assert_eq!((a.len(), b.len()), (6, 4));
     await_checkpoint(s, &k.verifier, A);
     await_checkpoint(s, &k.b_verifier, B);
     let path = format!("/v1/admin/keys/{}", key_id(&k.revoked));
     assert_eq!(call(s, Method::DELETE, &k.admin, &path, None).status(), 200);
+    Seeded { a, b }
 }
 
 /// The callers of the matrix, in column order.
@@ -191,8 +213,9 @@ fn row(method: Method, path: &str, body: Option<Value>, expect: [u16; 10]) -> Ro
     }
 }
 
-/// Every endpoint × every caller, with public transparency off.
-fn matrix(spare_id: &str) -> Vec<Row> {
+/// Every endpoint × every caller, with public transparency off. `patient_seq` is the seq
+/// of one of A's events of MRN-100, the patient key's patient.
+fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
     use Method as M;
     let ev = Some(event("m", 50, "MRN-300"));
     let create = Some(json!({"role": "verifier"}));
@@ -200,12 +223,13 @@ fn matrix(spare_id: &str) -> Vec<Row> {
         json!({"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z", "matter": "Case 1"}),
     );
     let revoke = format!("/v1/admin/keys/{spare_id}");
+    let read = format!("/v1/events/st-marys/{patient_seq}");
     #[rustfmt::skip]
     let rows = vec![
         //                                                                  writer auditor admin verifier engineer officer patient none bad revoked
         row(M::POST, "/v1/events", ev,                                          [201, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
         row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/events/st-marys/0", None,                              [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, &read, None,                                                [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/checkpoint", None,                       [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
@@ -231,9 +255,9 @@ fn matrix(spare_id: &str) -> Vec<Row> {
 }
 
 /// Runs every row for every caller; returns the mismatches, one line each.
-fn run_matrix(s: &Server, k: &Keys, public: bool) -> Vec<String> {
+fn run_matrix(s: &Server, k: &Keys, seeded: &Seeded, public: bool) -> Vec<String> {
     let mut wrong = Vec::new();
-    for r in matrix(&key_id(&k.spare)) {
+    for r in matrix(&key_id(&k.spare), seeded.a[0]) {
         for (i, caller) in CALLERS.iter().enumerate() {
             let want = if public && r.transparency {
                 200
@@ -268,8 +292,8 @@ fn run_matrix(s: &Server, k: &Keys, public: bool) -> Vec<String> {
 fn every_endpoint_answers_every_role_as_the_matrix_says() {
     let (_tmp, data, k) = setup();
     let server = Server::start(&data);
-    seed(&server, &k);
-    let wrong = run_matrix(&server, &k, false);
+    let seeded = seed(&server, &k);
+    let wrong = run_matrix(&server, &k, &seeded, false);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -277,8 +301,8 @@ fn every_endpoint_answers_every_role_as_the_matrix_says() {
 fn public_transparency_opens_the_transparency_endpoints_and_nothing_else() {
     let (_tmp, data, k) = setup();
     let server = Server::start_with(&data, &[("RECALL_SERVER_PUBLIC_TRANSPARENCY", "true")]);
-    seed(&server, &k);
-    let wrong = run_matrix(&server, &k, true);
+    let seeded = seed(&server, &k);
+    let wrong = run_matrix(&server, &k, &seeded, true);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     // Open to anyone, for any tenant that exists; an unknown one is simply not found.
     for t in [A, B] {
@@ -300,12 +324,13 @@ fn refusal(r: Response) -> (u16, Value) {
 fn no_tenant_sees_or_writes_anothers_events() {
     let (_tmp, data, k) = setup();
     let server = Server::start(&data);
-    seed(&server, &k);
+    let seeded = seed(&server, &k);
 
-    // The same client ids in B are B's own events, not replays of A's.
+    // The same client ids in B are B's own events, not replays of A's: appended to B's
+    // log right after B's seeded events.
     let again = ingest(&server, &k.b_writer, &[event("b", 4, "MRN-100")]);
     assert_eq!(again["receipts"][0]["tenant"], B);
-    assert_eq!(again["receipts"][0]["seq"], 4);
+    assert_eq!(again["receipts"][0]["seq"], seeded.b[3] + 1, "{again}");
     assert!(again["receipts"][0].get("replayed").is_none(), "{again}");
 
     // A write naming A in the body is refused whole; nothing lands in A.
@@ -544,22 +569,96 @@ fn admins_manage_the_keys_of_their_own_tenant_only() {
     assert_eq!(again["revoked"], gone["revoked"], "idempotent");
 
     // Both changes are in A's log, naming the admin; none in B's.
-    // Two revocations: the seed's and this one (the repeat changed nothing).
+    // Two revocations: the seed's and this one (the repeat changed nothing). The logs also
+    // hold the CLI's records of the keys `setup` created (`source.system` `recall-cli`):
+    // told apart from the API's (`recall`), and checked to be those keys exactly.
+    let a_cli_ids: BTreeSet<String> = [
+        &k.writer,
+        &k.auditor,
+        &k.admin,
+        &k.verifier,
+        &k.engineer,
+        &k.officer,
+        &k.patient,
+        &k.revoked,
+        &k.spare,
+    ]
+    .iter()
+    .map(|t| key_id(t))
+    .collect();
     for (action, n) in [("create", 1), ("revoke", 2)] {
-        let found = json(server.get_justified(&k.auditor, &format!("/v1/events?action={action}")));
-        let events = found["events"].as_array().unwrap();
-        assert_eq!(events.len(), n, "{action}: {found}");
-        let e = events.last().unwrap();
-        assert_eq!(e["resource"]["type"], "ApiKey");
-        assert_eq!(e["actor"]["id"], format!("key:{}", key_id(&k.admin)));
-        assert_eq!(e["detail"]["dicom_event"], "110113");
+        let found = json(server.get_justified(
+            &k.auditor,
+            &format!("/v1/events?action={action}&limit=1000"),
+        ));
+        let (api, cli): (Vec<&Value>, Vec<&Value>) = found["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .partition(|e| e["source"]["system"] == "recall");
+        assert_eq!(api.len(), n, "{action}: {found}");
+        for e in &api {
+            assert_eq!(e["resource"]["type"], "ApiKey", "{e}");
+            assert_eq!(e["actor"]["id"], format!("key:{}", key_id(&k.admin)), "{e}");
+            assert_eq!(e["detail"]["dicom_event"], "110113", "{e}");
+        }
+        let e = api.last().unwrap();
+        assert_eq!(e["resource"]["id"], made["id"], "{e}");
+        let endpoint = if action == "create" {
+            "POST /v1/admin/keys"
+        } else {
+            "DELETE /v1/admin/keys/{id}"
+        };
+        assert_eq!(e["detail"]["endpoint"], endpoint, "{e}");
+        let cli_ids: BTreeSet<String> = cli
+            .iter()
+            .map(|e| {
+                assert_eq!(e["source"]["system"], "recall-cli", "{e}");
+                assert_eq!(e["detail"]["endpoint"], "recall keys create", "{e}");
+                assert_eq!(e["resource"]["type"], "ApiKey", "{e}");
+                assert!(
+                    e["actor"]["id"].as_str().unwrap().starts_with("cli:"),
+                    "{e}"
+                );
+                e["resource"]["id"].as_str().unwrap().to_string()
+            })
+            .collect();
+        if action == "create" {
+            assert_eq!(cli.len(), a_cli_ids.len(), "{found}");
+            assert_eq!(
+                cli_ids, a_cli_ids,
+                "the CLI's creations of A's keys, and only those"
+            );
+        } else {
+            assert!(cli.is_empty(), "no key was revoked by the CLI: {found}");
+        }
         assert!(
-            !e.to_string().contains(&new_key[20..]),
+            !found.to_string().contains(&new_key[20..]),
             "no key text in the log"
         );
     }
-    let b_log = json(server.get(&k.b_auditor, "/v1/events?action=create"));
-    assert_eq!(b_log["events"], json!([]));
+    // B's log holds the CLI's creations of B's own keys, and nothing of A's admin.
+    let b_log = json(server.get(&k.b_auditor, "/v1/events?action=create&limit=1000"));
+    let b_created: BTreeSet<&str> = b_log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["source"]["system"], "recall-cli", "{e}");
+            e["resource"]["id"].as_str().unwrap()
+        })
+        .collect();
+    let b_ids: BTreeSet<String> = [&k.b_writer, &k.b_auditor, &k.b_admin, &k.b_verifier]
+        .iter()
+        .map(|t| key_id(t))
+        .collect();
+    assert_eq!(
+        b_created,
+        b_ids.iter().map(String::as_str).collect(),
+        "{b_log}"
+    );
+    assert_eq!(b_log["events"].as_array().unwrap().len(), 4, "{b_log}");
+    assert!(!b_log.to_string().contains(&key_id(&k.admin)), "{b_log}");
 
     // The OpenAPI document describes the admin endpoints.
     let doc = json(server.get("", "/v1/openapi.json"));
