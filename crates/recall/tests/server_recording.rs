@@ -56,7 +56,10 @@ fn import(root: &Path, data: &Path) {
         });
         let input = root.join(format!("{tenant}.ndjson"));
         std::fs::write(&input, format!("{e}\n")).unwrap();
-        recall_ok(data, &["import", "--tenant", tenant, input.to_str().unwrap()]);
+        recall_ok(
+            data,
+            &["import", "--tenant", tenant, input.to_str().unwrap()],
+        );
     }
 }
 
@@ -69,7 +72,10 @@ fn starts_and_stops_are_recorded_and_a_kill_is_noticed_by_the_next_start() {
 
     // A clean run: started, then stopped (SIGTERM).
     Server::start(&data).stop();
-    assert!(!data.join("server.running").exists(), "a clean stop removes the marker");
+    assert!(
+        !data.join("server.running").exists(),
+        "a clean stop removes the marker"
+    );
     for tenant in TENANTS {
         let events = recording_events(&data, tenant);
         let kinds: Vec<&str> = events.iter().map(dicom_type).collect();
@@ -85,7 +91,10 @@ fn starts_and_stops_are_recorded_and_a_kill_is_noticed_by_the_next_start() {
 
     // A run killed with SIGKILL records no stop; the next start says so.
     Server::start(&data).kill();
-    assert!(data.join("server.running").exists(), "a killed run leaves its marker");
+    assert!(
+        data.join("server.running").exists(),
+        "a killed run leaves its marker"
+    );
     Server::start(&data).stop();
     for tenant in TENANTS {
         let events = recording_events(&data, tenant);
@@ -100,8 +109,7 @@ fn starts_and_stops_are_recorded_and_a_kill_is_noticed_by_the_next_start() {
         assert!(killed["detail"].get("previous_run").is_none(), "{killed}");
         let after = &events[3];
         assert_eq!(
-            after["detail"]["previous_run"]["ended_without_stop"],
-            true,
+            after["detail"]["previous_run"]["ended_without_stop"], true,
             "{after}"
         );
         assert!(

@@ -100,7 +100,9 @@ fn the_servers_own_retention_run_keeps_a_held_month() {
             "the server's retention run to shred April 2016",
             Duration::from_secs(180),
             || {
-                let status = server.get(&officer, &format!("/v1/events/{T}/{seq}")).status();
+                let status = server
+                    .get(&officer, &format!("/v1/events/{T}/{seq}"))
+                    .status();
                 (status == 410).then_some(())
             },
         );
@@ -111,7 +113,11 @@ fn the_servers_own_retention_run_keeps_a_held_month() {
         .into_iter()
         .filter(|e| e["resource"]["type"] == "AuditEvent")
         .collect();
-    assert_eq!(runs.len(), 1, "one run shredded, later ones found nothing: {runs:?}");
+    assert_eq!(
+        runs.len(),
+        1,
+        "one run shredded, later ones found nothing: {runs:?}"
+    );
     assert_eq!(runs[0]["actor"]["id"], "recall:retention");
     let record = &runs[0]["detail"]["retention"];
     assert_eq!(record["shredded_epochs"], json!([201604]), "{record}");
