@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub mod server;
 pub mod synth;
@@ -69,6 +70,85 @@ pub fn populated(root: &Path, tenant: &str, events: u64, seed: u64) -> PathBuf {
         ],
     );
     data
+}
+
+/// The user name of this process's uid (`id -un`): the CLI records `cli:<this>` as its
+/// operator, whatever `$USER` says.
+pub fn uid_name() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    assert!(out.status.success(), "id -un failed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Like [`recall`] but without `USER` and `LOGNAME` in the environment, so whatever the
+/// CLI records as its operator can only come from the process's uid.
+pub fn recall_without_user(data: &Path, args: &[&str]) -> Output {
+    Command::new(recall_bin())
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("RECALL_DATA")
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .expect("run recall")
+}
+
+/// [`recall_without_user`], panicking with both streams unless it exits 0; stdout.
+pub fn recall_without_user_ok(data: &Path, args: &[&str]) -> String {
+    let out = recall_without_user(data, args);
+    assert!(
+        out.status.success(),
+        "recall {args:?} failed ({:?}):\n{}",
+        out.status,
+        both(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sets `[retention] default_years` in the data directory's config.
+pub fn set_default_years(data: &Path, years: u32) {
+    let path = data.join("recall.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut replaced = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("default_years = ") {
+                replaced += 1;
+                format!("default_years = {years}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_eq!(replaced, 1, "recall.toml has no single default_years line");
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// Calls `f` every 250 ms until it returns `Some`, panicking (naming `what`) after
+/// `limit`. Only for waiting on something that must happen; never a timing assertion.
+pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// `recall search --tenant T --as privacy_officer ARGS…` (the data directory must be
+/// free): the events found, parsed.
+pub fn officer_search(data: &Path, tenant: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["search", "--tenant", tenant, "--as", "privacy_officer"];
+    all.extend_from_slice(args);
+    recall_ok(data, &all)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// Sets `log.segment_mib` in the data directory's config.
