@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::server::{Server, create_key, json};
+use common::server::{Server, create_key, json, own_records_before};
 use common::{data_verifier, open_checkpoint, recall_ok};
 use serde_json::{Value, json};
 
@@ -51,7 +51,14 @@ fn ingest_then_replay_gives_the_same_receipts_also_after_a_restart() {
         .iter()
         .map(|r| r["seq"].as_u64().unwrap())
         .collect();
-    assert_eq!(seqs, vec![0, 1, 2, 3, 4], "receipts in input order");
+    // The log already holds recall's own records (the keys created, recording started):
+    // the batch follows them, in input order.
+    let base = seqs[0];
+    assert_eq!(
+        seqs,
+        (base..base + 5).collect::<Vec<_>>(),
+        "receipts in input order"
+    );
     assert!(
         first
             .as_array()
@@ -87,8 +94,8 @@ fn ingest_then_replay_gives_the_same_receipts_also_after_a_restart() {
         lines(&[event(7, "MRN-2"), event(7, "MRN-2")]),
     );
     let dup = json(r)["receipts"].clone();
-    assert_eq!(dup[0]["seq"], 5);
-    assert_eq!(dup[1]["seq"], 5);
+    assert_eq!(dup[0]["seq"], base + 5);
+    assert_eq!(dup[1]["seq"], base + 5);
     server.stop();
 
     let server = Server::start(&data);
@@ -99,9 +106,11 @@ fn ingest_then_replay_gives_the_same_receipts_also_after_a_restart() {
         batch[2].to_string(),
     );
     assert_eq!(r.status(), 200);
-    assert_eq!(json(r)["receipts"][0]["seq"], 2);
+    assert_eq!(json(r)["receipts"][0]["seq"], base + 2);
     let found = json(server.get(&auditor, "/v1/events?patient=MRN-1"));
     assert_eq!(found["events"].as_array().unwrap().len(), 5, "{found}");
+    // Before the batch the log held only recall's own records.
+    own_records_before(&server, &auditor, "st-marys", base);
 }
 
 #[test]
@@ -173,10 +182,13 @@ fn an_event_read_carries_a_proof_that_verifies_against_the_signed_checkpoint() {
     let batch: Vec<Value> = (0..20).map(|i| event(i, "MRN-3")).collect();
     let receipts =
         json(server.post(&writer, "/v1/events", NDJSON, lines(&batch)))["receipts"].clone();
-    let r = server.get(&auditor, "/v1/events/st-marys/13?proof=true");
+    // The 14th event of the batch, after the records recall had already made.
+    let seq = receipts[13]["seq"].as_u64().unwrap();
+    assert_eq!(seq, receipts[0]["seq"].as_u64().unwrap() + 13);
+    let r = server.get(&auditor, &format!("/v1/events/st-marys/{seq}?proof=true"));
     assert_eq!(r.status(), 200);
     let body = json(r);
-    assert_eq!(body["event"]["seq"], 13);
+    assert_eq!(body["event"]["seq"], seq);
     assert_eq!(body["event"]["id"], "e2e-13");
     assert_eq!(body["leaf_hash"], receipts[13]["leaf_hash"]);
     let inc = &body["inclusion"];
@@ -192,7 +204,7 @@ fn an_event_read_carries_a_proof_that_verifies_against_the_signed_checkpoint() {
         .unwrap()
         .try_into()
         .unwrap();
-    recall_ledger::verify_inclusion(&leaf, 13, cp.size, &hashes, &cp.root).unwrap();
+    recall_ledger::verify_inclusion(&leaf, seq, cp.size, &hashes, &cp.root).unwrap();
     assert_eq!(
         server.get(&auditor, "/v1/events/st-marys/999").status(),
         404
@@ -203,6 +215,15 @@ fn an_event_read_carries_a_proof_that_verifies_against_the_signed_checkpoint() {
 fn a_bad_event_in_a_batch_is_named_and_nothing_of_the_batch_is_appended() {
     let (_tmp, data, writer, auditor) = setup();
     let server = Server::start(&data);
+    // The log's size: the seq a good event (another patient) lands at.
+    let size = |id: &str| {
+        let mut e = event(100, "MRN-40");
+        e["id"] = json!(id);
+        let r = server.post(&writer, "/v1/events", NDJSON, lines(&[e]));
+        assert_eq!(r.status(), 201);
+        json(r)["receipts"][0]["seq"].as_u64().unwrap()
+    };
+    let before = size("probe-before");
     let mut batch: Vec<Value> = (0..4).map(|i| event(i, "MRN-4")).collect();
     batch[2]["actor"]["id"] = json!("");
     let r = server.post(&writer, "/v1/events", NDJSON, lines(&batch));
@@ -218,15 +239,10 @@ fn a_bad_event_in_a_batch_is_named_and_nothing_of_the_batch_is_appended() {
     let r = server.post(&writer, "/v1/events", "application/json", "{\"time\": ");
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
+    // Only the second probe went in after the first: the log's size did not change.
+    assert_eq!(size("probe-after"), before + 1, "nothing appended");
     let found = json(server.get(&auditor, "/v1/events?patient=MRN-4"));
     assert_eq!(found["events"].as_array().unwrap().len(), 0);
-    assert_eq!(
-        server
-            .get(&auditor, "/v1/logs/st-marys/checkpoint")
-            .status(),
-        404,
-        "no log yet"
-    );
 }
 
 #[test]
@@ -322,12 +338,16 @@ fn openapi_and_swagger_ui_are_served() {
 
 #[test]
 fn entry_bundles_and_tiles_let_an_outsider_recompute_the_leaves() {
-    let (_tmp, data, writer, _) = setup();
+    let (_tmp, data, writer, auditor) = setup();
     let verifier = create_key(&data, "st-marys", "verifier");
     let server = Server::start(&data);
     let batch: Vec<Value> = (0..300).map(|i| event(i, "MRN-7")).collect();
     let receipts =
         json(server.post(&writer, "/v1/events", NDJSON, lines(&batch)))["receipts"].clone();
+    // Seqs below the first receipt hold recall's own records (keys created, recording
+    // started), so the log's size is that many more than the batch.
+    let base = receipts[0]["seq"].as_u64().unwrap() as usize;
+    let size = base + batch.len();
     let tile = server
         .get(&verifier, "/v1/logs/st-marys/tile/0/000")
         .bytes()
@@ -336,14 +356,11 @@ fn entry_bundles_and_tiles_let_an_outsider_recompute_the_leaves() {
         .get(&verifier, "/v1/logs/st-marys/tile/entries/000")
         .bytes()
         .unwrap();
-    let hashes = recall_ledger::parse_tile(&tile).unwrap();
-    let entries = recall_ledger::parse_entry_bundle(&bundle).unwrap();
-    assert_eq!((hashes.len(), entries.len()), (256, 256));
-    for (i, (h, e)) in hashes.iter().zip(&entries).enumerate() {
-        assert_eq!(recall_ledger::leaf_hash(e), *h);
-        assert_eq!(B64.encode(h), receipts[i]["leaf_hash"].as_str().unwrap());
-    }
-    let partial = server.get(&verifier, "/v1/logs/st-marys/tile/entries/001.p/44");
+    // The batch's last events fill a partial second tile.
+    let partial = server.get(
+        &verifier,
+        &format!("/v1/logs/st-marys/tile/entries/001.p/{}", size - 256),
+    );
     assert_eq!(partial.status(), 200);
     assert_eq!(
         server
@@ -351,4 +368,18 @@ fn entry_bundles_and_tiles_let_an_outsider_recompute_the_leaves() {
             .status(),
         404
     );
+    let hashes = recall_ledger::parse_tile(&tile).unwrap();
+    let entries = recall_ledger::parse_entry_bundle(&bundle).unwrap();
+    assert_eq!((hashes.len(), entries.len()), (256, 256));
+    // The leaves of recall's own records are the ones their event reads name (the reads
+    // append their audit records after the batch).
+    let own = own_records_before(&server, &auditor, "st-marys", base as u64);
+    for (i, (h, e)) in hashes.iter().zip(&entries).enumerate() {
+        assert_eq!(recall_ledger::leaf_hash(e), *h);
+        let expected = match i.checked_sub(base) {
+            None => &own[i]["leaf_hash"],
+            Some(k) => &receipts[k]["leaf_hash"],
+        };
+        assert_eq!(B64.encode(h), expected.as_str().unwrap(), "leaf {i}");
+    }
 }

@@ -103,6 +103,8 @@ type Case = (
 #[test]
 fn malformed_input_is_named_by_field_and_index_and_nothing_is_appended() {
     let (_tmp, server, writer, auditor) = setup(&[]);
+    // The log is not empty (recall records the keys created and its start): its size now.
+    let before = next_seq(&server, &writer, "before") + 1;
     let lines = |events: &[Value]| synth::ndjson(events);
     let three = lines(&[good(1), good(2), good(3)]);
     let truncated = format!("{three}{}", &good(4).to_string()[..40]);
@@ -304,9 +306,9 @@ fn malformed_input_is_named_by_field_and_index_and_nothing_is_appended() {
         assert_eq!(p["field"], "content-type");
     }
 
-    // Nothing of any of them went in: the next event is the log's first, and no search
-    // finds the rejected identifiers.
-    assert_eq!(next_seq(&server, &writer, "sentinel"), 0);
+    // Nothing of any of them went in: the next event lands where the log ended before
+    // them, and no search finds the rejected identifiers.
+    assert_eq!(next_seq(&server, &writer, "sentinel"), before);
     for (k, v) in [("patient", SECRET_PATIENT), ("actor", SECRET_ACTOR)] {
         let r = synth::search(&server, &auditor, &[(k, v.to_string())]);
         assert_eq!(json(r)["events"].as_array().unwrap().len(), 0, "{k}");
@@ -356,6 +358,8 @@ fn connect(server: &Server) -> TcpStream {
 fn slow_clients_are_cut_off_within_the_request_timeout_while_others_are_served() {
     let timeout = 2;
     let (_tmp, server, writer, auditor) = setup(&[("RECALL_SERVER_REQUEST_TIMEOUT_SECS", "2")]);
+    // The log's size before the slow clients (recall's own records and this probe).
+    let before = next_seq(&server, &writer, "before-slow") + 1;
     let started = Instant::now();
     // Stalled bodies: headers complete, a fifth of the announced body, then nothing.
     let partial = good(99).to_string();
@@ -422,6 +426,7 @@ fn slow_clients_are_cut_off_within_the_request_timeout_while_others_are_served()
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
+    assert_eq!(json(r)["receipts"][0]["seq"], before);
 
     // Each slow client gets 408 or a closed connection: within the timeout plus a
     // generous margin, not never.
@@ -438,7 +443,7 @@ fn slow_clients_are_cut_off_within_the_request_timeout_while_others_are_served()
     assert!(started.elapsed() < bound + Duration::from_secs(10));
 
     // The stalled event was not appended: only the one served meanwhile is in the log.
-    assert_eq!(next_seq(&server, &writer, "after-slow"), 1);
+    assert_eq!(next_seq(&server, &writer, "after-slow"), before + 1);
     let r = synth::search(&server, &auditor, &[("patient", SECRET_PATIENT.into())]);
     assert_eq!(json(r)["events"].as_array().unwrap().len(), 1);
     server.stop();

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::server::{Server, json};
+use common::server::{Server, json, own_records_before};
 use common::synth::{self, NDJSON, Q, Rng};
 use serde_json::{Value, json};
 
@@ -205,6 +205,20 @@ fn metrics_report_ingest_latency_batches_queue_and_store_without_identifiers() {
             .status(),
         404
     );
+    // Before the first batch each log held recall's own records: the keys the CLI created
+    // (written to the log directly) and the server's start record (through its ingest).
+    // Reading them is audited too.
+    let (mut own, mut own_ingested) = (0, 0);
+    for (tenant, key) in tenants.iter().zip(auditors) {
+        let base = sent.iter().find(|s| s.tenant == *tenant).unwrap().seq;
+        for r in own_records_before(&server, key, tenant, base) {
+            own += 1;
+            if r["event"]["source"]["system"] == "recall" {
+                own_ingested += 1;
+            }
+            audited += 1;
+        }
+    }
 
     let r = server.get("", "/metrics");
     assert_eq!(r.status(), 200);
@@ -215,8 +229,9 @@ fn metrics_report_ingest_latency_batches_queue_and_store_without_identifiers() {
             .starts_with("text/plain")
     );
     let text = r.text().unwrap();
-    let total = (sent.len() + audited) as f64;
-    // Ingest counts include the self-audit events; store sizes are whole-log.
+    let total = (sent.len() + audited + own_ingested) as f64;
+    // Ingest counts include the self-audit events and the start records; store sizes are
+    // whole-log, with the keys' records too.
     assert_eq!(
         sample(&text, "recall_ingest_events_total", ""),
         Some(total),
@@ -224,7 +239,7 @@ fn metrics_report_ingest_latency_batches_queue_and_store_without_identifiers() {
     );
     assert_eq!(
         sample(&text, "recall_log_events", ""),
-        Some(total),
+        Some((sent.len() + audited + own) as f64),
         "{text}"
     );
     assert_eq!(sample(&text, "recall_tenants", ""), Some(2.0));

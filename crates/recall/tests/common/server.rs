@@ -180,3 +180,25 @@ pub fn json(r: Response) -> Value {
     let text = r.text().unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
+
+/// The reads (`GET /v1/events/{tenant}/{seq}`: `event` and `leaf_hash`) of seqs `0..base`
+/// of a tenant's log, checking that each is one of recall's own records (`source.system`
+/// `recall` or `recall-cli`: keys created with the CLI, recording started): that a test's
+/// first receipt at `base` means the log held nothing else before it. Each read appends
+/// its own audit record at the end of the log.
+pub fn own_records_before(server: &Server, key: &str, tenant: &str, base: u64) -> Vec<Value> {
+    (0..base)
+        .map(|seq| {
+            let r = server.get(key, &format!("/v1/events/{tenant}/{seq}"));
+            assert_eq!(r.status(), 200, "{tenant}/{seq}");
+            let body = json(r);
+            let system = body["event"]["source"]["system"].as_str();
+            assert!(
+                matches!(system, Some("recall" | "recall-cli")),
+                "{tenant}/{seq} is not recall's own: {body}"
+            );
+            assert_eq!(body["event"]["seq"], seq, "{body}");
+            body
+        })
+        .collect()
+}
