@@ -174,7 +174,7 @@ fn merge_holds(found: &[Found]) -> BTreeMap<&str, HoldSeen> {
 impl HoldSeen {
     /// Placed at or before `t` and not released at or before it.
     fn active_at(&self, t: Timestamp) -> bool {
-        self.created <= t && !self.released.is_some_and(|r| r <= t)
+        self.created <= t && self.released.is_none_or(|r| r > t)
     }
 }
 
@@ -409,10 +409,7 @@ mod tests {
             Some("2026-03-01T00:00:00Z"),
             Some(("2023-02-20T00:00:00Z", "2023-03-02T00:00:00Z")),
         );
-        assert_eq!(
-            check(&tomb(202302), &[r(), time_hold.clone(), released]),
-            None
-        );
+        assert_eq!(check(&tomb(202302), &[r(), time_hold, released]), None);
         let after = hold(
             "h1",
             "2026-04-01T00:00:00Z",
