@@ -25,6 +25,7 @@ mod codec;
 mod embedded;
 mod engine;
 mod error;
+mod evidence;
 mod faults;
 pub mod format;
 mod journal;

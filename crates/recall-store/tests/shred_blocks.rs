@@ -8,9 +8,11 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::event;
-use jiff::Timestamp;
+use jiff::{Timestamp, ToSpan};
+use recall_model::Epoch;
 use recall_store::EmbeddedOptions;
 use recall_store::format::{Record, decode, read_frame};
+use recall_store::retention::RetentionRecord;
 
 /// (epoch, all zero) of every block in the tenant's segments (all of them, or the
 /// sealed ones).
@@ -70,11 +72,24 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     );
     assert!(before.iter().all(|b| !b.1), "nothing zero yet");
 
+    let record = RetentionRecord {
+        years: 6,
+        cutoff: "2026-02-01T00:00:00Z".parse().unwrap(),
+        shredded_epochs: vec![202601],
+        previously_shredded: Vec::new(),
+        holds: Some(Vec::new()),
+    };
+    let read = first;
+    first += common::record_retention(&journal, "t", first, &record);
     assert_eq!(journal.shred("t", &[202601]).unwrap(), vec![202601]);
     // The active segment held blocks of the month: it was sealed, and every block of the
     // month is gone, wherever it was; the others are untouched.
     let after = blocks(tmp.path(), true);
-    assert_eq!(after.len(), before.len(), "same blocks, all sealed now");
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "same blocks and the record's, all sealed now"
+    );
     for (epoch, zero) in &after {
         assert_eq!(*zero, *epoch == 202601, "epoch {epoch}");
     }
@@ -95,7 +110,7 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     assert_eq!(t.events, first);
     let shredded: BTreeSet<u32> = t.shredded.iter().map(|r| r.epoch).collect();
     assert_eq!(shredded, BTreeSet::from([202601]));
-    assert_eq!(t.shredded[0].events, (first - 50) / 2);
+    assert_eq!(t.shredded[0].events, read / 2);
 }
 
 /// An action with a retention period of its own gets keys of its own: its months are
@@ -109,7 +124,18 @@ fn an_action_kept_shorter_is_shredded_apart_from_the_rest_of_its_month() {
     let journal = common::journal(tmp.path(), EmbeddedOptions::default())
         .with_action_retention(retention.actions.clone());
     journal.open_tenant("t").unwrap();
+    // Events of 18 months ago: past a year, well within six.
+    let now = Timestamp::now();
+    let then = now
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .checked_sub(18.months())
+        .unwrap()
+        .timestamp();
+    let month = Epoch::of(then).0;
     let mut events: Vec<_> = (0..20).map(|i| event(i, 1)).collect();
+    for e in events.iter_mut() {
+        e.time = then;
+    }
     for e in events.iter_mut().step_by(2) {
         e.action = "login".into();
     }
@@ -118,24 +144,31 @@ fn an_action_kept_shorter_is_shredded_apart_from_the_rest_of_its_month() {
     let epochs: BTreeSet<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
     assert_eq!(
         epochs,
-        BTreeSet::from([key_epoch(202601, 0), key_epoch(202601, 1)])
+        BTreeSet::from([key_epoch(month, 0), key_epoch(month, 1)])
     );
 
-    // 2027-03: logins of January 2026 are past their year; the rest is kept 6.
-    let now: Timestamp = "2027-03-01T00:00:00Z".parse().unwrap();
+    // The logins are past their year; the rest is kept 6.
     let expired = journal
         .expired_epochs("t", &retention, now, &|_| false)
         .unwrap();
-    assert_eq!(expired, vec![key_epoch(202601, 1)]);
+    assert_eq!(expired, vec![key_epoch(month, 1)]);
     // A hold on the month keeps the logins too.
     let held = journal
-        .expired_epochs("t", &retention, now, &|m| m == 202601)
+        .expired_epochs("t", &retention, now, &|m| m == month)
         .unwrap();
     assert!(held.is_empty());
+    let record = RetentionRecord {
+        years: 6,
+        cutoff: retention.cutoff("t", now),
+        shredded_epochs: expired.clone(),
+        previously_shredded: Vec::new(),
+        holds: Some(Vec::new()),
+    };
+    common::record_retention(&journal, "t", 20, &record);
     journal.shred("t", &expired).unwrap();
     for block in &batch.blocks {
         let opened = journal.existing_epoch_keys("t", block.epoch).unwrap();
-        assert_eq!(opened.is_some(), block.epoch == key_epoch(202601, 0));
+        assert_eq!(opened.is_some(), block.epoch == key_epoch(month, 0));
     }
     let report = recall_store::verify::verify(&journal, None, None).unwrap();
     assert!(report.failure.is_none(), "{:?}", report.failure);

@@ -314,3 +314,54 @@ fn the_server_runs_retention_on_its_own() {
     );
     server.stop();
 }
+
+/// The honest path keeps verifying under verify's cross-check of tombstones against the
+/// log: a CLI run while a time hold keeps one month, then, once it is released, the
+/// server's own run shreds that month too; `recall verify` passes after each.
+#[test]
+fn real_runs_with_and_without_a_time_hold_verify() {
+    let (_root, data, writer, officer) = setup();
+    let server = Server::start(&data);
+    post_events(&server, &writer);
+    server.stop();
+    let made = recall_ok(
+        &data,
+        &[
+            "holds",
+            "create",
+            "--tenant",
+            T,
+            "--from",
+            "2023-02-01T00:00:00Z",
+            "--to",
+            "2023-02-15T00:00:00Z",
+            "--matter",
+            "Case T",
+        ],
+    );
+    let hold: Value = serde_json::from_str(made.trim()).unwrap();
+    let hold = hold["id"].as_str().unwrap().to_string();
+    set_retention(&data, 2);
+    let run = recall_ok(&data, &["retention", "run"]);
+    assert!(run.contains("shredded epochs 202303"), "{run}");
+    assert!(!run.contains("202302"), "{run}");
+    let verify = recall_ok(&data, &["verify"]);
+    assert!(verify.contains("epoch 202303: 1 events"), "{verify}");
+
+    recall_ok(&data, &["holds", "release", "--tenant", T, &hold]);
+    let server = Server::start_with(&data, &[("RECALL_SERVER_RETENTION_INTERVAL_SECS", "1")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while events_of(&server, &officer, "action=delete")
+        .iter()
+        .filter(|e| e["resource"]["type"] == "AuditEvent")
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no retention run");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    server.stop();
+    let verify = recall_ok(&data, &["verify"]);
+    assert!(verify.contains("epoch 202302: 2 events"), "{verify}");
+    assert!(verify.contains("epoch 202303: 1 events"), "{verify}");
+}

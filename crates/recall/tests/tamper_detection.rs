@@ -4,9 +4,9 @@
 //! checkpoint) and, where the damage is tied to events, the first bad seq.
 //!
 //! One template data directory (three segments of 1 MiB at most, several checkpoints, one
-//! month shredded by retention — keys destroyed, sealed blocks zeroed) is built once per
-//! run and copied for each test; every test first checks that its copy verifies (naming
-//! the shredded month), then tampers with it.
+//! month shredded by retention — recorded in the log, keys destroyed, sealed blocks
+//! zeroed) is built once per run and copied for each test; every test first checks that
+//! its copy verifies (naming the shredded month), then tampers with it.
 //!
 //! Every run of `recall verify` has a time limit: verify once deadlocked when a failure
 //! was found while more batches remained to be scanned (the tile and authenticated-body
@@ -22,16 +22,20 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{both, copy_dir, origin_prefix, recall_ok, shrink_segments};
+use jiff::Timestamp;
 use recall_crypto::{KeyProvider, Keystore};
+use recall_governance::{Act, Direct, Recorder, Via, Who};
 use recall_ledger::{Checkpoint, Note, Signer};
 use recall_store::format::{Record, SealedBatch, decode, frame, read_frame};
+use recall_store::retention::{RetentionRecord, epoch_end, epoch_ranges};
 
 const TENANT: &str = "t";
 /// Events of the first import (all in segment 1, which stays open).
 const FIRST_EVENTS: u64 = 5_000;
 /// Events of the second import: segment 1 gets sealed, segments 2 and 3 follow.
 const SECOND_EVENTS: u64 = 27_000;
-const TOTAL: u64 = FIRST_EVENTS + SECOND_EVENTS;
+/// Both imports and the retention run's record.
+const TOTAL: u64 = FIRST_EVENTS + SECOND_EVENTS + 1;
 const SEG1: &str = "0000000000000001.seg";
 const SEG2: &str = "0000000000000002.seg";
 const SEG3: &str = "0000000000000003.seg";
@@ -114,12 +118,6 @@ fn build_template() -> Template {
     let second = root.join("second.ndjson");
     std::fs::write(&second, common::hospital_ndjson(SECOND_EVENTS, 12)).unwrap();
     import(&second);
-    let cp_second = root.join("cp-second.txt");
-    std::fs::write(
-        &cp_second,
-        recall_ok(&data, &["checkpoint", "--tenant", TENANT]),
-    )
-    .unwrap();
 
     let segments = std::fs::read_dir(data.join("tenants/t/log"))
         .unwrap()
@@ -128,30 +126,20 @@ fn build_template() -> Template {
         segments >= 3,
         "the template should have 3 segments, has {segments}"
     );
+    // Every test runs with a month shredded by retention present (recorded in the log,
+    // keys destroyed, sealed blocks zeroed): see `shreddable`.
+    let shredded = shreddable(&data)[0];
+    record_and_shred(&data, shredded, epoch_end(shredded).unwrap());
+    let cp_second = root.join("cp-second.txt");
+    std::fs::write(
+        &cp_second,
+        recall_ok(&data, &["checkpoint", "--tenant", TENANT]),
+    )
+    .unwrap();
     assert!(
         checkpoint_frames(&data).len() >= 2,
         "the template should hold several checkpoints"
     );
-    // Every test runs with a month shredded by retention present (keys destroyed, sealed
-    // blocks zeroed): not a month of the middle batch of segment 1, which tests alter, nor
-    // one in the active segment 3 (shredding would seal it early; tests cut it).
-    let (_, _, batch) = middle_batch(&data);
-    let mut touched: Vec<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
-    let active = std::fs::read(seg_path(&data, SEG3)).unwrap();
-    for (_, b) in batch_frames(&active) {
-        touched.extend(b.blocks.iter().map(|b| b.epoch));
-    }
-    let dir = recall::datadir::DataDir::open(&data, false).unwrap();
-    let shredded = dir
-        .journal
-        .keystore()
-        .epochs(TENANT)
-        .unwrap()
-        .into_iter()
-        .find(|e| !touched.contains(e))
-        .expect("the synthetic year spans several months");
-    assert_eq!(dir.journal.shred(TENANT, &[shredded]).unwrap(), [shredded]);
-    drop(dir);
     Template {
         data,
         after_first,
@@ -160,6 +148,57 @@ fn build_template() -> Template {
         cp_second,
         shredded,
     }
+}
+
+/// Months of the data directory that still have keys and that tests may shred: not one of
+/// the middle batch of segment 1, which tests alter, nor one in the active segment 3
+/// (shredding would seal it early; tests cut it), nor the current month (recall's own
+/// records go there). Ascending.
+fn shreddable(data: &Path) -> Vec<u32> {
+    let (_, _, batch) = middle_batch(data);
+    let mut touched: Vec<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
+    let active = std::fs::read(seg_path(data, SEG3)).unwrap();
+    for (_, b) in batch_frames(&active) {
+        touched.extend(b.blocks.iter().map(|b| b.epoch));
+    }
+    touched.push(recall_model::Epoch::of(Timestamp::now()).0);
+    let dir = recall::datadir::DataDir::open(data, false).unwrap();
+    let out: Vec<u32> = dir
+        .journal
+        .keystore()
+        .epochs(TENANT)
+        .unwrap()
+        .into_iter()
+        .filter(|e| !touched.contains(e))
+        .collect();
+    assert!(out.len() >= 2, "the synthetic year spans several months");
+    out
+}
+
+/// What a retention run does, with the choice of month and cutoff left to the caller:
+/// appends the run's record (built and appended the way recall's own records are) naming
+/// `epoch` with `cutoff`, then destroys the month's keys.
+fn record_and_shred(data: &Path, epoch: u32, cutoff: Timestamp) {
+    let dir = recall::datadir::DataDir::open(data, false).unwrap();
+    let db = recall::serve::open_db(&dir).unwrap();
+    let record = RetentionRecord {
+        years: 1,
+        cutoff,
+        shredded_epochs: vec![epoch],
+        previously_shredded: epoch_ranges(
+            &dir.journal.keystore().forgotten_epochs(TENANT).unwrap(),
+        ),
+        holds: Some(Vec::new()),
+    };
+    let event = Act::RetentionRun(&record)
+        .event(
+            &Who::operator("tamper-test"),
+            &Via::cli("recall retention run"),
+            Timestamp::now(),
+        )
+        .unwrap();
+    Direct::new(&db).record(TENANT, event).unwrap();
+    assert_eq!(dir.journal.shred(TENANT, &[epoch]).unwrap(), [epoch]);
 }
 
 fn template() -> &'static Template {
@@ -582,7 +621,12 @@ fn log_cut_at_a_frame_boundary_is_truncated_or_rolled_back() {
         &[
             &format!("first bad seq {first_dropped}"),
             "checkpoint #",
-            &format!("checkpoint has size {TOTAL} but the log holds {first_dropped} events"),
+            // The first checkpoint the cut log falls short of: the second import's (the
+            // retention record's comes after it).
+            &format!(
+                "checkpoint has size {} but the log holds {first_dropped} events",
+                FIRST_EVENTS + SECOND_EVENTS
+            ),
             "truncated or rolled back",
         ],
     );
@@ -898,4 +942,92 @@ fn keys_missing_without_a_shredding_record_fail_verification() {
     assert_eq!(n, 1);
     drop(conn);
     assert_detected(&data, &[], &[&format!("no keys for epoch {epoch}")]);
+}
+
+/// Runs `sql` on the keystore as an intruder with write access to `keystore.db` would.
+fn edit_keystore(data: &Path, sql: &str, epoch: u32) -> usize {
+    let conn = rusqlite::Connection::open(data.join("keystore.db")).unwrap();
+    conn.execute(sql, rusqlite::params![TENANT, epoch]).unwrap()
+}
+
+const FORGE_TOMBSTONE: &str = "INSERT INTO forgotten_epochs (tenant, epoch, forgotten) \
+     VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+const DELETE_KEYS: &str = "DELETE FROM epoch_keys WHERE tenant = ?1 AND epoch = ?2";
+
+/// A tombstone forged for a month that was never shredded: its keys are still there
+/// (the log reads as before), or it has no events at all. No retention record names it.
+#[test]
+fn forged_tombstone_for_a_month_never_shredded_fails_verification() {
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let (_, _, batch) = middle_batch(&data);
+    let epoch = batch.blocks[0].epoch;
+    assert_eq!(edit_keystore(&data, FORGE_TOMBSTONE, epoch), 1);
+    assert_detected(
+        &data,
+        &[],
+        &[
+            "keystore tombstone",
+            &format!("epoch {epoch}: keys destroyed (tombstone at "),
+            "no retention record in the log names it",
+        ],
+    );
+
+    // A month in which the log has no event (keys of other months all present).
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    assert_eq!(edit_keystore(&data, FORGE_TOMBSTONE, 201_001), 1);
+    assert_detected(
+        &data,
+        &[],
+        &["epoch 201001: keys destroyed", "no retention record"],
+    );
+}
+
+/// A month erased by an intruder: its key row deleted and a tombstone forged, so its
+/// blocks pass as shredded by policy. No retention record names it.
+#[test]
+fn month_erased_through_the_keystore_fails_verification() {
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let (_, _, batch) = middle_batch(&data);
+    let epoch = batch.blocks[0].epoch;
+    assert_eq!(edit_keystore(&data, DELETE_KEYS, epoch), 1);
+    assert_eq!(edit_keystore(&data, FORGE_TOMBSTONE, epoch), 1);
+    assert_detected(
+        &data,
+        &[],
+        &[
+            &format!("epoch {epoch}: keys destroyed (tombstone at "),
+            "no retention record in the log names it",
+        ],
+    );
+}
+
+/// A retention record appended through recall's own path, naming a month its cutoff does
+/// not cover (the month was not past retention), then the month shredded: verify names
+/// the month. The same with a cutoff that covers it verifies.
+#[test]
+fn retention_record_whose_cutoff_does_not_cover_its_month_fails_verification() {
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let epoch = shreddable(&data)[0];
+    record_and_shred(&data, epoch, epoch_end(epoch).unwrap());
+    let out = verify(&data, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("epoch {epoch}: ")),
+        "{}",
+        both(&out)
+    );
+
+    let (_tmp, data, _) = fresh_with_a_shredded_month();
+    let end = epoch_end(epoch).unwrap();
+    record_and_shred(&data, epoch, end - jiff::SignedDuration::from_hours(24));
+    assert_detected(
+        &data,
+        &[],
+        &[
+            "keystore tombstone",
+            &format!("epoch {epoch}: the retention record of "),
+            &format!("its month ends at {end}"),
+            "not past retention",
+        ],
+    );
 }

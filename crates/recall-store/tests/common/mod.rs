@@ -27,3 +27,28 @@ pub fn journal(dir: &std::path::Path, opts: EmbeddedOptions) -> Journal {
     let signer = Signer::new("test", &[1; 32]).unwrap();
     Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test")
 }
+
+/// Appends to `tenant`'s log, at `first_seq`, the record a retention run writes before it
+/// destroys keys (`source.system` `recall`, `detail.retention`), as of now: verify holds
+/// every keystore tombstone against such records. Returns the events appended (1).
+pub fn record_retention(
+    journal: &Journal,
+    tenant: &str,
+    first_seq: u64,
+    record: &recall_store::retention::RetentionRecord,
+) -> u64 {
+    let now = Timestamp::now();
+    let json = serde_json::json!({
+        "time": now.to_string(),
+        "actor": {"id": "recall:retention", "type": "system"},
+        "action": "delete",
+        "resource": {"type": "AuditEvent"},
+        "source": {"system": "recall"},
+        "outcome": "success",
+        "detail": {"retention": record},
+    });
+    let e = recall_model::parse_event(json.to_string().as_bytes(), now).unwrap();
+    let batch = journal.prepare(tenant, &[e], first_seq, now).unwrap();
+    journal.commit(tenant, &batch).unwrap();
+    1
+}
