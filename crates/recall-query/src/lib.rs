@@ -50,6 +50,9 @@ pub use months::Subject;
 pub use read::{Found, Hit, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange};
 pub use search::{Filter, Order, Page, Prepared, Query};
+// Re-exported (hidden) only for the fuzz target in fuzz/: not part of the API.
+#[doc(hidden)]
+pub use search::{decode_cursor, encode_cursor};
 
 #[cfg(test)]
 mod tests {

@@ -168,11 +168,15 @@ fn eq(want: &Option<String>, have: Option<&[u8]>) -> bool {
 }
 
 /// `base64url(v1 ‖ fingerprint(8) ‖ time(12) ‖ seq u64be)`.
-fn encode_cursor(fp: &[u8; FINGERPRINT], last: Pos) -> String {
+// pub (hidden) only for the fuzz target in fuzz/: not part of the API.
+#[doc(hidden)]
+pub fn encode_cursor(fp: &[u8; FINGERPRINT], last: Pos) -> String {
     URL_SAFE_NO_PAD.encode(keys::cat(&[&[CURSOR_V1], fp, &keys::pos(last)]))
 }
 
-fn decode_cursor(cursor: &str, fp: &[u8; FINGERPRINT]) -> Result<Pos, QueryError> {
+// pub (hidden) only for the fuzz target in fuzz/: not part of the API.
+#[doc(hidden)]
+pub fn decode_cursor(cursor: &str, fp: &[u8; FINGERPRINT]) -> Result<Pos, QueryError> {
     let raw = URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| QueryError::BadCursor)?;
