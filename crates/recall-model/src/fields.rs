@@ -5,9 +5,9 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 
+use crate::limits::{MAX_DETAIL_BYTES, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::raw::Str;
 use crate::time::{TimeError, parse_rfc3339};
-use crate::validate::{MAX_DETAIL_BYTES, MAX_ID_CHARS, MAX_REASON_CHARS, MAX_TEXT_CHARS};
 use crate::{Rule, ValidationError, jcs};
 
 /// Counts characters and finds control characters in one pass.

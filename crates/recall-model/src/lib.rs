@@ -32,6 +32,7 @@ mod event;
 mod fields;
 mod flat;
 mod jcs;
+mod limits;
 mod raw;
 mod slow;
 mod time;
@@ -42,9 +43,9 @@ mod view;
 pub use canonical::{canonical, canonical_into, canonical_parts_into, parse_canonical};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
 pub use jcs::canonical_json_into;
-pub use validate::{
+pub use limits::{
     MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
-    MAX_TEXT_CHARS, RESERVED_SYSTEMS, Rule, ValidationError, parse_client_event, parse_event,
-    validate_tenant,
+    MAX_TEXT_CHARS, Rule, ValidationError,
 };
+pub use validate::{RESERVED_SYSTEMS, parse_client_event, parse_event, validate_tenant};
 pub use view::{View, view_canonical};

@@ -1,6 +1,7 @@
 //! Unit tests for parsing and validation: one or more cases per rule.
 
 use super::*;
+use crate::limits::*;
 use crate::slow;
 use serde_json::{Value, json};
 

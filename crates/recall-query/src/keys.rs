@@ -38,6 +38,9 @@ pub fn time(t: Timestamp) -> [u8; TIME] {
 pub fn parse_time(b: &[u8]) -> Option<Timestamp> {
     let secs = (u64::from_be_bytes(b.get(..8)?.try_into().ok()?) ^ (1 << 63)) as i64;
     let sub = u32::from_be_bytes(b.get(8..12)?.try_into().ok()?);
+    if sub >= 1_000_000_000 {
+        return None; // not one of ours: `time` never writes it, and it would alias another
+    }
     Timestamp::from_nanosecond(i128::from(secs) * 1_000_000_000 + i128::from(sub)).ok()
 }
 
@@ -136,6 +139,14 @@ impl Run {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_sub_second_field_past_a_second_is_refused_not_aliased() {
+        let mut b = time(Timestamp::from_second(5).unwrap());
+        assert_eq!(parse_time(&b), Timestamp::from_second(5).ok());
+        b[8..].copy_from_slice(&1_500_000_000u32.to_be_bytes());
+        assert_eq!(parse_time(&b), None);
+    }
 
     #[test]
     fn time_bytes_sort_like_times() {

@@ -25,7 +25,16 @@ use jiff::Timestamp;
 
 use crate::error::QueryError;
 use crate::keys::{self, Pos};
-use crate::search::Order;
+
+/// The order posting lists are walked in, and so the order of search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first: (time, seq) ascending.
+    #[default]
+    Asc,
+    /// Newest first: (time, seq) descending.
+    Desc,
+}
 
 /// Longest prefix: `tno ‖ token`.
 pub const PREFIX: usize = keys::IDENT;

@@ -15,6 +15,7 @@ use crate::db::{Db, Parts, Tenant};
 use crate::error::QueryError;
 use crate::keys::{self, Pos, Run};
 use crate::postings;
+pub use crate::postings::Order;
 use crate::read::{Hit, Read, SeqReader};
 
 /// Largest page.
@@ -47,16 +48,6 @@ pub struct Filter {
     pub from: Option<Timestamp>,
     /// Event `time` before (exclusive).
     pub to: Option<Timestamp>,
-}
-
-/// Result order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Order {
-    /// Oldest first: (time, seq) ascending.
-    #[default]
-    Asc,
-    /// Newest first: (time, seq) descending.
-    Desc,
 }
 
 /// A search request.

@@ -67,6 +67,21 @@ pub fn init(path: &Path) -> anyhow::Result<Initialised> {
     Ok(Initialised { origin, vkey })
 }
 
+/// `recall init`: creates the data directory and tells the operator what to keep and
+/// publish.
+pub fn run_init(path: &Path) -> anyhow::Result<()> {
+    let made = init(path)?;
+    println!("initialised {}", path.display());
+    println!("log origin: {}", made.origin);
+    println!("checkpoint verifier key (publish it; also in {VKEY}):");
+    println!("{}", made.vkey);
+    println!(
+        "keep {} safe: without it the data cannot be read",
+        path.join("kek.key").display()
+    );
+    Ok(())
+}
+
 #[cfg(unix)]
 fn restrict(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -51,6 +51,13 @@ pub enum HoldsCommand {
     },
 }
 
+/// `recall holds …` on the data directory at `data`.
+pub fn run_cli(data: &std::path::Path, cmd: HoldsCommand) -> anyhow::Result<()> {
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    let db = crate::serve::open_db(&dir)?;
+    run(&dir.path, &db, cmd)
+}
+
 /// Runs one `holds` verb on the data directory at `path` (with its index `db`).
 pub fn run(path: &std::path::Path, db: &Db, cmd: HoldsCommand) -> anyhow::Result<()> {
     let holds = open_holds(path)?;

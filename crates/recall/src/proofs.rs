@@ -21,6 +21,51 @@ use base64::engine::general_purpose::STANDARD as B64;
 use recall_ledger::{Checkpoint, Hash, verify_consistency, verify_inclusion};
 use recall_store::Journal;
 
+/// `recall proof` flags.
+#[derive(Debug, clap::Args)]
+pub struct ProofArgs {
+    /// The tenant.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// Prove that this event is in the log.
+    #[arg(
+        long,
+        conflicts_with = "from_size",
+        required_unless_present = "from_size"
+    )]
+    seq: Option<u64>,
+    /// Prove that the log extends its state at this size.
+    #[arg(long)]
+    from_size: Option<u64>,
+}
+
+/// `recall checkpoint` flags.
+#[derive(Debug, clap::Args)]
+pub struct CheckpointArgs {
+    /// The tenant.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+}
+
+/// `recall proof`: prints an inclusion or a consistency proof with its checkpoint.
+pub fn run_proof(data: &std::path::Path, args: ProofArgs) -> anyhow::Result<()> {
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    let text = match (args.seq, args.from_size) {
+        (Some(seq), _) => inclusion(&dir.journal, &args.tenant, seq)?,
+        (None, Some(old)) => consistency(&dir.journal, &args.tenant, old)?,
+        (None, None) => bail!("give --seq or --from-size"),
+    };
+    print!("{text}");
+    Ok(())
+}
+
+/// `recall checkpoint`: prints the tenant's latest signed checkpoint.
+pub fn run_checkpoint(data: &std::path::Path, args: CheckpointArgs) -> anyhow::Result<()> {
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    print!("{}", dir.journal.checkpoint(&args.tenant)?);
+    Ok(())
+}
+
 fn b64(h: &Hash) -> String {
     B64.encode(h)
 }

@@ -7,7 +7,7 @@ use std::io::Write;
 use anyhow::Context;
 use jiff::Timestamp;
 use recall_governance::{Act, Direct, Recorder, UseKind, Via, operator};
-use recall_query::{Db, Filter, Lens, Order, Policy, Query, Reader, ReportFormat, TimeRange};
+use recall_query::{Db, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams, TimeRange};
 use serde_json::{Map, Value, json};
 
 /// Whose view of the events the CLI prints: the disclosure policy of a reading role, as
@@ -121,8 +121,9 @@ pub fn check_tenant(db: &Db, tenant: &str) -> anyhow::Result<()> {
 }
 
 impl SearchArgs {
-    fn filter(&self) -> Filter {
-        Filter {
+    /// The flags as the API's parameters: one builder checks both (`SearchParams`).
+    fn params(&self) -> SearchParams {
+        SearchParams {
             patient: self.patient.clone(),
             actor: self.actor.clone(),
             action: self.action.clone(),
@@ -130,36 +131,13 @@ impl SearchArgs {
             purpose: self.purpose.clone(),
             system: self.system.clone(),
             ip: self.ip.clone(),
-            break_glass: self.break_glass,
-            from: self.from,
-            to: self.to,
+            break_glass: self.break_glass.then_some(true),
+            from: self.from.map(|t| t.to_string()),
+            to: self.to.map(|t| t.to_string()),
+            order: Some(self.order.clone()),
+            limit: None,
+            cursor: None,
         }
-    }
-
-    fn recorded(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        for (k, v) in [
-            ("actor", &self.actor),
-            ("action", &self.action),
-            ("outcome", &self.outcome),
-            ("purpose", &self.purpose),
-            ("system", &self.system),
-            ("ip", &self.ip),
-        ] {
-            if let Some(v) = v {
-                m.insert(k.into(), json!(v));
-            }
-        }
-        if let Some(t) = self.from {
-            m.insert("from".into(), json!(t.to_string()));
-        }
-        if let Some(t) = self.to {
-            m.insert("to".into(), json!(t.to_string()));
-        }
-        if self.break_glass {
-            m.insert("break_glass".into(), json!(true));
-        }
-        m
     }
 }
 
@@ -178,7 +156,10 @@ pub fn search(
         anyhow::bail!("--as patient: give --patient");
     }
     let horizon = db.journal().store().size(&args.tenant)?;
-    let mut recorded = args.recorded();
+    let params = args.params();
+    let mut query = params.query().map_err(|e| anyhow::anyhow!("{e}"))?;
+    query.limit = MAX_LIMIT;
+    let mut recorded = params.recorded();
     args.view.record(&mut recorded);
     audit(
         db,
@@ -189,20 +170,10 @@ pub fn search(
         recorded,
         args.view.justification.as_deref(),
     )?;
-    let mut query = Query {
-        filter: args.filter(),
-        order: if args.order == "desc" {
-            Order::Desc
-        } else {
-            Order::Asc
-        },
-        limit: 1000,
-        cursor: None,
-    };
     let mut printed = 0;
     loop {
         if let Some(max) = args.limit {
-            query.limit = (max - printed).clamp(1, 1000) as usize;
+            query.limit = (max - printed).clamp(1, MAX_LIMIT as u64) as usize;
         }
         let page = db
             .search(&args.tenant, &query)
@@ -333,5 +304,89 @@ fn audit(
     Direct::new(db)
         .record(tenant, event)
         .context("recording the audit event")?;
+    Ok(())
+}
+
+/// `recall report` flags.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Which report.
+    kind: ReportKind,
+    /// Tenant.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    /// The patient (patient-access).
+    #[arg(long, required_if_eq("kind", "patient-access"))]
+    patient: Option<String>,
+    /// The actor (actor-activity).
+    #[arg(long, required_if_eq("kind", "actor-activity"))]
+    actor: Option<String>,
+    /// From this time (RFC 3339, inclusive).
+    #[arg(long)]
+    from: Option<Timestamp>,
+    /// Until this time (RFC 3339, exclusive).
+    #[arg(long)]
+    to: Option<Timestamp>,
+    /// Output format.
+    #[arg(long, value_parser = ["json", "csv"], default_value = "json")]
+    format: String,
+    /// Whose view.
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// `recall search`: prints the matching events, then how many on standard error.
+pub fn run_search(data: &std::path::Path, args: &SearchArgs) -> anyhow::Result<()> {
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    let db = crate::serve::open_db(&dir)?;
+    let policy = dir.config.disclosure()?;
+    let n = search(&db, &policy, args, &mut std::io::stdout().lock())?;
+    eprintln!("{n} events");
+    Ok(())
+}
+
+/// `recall report`: writes the report to standard output.
+pub fn run_report(data: &std::path::Path, args: ReportArgs) -> anyhow::Result<()> {
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    let db = crate::serve::open_db(&dir)?;
+    let subject = match args.kind {
+        ReportKind::PatientAccess => args.patient,
+        ReportKind::ActorActivity => args.actor,
+    }
+    .context("give --patient or --actor")?;
+    let request = ReportRequest {
+        tenant: &args.tenant,
+        kind: args.kind,
+        subject: &subject,
+        range: TimeRange {
+            from: args.from,
+            to: args.to,
+        },
+        csv: args.format == "csv",
+        view: &args.view,
+    };
+    report(
+        &db,
+        &dir.config.disclosure()?,
+        &request,
+        &mut std::io::BufWriter::new(std::io::stdout().lock()),
+    )
+}
+
+/// `recall reindex`: drops and rebuilds every index from the logs, and records it in
+/// every tenant's log.
+pub fn run_reindex(data: &std::path::Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let n = {
+        let dir = crate::datadir::DataDir::open(data, false)?;
+        let db = Db::open(dir.journal.clone(), &dir.path.join(crate::datadir::INDEX))?;
+        db.reindex()?
+    };
+    let act = Act::Reindexed { events: n };
+    crate::operator_cli::record_everywhere(data, "recall reindex", &act)?;
+    eprintln!(
+        "reindexed {n} events in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -40,3 +40,55 @@ pub fn run(
     };
     Ok(recall_governance::retention::run(&runner, &opts)?)
 }
+
+/// The `retention` verbs.
+#[derive(Debug, clap::Subcommand)]
+pub enum RetentionCommand {
+    /// Record, then destroy, the keys of every month past its tenant's retention period
+    /// that no legal hold keeps (the server does this daily). Needs the data directory to
+    /// itself.
+    Run {
+        /// Only this tenant (all when absent).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print what would be shredded; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `recall retention run`: runs retention now and prints what it did to each tenant.
+pub fn run_cli(data: &std::path::Path, cmd: RetentionCommand) -> anyhow::Result<()> {
+    let RetentionCommand::Run { tenant, dry_run } = cmd;
+    let dir = crate::datadir::DataDir::open(data, false)?;
+    let db = crate::serve::open_db(&dir)?;
+    let policy = dir.config.retention.policy();
+    let runs = run(
+        &dir.path,
+        &db,
+        &policy,
+        tenant.as_deref(),
+        dry_run,
+        Timestamp::now(),
+    )?;
+    for r in runs {
+        let verb = if dry_run { "would shred" } else { "shredded" };
+        let what = if r.epochs.is_empty() {
+            "nothing past retention".to_string()
+        } else {
+            let list: Vec<String> = r.epochs.iter().map(u32::to_string).collect();
+            format!("{verb} epochs {}", list.join(", "))
+        };
+        let held = if r.held.is_empty() {
+            String::new()
+        } else {
+            let list: Vec<String> = r.held.iter().map(u32::to_string).collect();
+            format!("; kept by legal holds: {}", list.join(", "))
+        };
+        println!(
+            "tenant {}: retention {} years (events before {}): {what}{held}",
+            r.tenant, r.years, r.cutoff
+        );
+    }
+    Ok(())
+}

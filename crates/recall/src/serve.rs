@@ -10,6 +10,15 @@ use recall_server::auth::{ApiKeys, Authenticator, JwtVerifier};
 
 use crate::datadir::{self, DataDir};
 
+/// `recall serve`: serves the data directory until SIGINT or SIGTERM.
+pub fn run(data: &std::path::Path, listen: Option<String>) -> anyhow::Result<()> {
+    let dir = DataDir::open(data, false)?;
+    let db = open_db(&dir)?;
+    serve(dir, db, listen, |addr| {
+        eprintln!("recall listening on {addr}");
+    })
+}
+
 /// Opens the indexes of a data directory, catching them up with the logs, and appends
 /// the records that waited in the outbox while a server held the directory.
 pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {

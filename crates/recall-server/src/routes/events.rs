@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use jiff::Timestamp;
-use recall_query::{Filter, Lookup, Order};
+use recall_query::Lookup;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -18,7 +18,7 @@ use crate::auth::{Principal, Role};
 use crate::ingest::{BodyError, IngestError, Receipt, parse_body};
 use crate::problem::Problem;
 use crate::routes::reading::reading;
-use crate::routes::{json_body, json_bytes, query_problem, time_param};
+use crate::routes::{json_body, json_bytes, query_problem};
 use crate::state::{AppState, blocking, internal};
 
 /// Bodies up to this size are parsed on the async worker (tens of microseconds).
@@ -144,108 +144,19 @@ pub fn ingest_problem(e: IngestError) -> Problem {
     }
 }
 
-/// Query parameters of `GET /v1/events`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SearchParams {
-    patient: Option<String>,
-    actor: Option<String>,
-    action: Option<String>,
-    outcome: Option<String>,
-    purpose: Option<String>,
-    system: Option<String>,
-    ip: Option<String>,
-    break_glass: Option<bool>,
-    from: Option<String>,
-    to: Option<String>,
-    order: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-impl SearchParams {
-    fn query(&self) -> Result<recall_query::Query, Problem> {
-        let order = match self.order.as_deref() {
-            None | Some("asc") => Order::Asc,
-            Some("desc") => Order::Desc,
-            Some(_) => return Err(Problem::bad_request("order must be asc or desc").field("order")),
-        };
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=1000).contains(&limit) {
-            return Err(Problem::bad_request("limit must be between 1 and 1000").field("limit"));
-        }
-        if let Some(o) = &self.outcome
-            && !["success", "failure", "denied"].contains(&o.as_str())
-        {
-            return Err(
-                Problem::bad_request("outcome must be success, failure or denied").field("outcome"),
-            );
-        }
-        if let Some(ip) = &self.ip
-            && ip.parse::<std::net::IpAddr>().is_err()
-        {
-            return Err(Problem::bad_request("ip must be an IPv4 or IPv6 address").field("ip"));
-        }
-        Ok(recall_query::Query {
-            filter: Filter {
-                patient: self.patient.clone(),
-                actor: self.actor.clone(),
-                action: self.action.clone(),
-                outcome: self.outcome.clone(),
-                purpose: self.purpose.clone(),
-                system: self.system.clone(),
-                ip: self.ip.clone(),
-                break_glass: self.break_glass.unwrap_or(false),
-                from: time_param("from", self.from.as_deref())?,
-                to: time_param("to", self.to.as_deref())?,
-            },
-            order,
-            limit,
-            cursor: self.cursor.clone(),
-        })
-    }
-
-    /// The parameters as recorded in the self-audit event (the patient goes in its own field).
-    fn recorded(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                m.insert(k.into(), json!(v));
-            }
-        };
-        put("actor", &self.actor);
-        put("action", &self.action);
-        put("outcome", &self.outcome);
-        put("purpose", &self.purpose);
-        put("system", &self.system);
-        put("ip", &self.ip);
-        put("from", &self.from);
-        put("to", &self.to);
-        put("order", &self.order);
-        put("cursor", &self.cursor);
-        if let Some(b) = self.break_glass {
-            m.insert("break_glass".into(), json!(b));
-        }
-        if let Some(l) = self.limit {
-            m.insert("limit".into(), json!(l));
-        }
-        m
-    }
-}
-
 /// Searches the caller's tenant.
 pub async fn search_events(
     State(state): State<AppState>,
     who: Principal,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<recall_query::SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     if who.role.reader().is_none() {
         reading(&state, &who, &headers, None)?;
     }
     let Query(params) = params.map_err(Problem::from)?;
-    let query = params.query()?;
+    let query = params.query().map_err(query_problem)?;
     let read = reading(&state, &who, &headers, params.patient.as_deref())?;
     // Prepared after the wait: a tenant's first events may be what makes it known to the
     // index.

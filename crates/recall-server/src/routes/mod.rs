@@ -19,15 +19,9 @@ use serde_json::Value;
 use crate::problem::Problem;
 use crate::state::internal;
 
-/// Parses an optional RFC 3339 parameter, naming it on error.
-pub fn time_param(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
-    value
-        .map(|v| {
-            v.parse::<Timestamp>().map_err(|_| {
-                Problem::bad_request(format!("{name} must be an RFC 3339 timestamp")).field(name)
-            })
-        })
-        .transpose()
+/// Parses an optional RFC 3339 parameter, naming it on error (the query layer's rule).
+pub fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
+    recall_query::time_param(name, value).map_err(query_problem)
 }
 
 /// Maps query-layer errors (bad cursors and filters name their parameter).
