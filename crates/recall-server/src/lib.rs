@@ -108,7 +108,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .merge(openapi::router());
+        .merge(openapi::router())
+        .fallback(routes::no_such_endpoint);
     let timeout = Duration::from_secs(state.cfg.request_timeout_secs.max(1));
     // Outermost last: timed-out requests still get a problem body and are observed.
     api.layer(DefaultBodyLimit::max(state.cfg.max_body_bytes))
@@ -116,7 +117,7 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(axum::middleware::map_response(problem::timeout_as_problem))
+        .layer(axum::middleware::map_response(problem::errors_as_problems))
         .layer(axum::middleware::from_fn(ops::observe))
         .with_state(state)
 }

@@ -236,14 +236,35 @@ impl From<PathRejection> for Problem {
     }
 }
 
-/// Gives the timeout layer's bare 408 a problem body, like every other error.
-pub async fn timeout_as_problem(response: Response) -> Response {
-    if response.status() == StatusCode::REQUEST_TIMEOUT
-        && !response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return Problem::request_timeout().into_response();
+/// Every error answer is a problem: a 4xx or 5xx that is not already
+/// `application/problem+json` — the timeout layer's bare 408, axum's plain-text extractor
+/// rejections (which echo the input, NUL bytes included), the empty 404 of an unknown route
+/// and 405 of a wrong method — gets the problem of its status instead of its body. Headers
+/// such as `Allow` stay.
+pub async fn errors_as_problems(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
     }
-    response
+    let problem = match status {
+        StatusCode::REQUEST_TIMEOUT => Problem::request_timeout(),
+        StatusCode::NOT_FOUND => Problem::not_found().detail("no such endpoint"),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::from_status(status)
+            .detail("this endpoint does not take that method (see Allow)"),
+        StatusCode::BAD_REQUEST => Problem::bad_request("a path segment or parameter is not valid"),
+        s => Problem::from_status(s),
+    };
+    let (mut parts, _) = response.into_parts();
+    let fresh = problem.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in fresh.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    Response::from_parts(parts, fresh.into_body())
 }
 
 #[cfg(test)]

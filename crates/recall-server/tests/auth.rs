@@ -796,3 +796,49 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
     // Stopped: nothing accepts connections any more.
     assert!(reqwest::get(format!("{base}/hello")).await.is_err());
 }
+
+// ------------------------------------------------- hostile tokens and requests
+
+/// An HS256 token with a header of our choosing (jsonwebtoken's `Header` has no `crit`).
+fn hs256_with_header(header: &Value, claims: &Value) -> String {
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let signing_input = format!("{}.{}", enc(header), enc(claims));
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, SECRET);
+    let tag = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+#[test]
+fn odd_subjects_and_critical_headers_are_refused_at_sign_in() {
+    let v = JwtVerifier::with_hs256_secret(&jwt_config(), SECRET).unwrap();
+    let with_sub = |sub: &str| {
+        let mut c = claims();
+        c["sub"] = json!(sub);
+        hs256(&c, SECRET)
+    };
+    // The longest subject that still names the caller in its audit events is accepted.
+    let longest = "s".repeat(124);
+    assert_eq!(
+        v.verify(&with_sub(&longest)).unwrap().subject,
+        format!("jwt:{longest}")
+    );
+    for bad in [
+        "s".repeat(125),
+        "a\nb".into(),
+        " alice".into(),
+        "nul\u{0}".into(),
+    ] {
+        assert!(
+            rejected(v.verify(&with_sub(&bad))).contains("sub claim"),
+            "{bad:?}"
+        );
+    }
+    // The same token, well signed: accepted without `crit`, refused with it.
+    let plain = json!({"alg": "HS256", "typ": "JWT"});
+    assert!(v.verify(&hs256_with_header(&plain, &claims())).is_ok());
+    let critical = json!({"alg": "HS256", "typ": "JWT", "crit": ["x-ext"], "x-ext": 1});
+    assert_eq!(
+        rejected(v.verify(&hs256_with_header(&critical, &claims()))),
+        "critical header parameters are not supported"
+    );
+}

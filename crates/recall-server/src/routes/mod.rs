@@ -19,6 +19,11 @@ use serde_json::Value;
 use crate::problem::Problem;
 use crate::state::internal;
 
+/// Any path no route matches: a 404 problem (never echoing the path).
+pub async fn no_such_endpoint() -> Problem {
+    Problem::not_found().detail("no such endpoint")
+}
+
 /// Parses an optional RFC 3339 parameter, naming it on error (the query layer's rule).
 pub fn time_param(name: &'static str, value: Option<&str>) -> Result<Option<Timestamp>, Problem> {
     recall_query::time_param(name, value).map_err(query_problem)

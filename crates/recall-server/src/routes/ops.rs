@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -66,11 +66,31 @@ fn tree_bytes(dir: &std::path::Path) -> u64 {
         .sum()
 }
 
+/// The methods the API knows; any other is answered 405 here, before routing, and never
+/// becomes a label or a log field (a method is client-chosen text of any length).
+const KNOWN_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+    Method::OPTIONS,
+];
+
 /// Records latency and status per route template and logs one line per request — the
-/// method, the template and the status only: paths and queries can carry identifiers.
+/// method (from a closed set), the template and the status only: paths and queries can
+/// carry identifiers.
 pub async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let Some(known) = KNOWN_METHODS.iter().find(|m| *m == req.method()) else {
+        metrics::counter!("recall_http_unknown_methods_total").increment(1);
+        let problem =
+            crate::problem::Problem::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+                .detail("unknown HTTP method");
+        return problem.into_response();
+    };
+    let method = known.as_str().to_owned();
     let route = req
         .extensions()
         .get::<MatchedPath>()
