@@ -84,3 +84,75 @@ fn unknown_routes_wrong_methods_and_bad_segments_are_problems_that_echo_nothing(
     }
     server.stop();
 }
+
+/// A client id names one event: re-sending the same content is a replay (same receipt);
+/// other content under a known id is 409 naming the event, and the request appends
+/// nothing — across requests and inside one batch.
+#[test]
+fn an_id_reused_with_other_content_is_a_conflict_and_appends_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let writer = create_key(&data, "st-marys", "writer");
+    let server = Server::start(&data);
+    let event = |id: &str, action: &str| {
+        format!(
+            r#"{{"id":"{id}","time":"2026-03-04T15:02:11Z","actor":{{"id":"u-syn-1"}},"action":"{action}","patient":{{"id":"MRN-SYN-1"}}}}"#
+        )
+    };
+    let post = |body: String| server.post(&writer, "/v1/events", "application/x-ndjson", body);
+    let receipts = |r: reqwest::blocking::Response| -> Vec<serde_json::Value> {
+        common::server::json(r)["receipts"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let first = receipts(post(event("evt-c1", "read")));
+    let seq = first[0]["seq"].as_u64().unwrap();
+    // The same content again: a replay with the same receipt.
+    let again = post(event("evt-c1", "read"));
+    assert_eq!(again.status(), 200);
+    let again = receipts(again);
+    assert_eq!(
+        (again[0]["seq"].as_u64(), again[0]["replayed"].as_bool()),
+        (Some(seq), Some(true))
+    );
+    // Other content under that id, second in a batch: 409 naming it; nothing appended.
+    let body = format!(
+        "{}\n{}\n",
+        event("evt-c2", "read"),
+        event("evt-c1", "update")
+    );
+    let r = post(body);
+    assert_eq!(r.status(), 409);
+    assert!(is_problem(&r));
+    let p = common::server::json(r);
+    assert_eq!(
+        (p["field"].as_str(), p["index"].as_u64()),
+        (Some("id"), Some(1))
+    );
+    // Two events of one batch with one id and different content: refused too.
+    let r = post(format!(
+        "{}\n{}\n",
+        event("evt-c3", "read"),
+        event("evt-c3", "delete")
+    ));
+    assert_eq!(r.status(), 409);
+    assert_eq!(common::server::json(r)["index"], 1);
+    // The same id twice with the same content in one batch: one event, one receipt.
+    let twice = receipts(post(format!(
+        "{}\n{}\n",
+        event("evt-c4", "read"),
+        event("evt-c4", "read")
+    )));
+    assert_eq!(twice[0]["seq"], twice[1]["seq"]);
+    // Nothing of the refused requests is in the log: evt-c2 and evt-c3 were never appended,
+    // so the next event lands right after evt-c4.
+    let next = receipts(post(event("evt-c5", "read")));
+    assert_eq!(
+        next[0]["seq"].as_u64(),
+        Some(twice[0]["seq"].as_u64().unwrap() + 1)
+    );
+    assert_eq!(twice[0]["seq"].as_u64(), Some(seq + 1));
+    server.stop();
+}

@@ -51,6 +51,13 @@ pub enum IngestError {
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// An event reuses a client id the tenant already holds (or an earlier event of the
+    /// same request holds) with different content; nothing of the request was appended.
+    #[error("event {index}: its id is already taken by an event with other content")]
+    Conflict {
+        /// The event's position in the request.
+        index: usize,
+    },
     /// The log or the index failed; nothing of the submission was acknowledged.
     #[error("storage failure: {0}")]
     Storage(Failure),

@@ -151,29 +151,98 @@ impl Writer {
         let mut seen: HashMap<String, Slot> = HashMap::new();
         let mut next_new = 0;
         for job in jobs {
-            let mut plan = Vec::with_capacity(job.events.len());
-            let mut mine = Vec::new();
-            for event in job.events {
-                if let Some(id) = &event.id {
-                    if let Some(slot) = self.find_id(tenant, id, &seen, &indexed) {
-                        plan.push(slot);
-                        continue;
-                    }
-                    seen.insert(id.clone(), Slot::New(next_new));
+            match self.plan_job(tenant, &job.events, &mut seen, &indexed, &fresh, next_new) {
+                Ok((plan, is_new)) => {
+                    let mine: Vec<Event> = job
+                        .events
+                        .into_iter()
+                        .zip(is_new)
+                        .filter(|(_, new)| *new)
+                        .map(|(e, _)| e)
+                        .collect();
+                    next_new += mine.len();
+                    replies.push(job.reply);
+                    plans.push(plan);
+                    fresh.push(mine);
                 }
-                plan.push(Slot::New(next_new));
-                next_new += 1;
-                mine.push(event);
+                // All or nothing: a request with a conflicting id appends none of its events.
+                Err(e) => {
+                    let _ = job.reply.send(Err(e));
+                }
             }
-            replies.push(job.reply);
-            plans.push(plan);
-            fresh.push(mine);
         }
         let committed = self.commit_jobs(tenant, size, fresh);
         for ((reply, plan), outcome) in replies.into_iter().zip(plans).zip(committed.per_job) {
             let result =
                 outcome.and_then(|()| self.receipts(tenant, size, &plan, &committed.leaves));
             let _ = reply.send(result);
+        }
+    }
+
+    /// Where each event of one request goes: a fresh slot, or the seq (or fresh slot) of
+    /// the event already holding its id — which must have the same content, else the
+    /// whole request is refused naming the event (`IngestError::Conflict`). `seen` learns
+    /// this request's ids only when the request is accepted.
+    fn plan_job(
+        &self,
+        tenant: &str,
+        events: &[Event],
+        seen: &mut HashMap<String, Slot>,
+        indexed: &HashMap<String, u64>,
+        fresh: &[Vec<Event>],
+        first_new: usize,
+    ) -> Result<(Vec<Slot>, Vec<bool>), IngestError> {
+        let mut plan = Vec::with_capacity(events.len());
+        let mut is_new = Vec::with_capacity(events.len());
+        let mut mine: HashMap<&str, usize> = HashMap::new();
+        let mut next_new = first_new;
+        for (index, event) in events.iter().enumerate() {
+            let Some(id) = event.id.as_deref() else {
+                plan.push(Slot::New(next_new));
+                is_new.push(true);
+                next_new += 1;
+                continue;
+            };
+            let earlier = match mine.get(id) {
+                Some(&k) => Some((plan[k], &events[k])),
+                None => self
+                    .find_id(tenant, id, seen, indexed)
+                    .map(|slot| (slot, event)),
+            };
+            match earlier {
+                Some((slot, same_request)) => {
+                    let original = match (slot, mine.contains_key(id)) {
+                        (_, true) => Some(same_request.clone()),
+                        (Slot::New(i), false) => fresh.iter().flatten().nth(i).cloned(),
+                        (Slot::Old(seq), false) => self.stored_event(tenant, seq)?,
+                    };
+                    if original.is_some_and(|o| !same_content(&o, event)) {
+                        return Err(IngestError::Conflict { index });
+                    }
+                    plan.push(slot);
+                    is_new.push(false);
+                }
+                None => {
+                    mine.insert(id, index);
+                    plan.push(Slot::New(next_new));
+                    is_new.push(true);
+                    next_new += 1;
+                }
+            }
+        }
+        for (id, &k) in &mine {
+            seen.insert((*id).to_owned(), plan[k]);
+        }
+        Ok((plan, is_new))
+    }
+
+    /// The client event stored at `seq` (`None` when its month is shredded: its content
+    /// can no longer be compared, and the id stays taken).
+    fn stored_event(&self, tenant: &str, seq: u64) -> Result<Option<Event>, IngestError> {
+        match self.db.get(tenant, seq) {
+            Ok(recall_query::Lookup::Found(f)) => Ok(Some(f.event)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(IngestError::Storage(failure(e))),
         }
     }
 
@@ -394,6 +463,16 @@ fn chunk_jobs(fresh: Vec<Vec<Event>>) -> Vec<Chunk> {
         }
     }
     out
+}
+
+/// Whether two events with one id say the same thing (the tenant field aside: the log's
+/// tenant is the caller's).
+fn same_content(a: &Event, b: &Event) -> bool {
+    let strip = |e: &Event| Event {
+        tenant: None,
+        ..e.clone()
+    };
+    strip(a) == strip(b)
 }
 
 fn fail_all(jobs: Vec<Job>, error: &Failure) {

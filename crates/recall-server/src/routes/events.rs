@@ -140,6 +140,12 @@ pub fn ingest_problem(e: IngestError) -> Problem {
             Problem::unavailable(retry_after).detail("the ingest queue is full; retry later")
         }
         IngestError::ShuttingDown => Problem::unavailable(5).detail("the server is shutting down"),
+        IngestError::Conflict { index } => Problem::new(StatusCode::CONFLICT, "Conflict")
+            .detail(
+                "this id is already taken by an event with other content; nothing of the request was appended",
+            )
+            .field("id")
+            .index(index),
         IngestError::Storage(e) => internal(e),
     }
 }
