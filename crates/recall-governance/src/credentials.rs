@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use recall_crypto::{SecretBytes, random_array};
 use recall_query::Reader;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::sqlite::{OpenError, open_private};
 
@@ -205,6 +205,8 @@ struct Stored {
 
 struct Cache {
     keys: HashMap<String, Stored>,
+    /// Ids of rows whose row MAC does not verify (edited outside recall): never accepted.
+    tampered: Vec<String>,
     data_version: i64,
     checked: Instant,
 }
@@ -229,9 +231,53 @@ fn now_text() -> String {
     Timestamp::now().to_string()
 }
 
-fn load(conn: &Connection) -> Result<HashMap<String, Stored>, CredentialError> {
-    let mut stmt = conn
-        .prepare("SELECT id, tenant, role, mac, created, revoked, label, patient FROM api_keys")?;
+/// The row MAC of a key: HMAC(pepper) over every stored column but the MACs, so editing a
+/// key's role, tenant, patient binding, label or revocation in `auth.db` (without the
+/// pepper, which only the keystore holds) makes the row refuse to authenticate.
+fn row_mac(pepper: &hmac::Key, row: &RowFacts<'_>) -> Vec<u8> {
+    let mut ctx = hmac::Context::with_key(pepper);
+    ctx.update(b"recall api key row v1\0");
+    for field in [
+        Some(row.id),
+        Some(row.tenant),
+        Some(row.role),
+        Some(row.created),
+        row.revoked,
+        row.label,
+        row.patient,
+    ] {
+        match field {
+            Some(v) => {
+                ctx.update(&[1]);
+                ctx.update(&(v.len() as u64).to_be_bytes());
+                ctx.update(v.as_bytes());
+            }
+            None => ctx.update(&[0]),
+        }
+    }
+    ctx.sign().as_ref().to_vec()
+}
+
+/// A key row's columns as stored (text), for [`row_mac`].
+struct RowFacts<'a> {
+    id: &'a str,
+    tenant: &'a str,
+    role: &'a str,
+    created: &'a str,
+    revoked: Option<&'a str>,
+    label: Option<&'a str>,
+    patient: Option<&'a str>,
+}
+
+/// Every key row; rows whose row MAC does not verify are left out and named in the second
+/// list (tampered with outside recall).
+fn load(
+    conn: &Connection,
+    pepper: &hmac::Key,
+) -> Result<(HashMap<String, Stored>, Vec<String>), CredentialError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, tenant, role, mac, created, revoked, label, patient, row_mac FROM api_keys",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -242,11 +288,30 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, CredentialError> {
             r.get::<_, Option<String>>(5)?,
             r.get::<_, Option<String>>(6)?,
             r.get::<_, Option<String>>(7)?,
+            r.get::<_, Option<Vec<u8>>>(8)?,
         ))
     })?;
     let mut keys = HashMap::new();
+    let mut tampered = Vec::new();
     for row in rows {
-        let (id, tenant, role, mac, created, revoked, label, patient_binding) = row?;
+        let (id, tenant, role, mac, created, revoked, label, patient_binding, stored_mac) = row?;
+        let facts = RowFacts {
+            id: &id,
+            tenant: &tenant,
+            role: &role,
+            created: &created,
+            revoked: revoked.as_deref(),
+            label: label.as_deref(),
+            patient: patient_binding.as_deref(),
+        };
+        let expected = row_mac(pepper, &facts);
+        let intact = stored_mac.is_some_and(|m| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(&m, &expected).is_ok()
+        });
+        if !intact {
+            tampered.push(id);
+            continue;
+        }
         let damaged = |reason| CredentialError::KeyDamaged {
             id: id.clone(),
             reason,
@@ -276,21 +341,63 @@ fn load(conn: &Connection) -> Result<HashMap<String, Stored>, CredentialError> {
         };
         keys.insert(id, Stored { info, mac });
     }
-    Ok(keys)
+    tampered.sort();
+    Ok((keys, tampered))
 }
 
-/// Adds the `label` and `patient` columns to a database created before them. In one immediate
+/// Gives rows written before row MACs existed their MAC (trusted on the first open by a
+/// version that checks them; documented in docs/design/governance.md).
+fn seal_legacy_rows(conn: &mut Connection, pepper: &hmac::Key) -> Result<(), CredentialError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let rows: Vec<[Option<String>; 7]> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, tenant, role, created, revoked, label, patient FROM api_keys \
+             WHERE row_mac IS NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok([
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ])
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for [id, tenant, role, created, revoked, label, patient] in &rows {
+        let facts = RowFacts {
+            id: id.as_deref().unwrap_or_default(),
+            tenant: tenant.as_deref().unwrap_or_default(),
+            role: role.as_deref().unwrap_or_default(),
+            created: created.as_deref().unwrap_or_default(),
+            revoked: revoked.as_deref(),
+            label: label.as_deref(),
+            patient: patient.as_deref(),
+        };
+        tx.execute(
+            "UPDATE api_keys SET row_mac = ?2 WHERE id = ?1",
+            params![facts.id, row_mac(pepper, &facts)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Adds the `label`, `patient` and `row_mac` columns to a database created before them. In one immediate
 /// transaction so that two processes opening the file at once do not both add it.
 fn migrate(conn: &mut Connection) -> Result<(), CredentialError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for column in ["label", "patient"] {
+    for (column, kind) in [("label", "TEXT"), ("patient", "TEXT"), ("row_mac", "BLOB")] {
         let has: bool = tx.query_row(
             "SELECT count(*) FROM pragma_table_info('api_keys') WHERE name = ?1",
             [column],
             |r| r.get::<_, i64>(0).map(|n| n > 0),
         )?;
         if !has {
-            tx.execute_batch(&format!("ALTER TABLE api_keys ADD COLUMN {column} TEXT"))?;
+            tx.execute_batch(&format!("ALTER TABLE api_keys ADD COLUMN {column} {kind}"))?;
         }
     }
     tx.commit()?;
@@ -342,14 +449,18 @@ impl ApiKeys {
             OpenError::Sqlite(e) => CredentialError::Sqlite(e),
         })?;
         migrate(&mut conn)?;
+        let pepper = hmac::Key::new(hmac::HMAC_SHA256, pepper.expose());
+        seal_legacy_rows(&mut conn, &pepper)?;
+        let (keys, tampered) = load(&conn, &pepper)?;
         let cache = Cache {
-            keys: load(&conn)?,
+            keys,
+            tampered,
             data_version: data_version(&conn)?,
             checked: Instant::now(),
         };
         Ok(Self {
             path: path.to_owned(),
-            pepper: hmac::Key::new(hmac::HMAC_SHA256, pepper.expose()),
+            pepper,
             conn: Mutex::new(conn),
             cache: RwLock::new(cache),
         })
@@ -363,10 +474,11 @@ impl ApiKeys {
 
     /// Reloads the copy from `conn` (after a change through it).
     fn reload(&self, conn: &Connection) -> Result<(), CredentialError> {
-        let keys = load(conn)?;
+        let (keys, tampered) = load(conn, &self.pepper)?;
         let version = data_version(conn)?;
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         cache.keys = keys;
+        cache.tampered = tampered;
         cache.data_version = version;
         cache.checked = Instant::now();
         Ok(())
@@ -434,17 +546,28 @@ impl ApiKeys {
         let mac = hmac::sign(&self.pepper, text.as_bytes());
         let created = Timestamp::now();
         let conn = self.conn();
+        let created_text = created.to_string();
+        let facts = RowFacts {
+            id: &id,
+            tenant,
+            role: role.as_str(),
+            created: &created_text,
+            revoked: None,
+            label,
+            patient: patient_binding,
+        };
         conn.execute(
-            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked, label, patient) \
-             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7)",
+            "INSERT INTO api_keys (id, tenant, role, mac, created, revoked, label, patient, \
+             row_mac) VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8)",
             params![
                 id,
                 tenant,
                 role.as_str(),
                 mac.as_ref(),
-                created.to_string(),
+                created_text,
                 label,
-                patient_binding
+                patient_binding,
+                row_mac(&self.pepper, &facts)
             ],
         )?;
         self.reload(&conn)?;
@@ -463,7 +586,11 @@ impl ApiKeys {
     /// Every key, oldest first (read from the file, not the cache).
     pub fn list(&self) -> Result<Vec<KeyInfo>, CredentialError> {
         let conn = self.conn();
-        let mut keys: Vec<KeyInfo> = load(&conn)?.into_values().map(|s| s.info).collect();
+        let mut keys: Vec<KeyInfo> = load(&conn, &self.pepper)?
+            .0
+            .into_values()
+            .map(|s| s.info)
+            .collect();
         keys.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
         Ok(keys)
     }
@@ -483,30 +610,83 @@ impl ApiKeys {
         tenant: &str,
         id: &str,
     ) -> Result<Option<(KeyInfo, bool)>, CredentialError> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE api_keys SET revoked = ?3 WHERE id = ?1 AND tenant = ?2 AND revoked IS NULL",
-            params![id, tenant, now_text()],
-        )?;
+        let mut conn = self.conn();
+        let changed = self.set_revoked(&mut conn, id, Some(tenant))?;
         self.reload(&conn)?;
         let cache = self.cache.read().unwrap_or_else(PoisonError::into_inner);
         Ok(cache
             .keys
             .get(id)
             .filter(|s| s.info.tenant == tenant)
-            .map(|s| (s.info.clone(), changed > 0)))
+            .map(|s| (s.info.clone(), changed)))
     }
 
     /// Revokes key `id`; returns whether this call revoked it (false for an unknown or
     /// already revoked key). Takes effect at once in this process.
     pub fn revoke(&self, id: &str) -> Result<bool, CredentialError> {
-        let conn = self.conn();
-        let changed = conn.execute(
-            "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
-            params![id, now_text()],
-        )?;
+        let mut conn = self.conn();
+        let changed = self.set_revoked(&mut conn, id, None)?;
         self.reload(&conn)?;
-        Ok(changed > 0)
+        Ok(changed)
+    }
+
+    /// Marks key `id` (of `tenant`, when given) revoked now and reseals its row MAC, in one
+    /// transaction; false when there is no such unrevoked key.
+    fn set_revoked(
+        &self,
+        conn: &mut Connection,
+        id: &str,
+        tenant: Option<&str>,
+    ) -> Result<bool, CredentialError> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row = tx
+            .query_row(
+                "SELECT tenant, role, created, label, patient FROM api_keys \
+                 WHERE id = ?1 AND revoked IS NULL",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((row_tenant, role, created, label, patient)) = row else {
+            return Ok(false);
+        };
+        if tenant.is_some_and(|t| t != row_tenant) {
+            return Ok(false);
+        }
+        let revoked = now_text();
+        let facts = RowFacts {
+            id,
+            tenant: &row_tenant,
+            role: &role,
+            created: &created,
+            revoked: Some(&revoked),
+            label: label.as_deref(),
+            patient: patient.as_deref(),
+        };
+        tx.execute(
+            "UPDATE api_keys SET revoked = ?2, row_mac = ?3 WHERE id = ?1",
+            params![id, revoked, row_mac(&self.pepper, &facts)],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Ids of keys whose stored row was changed outside recall (its row MAC does not
+    /// verify): they authenticate nothing until an operator removes or re-creates them.
+    pub fn tampered(&self) -> Vec<String> {
+        self.cache
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .tampered
+            .clone()
     }
 
     /// The key's facts when `presented` is a valid, unrevoked key; `None` otherwise. The
@@ -533,6 +713,48 @@ mod tests {
 
     fn pepper() -> SecretBytes {
         SecretBytes::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn a_row_edited_outside_recall_authenticates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(API_KEYS_FILE);
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        let (w, w_text) = keys.create("a", Role::Writer).unwrap();
+        let (r, r_text) = keys.create("a", Role::Auditor).unwrap();
+        let (_, x_text) = keys.create("a", Role::Writer).unwrap();
+        assert!(keys.revoke(&r.id).unwrap());
+        drop(keys);
+        // An intruder with write access to auth.db but not the keystore's pepper.
+        let edit = |sql: &str| Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+        edit(&format!(
+            "UPDATE api_keys SET role = 'privacy_officer', tenant = 'b' WHERE id = '{}'",
+            w.id
+        ));
+        edit(&format!(
+            "UPDATE api_keys SET revoked = NULL WHERE id = '{}'",
+            r.id
+        ));
+        let keys = ApiKeys::open(&path, pepper()).unwrap();
+        assert_eq!(keys.verify(&w_text).unwrap(), None, "escalated key refused");
+        assert_eq!(
+            keys.verify(&r_text).unwrap(),
+            None,
+            "un-revoked key refused"
+        );
+        assert!(
+            keys.verify(&x_text).unwrap().is_some(),
+            "untouched key works"
+        );
+        let mut expected = vec![w.id.clone(), r.id.clone()];
+        expected.sort();
+        assert_eq!(keys.tampered(), expected);
+        assert!(
+            keys.list()
+                .unwrap()
+                .iter()
+                .all(|k| k.id != w.id && k.id != r.id)
+        );
     }
 
     #[test]

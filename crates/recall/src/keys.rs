@@ -170,9 +170,15 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
             );
         }
         KeysCommand::List => {
+            let keys = keys()?;
             println!("id\ttenant\trole\tlabel\tcreated\trevoked");
-            for k in keys()?.list()? {
+            for k in keys.list()? {
                 println!("{}", line(&k));
+            }
+            for id in keys.tampered() {
+                eprintln!(
+                    "warning: key {id} was changed in auth.db outside recall; it authenticates nothing (revoke it and create a new one)"
+                );
             }
         }
         KeysCommand::Revoke { id } => {
