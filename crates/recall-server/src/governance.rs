@@ -59,6 +59,30 @@ pub async fn with_recorder<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&state, &recorder)).await
 }
 
+/// Runs a governance workflow on behalf of `caller` (an HTTP request through `via`) off
+/// the async workers: `f` gets the state and an actor whose records go through the
+/// pipeline, and its failure is the answer.
+pub async fn as_caller<T: Send + 'static>(
+    state: &AppState,
+    caller: &crate::auth::Principal,
+    via: Via,
+    f: impl FnOnce(&AppState, &recall_governance::workflows::Actor<'_>) -> Result<T, crate::Problem>
+    + Send
+    + 'static,
+) -> Result<T, crate::Problem> {
+    let who = crate::audit::who(caller);
+    with_recorder(state, move |state, recorder| {
+        let by = recall_governance::workflows::Actor {
+            who: &who,
+            via: &via,
+            recorder,
+        };
+        f(state, &by)
+    })
+    .await
+    .map_err(crate::state::internal)?
+}
+
 /// Starts the server's periodic retention run (`server.retention_interval_secs`, daily by
 /// default; the first a minute after start, or sooner with a shorter interval).
 pub fn spawn_periodic(state: AppState) {

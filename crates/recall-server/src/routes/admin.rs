@@ -15,7 +15,7 @@ use recall_governance::workflows::{self, NewKey};
 
 use crate::audit;
 use crate::auth::{ApiKeys, KeyInfo, Principal, Role};
-use crate::governance::with_recorder;
+use crate::governance::as_caller;
 use crate::problem::Problem;
 use crate::routes::json_body;
 use crate::state::{AppState, internal};
@@ -45,8 +45,8 @@ fn key_json(k: &KeyInfo) -> Value {
     })
 }
 
-/// Runs `f` on the API key table off the async workers, with a recorder for the change's
-/// record; 404 when the server has none.
+/// Runs `f` on the API key table as the caller (see `governance::as_caller`); 404 when
+/// the server has none.
 async fn with_keys<T: Send + 'static>(
     state: &AppState,
     who: &Principal,
@@ -56,22 +56,15 @@ async fn with_keys<T: Send + 'static>(
     + Send
     + 'static,
 ) -> Result<T, Problem> {
-    let actor = audit::who(who);
     let via = recall_governance::Via::http(endpoint, peer.map(|p| p.ip()));
-    with_recorder(state, move |state, recorder| {
+    as_caller(state, who, via, move |state, by| {
         let keys = state
             .auth
             .api_keys()
             .ok_or_else(|| Problem::not_found().detail("API keys are not enabled"))?;
-        let by = workflows::Actor {
-            who: &actor,
-            via: &via,
-            recorder,
-        };
-        f(keys, &by).map_err(audit::problem)
+        f(keys, by).map_err(audit::problem)
     })
     .await
-    .map_err(internal)?
 }
 
 /// `GET /v1/admin/keys`: the caller tenant's keys, oldest first.

@@ -17,7 +17,7 @@ use recall_governance::{GovernanceError, Hold, Holds, Scope, Via};
 
 use crate::audit;
 use crate::auth::{Principal, Role};
-use crate::governance::with_recorder;
+use crate::governance::as_caller;
 use crate::problem::Problem;
 use crate::routes::{json_body, time_param};
 use crate::state::{AppState, internal};
@@ -36,29 +36,22 @@ pub struct CreateHold {
     matter: String,
 }
 
-/// Runs `f` on the holds table off the async workers, with a recorder for the change's
-/// record; 404 when the server has none.
+/// Runs `f` on the holds table as the caller (see `governance::as_caller`); 404 when the
+/// server has none.
 async fn with_holds<T: Send + 'static>(
     state: &AppState,
     who: &Principal,
     via: Via,
     f: impl FnOnce(&Holds, &workflows::Actor<'_>) -> Result<T, GovernanceError> + Send + 'static,
 ) -> Result<T, Problem> {
-    let actor = audit::who(who);
-    with_recorder(state, move |state, recorder| {
+    as_caller(state, who, via, move |state, by| {
         let holds = state
             .holds
             .as_ref()
             .ok_or_else(|| Problem::not_found().detail("holds are not enabled"))?;
-        let by = workflows::Actor {
-            who: &actor,
-            via: &via,
-            recorder,
-        };
-        f(holds, &by).map_err(audit::problem)
+        f(holds, by).map_err(audit::problem)
     })
     .await
-    .map_err(internal)?
 }
 
 fn subject<'a>(value: &'a str, field: &'static str) -> Result<&'a str, Problem> {
