@@ -7,12 +7,17 @@ use crate::record::Who;
 /// The user running this process: `cli:<name>`, or `cli:uid-<n>` when the user database
 /// has no entry for the uid.
 pub fn current() -> Who {
+    Who::operator(&name())
+}
+
+/// The name of the user running this process, or `uid-<n>` when the user database has no
+/// entry for the uid.
+pub fn name() -> String {
     let uid = nix::unistd::getuid();
-    let name = match nix::unistd::User::from_uid(uid) {
+    match nix::unistd::User::from_uid(uid) {
         Ok(Some(user)) => user.name,
         _ => format!("uid-{uid}"),
-    };
-    Who::operator(&name)
+    }
 }
 
 #[cfg(test)]

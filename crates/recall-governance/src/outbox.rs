@@ -103,6 +103,8 @@ impl Recorder for Outbox {
             tenant: tenant.to_owned(),
             seq: 0,
             received: Timestamp::now(),
+            // The holder of the log appends it, under its own name.
+            appended_by: None,
         };
         let bytes = recall_model::canonical(&rec);
         self.conn().execute(

@@ -38,7 +38,8 @@ impl Recorder for Direct<'_> {
         journal.open_tenant(tenant)?;
         let events = vec![event];
         let size = journal.store().size(tenant)?;
-        let batch = journal.prepare(tenant, &events, size, Timestamp::now())?;
+        let by = [recall_model::APPENDED_BY_CLI];
+        let batch = journal.prepare(tenant, &events, &by, size, Timestamp::now())?;
         let committed = journal.commit(tenant, &batch)?;
         journal.checkpoint(tenant)?;
         self.db

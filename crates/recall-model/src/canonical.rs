@@ -23,19 +23,32 @@ pub fn canonical(rec: &Recorded) -> Vec<u8> {
 
 /// Appends the canonical bytes of `rec` to `out`.
 pub fn canonical_into(rec: &Recorded, out: &mut Vec<u8>) {
-    canonical_parts_into(&rec.event, &rec.tenant, rec.seq, rec.received, out);
+    let stamp = Stamp {
+        tenant: &rec.tenant,
+        seq: rec.seq,
+        received: rec.received,
+        appended_by: rec.appended_by.as_deref(),
+    };
+    canonical_parts_into(&rec.event, &stamp, out);
+}
+
+/// What the server adds to a client's event when it records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// The tenant whose log holds the event.
+    pub tenant: &'a str,
+    /// Its position in that log.
+    pub seq: u64,
+    /// The server's clock when it was accepted.
+    pub received: Timestamp,
+    /// The credential that appended it (`None` writes format v1, for tests of old data).
+    pub appended_by: Option<&'a str>,
 }
 
 /// Appends the canonical bytes of the recorded event made of these parts, without building
-/// a [`Recorded`] (the importer's hot path: no move or clone of the event). `tenant`
-/// is written in place of `e.tenant`, as [`canonical_into`] does.
-pub fn canonical_parts_into(
-    e: &Event,
-    tenant: &str,
-    seq: u64,
-    received: Timestamp,
-    out: &mut Vec<u8>,
-) {
+/// a [`Recorded`] (the importer's hot path: no move or clone of the event). The stamp's
+/// tenant is written in place of `e.tenant`, as [`canonical_into`] does.
+pub fn canonical_parts_into(e: &Event, stamp: &Stamp<'_>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"action\":");
     write_str(out, &e.action);
 
@@ -45,6 +58,7 @@ pub fn canonical_parts_into(
     member(out, "role", e.actor.role.as_deref());
     member(out, "type", e.actor.kind.as_deref());
     out.push(b'}');
+    member(out, "appended_by", stamp.appended_by);
 
     if let Some(detail) = &e.detail {
         out.extend_from_slice(b",\"detail\":");
@@ -62,7 +76,7 @@ pub fn canonical_parts_into(
     member(out, "purpose", e.purpose.as_deref());
     member(out, "reason", e.reason.as_deref());
     out.extend_from_slice(b",\"received\":");
-    write_quoted(out, received);
+    write_quoted(out, stamp.received);
     if let Some(r) = &e.resource {
         out.extend_from_slice(b",\"resource\":{");
         if let Some(id) = &r.id {
@@ -75,7 +89,7 @@ pub fn canonical_parts_into(
         out.push(b'}');
     }
     out.extend_from_slice(b",\"seq\":");
-    write_u64(out, seq);
+    write_u64(out, stamp.seq);
     if let Some(s) = &e.source {
         out.extend_from_slice(b",\"source\":{");
         let mut first = true;
@@ -110,7 +124,7 @@ pub fn canonical_parts_into(
         out.push(b'}');
     }
     out.extend_from_slice(b",\"tenant\":");
-    write_str(out, tenant);
+    write_str(out, stamp.tenant);
     out.extend_from_slice(b",\"time\":");
     write_quoted(out, e.time);
     out.push(b'}');
@@ -165,6 +179,7 @@ pub fn parse_canonical(bytes: &[u8]) -> Result<Recorded, ValidationError> {
         tenant,
         seq,
         received,
+        appended_by: parsed.appended_by,
     })
 }
 
@@ -197,6 +212,7 @@ mod tests {
             tenant: "t-1".into(),
             seq: 0,
             received: "2026-03-04T15:02:12.5Z".parse().unwrap(),
+            appended_by: None,
         }
     }
 
@@ -207,6 +223,33 @@ mod tests {
             String::from_utf8(bytes).unwrap(),
             r#"{"action":"read","actor":{"id":"u-1"},"outcome":"success","received":"2026-03-04T15:02:12.5Z","seq":0,"tenant":"t-1","time":"2026-03-04T15:02:11Z"}"#
         );
+    }
+
+    #[test]
+    fn v2_writes_the_appending_credential_after_actor() {
+        let mut r = minimal();
+        r.appended_by = Some("key:k-1".into());
+        let bytes = canonical(&r);
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"action":"read","actor":{"id":"u-1"},"appended_by":"key:k-1","outcome":"success","received":"2026-03-04T15:02:12.5Z","seq":0,"tenant":"t-1","time":"2026-03-04T15:02:11Z"}"#
+        );
+        let mut back = parse_canonical(&bytes).unwrap();
+        back.event.tenant = None;
+        assert_eq!(back, r);
+    }
+
+    #[test]
+    fn a_client_event_may_not_say_who_appended_it() {
+        let input = br#"{"time":"2026-03-04T15:02:11Z","actor":{"id":"u-1"},"action":"read","appended_by":"recall:server"}"#;
+        let err = parse_event(input, "2026-03-05T00:00:00Z".parse().unwrap()).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.rule),
+            ("appended_by", Rule::UnknownField)
+        );
+        // The same, on the slow path (a duplicate key elsewhere sends it there).
+        let input = br#"{"time":"2026-03-04T15:02:11Z","actor":{"id":"u-1","id":"u-2"},"action":"read","appended_by":"x"}"#;
+        assert!(parse_event(input, "2026-03-05T00:00:00Z".parse().unwrap()).is_err());
     }
 
     #[test]
@@ -287,7 +330,14 @@ mod tests {
         let mut r = minimal();
         r.event.tenant = Some("other".into());
         let mut parts = Vec::new();
-        canonical_parts_into(&r.event, &r.tenant, r.seq, r.received, &mut parts);
+        r.appended_by = Some("jwt:someone".into());
+        let stamp = Stamp {
+            tenant: &r.tenant,
+            seq: r.seq,
+            received: r.received,
+            appended_by: r.appended_by.as_deref(),
+        };
+        canonical_parts_into(&r.event, &stamp, &mut parts);
         assert_eq!(parts, canonical(&r));
     }
 

@@ -118,6 +118,10 @@ pub struct Recorded {
     pub seq: u64,
     /// Server time when the event was accepted.
     pub received: Timestamp,
+    /// The credential that appended the event (set by recall, never by the client):
+    /// `key:<id>`, `jwt:<sub>`, `import:<os user>`, or `recall:…` for recall's own records.
+    /// `None` only for events of canonical format v1, appended before recall recorded it.
+    pub appended_by: Option<String>,
 }
 
 /// A key epoch: the calendar month (UTC) of an event's `time`, as `yyyymm`.

@@ -179,8 +179,21 @@ impl<'a> Cursor<'a> {
 }
 
 const TOP: &[&str] = &[
-    "id", "time", "tenant", "actor", "action", "resource", "patient", "outcome", "purpose",
-    "reason", "source", "detail", "seq", "received",
+    "id",
+    "time",
+    "tenant",
+    "actor",
+    "action",
+    "resource",
+    "patient",
+    "outcome",
+    "purpose",
+    "reason",
+    "source",
+    "detail",
+    "seq",
+    "received",
+    "appended_by",
 ];
 
 /// Reads the common shape, or `None` for anything else.
@@ -221,7 +234,8 @@ fn read_with(text: &str, skip_detail: bool) -> Option<RawEvent<'_>> {
             10 => raw.source = c.opt_object(&["ip", "system", "device", "session"], source)?,
             11 => raw.detail = c.opt_detail()?,
             12 => raw.seq = Some(c.opt_u64()?),
-            _ => raw.received = Some(c.opt_string()?),
+            13 => raw.received = Some(c.opt_string()?),
+            _ => raw.appended_by = Some(c.opt_string()?),
         }
         Some(())
     })?;

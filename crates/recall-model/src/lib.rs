@@ -1,8 +1,8 @@
 //! recall's native audit event, wire format v1 (docs/design/canonical-event.md §0).
 //!
 //! Job: turn untrusted bytes into a validated, normalised [`Event`], and turn a
-//! [`Recorded`] event (an event plus the server-assigned `tenant`, `seq` and
-//! `received`) into its RFC 8785 (JCS) canonical bytes — the exact bytes that the
+//! [`Recorded`] event (an event plus the server-assigned `tenant`, `seq`, `received`
+//! and `appended_by`) into its RFC 8785 (JCS) canonical bytes — the exact bytes that the
 //! ledger commits to — and back.
 //!
 //! Invariants:
@@ -11,6 +11,8 @@
 //!   because values may be PHI.
 //! - `canonical(parse_canonical(canonical(r))) == canonical(r)`: the canonical form is a
 //!   fixed point, and it does not depend on the key order or whitespace of the input.
+//! - A client event never carries `appended_by` nor claims recall's own names
+//!   ([`provenance`]): recall's records are told apart by what recall alone writes.
 //! - No I/O happens here.
 //!
 //! Parsing has two paths. The fast one deserialises straight into borrowed raw structs
@@ -33,6 +35,7 @@ mod fields;
 mod flat;
 mod jcs;
 mod limits;
+pub mod provenance;
 mod raw;
 mod slow;
 mod time;
@@ -40,12 +43,16 @@ mod validate;
 mod value;
 mod view;
 
-pub use canonical::{canonical, canonical_into, canonical_parts_into, parse_canonical};
+pub use canonical::{Stamp, canonical, canonical_into, canonical_parts_into, parse_canonical};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
 pub use jcs::canonical_json_into;
 pub use limits::{
     MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
     MAX_TEXT_CHARS, Rule, ValidationError,
 };
-pub use validate::{RESERVED_SYSTEMS, parse_client_event, parse_event, validate_tenant};
+pub use provenance::{
+    APPENDED_BY_CLI, APPENDED_BY_SERVER, RESERVED_ACTOR_PREFIXES, RESERVED_SYSTEMS,
+    appended_by_import, appended_by_recall,
+};
+pub use validate::{parse_client_event, parse_event, validate_tenant};
 pub use view::{View, view_canonical};

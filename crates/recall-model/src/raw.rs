@@ -80,7 +80,8 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Every field of the wire format (plus the stored form's `seq` and `received`), all
+/// Every field of the wire format (plus the stored form's `seq`, `received` and
+/// `appended_by`), all
 /// optional so that "required" is reported by validation, not as a serde error.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +113,8 @@ pub(crate) struct RawEvent<'a> {
     pub(crate) seq: Option<Option<u64>>,
     #[serde(borrow, default, deserialize_with = "present")]
     pub(crate) received: Option<Option<Str<'a>>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub(crate) appended_by: Option<Option<Str<'a>>>,
 }
 
 /// `actor`.

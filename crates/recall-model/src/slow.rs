@@ -15,9 +15,9 @@ use crate::{Rule, ValidationError};
 /// Which top-level shape is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
-    /// An incoming event: `seq` and `received` are unknown fields.
+    /// An incoming event: `seq`, `received` and `appended_by` are unknown fields.
     Event,
-    /// The stored form: `seq` and `received` are allowed.
+    /// The stored form: `seq`, `received` and `appended_by` are allowed.
     Recorded,
 }
 
@@ -81,6 +81,7 @@ pub(crate) fn parse(input: &[u8], shape: Shape) -> Result<RawEvent<'static>, Val
         detail: object(&mut top, "detail")?.map(Detail),
         seq: None,
         received: None,
+        appended_by: None,
     };
     if shape == Shape::Recorded {
         raw.seq = match top.remove("seq") {
@@ -94,6 +95,10 @@ pub(crate) fn parse(input: &[u8], shape: Shape) -> Result<RawEvent<'static>, Val
         raw.received = match top.contains_key("received") {
             false => None,
             true => Some(string(&mut top, "received")?),
+        };
+        raw.appended_by = match top.contains_key("appended_by") {
+            false => None,
+            true => Some(string(&mut top, "appended_by")?),
         };
     }
     no_more(top, "")?;

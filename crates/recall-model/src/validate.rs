@@ -13,27 +13,11 @@ pub fn parse_event(input: &[u8], now: Timestamp) -> Result<Event, ValidationErro
     parse(input, Shape::Event, Some(now)).map(|p| p.event)
 }
 
-/// `source.system` values under which recall writes its own records (retention runs, hold
-/// and key changes, uses of the log): a client event may not claim them, so `verify` can
-/// tell recall's records from what writers send.
-pub const RESERVED_SYSTEMS: [&str; 2] = ["recall", "recall-cli"];
-
-/// Parses an event a client sent (HTTP ingest, `recall import`): [`parse_event`], and its
-/// `source.system` may not be one of [`RESERVED_SYSTEMS`].
+/// Parses an event a client sent (HTTP ingest, `recall import`): [`parse_event`], and it
+/// may not claim recall's own names ([`crate::provenance`]).
 pub fn parse_client_event(input: &[u8], now: Timestamp) -> Result<Event, ValidationError> {
     let event = parse_event(input, now)?;
-    if event
-        .source
-        .as_ref()
-        .and_then(|s| s.system.as_deref())
-        .is_some_and(|s| RESERVED_SYSTEMS.contains(&s))
-    {
-        return Err(ValidationError {
-            field: "source.system".into(),
-            rule: Rule::NotAllowed,
-            message: "is reserved for recall's own records".into(),
-        });
-    }
+    crate::provenance::refuse_reserved(&event)?;
     Ok(event)
 }
 
@@ -63,6 +47,7 @@ pub(crate) struct Parsed {
     pub(crate) event: Event,
     pub(crate) seq: Option<u64>,
     pub(crate) received: Option<Timestamp>,
+    pub(crate) appended_by: Option<String>,
 }
 
 /// Shared by [`parse_event`] (`now` given: future times refused) and
@@ -106,6 +91,13 @@ fn build(
         if raw.seq.is_some() {
             return Err(ValidationError::new(
                 "seq",
+                Rule::UnknownField,
+                "unknown field",
+            ));
+        }
+        if raw.appended_by.is_some() {
+            return Err(ValidationError::new(
+                "appended_by",
                 Rule::UnknownField,
                 "unknown field",
             ));
@@ -204,12 +196,15 @@ fn build(
     };
     let detail = raw.detail.map(|d| detail(d.0)).transpose()?;
 
-    let (seq, received) = match shape {
-        Shape::Event => (None, None),
+    let (seq, received, appended_by) = match shape {
+        Shape::Event => (None, None, None),
         Shape::Recorded => {
             let seq = raw.seq.flatten().ok_or_else(|| required("seq"))?;
             let received = raw.received.flatten().ok_or_else(|| required("received"))?;
-            (Some(seq), Some(timestamp("received", received)?))
+            // Absent in format v1 (events appended before recall recorded credentials).
+            let by = raw.appended_by.flatten();
+            let by = by.map(|s| ident("appended_by", s)).transpose()?;
+            (Some(seq), Some(timestamp("received", received)?), by)
         }
     };
     Ok(Parsed {
@@ -229,6 +224,7 @@ fn build(
         },
         seq,
         received,
+        appended_by,
     })
 }
 

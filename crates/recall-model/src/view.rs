@@ -124,6 +124,7 @@ mod tests {
             tenant: "t".into(),
             seq,
             received: now,
+            appended_by: Some("key:k".into()),
         })
     }
 

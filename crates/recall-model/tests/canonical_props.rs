@@ -168,10 +168,12 @@ prop_compose! {
 
 prop_compose! {
     fn recorded()(mut event in event(), tenant in "[a-z0-9][a-z0-9-]{0,20}", seq in 0_u64..(1 << 53),
-                   received in timestamp()) -> Recorded {
+                   received in timestamp(),
+                   appended_by in proptest::option::of("(key|jwt|recall):[a-z0-9:_.-]{1,40}")) -> Recorded {
         // parse_canonical reports the recorded tenant as the event's tenant too.
         event.tenant = Some(tenant.clone());
-        Recorded { event, tenant, seq, received }
+        // None: format v1 (events appended before recall recorded the credential).
+        Recorded { event, tenant, seq, received, appended_by }
     }
 }
 

@@ -30,6 +30,7 @@ fn worked_example_matches_the_design_doc() {
         tenant: "example-tenant".into(),
         seq: 7,
         received: "2026-03-04T05:02:12.000500Z".parse().unwrap(),
+        appended_by: Some("key:k-7f3a".into()),
     };
     let bytes = canonical(&rec);
     let text = String::from_utf8(bytes.clone()).unwrap();

@@ -54,6 +54,7 @@ fn parse_and_canonicalise_throughput() {
             tenant: "st-example".into(),
             seq,
             received: now,
+            appended_by: Some("key:k-1".into()),
         };
         out.clear();
         canonical_into(&rec, &mut out);
@@ -67,6 +68,7 @@ fn parse_and_canonicalise_throughput() {
         tenant: "st-example".into(),
         seq: 1,
         received: now,
+        appended_by: Some("key:k-1".into()),
     };
     let canon = measure(n, 3, |_| {
         out.clear();

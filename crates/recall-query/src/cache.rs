@@ -279,6 +279,7 @@ mod tests {
             tenant: "t".into(),
             seq,
             received: now,
+            appended_by: Some("key:k".into()),
         })
     }
 

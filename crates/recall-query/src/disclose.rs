@@ -131,9 +131,11 @@ pub enum Field {
     SourceSession,
     /// `detail`
     Detail,
+    /// `appended_by`: the credential that appended the event (recall sets it).
+    AppendedBy,
 }
 
-const FIELDS: usize = 15;
+const FIELDS: usize = 16;
 
 impl Field {
     /// Every governed field, in table order.
@@ -153,6 +155,7 @@ impl Field {
         Field::SourceDevice,
         Field::SourceSession,
         Field::Detail,
+        Field::AppendedBy,
     ];
 
     /// The object holding the field (`None`: the event itself) and its key there.
@@ -173,6 +176,7 @@ impl Field {
             Field::SourceDevice => (Some("source"), "device"),
             Field::SourceSession => (Some("source"), "session"),
             Field::Detail => (None, "detail"),
+            Field::AppendedBy => (None, "appended_by"),
         }
     }
 
@@ -190,6 +194,7 @@ impl Field {
             "system" => b"\"system\":",
             "device" => b"\"device\":",
             "session" => b"\"session\":",
+            "appended_by" => b"\"appended_by\":",
             _ => b"\"detail\":",
         }
     }
@@ -239,6 +244,8 @@ impl Default for Policy {
             (Field::SourceDevice, [S, S, S, W]),
             (Field::SourceSession, [S, S, S, W]),
             (Field::Detail, [W, J, S, W]),
+            // A credential id names workforce or a service, like `actor.id`.
+            (Field::AppendedBy, [P, S, S, W]),
         ];
         let mut rules = BTreeMap::new();
         for (field, row) in table {

@@ -91,7 +91,13 @@ fn index_batch_speed() {
     for chunk in events.chunks(1000) {
         let first = journal.store().size("t").unwrap();
         let sealed = journal
-            .prepare("t", chunk, first, jiff::Timestamp::now())
+            .prepare(
+                "t",
+                chunk,
+                &vec!["key:k-test"; chunk.len()],
+                first,
+                jiff::Timestamp::now(),
+            )
             .unwrap();
         let at = journal.commit("t", &sealed).unwrap().location;
         committed.push((sealed, at, chunk));

@@ -76,7 +76,15 @@ fn indexing_a_batch_twice_is_harmless() {
     let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
     let events = common::generated(400, 23);
     journal.open_tenant("t").unwrap();
-    let batch = journal.prepare("t", &events, 0, Timestamp::now()).unwrap();
+    let batch = journal
+        .prepare(
+            "t",
+            &events,
+            &vec!["key:k-test"; events.len()],
+            0,
+            Timestamp::now(),
+        )
+        .unwrap();
     let committed = journal.commit("t", &batch).unwrap();
     db.index_batch("t", &batch, &committed.location, &events)
         .unwrap();
@@ -96,14 +104,19 @@ fn a_missed_batch_is_caught_up_from_the_log() {
     journal.open_tenant("t").unwrap();
     // The first batch is committed but its indexing call never happens.
     journal
-        .append("t", events[..100].to_vec(), Timestamp::now())
+        .append("t", events[..100].to_vec(), "key:k-test", Timestamp::now())
         .unwrap();
     assert!(
         matches!(db.get("t", 5).unwrap(), Lookup::Found(_)),
         "get catches up"
     );
     journal
-        .append("t", events[100..200].to_vec(), Timestamp::now())
+        .append(
+            "t",
+            events[100..200].to_vec(),
+            "key:k-test",
+            Timestamp::now(),
+        )
         .unwrap();
     let recs = append(&db, "t", &events[200..], 100);
     assert_eq!(recs[0].seq, 200);
@@ -203,7 +216,7 @@ fn open_indexes_what_the_log_gained_while_the_index_was_closed() {
     drop(db);
     // Committed while no index was open (e.g. a crash between commit and indexing).
     journal
-        .append("t", events[500..].to_vec(), Timestamp::now())
+        .append("t", events[500..].to_vec(), "key:k-test", Timestamp::now())
         .unwrap();
     recs.extend((500..800).map(|i| common::Rec {
         tenant: "t".into(),

@@ -36,9 +36,11 @@ impl IngestRecorder {
 
 impl Recorder for IngestRecorder {
     fn record(&self, tenant: &str, event: Event) -> Result<(), GovernanceError> {
-        let submitted = self
-            .handle
-            .block_on(self.state.ingest.submit(tenant, vec![event]));
+        let submitted = self.handle.block_on(self.state.ingest.submit(
+            tenant,
+            recall_model::APPENDED_BY_SERVER,
+            vec![event],
+        ));
         match submitted {
             Ok(_) => Ok(()),
             Err(IngestError::Overloaded { retry_after }) => {

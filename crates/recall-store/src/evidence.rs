@@ -9,9 +9,12 @@
 //!
 //! While verify decrypts the log it hands each readable block here ([`collect`]): a
 //! substring test over the whole block rules out almost every block, and only events
-//! that carry a reserved `source.system` ([`recall_model::RESERVED_SYSTEMS`], refused
-//! from clients at ingest) count. [`check`] then holds the tombstones against what was
-//! found.
+//! recall appended itself count: `appended_by` `recall:…` (format v2, set by recall and
+//! never by a client). An event of format v1 (no `appended_by`, appended before recall
+//! recorded credentials) counts when it carries a reserved `source.system`
+//! ([`recall_model::RESERVED_SYSTEMS`]); that weaker rule holds only for data written
+//! before v2 (docs/design/retention.md). [`check`] then holds the tombstones against
+//! what was found.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -56,6 +59,7 @@ pub(crate) struct HoldSeen {
 #[derive(Deserialize)]
 struct OwnEvent {
     action: String,
+    appended_by: Option<String>,
     time: Timestamp,
     resource: Option<Resource>,
     source: Option<Source>,
@@ -104,10 +108,13 @@ pub(crate) fn collect(body: &[u8], out: &mut Vec<Found>) {
     let Ok(e) = serde_json::from_slice::<OwnEvent>(body) else {
         return;
     };
-    let own = e
-        .source
-        .as_ref()
-        .is_some_and(|s| recall_model::RESERVED_SYSTEMS.contains(&s.system.as_str()));
+    let own = match e.appended_by.as_deref() {
+        Some(by) => recall_model::appended_by_recall(Some(by)),
+        None => e
+            .source
+            .as_ref()
+            .is_some_and(|s| recall_model::RESERVED_SYSTEMS.contains(&s.system.as_str())),
+    };
     let (Some(resource), Some(detail), true) = (e.resource, e.detail, own) else {
         return;
     };
@@ -320,19 +327,24 @@ mod tests {
             r#"{{"action":"delete","actor":{{"id":"cli:a"}},"detail":{{"endpoint":"x","retention":{r}}},"outcome":"success","received":"{RUN}","resource":{{"type":"AuditEvent"}},"seq":4,"source":{{"system":"recall-cli"}},"tenant":"t","time":"{RUN}"}}"#
         );
         let client = own.replace("recall-cli", "ehr");
+        // Format v2: only what recall appended counts, whatever the event claims.
+        let own_v2 = own.replace(r#""detail""#, r#""appended_by":"recall:cli","detail""#);
+        let forged_v2 = own.replace(r#""detail""#, r#""appended_by":"key:k-writer","detail""#);
         let hold = r#"{"action":"create","actor":{"id":"x"},"detail":{"hold":{"created":"2026-01-01T00:00:00Z","created_by":"x","from":"2023-01-01T00:00:00Z","id":"h1","kind":"time","matter":"m","released":null,"released_by":null,"to":"2023-02-01T00:00:00Z"}},"outcome":"success","received":"2026-01-01T00:00:00Z","resource":{"id":"h1","type":"LegalHold"},"seq":1,"source":{"system":"recall"},"tenant":"t","time":"2026-01-01T00:00:00Z"}"#;
         let block = format!("{own}{client}{hold}");
         assert!(may_hold(block.as_bytes()));
         assert!(!may_hold(br#"{"action":"read"}"#));
         let mut out = Vec::new();
-        for body in [own.as_bytes(), client.as_bytes(), hold.as_bytes()] {
-            collect(body, &mut out);
+        for body in [&own, &client, &forged_v2, &own_v2, hold] {
+            collect(body.as_bytes(), &mut out);
         }
-        assert_eq!(out.len(), 2, "{out:?}");
-        assert!(
-            matches!(&out[0], Found::Retention { record, .. } if record.shredded_epochs == [202302])
-        );
-        assert!(matches!(&out[1], Found::Hold(h) if h.id == "h1" && h.span.is_some()));
+        assert_eq!(out.len(), 3, "{out:?}");
+        for found in &out[..2] {
+            assert!(
+                matches!(found, Found::Retention { record, .. } if record.shredded_epochs == [202302])
+            );
+        }
+        assert!(matches!(&out[2], Found::Hold(h) if h.id == "h1" && h.span.is_some()));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use recall_crypto::{EpochKeys, Keystore, SaltDeriver, commitment, open_block, seal_block};
 use recall_ledger::{Checkpoint, Hash, Note, Signer, Verifier};
-use recall_model::{Epoch, Event, canonical_parts_into};
+use recall_model::{Epoch, Event, Stamp, canonical_parts_into};
 
 use crate::error::{Result, StoreError};
 use crate::format::{SealedBatch, SealedBlock};
@@ -193,16 +193,23 @@ impl Journal {
     }
 
     /// Seals `events` as the batch starting at `first_seq`: canonical form, salted
-    /// commitments, compressed and encrypted blocks (one epoch per block). CPU-bound and
+    /// commitments, compressed and encrypted blocks (one epoch per block). `appended_by[i]`
+    /// names the credential that appended `events[i]` (canonical-event.md). CPU-bound and
     /// independent of other batches, so callers may prepare batches in parallel.
     pub fn prepare(
         &self,
         tenant: &str,
         events: &[Event],
+        appended_by: &[&str],
         first_seq: u64,
         received: Timestamp,
     ) -> Result<SealedBatch> {
         let n = events.len();
+        if appended_by.len() != n {
+            return Err(StoreError::OutOfRange(
+                "one appending credential per event".into(),
+            ));
+        }
         let mut commitments = vec![[0u8; 32]; n];
         // Group by key epoch, keeping seq order within each group.
         let mut groups: Vec<(u32, Vec<u32>)> = Vec::new();
@@ -226,7 +233,13 @@ impl Journal {
                 // Canonical bytes go straight into the block, behind their length.
                 let at = plain.len();
                 plain.extend_from_slice(&[0; 4]);
-                canonical_parts_into(&events[i as usize], tenant, seq, received, &mut plain);
+                let stamp = Stamp {
+                    tenant,
+                    seq,
+                    received,
+                    appended_by: Some(appended_by[i as usize]),
+                };
+                canonical_parts_into(&events[i as usize], &stamp, &mut plain);
                 let len = (plain.len() - at - 4) as u32;
                 plain[at..at + 4].copy_from_slice(&len.to_le_bytes());
                 commitments[i as usize] = commitment(&salts.salt(tenant, seq), &plain[at + 4..]);
@@ -313,15 +326,19 @@ impl Journal {
         Ok(Some(out))
     }
 
-    /// Prepares and commits in one call (for callers that do not pipeline).
+    /// Prepares and commits in one call (for callers that do not pipeline), every event
+    /// appended by the credential `appended_by`.
     pub fn append(
         &self,
         tenant: &str,
         events: Vec<Event>,
+        appended_by: &str,
         received: Timestamp,
     ) -> Result<Vec<Receipt>> {
         self.store.ensure_tenant(tenant)?;
-        let batch = self.prepare(tenant, &events, self.store.size(tenant)?, received)?;
+        let by = vec![appended_by; events.len()];
+        let first = self.store.size(tenant)?;
+        let batch = self.prepare(tenant, &events, &by, first, received)?;
         Ok(self.commit(tenant, &batch)?.receipts)
     }
 

@@ -21,7 +21,13 @@ fn blocks_read_by_reference_match_the_batch() {
         // Two epochs in one batch, and enough bytes for several blocks each.
         let events: Vec<_> = (0..400).map(|i| event(i + round, 1 + (i % 2))).collect();
         let batch = journal
-            .prepare("t", &events, first, Timestamp::now())
+            .prepare(
+                "t",
+                &events,
+                &vec!["key:k-test"; events.len()],
+                first,
+                Timestamp::now(),
+            )
             .unwrap();
         let committed = journal.commit("t", &batch).unwrap();
         let refs = BlockRef::all(&batch, &committed.location);
@@ -48,10 +54,10 @@ fn a_reference_outside_the_tenants_log_is_refused() {
     journal.open_tenant("b").unwrap();
     // b has keys for the epoch too, so only the location check can refuse the read.
     journal
-        .append("b", vec![event(2, 1)], Timestamp::now())
+        .append("b", vec![event(2, 1)], "key:k-test", Timestamp::now())
         .unwrap();
     let batch = journal
-        .prepare("a", &[event(1, 1)], 0, Timestamp::now())
+        .prepare("a", &[event(1, 1)], &["key:k-test"], 0, Timestamp::now())
         .unwrap();
     let committed = journal.commit("a", &batch).unwrap();
     let r = &BlockRef::all(&batch, &committed.location)[0];

@@ -57,7 +57,13 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     for round in 0..12u32 {
         let events: Vec<_> = (0..300).map(|i| event(i + round, 1 + (i % 2))).collect();
         let batch = journal
-            .prepare("t", &events, first, Timestamp::now())
+            .prepare(
+                "t",
+                &events,
+                &vec!["key:k-test"; events.len()],
+                first,
+                Timestamp::now(),
+            )
             .unwrap();
         journal.commit("t", &batch).unwrap();
         first += events.len() as u64;
@@ -84,11 +90,13 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     assert_eq!(journal.shred("t", &[202601]).unwrap(), vec![202601]);
     // The active segment held blocks of the month: it was sealed, and every block of the
     // month is gone, wherever it was; the others are untouched.
-    let after = blocks(tmp.path(), true);
+    // (Whether the record's block landed in the sealed segment or opened a new one
+    // depends on event sizes; either way no block of the month is left anywhere.)
+    let after = blocks(tmp.path(), false);
     assert_eq!(
         after.len(),
         before.len() + 1,
-        "same blocks and the record's, all sealed now"
+        "same blocks and the record's"
     );
     for (epoch, zero) in &after {
         assert_eq!(*zero, *epoch == 202601, "epoch {epoch}");
@@ -96,7 +104,13 @@ fn a_shredded_months_sealed_blocks_are_zeroed_and_the_log_still_verifies() {
     // The log goes on in a new segment.
     let more: Vec<_> = (0..50).map(|i| event(i, 2)).collect();
     let batch = journal
-        .prepare("t", &more, first, Timestamp::now())
+        .prepare(
+            "t",
+            &more,
+            &vec!["key:k-test"; more.len()],
+            first,
+            Timestamp::now(),
+        )
         .unwrap();
     journal.commit("t", &batch).unwrap();
     first += more.len() as u64;
@@ -139,7 +153,15 @@ fn an_action_kept_shorter_is_shredded_apart_from_the_rest_of_its_month() {
     for e in events.iter_mut().step_by(2) {
         e.action = "login".into();
     }
-    let batch = journal.prepare("t", &events, 0, Timestamp::now()).unwrap();
+    let batch = journal
+        .prepare(
+            "t",
+            &events,
+            &vec!["key:k-test"; events.len()],
+            0,
+            Timestamp::now(),
+        )
+        .unwrap();
     journal.commit("t", &batch).unwrap();
     let epochs: BTreeSet<u32> = batch.blocks.iter().map(|b| b.epoch).collect();
     assert_eq!(

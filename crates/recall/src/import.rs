@@ -42,6 +42,8 @@ pub struct ImportOptions {
 struct Rules<'a> {
     /// Skip invalid lines instead of stopping.
     skip: bool,
+    /// The credential appending the events: `import:<operator>`.
+    appended_by: &'a str,
     /// Retention periods events must be within.
     retention: Option<&'a Retention>,
 }
@@ -107,8 +109,10 @@ pub fn import(
     };
     // Taken out of `opts`, which the commit loop borrows mutably.
     let retention = opts.retention.take();
+    let appended_by = recall_model::appended_by_import(&recall_governance::operator::name());
     let rules = Rules {
         skip: opts.rejects.is_some(),
+        appended_by: &appended_by,
         retention: retention.as_ref(),
     };
     let stop = AtomicBool::new(false);
@@ -304,7 +308,8 @@ fn parse_and_prepare(
             rejects,
         };
     }
-    match journal.prepare(tenant, &events, base, now) {
+    let by = vec![rules.appended_by; events.len()];
+    match journal.prepare(tenant, &events, &by, base, now) {
         Ok(batch) => Outcome::Prepared {
             batch: Some(batch),
             rejects,

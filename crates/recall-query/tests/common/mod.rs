@@ -70,7 +70,13 @@ pub fn append(db: &Db, tenant: &str, events: &[Event], batch: usize) -> Vec<Rec>
     for chunk in events.chunks(batch) {
         let first = journal.store().size(tenant).unwrap();
         let sealed = journal
-            .prepare(tenant, chunk, first, Timestamp::now())
+            .prepare(
+                tenant,
+                chunk,
+                &vec!["key:k-test"; chunk.len()],
+                first,
+                Timestamp::now(),
+            )
             .unwrap();
         let committed = journal.commit(tenant, &sealed).unwrap();
         db.index_batch(tenant, &sealed, &committed.location, chunk)

@@ -105,6 +105,8 @@ impl Default for IngestConfig {
 
 struct Job {
     tenant: String,
+    /// The credential appending the events (written into each: canonical-event.md).
+    by: Arc<str>,
     events: Vec<Event>,
     reply: oneshot::Sender<Result<Vec<Receipt>, IngestError>>,
 }
@@ -147,10 +149,13 @@ impl Ingestor {
         })
     }
 
-    /// Appends `events` to the tenant's log; resolves once they are durable.
+    /// Appends `events` to the tenant's log, appended by the credential `by` (the caller's
+    /// subject, or [`recall_model::APPENDED_BY_SERVER`] for recall's own records);
+    /// resolves once they are durable.
     pub async fn submit(
         &self,
         tenant: &str,
+        by: &str,
         events: Vec<Event>,
     ) -> Result<Vec<Receipt>, IngestError> {
         let n = events.len();
@@ -165,6 +170,7 @@ impl Ingestor {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             tenant: tenant.to_string(),
+            by: Arc::from(by),
             events,
             reply,
         };

@@ -147,7 +147,7 @@ impl Writer {
         };
         let mut replies = Vec::with_capacity(jobs.len());
         let mut plans = Vec::with_capacity(jobs.len());
-        let mut fresh: Vec<Vec<Event>> = Vec::with_capacity(jobs.len());
+        let mut fresh: Vec<(Arc<str>, Vec<Event>)> = Vec::with_capacity(jobs.len());
         let mut seen: HashMap<String, Slot> = HashMap::new();
         let mut next_new = 0;
         for job in jobs {
@@ -163,7 +163,7 @@ impl Writer {
                     next_new += mine.len();
                     replies.push(job.reply);
                     plans.push(plan);
-                    fresh.push(mine);
+                    fresh.push((job.by, mine));
                 }
                 // All or nothing: a request with a conflicting id appends none of its events.
                 Err(e) => {
@@ -189,7 +189,7 @@ impl Writer {
         events: &[Event],
         seen: &mut HashMap<String, Slot>,
         indexed: &HashMap<String, u64>,
-        fresh: &[Vec<Event>],
+        fresh: &[(Arc<str>, Vec<Event>)],
         first_new: usize,
     ) -> Result<(Vec<Slot>, Vec<bool>), IngestError> {
         let mut plan = Vec::with_capacity(events.len());
@@ -213,7 +213,7 @@ impl Writer {
                 Some((slot, same_request)) => {
                     let original = match (slot, mine.contains_key(id)) {
                         (_, true) => Some(same_request.clone()),
-                        (Slot::New(i), false) => fresh.iter().flatten().nth(i).cloned(),
+                        (Slot::New(i), false) => fresh.iter().flat_map(|(_, e)| e).nth(i).cloned(),
                         (Slot::Old(seq), false) => self.stored_event(tenant, seq)?,
                     };
                     if original.is_some_and(|o| !same_content(&o, event)) {
@@ -302,7 +302,12 @@ impl Writer {
 
     /// Prepares the jobs' fresh events (in parallel, whole jobs per batch) and commits the
     /// batches in order. A failed commit fails its jobs and every later one.
-    fn commit_jobs(&mut self, tenant: &str, size: u64, fresh: Vec<Vec<Event>>) -> Committed {
+    fn commit_jobs(
+        &mut self,
+        tenant: &str,
+        size: u64,
+        fresh: Vec<(Arc<str>, Vec<Event>)>,
+    ) -> Committed {
         let received = Timestamp::now();
         let chunks = chunk_jobs(fresh);
         let mut first = size;
@@ -323,8 +328,9 @@ impl Writer {
                     blocks: vec![],
                 });
             }
+            let by: Vec<&str> = c.by.iter().map(|b| &**b).collect();
             journal
-                .prepare(tenant, &c.events, start, received)
+                .prepare(tenant, &c.events, &by, start, received)
                 .map_err(failure)
         };
         // A small group (single events) is prepared here: handing it to rayon's threads
@@ -445,21 +451,29 @@ struct Committed {
     leaves: Vec<Hash>,
 }
 
-/// Consecutive whole jobs, about `CHUNK_EVENTS` events each.
+/// Consecutive whole jobs, about `CHUNK_EVENTS` events each, with the credential that
+/// appends each event.
 struct Chunk {
     events: Vec<Event>,
+    by: Vec<Arc<str>>,
     jobs: usize,
 }
 
-fn chunk_jobs(fresh: Vec<Vec<Event>>) -> Vec<Chunk> {
+fn chunk_jobs(fresh: Vec<(Arc<str>, Vec<Event>)>) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
-    for events in fresh {
+    for (by, events) in fresh {
+        let n = events.len();
         match out.last_mut() {
-            Some(c) if c.events.len() + events.len() <= CHUNK_EVENTS => {
+            Some(c) if c.events.len() + n <= CHUNK_EVENTS => {
                 c.events.extend(events);
+                c.by.extend(std::iter::repeat_n(by, n));
                 c.jobs += 1;
             }
-            _ => out.push(Chunk { events, jobs: 1 }),
+            _ => out.push(Chunk {
+                events,
+                by: vec![by; n],
+                jobs: 1,
+            }),
         }
     }
     out

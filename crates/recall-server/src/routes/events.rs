@@ -79,7 +79,7 @@ pub async fn post_events(
     metrics::histogram!("recall_ingest_request_events").record(events.len() as f64);
     let receipts = state
         .ingest
-        .submit(&who.tenant, events)
+        .submit(&who.tenant, &who.subject, events)
         .await
         .map_err(ingest_problem)?;
     let status = if receipts.iter().all(|r| r.replayed) {

@@ -29,7 +29,7 @@ pub fn journal(dir: &std::path::Path, opts: EmbeddedOptions) -> Journal {
 }
 
 /// Appends to `tenant`'s log, at `first_seq`, the record a retention run writes before it
-/// destroys keys (`source.system` `recall`, `detail.retention`), as of now: verify holds
+/// destroys keys (appended by `recall:cli`, `detail.retention`), as of now: verify holds
 /// every keystore tombstone against such records. Returns the events appended (1).
 pub fn record_retention(
     journal: &Journal,
@@ -48,7 +48,15 @@ pub fn record_retention(
         "detail": {"retention": record},
     });
     let e = recall_model::parse_event(json.to_string().as_bytes(), now).unwrap();
-    let batch = journal.prepare(tenant, &[e], first_seq, now).unwrap();
+    let batch = journal
+        .prepare(
+            tenant,
+            &[e],
+            &[recall_model::APPENDED_BY_CLI],
+            first_seq,
+            now,
+        )
+        .unwrap();
     journal.commit(tenant, &batch).unwrap();
     1
 }
