@@ -18,7 +18,13 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let tenant = event.tenant.clone().unwrap_or_else(|| "fuzz-tenant".to_owned());
-    let rec = Recorded { event, tenant: tenant.clone(), seq: 42, received: now };
+    let rec = Recorded {
+        event,
+        tenant: tenant.clone(),
+        seq: 42,
+        received: now,
+        appended_by: Some("recall:server".to_owned()),
+    };
     let bytes = canonical(&rec);
     let back = match parse_canonical(&bytes) {
         Ok(back) => back,

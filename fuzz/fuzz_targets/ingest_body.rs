@@ -118,6 +118,7 @@ fn same(event: &Event, bytes: &[u8], now: Timestamp) {
         tenant: "fuzz-tenant".to_owned(),
         seq: 1,
         received: now,
+        appended_by: Some("key:fuzz".to_owned()),
     };
     assert_eq!(
         canonical(&rec(&alone)),

@@ -20,6 +20,7 @@
 //! | `count` | events in the row | |
 //! | `first`, `last` | earliest and latest event time | |
 //! | `seq`, `time`, `action`, `resource_type`, `resource_id`, `outcome`, `purpose`, `reason`, `source_system`, `source_ip`, `received` | | the event's fields |
+//! | `appended_by` | | the credential that appended the event (empty for format v1) |
 //!
 //! Times are RFC 3339 UTC; absent values are empty. Everything passes through the
 //! caller's [`Lens`]: a withheld field is empty, a pseudonymised one holds its pseudonym.
@@ -60,9 +61,10 @@ pub const CSV_COLUMNS: [&str; COLUMNS] = [
     "source_system",
     "source_ip",
     "received",
+    "appended_by",
 ];
 
-const COLUMNS: usize = 21;
+const COLUMNS: usize = 22;
 
 /// Event-time range of a report: `from` inclusive, `to` exclusive, open when `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -405,5 +407,6 @@ fn event_row(e: &Map<String, Value>) -> [String; COLUMNS] {
     row[18] = at("source", "system");
     row[19] = at("source", "ip");
     row[20] = text(e.get("received"));
+    row[21] = text(e.get("appended_by"));
     row
 }

@@ -316,4 +316,35 @@ fn frozen_v1_data_directory_is_still_read_verified_and_proven() {
     // Still verifies after the writer opened it.
     let out = recall(&data, &["verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+
+    // Events appended now are canonical format v2 (they name their appender) after the
+    // v1 ones, and the mixed log verifies.
+    let input = tmp.path().join("more.ndjson");
+    let now = jiff::Timestamp::now();
+    let lines: String = (0..3)
+        .map(|i| {
+            format!(
+                "{{\"time\":\"{now}\",\"actor\":{{\"id\":\"u-v2-{i}\"}},\"action\":\"read\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(&input, lines).unwrap();
+    recall_ok(
+        &data,
+        &["import", "--tenant", TENANT, input.to_str().unwrap()],
+    );
+    let out = recall(&data, &["verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    for (seq, bytes) in read_back(&data) {
+        let rec = recall_model::parse_canonical(&bytes).unwrap();
+        let by = rec.appended_by.as_deref();
+        if seq < EVENTS {
+            assert_eq!(by, None, "seq {seq} is v1");
+        } else {
+            assert!(
+                by.is_some_and(|b| b.starts_with("import:")),
+                "seq {seq}: {by:?}"
+            );
+        }
+    }
 }

@@ -183,7 +183,8 @@ pub fn json(r: Response) -> Value {
 
 /// The reads (`GET /v1/events/{tenant}/{seq}`: `event` and `leaf_hash`) of seqs `0..base`
 /// of a tenant's log, checking that each is one of recall's own records (`source.system`
-/// `recall` or `recall-cli`: keys created with the CLI, recording started): that a test's
+/// `recall` or `recall-cli`, appended by `recall:…`: keys created with the CLI, recording
+/// started): that a test's
 /// first receipt at `base` means the log held nothing else before it. Each read appends
 /// its own audit record at the end of the log.
 pub fn own_records_before(server: &Server, key: &str, tenant: &str, base: u64) -> Vec<Value> {
@@ -196,6 +197,11 @@ pub fn own_records_before(server: &Server, key: &str, tenant: &str, base: u64) -
             assert!(
                 matches!(system, Some("recall" | "recall-cli")),
                 "{tenant}/{seq} is not recall's own: {body}"
+            );
+            let by = body["event"]["appended_by"].as_str().unwrap_or_default();
+            assert!(
+                by.starts_with("recall:"),
+                "{tenant}/{seq} not appended by recall: {body}"
             );
             assert_eq!(body["event"]["seq"], seq, "{body}");
             body
