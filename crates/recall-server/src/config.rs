@@ -35,7 +35,7 @@ pub struct ServerConfig {
     /// between keep-alive requests.
     pub idle_timeout_secs: u64,
     /// Most connections open at once; further ones wait in the kernel's backlog. Unset:
-    /// the descriptor limit less a reserve for the store (`connections::budget`); a
+    /// the descriptor limit less a reserve for the store (`connections::Budget`); a
     /// larger value is lowered to that.
     pub max_connections: Option<usize>,
     /// Serve the transparency endpoints (checkpoints, tiles, proofs) without credentials.

@@ -112,7 +112,10 @@ impl Conn {
         if self.busy.load(Ordering::Acquire) > 0 {
             return false;
         }
-        let since = *self.idle_since.lock().unwrap_or_else(PoisonError::into_inner);
+        let since = *self
+            .idle_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let deadline = since + self.idle;
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);

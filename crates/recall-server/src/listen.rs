@@ -168,7 +168,10 @@ pub async fn serve(
         tracing::warn!(%bound, "serving plain HTTP on a non-loopback address (insecure_http)");
     }
     let budget = Budget::new(connections::raise_nofile_limit(), cfg.max_connections);
-    if cfg.max_connections.is_some_and(|asked| asked > budget.max_connections) {
+    if cfg
+        .max_connections
+        .is_some_and(|asked| asked > budget.max_connections)
+    {
         tracing::warn!(
             nofile = budget.nofile,
             reserve = budget.reserve,

@@ -71,7 +71,9 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
 /// Sends `GET path` on a keep-alive connection and reads the answer (headers, then a
 /// body of `Content-Length`).
 fn get_on(stream: &mut TcpStream, path: &str) -> String {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -107,9 +109,18 @@ fn idle_connections_are_closed_and_busy_ones_are_not() {
     assert_eq!(get_on(&mut busy, "/slow"), "done");
     // A second request right after the first: the idle clock restarted at its answer.
     assert_eq!(get_on(&mut busy, "/hello"), "hi");
-    assert!(closed_within(&mut silent, wait), "a silent connection stayed open");
-    assert!(closed_within(&mut kept, wait), "an idle keep-alive stayed open");
-    assert!(closed_within(&mut busy, wait), "an idle keep-alive stayed open");
+    assert!(
+        closed_within(&mut silent, wait),
+        "a silent connection stayed open"
+    );
+    assert!(
+        closed_within(&mut kept, wait),
+        "an idle keep-alive stayed open"
+    );
+    assert!(
+        closed_within(&mut busy, wait),
+        "an idle keep-alive stayed open"
+    );
     stop.send(()).unwrap();
 }
 
@@ -129,12 +140,20 @@ fn an_unfinished_tls_handshake_is_closed_after_the_idle_timeout() {
     // The first bytes of a ClientHello record (handshake, TLS 1.0 record version, 512
     // bytes announced), and then nothing.
     let mut stalled = TcpStream::connect(addr).unwrap();
-    stalled.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
     let mut silent = TcpStream::connect(addr).unwrap();
     // rustls' own handshake limit is 10 s; the idle timeout (1 s) comes first.
     let wait = Duration::from_secs(5);
-    assert!(closed_within(&mut stalled, wait), "a stalled handshake stayed open");
-    assert!(closed_within(&mut silent, wait), "a silent TLS connection stayed open");
+    assert!(
+        closed_within(&mut stalled, wait),
+        "a stalled handshake stayed open"
+    );
+    assert!(
+        closed_within(&mut silent, wait),
+        "a silent TLS connection stayed open"
+    );
     stop.send(()).unwrap();
 }
 
@@ -146,7 +165,9 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     assert_eq!(get_on(&mut second, "/hello"), "hi");
     // Both slots are taken: a third connection is not served while they stay open.
     let mut third = TcpStream::connect(addr).unwrap();
-    third.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
     write!(third, "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
     let mut buf = [0u8; 64];
     let err = third.read(&mut buf).unwrap_err();
@@ -159,7 +180,9 @@ fn connections_beyond_the_cap_wait_for_a_free_slot() {
     );
     // A slot frees when a connection closes; the waiting one is then served.
     drop(first);
-    third.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     let n = third.read(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{:?}", &buf[..n]);
     stop.send(()).unwrap();

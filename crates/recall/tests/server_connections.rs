@@ -46,12 +46,7 @@ fn request(stream: &mut TcpStream, head: &str, body: &str) -> (u16, String) {
 }
 
 fn addr(server: &Server) -> SocketAddr {
-    server
-        .url
-        .strip_prefix("http://")
-        .unwrap()
-        .parse()
-        .unwrap()
+    server.url.strip_prefix("http://").unwrap().parse().unwrap()
 }
 
 #[test]

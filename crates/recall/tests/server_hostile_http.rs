@@ -188,15 +188,16 @@ fn over_long_uris_and_unparseable_heads_echo_nothing() {
     let body = r.text().unwrap();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], 414);
-    assert!(!body.contains("MRN-ECHO") && !body.contains("AAAA"), "{body}");
+    assert!(
+        !body.contains("MRN-ECHO") && !body.contains("AAAA"),
+        "{body}"
+    );
     // Just under the limit the request reaches the API (401: no credential).
     let fits = format!("/v1/events?patient={}", "A".repeat(8 * 1024 - 30));
     assert_eq!(server.get("", &fits).status(), 401);
 
     let huge = format!("/v1/events?patient=MRN-ECHO-{}", "A".repeat(70 * 1024));
-    let headers: String = (0..120)
-        .map(|i| format!("X-MRN-ECHO-{i}: v\r\n"))
-        .collect();
+    let headers: String = (0..120).map(|i| format!("X-MRN-ECHO-{i}: v\r\n")).collect();
     let cases = [
         (
             format!("GET {huge} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
@@ -219,7 +220,10 @@ fn over_long_uris_and_unparseable_heads_echo_nothing() {
         );
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         assert_eq!(body, "", "{status}");
-        assert!(!head.to_ascii_lowercase().contains("content-type"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-type"),
+            "{head}"
+        );
         assert!(!answer.contains("MRN-ECHO"), "{status}: {answer:?}");
     }
     server.stop();
