@@ -139,5 +139,15 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(half.validate().unwrap_err().contains("tls_key"));
+        let never_idle = ServerConfig {
+            idle_timeout_secs: 0,
+            ..ServerConfig::default()
+        };
+        assert!(never_idle.validate().unwrap_err().contains("idle_timeout"));
+        let no_room = ServerConfig {
+            max_connections: Some(0),
+            ..ServerConfig::default()
+        };
+        assert!(no_room.validate().unwrap_err().contains("max_connections"));
     }
 }

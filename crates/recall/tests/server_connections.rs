@@ -127,3 +127,25 @@ fn idle_connections_beyond_the_descriptor_limit_leave_ingest_and_signing_working
     server.stop();
     recall_ok(&data, &["verify"]);
 }
+
+/// `RECALL_SERVER_IDLE_TIMEOUT_SECS` reaches the listener: a silent connection is closed
+/// after it, and counted.
+#[test]
+fn a_silent_connection_is_closed_after_the_configured_idle_timeout_and_counted() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let server = Server::start_with(&data, &[("RECALL_SERVER_IDLE_TIMEOUT_SECS", "1")]);
+    let mut silent = TcpStream::connect(addr(&server)).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(silent.read(&mut buf).unwrap(), 0, "still open");
+    let metrics = server.get("", "/metrics").text().unwrap();
+    assert!(
+        metrics.contains("recall_http_connections_idle_closed_total 1"),
+        "{metrics}"
+    );
+    server.stop();
+}
