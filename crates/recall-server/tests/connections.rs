@@ -1,5 +1,6 @@
 //! The listener's connection limits: idle connections are closed (before their first
-//! request, TLS handshake included, and between keep-alive requests), a request in
+//! request, TLS handshake included, and between keep-alive requests, HTTP/1.1 and
+//! HTTP/2), a request in
 //! flight is not, and connections beyond `max_connections` wait for a free slot.
 #![allow(clippy::unwrap_used)]
 
@@ -121,6 +122,34 @@ fn idle_connections_are_closed_and_busy_ones_are_not() {
         closed_within(&mut busy, wait),
         "an idle keep-alive stayed open"
     );
+    stop.send(()).unwrap();
+}
+
+#[test]
+fn an_idle_http2_connection_is_closed() {
+    let (addr, stop) = start(config(1, None));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        let conn = tokio::spawn(conn);
+        let req = axum::http::Request::get(format!("http://{addr}/hello"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = send.send_request(req).await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.version(), axum::http::Version::HTTP_2);
+        drop(answer);
+        // The client keeps the connection; only the server's idle timer ends it.
+        let ended = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        assert!(ended.is_ok(), "an idle HTTP/2 connection stayed open");
+        drop(send);
+    });
     stop.send(()).unwrap();
 }
 
