@@ -195,6 +195,7 @@ pub async fn serve(
         tls = tls.is_some(),
         max_connections = budget.max_connections,
         nofile = budget.nofile,
+        reserve = budget.reserve,
         "listening"
     );
     let service = Admit::new(
