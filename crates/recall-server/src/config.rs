@@ -30,6 +30,14 @@ pub struct ServerConfig {
     pub cache_mb: usize,
     /// Time limit of one request, in seconds.
     pub request_timeout_secs: u64,
+    /// A connection is closed when it has had no request in flight for this long, in
+    /// seconds: from its opening (TLS handshake included) to its first request, and
+    /// between keep-alive requests.
+    pub idle_timeout_secs: u64,
+    /// Most connections open at once; further ones wait in the kernel's backlog. Unset:
+    /// the descriptor limit less a reserve for the store (`connections::Budget`); a
+    /// larger value is lowered to that.
+    pub max_connections: Option<usize>,
     /// Serve the transparency endpoints (checkpoints, tiles, proofs) without credentials.
     pub public_transparency: bool,
     /// JWT bearer tokens for people; API keys work without it.
@@ -63,6 +71,8 @@ impl Default for ServerConfig {
             queue_events: 200_000,
             cache_mb: 256,
             request_timeout_secs: 30,
+            idle_timeout_secs: 30,
+            max_connections: None,
             public_transparency: false,
             jwt: None,
             retention_interval_secs: 86_400,
@@ -102,6 +112,12 @@ impl ServerConfig {
         if !(1..=3600).contains(&self.request_timeout_secs) {
             return Err("server.request_timeout_secs: must be 1..=3600".into());
         }
+        if !(1..=3600).contains(&self.idle_timeout_secs) {
+            return Err("server.idle_timeout_secs: must be 1..=3600".into());
+        }
+        if self.max_connections == Some(0) {
+            return Err("server.max_connections: must be at least 1".into());
+        }
         Ok(())
     }
 }
@@ -123,5 +139,15 @@ mod tests {
             ..ServerConfig::default()
         };
         assert!(half.validate().unwrap_err().contains("tls_key"));
+        let never_idle = ServerConfig {
+            idle_timeout_secs: 0,
+            ..ServerConfig::default()
+        };
+        assert!(never_idle.validate().unwrap_err().contains("idle_timeout"));
+        let no_room = ServerConfig {
+            max_connections: Some(0),
+            ..ServerConfig::default()
+        };
+        assert!(no_room.validate().unwrap_err().contains("max_connections"));
     }
 }

@@ -19,6 +19,7 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod connections;
 pub mod governance;
 pub mod ingest;
 pub mod listen;

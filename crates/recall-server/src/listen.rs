@@ -1,5 +1,6 @@
 //! The listener: TLS with rustls (aws-lc-rs) when configured, plain HTTP only on a
-//! loopback address unless `insecure_http`, and graceful shutdown.
+//! loopback address unless `insecure_http`, connections capped and idle ones closed
+//! (`connections`), and graceful shutdown.
 
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
@@ -16,6 +17,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::ServerConfig;
+use crate::connections::{self, Admit, Budget, Guard};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +141,10 @@ fn limit_header_time(builder: &mut Builder<TokioExecutor>, limit: Duration) {
 /// non-loopback address unless `insecure_http`. `on_bound` gets the bound address (useful
 /// with port 0) before the first connection is accepted. After `shutdown` resolves, no new
 /// connection is accepted and in-flight requests get up to `request_timeout_secs` to
-/// finish. A client gets `request_timeout_secs` for its headers too.
+/// finish. A client gets `request_timeout_secs` for its headers too. At most
+/// `max_connections` connections are open at once (see [`Budget`]: the soft descriptor
+/// limit is raised to the hard one first); one without a request in flight for
+/// `idle_timeout_secs` is closed.
 pub async fn serve(
     app: Router,
     cfg: &ServerConfig,
@@ -162,6 +167,18 @@ pub async fn serve(
     if tls.is_none() && !bound.ip().is_loopback() {
         tracing::warn!(%bound, "serving plain HTTP on a non-loopback address (insecure_http)");
     }
+    let budget = Budget::new(connections::raise_nofile_limit(), cfg.max_connections);
+    if cfg
+        .max_connections
+        .is_some_and(|asked| asked > budget.max_connections)
+    {
+        tracing::warn!(
+            nofile = budget.nofile,
+            reserve = budget.reserve,
+            max_connections = budget.max_connections,
+            "server.max_connections lowered to what the descriptor limit allows"
+        );
+    }
     let handle = Handle::new();
     let grace = Duration::from_secs(cfg.request_timeout_secs);
     let header_time = Duration::from_secs(cfg.request_timeout_secs.max(1));
@@ -173,17 +190,32 @@ pub async fn serve(
         })
     };
     on_bound(bound);
-    tracing::info!(%bound, tls = tls.is_some(), "listening");
-    let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    tracing::info!(
+        %bound,
+        tls = tls.is_some(),
+        max_connections = budget.max_connections,
+        nofile = budget.nofile,
+        reserve = budget.reserve,
+        "listening"
+    );
+    let service = Admit::new(
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+        budget.max_connections,
+        Duration::from_secs(cfg.idle_timeout_secs),
+    );
     let served = match tls {
         Some(config) => {
             let config = RustlsConfig::from_config(Arc::new(config));
-            let mut server = axum_server::from_tcp_rustls(listener, config).handle(handle);
+            let mut server = axum_server::from_tcp_rustls(listener, config)
+                .map(|tls| tls.acceptor(Guard))
+                .handle(handle);
             limit_header_time(server.http_builder(), header_time);
             server.serve(service).await
         }
         None => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
+            let mut server = axum_server::from_tcp(listener)
+                .acceptor(Guard)
+                .handle(handle);
             limit_header_time(server.http_builder(), header_time);
             server.serve(service).await
         }

@@ -147,7 +147,7 @@ fn revoke_key() {}
 
 /// The server settings that are not secret: listen address, limits, public transparency, JWT issuer and audience.
 #[utoipa::path(get, path = "/v1/admin/settings", tag = "admin",
-    responses((status = 200, description = "`{\"listen\", \"tls\", \"insecure_http\", \"max_body_bytes\", \"max_batch_events\", \"queue_events\", \"request_timeout_secs\", \"public_transparency\", \"api_keys\", \"jwt\": {\"issuer\", \"audience\", \"keys\", \"tenant_claim\", \"role_claim\", \"leeway_secs\"} | null}`"),
+    responses((status = 200, description = "`{\"listen\", \"tls\", \"insecure_http\", \"max_body_bytes\", \"max_batch_events\", \"queue_events\", \"request_timeout_secs\", \"idle_timeout_secs\", \"max_connections\", \"public_transparency\", \"api_keys\", \"jwt\": {\"issuer\", \"audience\", \"keys\", \"tenant_claim\", \"role_claim\", \"leeway_secs\"} | null}`"),
         (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
 fn settings() {}
 

@@ -111,6 +111,13 @@ impl Problem {
         ))
     }
 
+    /// 414 URI Too Long, naming the limit in bytes (never quoting the URI).
+    pub fn uri_too_long(limit: usize) -> Self {
+        Self::from_status(StatusCode::URI_TOO_LONG).detail(format!(
+            "the request target exceeds the limit of {limit} bytes"
+        ))
+    }
+
     /// 503 Service Unavailable with `Retry-After`.
     pub fn unavailable(retry_after: u64) -> Self {
         Self::from_status(StatusCode::SERVICE_UNAVAILABLE).retry_after(retry_after)

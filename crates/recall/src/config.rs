@@ -5,6 +5,7 @@
 //! `RECALL_SERVER_TLS_KEY`, `RECALL_SERVER_PUBLIC_TRANSPARENCY`, `RECALL_SERVER_MAX_BODY_BYTES`,
 //! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
 //! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`,
+//! `RECALL_SERVER_IDLE_TIMEOUT_SECS`, `RECALL_SERVER_MAX_CONNECTIONS`,
 //! `RECALL_SERVER_RETENTION_INTERVAL_SECS`.
 
 use std::collections::BTreeMap;
@@ -207,6 +208,10 @@ impl Config {
                 &mut self.server.request_timeout_secs,
             ),
             (
+                "RECALL_SERVER_IDLE_TIMEOUT_SECS",
+                &mut self.server.idle_timeout_secs,
+            ),
+            (
                 "RECALL_SERVER_RETENTION_INTERVAL_SECS",
                 &mut self.server.retention_interval_secs,
             ),
@@ -214,6 +219,12 @@ impl Config {
             if let Some(v) = get(name) {
                 *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
             }
+        }
+        if let Some(v) = get("RECALL_SERVER_MAX_CONNECTIONS") {
+            self.server.max_connections = Some(
+                v.parse()
+                    .context("RECALL_SERVER_MAX_CONNECTIONS: not a number")?,
+            );
         }
         Ok(())
     }
@@ -273,7 +284,8 @@ pub fn default_file(origin: &str) -> String {
 # RECALL_SERVER_INSECURE_HTTP, RECALL_SERVER_TLS_CERT, RECALL_SERVER_TLS_KEY,
 # RECALL_SERVER_PUBLIC_TRANSPARENCY, RECALL_SERVER_MAX_BODY_BYTES,
 # RECALL_SERVER_MAX_BATCH_EVENTS, RECALL_SERVER_QUEUE_EVENTS,
-# RECALL_SERVER_REQUEST_TIMEOUT_SECS, RECALL_SERVER_RETENTION_INTERVAL_SECS.
+# RECALL_SERVER_REQUEST_TIMEOUT_SECS, RECALL_SERVER_IDLE_TIMEOUT_SECS,
+# RECALL_SERVER_MAX_CONNECTIONS, RECALL_SERVER_RETENTION_INTERVAL_SECS.
 
 [log]
 # Origin of this installation's logs. Checkpoints of tenant T name "<origin>/T" and are
@@ -312,6 +324,13 @@ batch_events = 8192
 # Time limit of one request, from its first byte to the end of its answer (seconds); a
 # client that sends its headers or body too slowly is cut off after it.
 # request_timeout_secs = 30
+# A connection with no request in flight this long is closed (seconds): before its first
+# request (TLS handshake included) and between keep-alive requests.
+# idle_timeout_secs = 30
+# Most connections open at once; more wait in the kernel's backlog. Default: the file
+# descriptor limit (raised to its hard limit at start) less a reserve for the store of
+# half the limit, at most 1024; a larger value is lowered to that.
+# max_connections = 10000
 # Serve checkpoints, tiles and proofs to anyone (true) or to verifier credentials only.
 # public_transparency = false
 # How often the server runs retention (seconds; the first run a minute after start).
@@ -372,6 +391,8 @@ mod tests {
             "RECALL_SERVER_TLS_KEY" => Some("/k.pem".to_string()),
             "RECALL_SERVER_PUBLIC_TRANSPARENCY" => Some("1".to_string()),
             "RECALL_SERVER_REQUEST_TIMEOUT_SECS" => Some("7".to_string()),
+            "RECALL_SERVER_IDLE_TIMEOUT_SECS" => Some("3".to_string()),
+            "RECALL_SERVER_MAX_CONNECTIONS" => Some("500".to_string()),
             _ => None,
         };
         cfg.apply_env(env).unwrap();
@@ -379,6 +400,8 @@ mod tests {
         assert_eq!(cfg.server.listen, "0.0.0.0:8443");
         assert!(cfg.server.insecure_http && cfg.server.public_transparency && cfg.server.tls());
         assert_eq!(cfg.server.request_timeout_secs, 7);
+        assert_eq!(cfg.server.idle_timeout_secs, 3);
+        assert_eq!(cfg.server.max_connections, Some(500));
         assert!(
             cfg.apply_env(|k| (k == "RECALL_SERVER_INSECURE_HTTP").then(|| "yes".into()))
                 .is_err()

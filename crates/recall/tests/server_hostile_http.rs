@@ -156,3 +156,75 @@ fn an_id_reused_with_other_content_is_a_conflict_and_appends_nothing() {
     assert_eq!(twice[0]["seq"].as_u64(), Some(seq + 1));
     server.stop();
 }
+
+/// Sends raw bytes on a fresh connection and reads until the server closes it (or 10 s
+/// pass): the whole answer, head and body.
+fn raw_exchange(server: &Server, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let addr = server.url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(request).unwrap();
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A URI longer than the API's limit (8 KiB) is a 414 problem that echoes nothing, before
+/// any credential is checked. Past hyper's own limits hyper answers before routing, with
+/// a bare status (no body, so nothing echoed either): a URI past 65,534 bytes (414), more
+/// than 100 headers (431), a request line that does not parse (400).
+#[test]
+fn over_long_uris_and_unparseable_heads_echo_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let server = Server::start(&data);
+    let long = format!("/v1/events?patient=MRN-ECHO-{}", "A".repeat(9 * 1024));
+    let r = server.get("", &long);
+    assert_eq!(r.status(), 414);
+    assert!(is_problem(&r), "{:?}", r.headers());
+    let body = r.text().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], 414);
+    assert!(
+        !body.contains("MRN-ECHO") && !body.contains("AAAA"),
+        "{body}"
+    );
+    // Just under the limit the request reaches the API (401: no credential).
+    let fits = format!("/v1/events?patient={}", "A".repeat(8 * 1024 - 30));
+    assert_eq!(server.get("", &fits).status(), 401);
+
+    let huge = format!("/v1/events?patient=MRN-ECHO-{}", "A".repeat(70 * 1024));
+    let headers: String = (0..120).map(|i| format!("X-MRN-ECHO-{i}: v\r\n")).collect();
+    let cases = [
+        (
+            format!("GET {huge} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+            "414",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: localhost\r\n{headers}\r\n"),
+            "431",
+        ),
+        (
+            "GET /MRN-ECHO-\u{1} \u{7f}HTTP/9\r\n\r\n".to_string(),
+            "400",
+        ),
+    ];
+    for (request, status) in cases {
+        let answer = raw_exchange(&server, request.as_bytes());
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{status}: {answer:?}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert_eq!(body, "", "{status}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-type"),
+            "{head}"
+        );
+        assert!(!answer.contains("MRN-ECHO"), "{status}: {answer:?}");
+    }
+    server.stop();
+}

@@ -178,6 +178,9 @@ pub async fn settings(State(state): State<AppState>, who: Principal) -> Result<R
         "max_batch_events": c.max_batch_events,
         "queue_events": c.queue_events,
         "request_timeout_secs": c.request_timeout_secs,
+        "idle_timeout_secs": c.idle_timeout_secs,
+        // As configured: null is the descriptor budget's default.
+        "max_connections": c.max_connections,
         "retention_interval_secs": c.retention_interval_secs,
         "public_transparency": c.public_transparency,
         "api_keys": state.auth.api_keys().is_some(),

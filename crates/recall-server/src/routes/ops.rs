@@ -78,9 +78,22 @@ const KNOWN_METHODS: [Method; 7] = [
     Method::OPTIONS,
 ];
 
+/// The longest request target (path and query) served; a longer one is answered 414 here,
+/// as a problem, before any handler reads it. Well below hyper's own limit (65,534
+/// bytes, answered 414 without a body) so that every URI too long for the API gets the
+/// problem; the longest legitimate target (a search with every filter and a cursor)
+/// is a few hundred bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+fn target_len(uri: &axum::http::Uri) -> usize {
+    uri.scheme_str().map_or(0, str::len)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |pq| pq.as_str().len())
+}
+
 /// Records latency and status per route template and logs one line per request — the
 /// method (from a closed set), the template and the status only: paths and queries can
-/// carry identifiers.
+/// carry identifiers. Unknown methods (405) and over-long URIs (414) are answered here.
 pub async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let Some(known) = KNOWN_METHODS.iter().find(|m| *m == req.method()) else {
@@ -96,7 +109,11 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_owned();
-    let response = next.run(req).await;
+    let response = if target_len(req.uri()) > MAX_URI_BYTES {
+        crate::problem::Problem::uri_too_long(MAX_URI_BYTES).into_response()
+    } else {
+        next.run(req).await
+    };
     let status = response.status().as_u16();
     let secs = started.elapsed().as_secs_f64();
     let labels = [

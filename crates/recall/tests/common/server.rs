@@ -32,7 +32,20 @@ impl Server {
 
     /// Like [`Server::start`] with extra environment variables.
     pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
-        let mut cmd = Command::new(recall_bin());
+        Self::launch(Command::new(recall_bin()), data, env)
+    }
+
+    /// Like [`Server::start_with`], the process limited to `nofile` file descriptors
+    /// (soft and hard, by `prlimit`, which execs the server: the pid stays the server's).
+    pub fn start_limited(data: &Path, env: &[(&str, &str)], nofile: u64) -> Server {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={nofile}:{nofile}"))
+            .arg("--")
+            .arg(recall_bin());
+        Self::launch(cmd, data, env)
+    }
+
+    fn launch(mut cmd: Command, data: &Path, env: &[(&str, &str)]) -> Server {
         cmd.arg("--data")
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
