@@ -287,7 +287,15 @@ fn key(bin: &Path, data: &Path, role: &str) -> Result<String> {
     let out = recall(
         bin,
         data,
-        &["keys", "create", "--tenant", TENANT, "--role", role],
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            TENANT,
+            "--role",
+            role,
+            "--new-tenant",
+        ],
     )?;
     out.lines()
         .map(str::trim)

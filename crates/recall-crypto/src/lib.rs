@@ -26,6 +26,7 @@ mod error;
 mod kek;
 mod keys;
 mod keystore;
+mod pseudonym;
 
 pub use block::{NONCE_LEN, TAG_LEN, open_block, seal_block};
 pub use commit::{
@@ -35,3 +36,4 @@ pub use error::CryptoError;
 pub use kek::{Kek, KeyProvider, create_kek_file};
 pub use keys::{CommitSecret, DataKey, EpochKeys, IndexKey, SecretBytes, random_array};
 pub use keystore::{KEYSTORE_FILE, Keystore, SigningKeyRecord};
+pub use pseudonym::{PSEUDONYM_LEN, Pseudonymizer};

@@ -106,6 +106,14 @@ impl Role {
             Role::Writer | Role::Admin | Role::Verifier => None,
         }
     }
+
+    /// Whether a key of this role reads PHI: every role that reads event contents (even
+    /// an engineer's pseudonymised events carry dates of care, an identifier under HIPAA's
+    /// Safe Harbor rule). Creating or revoking such a key is flagged in its record and
+    /// counted, so that it can raise an alert (docs/design/auth.md).
+    pub fn reads_phi(self) -> bool {
+        self.reader().is_some()
+    }
 }
 
 impl std::fmt::Display for Role {
@@ -176,6 +184,12 @@ pub enum CredentialError {
     /// A key label is not acceptable.
     #[error("invalid label: {0}")]
     InvalidLabel(String),
+    /// A key for a tenant that has no log yet, without asking to start one: most likely
+    /// a misspelt tenant, whose key would write and read a log nobody else uses.
+    #[error(
+        "tenant: this data directory has no tenant of that name (a key for a new tenant must say so: --new-tenant)"
+    )]
+    UnknownTenant,
 }
 
 /// The public facts of an API key (never its secret).

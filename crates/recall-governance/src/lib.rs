@@ -32,7 +32,7 @@ pub use credentials::{
     Role, check_label, patient_binding,
 };
 pub use holds::{HOLDS_FILE, Hold, HoldError, Holds, Scope};
-pub use record::{Act, Change, Rotation, UseKind, Via, Who};
+pub use record::{Act, Change, Rotation, UseKind, Via, Who, phi_key_change};
 pub use recorder::{Direct, Recorder};
 
 /// What went wrong in a governance workflow. Never carries an identifier or a secret.

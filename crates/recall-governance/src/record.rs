@@ -157,6 +157,9 @@ pub enum Act<'a> {
         query: Map<String, Value>,
         /// Why the caller needs fields kept behind a justification, when it said so.
         justification: Option<&'a str>,
+        /// The request was refused (outcome `denied`): a patient credential asking about
+        /// another patient, recorded because probing is what a privacy officer looks for.
+        refused: bool,
     },
     /// An API key created or revoked (DICOM 110113 "Security Alert", 110136 "Security
     /// Roles Changed": granting a role is granting access).
@@ -197,6 +200,24 @@ pub enum Act<'a> {
     RecordingStopped,
 }
 
+/// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
+/// (`detail.reads_phi`), with the key's role: what the server counts for alerting
+/// (`recall_phi_key_changes_total`). `None` for every other event. The role is parsed,
+/// so a metric label built from it takes only the seven role names.
+pub fn phi_key_change(e: &Event) -> Option<(&'static str, crate::credentials::Role)> {
+    let detail = e.detail.as_ref()?;
+    if e.resource.as_ref()?.kind != "ApiKey" || detail.get("reads_phi") != Some(&json!(true)) {
+        return None;
+    }
+    let change = match e.action.as_str() {
+        "create" => "create",
+        "revoke" => "revoke",
+        _ => return None,
+    };
+    let role = detail.get("role")?.as_str()?.parse().ok()?;
+    Some((change, role))
+}
+
 /// A DICOM event id and, for security alerts, its type.
 type Codes = Option<(&'static str, Option<&'static str>)>;
 
@@ -234,6 +255,9 @@ impl Act<'_> {
         self.fill_detail(&mut e, &mut detail);
         if let Act::Rotated(Rotation::Kek { failed: true }) = self {
             e["outcome"] = json!("failure");
+        }
+        if let Act::LogUsed { refused: true, .. } = self {
+            e["outcome"] = json!("denied");
         }
         e["detail"] = Value::Object(detail);
         let bytes = serde_json::to_vec(&e).unwrap_or_default();
@@ -323,6 +347,10 @@ impl Act<'_> {
             }
             Act::KeyChanged { key, .. } => {
                 detail.insert("role".into(), json!(key.role));
+                // The flag an alert rule matches: this change grants or ends PHI access.
+                if key.role.reads_phi() {
+                    detail.insert("reads_phi".into(), json!(true));
+                }
                 if let Some(l) = &key.label {
                     detail.insert("label".into(), json!(l));
                 }

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use crate::GovernanceError;
-use crate::credentials::{ApiKeys, KeyInfo, Role};
+use crate::credentials::{ApiKeys, CredentialError, KeyInfo, Role};
 use crate::holds::{Hold, Holds, Scope};
 use crate::record::{Act, Change, Via, Who};
 use crate::recorder::Recorder;
@@ -38,14 +38,23 @@ pub struct NewKey<'a> {
     pub label: Option<&'a str>,
     /// A `patient` key's binding ([`crate::patient_binding`]).
     pub patient_binding: Option<&'a str>,
+    /// The tenant may be new: its log starts with this key's record. Without it, a tenant
+    /// that has no log is refused ([`crate::CredentialError::UnknownTenant`]).
+    pub new_tenant: bool,
 }
 
 /// Creates an API key and records it; returns its facts and the key text (shown once).
+/// `tenants` are the tenants that have a log (a tenant exists once its log does: its first
+/// event, or the record of its first key, starts it).
 pub fn create_key(
     keys: &ApiKeys,
     by: &Actor<'_>,
     new: &NewKey<'_>,
+    tenants: &[String],
 ) -> Result<(KeyInfo, String), GovernanceError> {
+    if !new.new_tenant && !tenants.iter().any(|t| t == new.tenant) {
+        return Err(CredentialError::UnknownTenant.into());
+    }
     let (info, text) = keys.create_bound(new.tenant, new.role, new.label, new.patient_binding)?;
     let act = Act::KeyChanged {
         change: Change::Create,

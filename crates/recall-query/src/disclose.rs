@@ -8,9 +8,11 @@
 //!
 //! Invariants:
 //! - A withheld field is absent from the output; a pseudonymised one holds
-//!   `psn_<20 hex>`, a keyed hash of the value under the tenant's blind-index key with its
-//!   own domain (`pseudonym`), so it is stable within a tenant, differs between tenants
-//!   and cannot be reversed without the key.
+//!   `psn_<32 hex>`, the tenant's blind-index token of the value enciphered under a key
+//!   of its own (`recall_crypto::Pseudonymizer`), so it is stable within a tenant, differs
+//!   between tenants and cannot be reversed to the value, even with the key; the server
+//!   can open it to the index token, so a role filters by the pseudonym it sees.
+//! - A role filters only on fields it sees, in the form it sees them ([`Lens::filter`]).
 //! - `time`, `tenant`, `action`, `outcome`, `seq` and `received` are always shown: order,
 //!   cursors and proofs rest on them and they identify nobody.
 //! - A `justified` rule shows the field only when the request carried a justification,
@@ -20,7 +22,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use recall_crypto::BlindIndexer;
+use recall_crypto::{PSEUDONYM_LEN, Pseudonymizer};
 use serde_json::{Map, Value};
 
 use crate::error::QueryError;
@@ -312,8 +314,8 @@ impl Policy {
     }
 
     /// The lens of one request: `justified` says whether it carries a justification;
-    /// `pseudonyms` is the tenant's keyed hash (needed only if a rule pseudonymises).
-    pub fn lens(&self, reader: Reader, justified: bool, pseudonyms: Option<BlindIndexer>) -> Lens {
+    /// `pseudonyms` is the tenant's pseudonymizer (needed only if a rule pseudonymises).
+    pub fn lens(&self, reader: Reader, justified: bool, pseudonyms: Option<Pseudonymizer>) -> Lens {
         let mut rules = [Rule::Show; FIELDS];
         for f in Field::ALL {
             rules[f.index()] = match self.rule(reader, f) {
@@ -330,7 +332,7 @@ impl Policy {
 #[derive(Clone)]
 pub struct Lens {
     rules: [Rule; FIELDS],
-    pseudonyms: Option<BlindIndexer>,
+    pseudonyms: Option<Pseudonymizer>,
 }
 
 impl fmt::Debug for Lens {
@@ -358,8 +360,40 @@ impl Lens {
         self.rules.contains(&Rule::Pseudonym)
     }
 
-    fn rule(&self, f: Field) -> Rule {
+    /// What this lens does to `f` (`justified` already resolved to show or withhold).
+    pub fn rule(&self, f: Field) -> Rule {
         self.rules[f.index()]
+    }
+
+    /// How a filter on `field` given as `value` is to be matched, or why it is refused:
+    /// a withheld field cannot be filtered on (a filter would tell whether a value the
+    /// caller may not see occurs), and a pseudonymised one only by the pseudonym the
+    /// caller sees (a clear value would let it pair pseudonyms with clear values).
+    pub fn filter(&self, field: Field, value: &str) -> Result<Given, Refused> {
+        match self.rule(field) {
+            Rule::Show | Rule::Justified => Ok(Given::Clear),
+            Rule::Withhold => Err(Refused::Withheld),
+            Rule::Pseudonym => parse_pseudonym(value)
+                .map(Given::Pseudonym)
+                .ok_or(Refused::NotPseudonym),
+        }
+    }
+
+    /// Whether `value` (an event's, in the clear) has the pseudonym `psn` under `field`.
+    pub(crate) fn has_pseudonym(
+        &self,
+        field: Field,
+        value: &str,
+        psn: &[u8; PSEUDONYM_LEN],
+    ) -> bool {
+        self.pseudonyms
+            .as_ref()
+            .is_some_and(|p| p.pseudonym(domain(field), value) == *psn)
+    }
+
+    /// The index token prefix a pseudonym opens to (`None` without the tenant's key).
+    pub(crate) fn token_prefix(&self, psn: &[u8; PSEUDONYM_LEN]) -> Option<[u8; PSEUDONYM_LEN]> {
+        self.pseudonyms.as_ref().map(|p| p.token_prefix(psn))
     }
 
     /// What an identifier echoed outside an event (a report's subject, a summary key)
@@ -368,16 +402,16 @@ impl Lens {
         match self.rule(field) {
             Rule::Show | Rule::Justified => Some(Cow::Borrowed(value)),
             Rule::Withhold => None,
-            Rule::Pseudonym => Some(Cow::Owned(self.pseudonym(value))),
+            Rule::Pseudonym => Some(Cow::Owned(self.pseudonym(field, value))),
         }
     }
 
-    fn pseudonym(&self, value: &str) -> String {
+    fn pseudonym(&self, field: Field, value: &str) -> String {
         match &self.pseudonyms {
-            Some(p) => {
-                let tag = p.token("pseudonym", value);
-                format!("psn_{}", hex::encode(&tag[..10]))
-            }
+            Some(p) => format!(
+                "{PSN_PREFIX}{}",
+                hex::encode(p.pseudonym(domain(field), value))
+            ),
             // A lens built without the key never shows the value in its place.
             None => "psn_unavailable".to_string(),
         }
@@ -430,7 +464,7 @@ impl Lens {
             }
             Rule::Pseudonym => {
                 if let Some(Value::String(s)) = obj.get(key) {
-                    let p = self.pseudonym(s);
+                    let p = self.pseudonym(f, s);
                     obj.insert(key.to_string(), Value::String(p));
                 }
             }
@@ -444,6 +478,48 @@ impl Lens {
         {
             event.remove(p);
         }
+    }
+}
+
+/// What every pseudonym starts with.
+pub const PSN_PREFIX: &str = "psn_";
+
+/// How a filter value is to be matched ([`Lens::filter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Given {
+    /// As recorded.
+    Clear,
+    /// By pseudonym: the event matches when its value has this one.
+    Pseudonym([u8; PSEUDONYM_LEN]),
+}
+
+/// Why a filter is refused ([`Lens::filter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The caller's lens withholds the field.
+    Withheld,
+    /// The caller sees the field as a pseudonym and gave something else.
+    NotPseudonym,
+}
+
+/// `psn_` and 32 lower-case hex digits, as a lens writes them.
+fn parse_pseudonym(s: &str) -> Option<[u8; PSEUDONYM_LEN]> {
+    let hex_part = s.strip_prefix(PSN_PREFIX)?;
+    if hex_part.len() != 2 * PSEUDONYM_LEN || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut out = [0u8; PSEUDONYM_LEN];
+    hex::decode_to_slice(hex_part, &mut out).ok()?;
+    Some(out)
+}
+
+/// The keyed-hash domain of a field's pseudonyms: the index's own for the fields it keys
+/// (so a pseudonym opens to the token of their lists), one shared domain for the others.
+fn domain(field: Field) -> &'static str {
+    match field {
+        Field::PatientId => "patient",
+        Field::ActorId => "actor",
+        _ => "pseudonym",
     }
 }
 
@@ -462,7 +538,7 @@ impl crate::Db {
             return Ok(lens);
         }
         let key = self.journal.keystore().index_key(tenant)?;
-        Ok(policy.lens(reader, justified, Some(BlindIndexer::new(&key))))
+        Ok(policy.lens(reader, justified, Some(Pseudonymizer::new(&key))))
     }
 }
 
@@ -472,8 +548,8 @@ mod tests {
 
     const EVENT: &[u8] = br#"{"action":"read","actor":{"id":"u-1","name":"Synthetic Name"},"detail":{"k":"v"},"patient":{"id":"MRN-1"},"seq":3,"source":{"ip":"10.0.0.1"},"tenant":"t","time":"2026-01-01T00:00:00Z"}"#;
 
-    fn indexer() -> BlindIndexer {
-        BlindIndexer::new(&recall_crypto::IndexKey(
+    fn indexer() -> Pseudonymizer {
+        Pseudonymizer::new(&recall_crypto::IndexKey(
             recall_crypto::SecretBytes::from_bytes([9; 32]),
         ))
     }
@@ -526,10 +602,10 @@ mod tests {
         let lens = p.lens(Reader::Engineer, false, Some(indexer()));
         let v: Value = serde_json::from_slice(&lens.json(EVENT).unwrap()).unwrap();
         let id = v["patient"]["id"].as_str().unwrap();
-        assert!(id.starts_with("psn_") && id.len() == 24 && id != "MRN-1");
+        assert!(id.starts_with("psn_") && id.len() == 36 && id != "MRN-1");
         assert_eq!(lens.disclose(Field::PatientId, "MRN-1").unwrap(), id);
         assert!(v["actor"].get("name").is_none() && v.get("detail").is_none());
-        let other = BlindIndexer::new(&recall_crypto::IndexKey(
+        let other = Pseudonymizer::new(&recall_crypto::IndexKey(
             recall_crypto::SecretBytes::from_bytes([8; 32]),
         ));
         let elsewhere = p.lens(Reader::Engineer, false, Some(other));
@@ -540,6 +616,43 @@ mod tests {
             keyless.disclose(Field::PatientId, "MRN-1").unwrap(),
             "psn_unavailable"
         );
+    }
+
+    #[test]
+    fn filters_follow_the_rule_of_their_field() {
+        let p = Policy::default();
+        let engineer = p.lens(Reader::Engineer, false, Some(indexer()));
+        let psn = engineer
+            .disclose(Field::PatientId, "MRN-1")
+            .unwrap()
+            .into_owned();
+        let Ok(Given::Pseudonym(raw)) = engineer.filter(Field::PatientId, &psn) else {
+            panic!("a pseudonym the engineer sees is a filter it may give");
+        };
+        assert!(engineer.has_pseudonym(Field::PatientId, "MRN-1", &raw));
+        assert!(!engineer.has_pseudonym(Field::ActorId, "MRN-1", &raw));
+        for clear in ["MRN-1", "psn_short", &psn.to_uppercase(), &psn[..35]] {
+            assert_eq!(
+                engineer.filter(Field::PatientId, clear),
+                Err(Refused::NotPseudonym),
+                "{clear}"
+            );
+        }
+        assert_eq!(engineer.filter(Field::Reason, "x"), Err(Refused::Withheld));
+        assert_eq!(
+            engineer.filter(Field::SourceIp, "10.0.0.1"),
+            Ok(Given::Clear)
+        );
+        let patient = p.lens(Reader::Patient, false, None);
+        assert_eq!(
+            patient.filter(Field::SourceIp, "10.0.0.1"),
+            Err(Refused::Withheld)
+        );
+        assert_eq!(
+            patient.filter(Field::ActorId, "u-1"),
+            Err(Refused::Withheld)
+        );
+        assert_eq!(patient.filter(Field::PatientId, "MRN-1"), Ok(Given::Clear));
     }
 
     #[test]

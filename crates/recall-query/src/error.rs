@@ -16,6 +16,13 @@ pub enum QueryError {
         /// What is wrong, without echoing the value.
         message: String,
     },
+    /// A filter on a field the caller's lens withholds: refused before anything is read,
+    /// so the answer never tells whether a value it may not see occurs.
+    #[error("query parameter `{field}` filters on a field this role does not see")]
+    Withheld {
+        /// The query parameter.
+        field: &'static str,
+    },
     /// The log underneath failed.
     #[error(transparent)]
     Store(#[from] recall_store::StoreError),

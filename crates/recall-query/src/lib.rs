@@ -45,12 +45,12 @@ mod report;
 mod search;
 
 pub use db::Db;
-pub use disclose::{Field, Lens, Policy, PolicyError, Reader, Rule};
+pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, Refused, Rule};
 pub use error::QueryError;
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};
-pub use report::{ReportFormat, ReportStats, TimeRange};
+pub use report::{ReportFormat, ReportStats, TimeRange, check_subject};
 pub use search::{Filter, Order, Page, Prepared, Query};
 // Re-exported (hidden) only for the fuzz target in fuzz/: not part of the API.
 #[doc(hidden)]

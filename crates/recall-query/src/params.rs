@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::disclose::{Field, Lens, Rule};
 use crate::error::QueryError;
 use crate::search::{Filter, Order, Query};
 
@@ -68,8 +69,10 @@ pub fn time_param(
 }
 
 impl SearchParams {
-    /// The checked query; the error names the parameter at fault.
-    pub fn query(&self) -> Result<Query, QueryError> {
+    /// The checked query as `lens`'s reader may ask it: a filter on a field the lens
+    /// withholds is refused, one it pseudonymises takes the pseudonym (docs/design/
+    /// disclosure.md, "Filters"). The error names the parameter at fault.
+    pub fn query(&self, lens: &Lens) -> Result<Query, QueryError> {
         let order = match self.order.as_deref() {
             None | Some("asc") => Order::Asc,
             Some("desc") => Order::Desc,
@@ -84,34 +87,52 @@ impl SearchParams {
         {
             return Err(bad("outcome", "outcome must be success, failure or denied"));
         }
+        let filter = Filter {
+            patient: self.patient.clone(),
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            outcome: self.outcome.clone(),
+            purpose: self.purpose.clone(),
+            system: self.system.clone(),
+            ip: self.ip.clone(),
+            break_glass: self.break_glass.unwrap_or(false),
+            from: time_param("from", self.from.as_deref())?,
+            to: time_param("to", self.to.as_deref())?,
+            lens: Some(lens.clone()),
+        };
+        // Refusals by the lens come first: they hold whatever the value.
+        crate::search::check_lens(&filter)?;
         if let Some(ip) = &self.ip
+            && lens.rule(Field::SourceIp) != Rule::Pseudonym
             && ip.parse::<std::net::IpAddr>().is_err()
         {
             return Err(bad("ip", "ip must be an IPv4 or IPv6 address"));
         }
         Ok(Query {
-            filter: Filter {
-                patient: self.patient.clone(),
-                actor: self.actor.clone(),
-                action: self.action.clone(),
-                outcome: self.outcome.clone(),
-                purpose: self.purpose.clone(),
-                system: self.system.clone(),
-                ip: self.ip.clone(),
-                break_glass: self.break_glass.unwrap_or(false),
-                from: time_param("from", self.from.as_deref())?,
-                to: time_param("to", self.to.as_deref())?,
-            },
+            filter,
             order,
             limit,
             cursor: self.cursor.clone(),
         })
     }
 
+    /// The patient the search's own audit event names: the one asked about, unless it was
+    /// asked by pseudonym (a pseudonym is no patient id; [`Self::recorded`] keeps it).
+    pub fn recorded_patient(&self, lens: &Lens) -> Option<&str> {
+        self.patient
+            .as_deref()
+            .filter(|_| lens.rule(Field::PatientId) != Rule::Pseudonym)
+    }
+
     /// The parameters as the search's own audit event records them (the patient goes in
-    /// the event's own field).
-    pub fn recorded(&self) -> Map<String, Value> {
+    /// the event's own field, [`Self::recorded_patient`], unless given as a pseudonym).
+    pub fn recorded(&self, lens: &Lens) -> Map<String, Value> {
         let mut m = Map::new();
+        if self.recorded_patient(lens).is_none()
+            && let Some(p) = &self.patient
+        {
+            m.insert("patient".into(), json!(p));
+        }
         let mut put = |k: &str, v: &Option<String>| {
             if let Some(v) = v {
                 m.insert(k.into(), json!(v));
@@ -189,12 +210,12 @@ mod tests {
             ),
         ];
         for (field, p) in cases {
-            match p.query() {
+            match p.query(&Lens::full()) {
                 Err(QueryError::BadFilter { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: {other:?}"),
             }
         }
-        let q = SearchParams::default().query().unwrap();
+        let q = SearchParams::default().query(&Lens::full()).unwrap();
         assert_eq!((q.order, q.limit), (Order::Asc, DEFAULT_LIMIT));
     }
 }

@@ -33,7 +33,7 @@ use recall_model::Event;
 use serde_json::{Map, Value, json};
 
 use crate::db::{Db, Tenant};
-use crate::disclose::{Field, Lens};
+use crate::disclose::{Field, Lens, Rule};
 use crate::error::QueryError;
 use crate::read::Hit;
 use crate::search::{Compiled, Filter, Order, Walk};
@@ -189,6 +189,7 @@ impl Db {
         let mut filter = Filter {
             from: range.from,
             to: range.to,
+            lens: Some(lens.clone()),
             ..Filter::default()
         };
         match kind {
@@ -231,6 +232,21 @@ impl Db {
             actors: summary.len() as u64,
         })
     }
+}
+
+/// Refuses a report about `subject` (a patient for `Field::PatientId`, an actor for
+/// `Field::ActorId`) exactly as a search filter on it is refused under `lens` — to be
+/// called before the report is recorded or read. `Ok(true)`: the subject is a pseudonym.
+pub fn check_subject(lens: &Lens, field: Field, subject: &str) -> Result<bool, QueryError> {
+    let mut filter = Filter {
+        lens: Some(lens.clone()),
+        ..Filter::default()
+    };
+    match field {
+        Field::ActorId => filter.actor = Some(subject.to_string()),
+        _ => filter.patient = Some(subject.to_string()),
+    }
+    Ok(!crate::search::check_lens(&filter)?.is_empty())
 }
 
 /// The report's hits, walked once per pass.
@@ -295,8 +311,12 @@ fn write_json(
     write!(out, "{{\"report\":\"{}\",\"tenant\":", head.kind.name())?;
     serde_json::to_writer(&mut *out, head.tenant).map_err(std::io::Error::from)?;
     write!(out, ",\"{subject_key}\":")?;
-    serde_json::to_writer(&mut *out, &lens.disclose(field, subject))
-        .map_err(std::io::Error::from)?;
+    // A subject asked by pseudonym is that pseudonym already (checked by the filter).
+    let shown = match lens.rule(field) {
+        Rule::Pseudonym => Some(std::borrow::Cow::Borrowed(subject)),
+        _ => lens.disclose(field, subject),
+    };
+    serde_json::to_writer(&mut *out, &shown).map_err(std::io::Error::from)?;
     let range = json!({"from": ts(head.range.from), "to": ts(head.range.to)});
     write!(out, ",\"from\":{},\"to\":{}", range["from"], range["to"])?;
     out.write_all(b",\"summary\":[")?;

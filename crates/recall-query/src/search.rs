@@ -12,6 +12,7 @@ use recall_model::{Outcome, View};
 
 use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant};
+use crate::disclose::{Field, Given, Lens, Refused, Rule};
 use crate::error::QueryError;
 use crate::keys::{self, Pos, Run};
 use crate::postings;
@@ -48,6 +49,10 @@ pub struct Filter {
     pub from: Option<Timestamp>,
     /// Event `time` before (exclusive).
     pub to: Option<Timestamp>,
+    /// The caller's lens, when the filter comes from a reader: a field it withholds may
+    /// not be filtered on, and one it pseudonymises only by that pseudonym. `None`: the
+    /// values as recorded (recall's own tools).
+    pub lens: Option<Lens>,
 }
 
 /// A search request.
@@ -78,11 +83,59 @@ pub(crate) struct Compiled {
     pub f: Filter,
     outcome: Option<Outcome>,
     ip: Option<IpAddr>,
+    /// Filters given as pseudonyms, by field: an event matches when its value has it.
+    masked: Vec<(Field, [u8; recall_crypto::PSEUDONYM_LEN])>,
+}
+
+/// The filters a lens governs: query parameter, field, value.
+fn governed(f: &Filter) -> [(&'static str, Field, Option<&str>); 5] {
+    [
+        ("patient", Field::PatientId, f.patient.as_deref()),
+        ("actor", Field::ActorId, f.actor.as_deref()),
+        ("purpose", Field::Purpose, f.purpose.as_deref()),
+        ("system", Field::SourceSystem, f.system.as_deref()),
+        ("ip", Field::SourceIp, f.ip.as_deref()),
+    ]
+}
+
+/// Checks each filter against the caller's lens (see [`Lens::filter`]); returns those
+/// given as pseudonyms.
+pub(crate) fn check_lens(
+    f: &Filter,
+) -> Result<Vec<(Field, [u8; recall_crypto::PSEUDONYM_LEN])>, QueryError> {
+    let Some(lens) = &f.lens else {
+        return Ok(Vec::new());
+    };
+    let mut masked = Vec::new();
+    for (name, field, value) in governed(f) {
+        let Some(value) = value else { continue };
+        match lens.filter(field, value) {
+            Ok(Given::Clear) => {}
+            Ok(Given::Pseudonym(p)) => masked.push((field, p)),
+            Err(Refused::Withheld) => return Err(QueryError::Withheld { field: name }),
+            Err(Refused::NotPseudonym) => {
+                return Err(QueryError::BadFilter {
+                    field: name,
+                    message: format!(
+                        "{name} must be a pseudonym (psn_ and 32 hex digits): this role sees the field pseudonymised"
+                    ),
+                });
+            }
+        }
+    }
+    // Break-glass is a test of the purpose: only for a role that sees purposes as they are.
+    if f.break_glass && lens.rule(Field::Purpose) != Rule::Show {
+        return Err(QueryError::Withheld {
+            field: "break_glass",
+        });
+    }
+    Ok(masked)
 }
 
 impl Compiled {
     /// Parses the filter's values; names the query parameter that is wrong.
     pub fn new(f: &Filter) -> Result<Compiled, QueryError> {
+        let masked = check_lens(f)?;
         let outcome = match f.outcome.as_deref() {
             None => None,
             Some("success") => Some(Outcome::Success),
@@ -97,6 +150,7 @@ impl Compiled {
         };
         let ip = match f.ip.as_deref() {
             None => None,
+            Some(_) if masked.iter().any(|(m, _)| *m == Field::SourceIp) => None,
             Some(s) => Some(s.parse().map_err(|_| QueryError::BadFilter {
                 field: "ip",
                 message: "is not an IP address".into(),
@@ -106,19 +160,51 @@ impl Compiled {
             f: f.clone(),
             outcome,
             ip,
+            masked,
         })
+    }
+
+    /// The pseudonym `field` was given as, if it was.
+    fn masked(&self, field: Field) -> Option<&[u8; recall_crypto::PSEUDONYM_LEN]> {
+        self.masked
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, p)| p)
+    }
+
+    /// Whether the event's `have` satisfies the filter `want` on `field`: equal as
+    /// recorded, or, for a filter given as a pseudonym, having that pseudonym.
+    fn holds(&self, field: Field, want: &Option<String>, have: Option<&[u8]>) -> bool {
+        match (self.masked(field), &self.f.lens) {
+            (Some(psn), Some(lens)) => have
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .is_some_and(|h| lens.has_pseudonym(field, h, psn)),
+            _ => eq(want, have),
+        }
     }
 
     /// Whether the event satisfies every filter.
     pub fn matches(&self, e: &View<'_>) -> bool {
         let f = &self.f;
-        eq(&f.patient, e.patient.as_deref())
-            && eq(&f.actor, Some(&e.actor))
+        let ip_text = self
+            .masked(Field::SourceIp)
+            .and(e.ip)
+            .map(|ip| ip.to_string());
+        self.holds(Field::PatientId, &f.patient, e.patient.as_deref())
+            && self.holds(Field::ActorId, &f.actor, Some(&e.actor))
             && eq(&f.action, Some(&e.action))
             && self.outcome.is_none_or(|o| o == e.outcome)
-            && eq(&f.purpose, e.purpose.as_deref())
-            && eq(&f.system, e.system.as_deref())
-            && self.ip.is_none_or(|ip| e.ip == Some(ip))
+            && self.holds(Field::Purpose, &f.purpose, e.purpose.as_deref())
+            && self.holds(Field::SourceSystem, &f.system, e.system.as_deref())
+            && match self.masked(Field::SourceIp) {
+                // Canonical events write addresses as `IpAddr` displays them.
+                Some(_) => self.holds(
+                    Field::SourceIp,
+                    &f.ip,
+                    ip_text.as_deref().map(str::as_bytes),
+                ),
+                None => self.ip.is_none_or(|ip| e.ip == Some(ip)),
+            }
             && (!f.break_glass || e.purpose.as_deref() == Some(b"ETREAT".as_slice()))
             && f.from.is_none_or(|from| e.time >= from)
             && f.to.is_none_or(|to| e.time < to)
@@ -147,6 +233,11 @@ impl Compiled {
         }
         repr.push(u8::from(f.break_glass));
         repr.push(u8::from(order == Order::Desc));
+        // Which values were pseudonyms (appended only then: older cursors stay valid).
+        for (field, _) in &self.masked {
+            repr.push(0xff);
+            repr.extend_from_slice(field.name().as_bytes());
+        }
         let tok = t.indexer.token("cursor", &hex::encode(&repr));
         let mut out = [0u8; FINGERPRINT];
         out.copy_from_slice(&tok[..FINGERPRINT]);
@@ -363,12 +454,31 @@ impl Db {
     ) -> Box<dyn Iterator<Item = Result<Pos, QueryError>> + 'p> {
         let f = &w.filter.f;
         let tno = w.t.no.to_be_bytes();
-        let token = |field: &str, value: &str| {
-            keys::ident(w.t.no, &w.t.indexer.token(field, value)).to_vec()
+        let token = |field: Field, name: &str, value: &str| {
+            let token = match (w.filter.masked(field), &f.lens) {
+                // A pseudonym opens to the first bytes of the token its lists are under.
+                (Some(psn), Some(lens)) => {
+                    let mut t = [0u8; 32];
+                    if let Some(prefix) = lens.token_prefix(psn) {
+                        t[..prefix.len()].copy_from_slice(&prefix);
+                    }
+                    t
+                }
+                _ => w.t.indexer.token(name, value),
+            };
+            keys::ident(w.t.no, &token).to_vec()
         };
         let (partition, prefix, span) = match (&f.patient, &f.actor) {
-            (Some(p), _) => (&parts.patient, token("patient", p), postings::HOUR),
-            (None, Some(a)) => (&parts.actor, token("actor", a), postings::HOUR),
+            (Some(p), _) => (
+                &parts.patient,
+                token(Field::PatientId, "patient", p),
+                postings::HOUR,
+            ),
+            (None, Some(a)) => (
+                &parts.actor,
+                token(Field::ActorId, "actor", a),
+                postings::HOUR,
+            ),
             (None, None) => (&parts.time, tno.to_vec(), postings::MINUTE),
         };
         let range = postings::Range {

@@ -112,6 +112,7 @@ fn filter() -> impl Strategy<Value = Filter> {
                     break_glass,
                     from,
                     to,
+                    lens: None,
                 }
             },
         )

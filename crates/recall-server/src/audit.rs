@@ -9,10 +9,12 @@ use jiff::Timestamp;
 use recall_governance::{Act, GovernanceError, UseKind, Via, Who};
 use serde_json::{Map, Value};
 
-use crate::auth::Principal;
+use axum::http::StatusCode;
+
+use crate::auth::{Principal, Role};
 use crate::ingest::IngestError;
 use crate::problem::Problem;
-use crate::state::AppState;
+use crate::state::{AppState, blocking};
 
 /// What was asked, for the audit event.
 pub struct Use<'a> {
@@ -47,11 +49,76 @@ pub fn who(p: &Principal) -> Who {
 /// Appends the audit event of a use of the log; errors become 503 so that no answer
 /// leaves without its record.
 pub async fn record(state: &AppState, caller: &Principal, what: Use<'_>) -> Result<(), Problem> {
+    record_use(state, caller, what, false).await
+}
+
+/// The answer to a refused reading request: for a `patient` credential (403, or the 404
+/// that hides another patient's event) the refusal is first recorded like a use of the
+/// log, with outcome `denied` — a patient key probing other patients is what a privacy
+/// officer looks for. The patient asked about is named only when the log already holds
+/// events about them (so a probe adds no identifier the log did not hold; else
+/// `detail.query.patient_in_log` is false). Other roles' refusals leave unrecorded, as
+/// before. If the record fails, that failure is the answer.
+pub async fn refused(
+    state: &AppState,
+    caller: &Principal,
+    mut what: Use<'_>,
+    refusal: Problem,
+) -> Problem {
+    if caller.role != Role::Patient
+        || !matches!(
+            refusal.status,
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        )
+    {
+        return refusal;
+    }
+    if let Some(p) = what.patient
+        && !in_log(state, &caller.tenant, p).await
+    {
+        what.patient = None;
+        what.query
+            .insert("patient_in_log".into(), Value::Bool(false));
+    }
+    match record_use(state, caller, what, true).await {
+        Ok(()) => refusal,
+        Err(e) => e,
+    }
+}
+
+/// Whether the tenant's log holds an event about `patient` (an exact, index-driven look).
+async fn in_log(state: &AppState, tenant: &str, patient: &str) -> bool {
+    let (db, tenant, patient) = (state.db.clone(), tenant.to_string(), patient.to_string());
+    blocking(move || {
+        let query = recall_query::Query {
+            filter: recall_query::Filter {
+                patient: Some(patient),
+                ..Default::default()
+            },
+            order: recall_query::Order::Asc,
+            limit: 1,
+            cursor: None,
+        };
+        Ok(db
+            .search(&tenant, &query)
+            .is_ok_and(|page| !page.events.is_empty()))
+    })
+    .await
+    .unwrap_or(false)
+}
+
+async fn record_use(
+    state: &AppState,
+    caller: &Principal,
+    what: Use<'_>,
+    refused: bool,
+) -> Result<(), Problem> {
     let act = Act::LogUsed {
         kind: what.kind,
         patient: what.patient,
         query: what.query,
         justification: what.justification,
+        refused,
     };
     let via = Via::http(what.endpoint, what.client);
     let event = act
@@ -86,6 +153,10 @@ pub fn problem(e: GovernanceError) -> Problem {
         GovernanceError::Credentials(CredentialError::InvalidLabel(why)) => {
             Problem::bad_request(format!("label {why}")).field("label")
         }
+        GovernanceError::Credentials(CredentialError::UnknownTenant) => Problem::bad_request(
+            "this credential's tenant has no log yet: its first key is made with `recall keys create --new-tenant`",
+        )
+        .field("tenant"),
         GovernanceError::Holds(HoldError::Invalid { field, message }) => {
             Problem::bad_request(message).field(field)
         }

@@ -36,13 +36,26 @@ impl IngestRecorder {
 
 impl Recorder for IngestRecorder {
     fn record(&self, tenant: &str, event: Event) -> Result<(), GovernanceError> {
+        let phi = recall_governance::phi_key_change(&event);
         let submitted = self.handle.block_on(self.state.ingest.submit(
             tenant,
             recall_model::APPENDED_BY_SERVER,
             vec![event],
         ));
         match submitted {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                // Every key change the server records passes here (its own and the CLI's
+                // from the outbox): one counter to alert on, without identifiers.
+                if let Some((change, role)) = phi {
+                    metrics::counter!(
+                        "recall_phi_key_changes_total",
+                        "change" => change,
+                        "role" => role.as_str()
+                    )
+                    .increment(1);
+                }
+                Ok(())
+            }
             Err(IngestError::Overloaded { retry_after }) => {
                 Err(GovernanceError::Busy { retry_after })
             }

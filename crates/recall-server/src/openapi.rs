@@ -65,8 +65,8 @@ fn post_events() {}
 /// Searches the caller's tenant. Order (time, seq); complete and exact; cursor pagination.
 #[utoipa::path(get, path = "/v1/events", tag = "search",
     params(
-        ("patient" = Option<String>, Query, description = "patient.id"),
-        ("actor" = Option<String>, Query, description = "actor.id"),
+        ("patient" = Option<String>, Query, description = "patient.id, as the caller sees it: a pseudonym (psn_…) for a role that sees it pseudonymised"),
+        ("actor" = Option<String>, Query, description = "actor.id, as the caller sees it (likewise)"),
         ("action" = Option<String>, Query), ("outcome" = Option<String>, Query, description = "success | failure | denied"),
         ("purpose" = Option<String>, Query), ("system" = Option<String>, Query, description = "source.system"),
         ("ip" = Option<String>, Query, description = "source.ip"),
@@ -77,8 +77,8 @@ fn post_events() {}
         ("limit" = Option<u32>, Query, description = "1..=1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (same filters and order)")),
     responses((status = 200, description = "`{\"events\": [native event + tenant, seq, received], \"next_cursor\": string | null}`"),
-        (status = 400, description = "bad parameter, named in `field`", content_type = "application/problem+json"),
-        (status = 403, description = "a role that reads no events, or a patient asking about another patient")))]
+        (status = 400, description = "bad parameter, named in `field` (a clear identifier where the caller sees a pseudonym)", content_type = "application/problem+json"),
+        (status = 403, description = "a role that reads no events, a patient asking about another patient (recorded, outcome denied), or a filter on a field the caller does not see, named in `field`")))]
 fn search_events() {}
 
 /// One event; `proof=true` adds its inclusion proof to the latest signed checkpoint.
@@ -133,7 +133,7 @@ fn list_keys() {}
 #[utoipa::path(post, path = "/v1/admin/keys", tag = "admin",
     request_body(content = String, description = "`{\"role\": \"writer\" | \"auditor\" | \"engineer\" | \"privacy_officer\" | \"patient\" | \"admin\" | \"verifier\", \"label\"?: string (1..=100 characters), \"patient\"?: string (a patient key's patient, required for that role only)}`", content_type = "application/json"),
     responses((status = 201, description = "`{\"id\", \"role\", \"label\", \"created\", \"revoked\": null, \"key\": \"rk_…\"}`"),
-        (status = 400, description = "bad role or label, named in `field`", content_type = "application/problem+json"),
+        (status = 400, description = "bad role or label, or a tenant without a log (`tenant`), named in `field`", content_type = "application/problem+json"),
         (status = 401, description = "no or bad credential"), (status = 403, description = "not an admin")))]
 fn create_key() {}
 

@@ -64,8 +64,10 @@ pub fn run(path: &std::path::Path, events: u64, listen: Option<String>) -> anyho
             role,
             label: Some("demo"),
             patient_binding: None,
+            // The demo's own tenant, made by its import above.
+            new_tenant: true,
         };
-        workflows::create_key(&keys, &by, &new).map(|(_, text)| text)
+        workflows::create_key(&keys, &by, &new, &[]).map(|(_, text)| text)
     };
     let (reader, writer) = (key(Role::Auditor)?, key(Role::Writer)?);
     drop(keys);

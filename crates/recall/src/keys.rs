@@ -32,6 +32,11 @@ pub enum KeysCommand {
         /// What the key is for (1 to 100 characters, shown in lists; no PHI).
         #[arg(long)]
         label: Option<String>,
+        /// The tenant may be new: its log starts with this key's record. Without it a
+        /// tenant that has no log is refused (a misspelt tenant would otherwise get a
+        /// log of its own).
+        #[arg(long)]
+        new_tenant: bool,
     },
     /// List API keys: id, tenant, role, label, created, revoked (never the key).
     List,
@@ -137,6 +142,7 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
             role,
             patient,
             label,
+            new_tenant,
         } => {
             let binding = match (role, patient) {
                 (Role::Patient, Some(p)) => {
@@ -156,10 +162,12 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
                 role,
                 label: label.as_deref(),
                 patient_binding: binding.as_deref(),
+                new_tenant,
             };
-            let ((info, text), recorded) = as_operator(data_dir, "recall keys create", |by, _| {
-                workflows::create_key(&keys, by, &new)
-            })?;
+            let ((info, text), recorded) =
+                as_operator(data_dir, "recall keys create", |by, tenants| {
+                    workflows::create_key(&keys, by, &new, tenants)
+                })?;
             println!("{text}");
             eprintln!(
                 "created key {} ({} for tenant {}); it is shown only this once{}",

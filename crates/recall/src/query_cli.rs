@@ -7,7 +7,10 @@ use std::io::Write;
 use anyhow::Context;
 use jiff::Timestamp;
 use recall_governance::{Act, Direct, Recorder, UseKind, Via, operator};
-use recall_query::{Db, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams, TimeRange};
+use recall_query::{
+    Db, Field, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams, TimeRange,
+    check_subject,
+};
 use serde_json::{Map, Value, json};
 
 /// Whose view of the events the CLI prints: the disclosure policy of a reading role, as
@@ -157,16 +160,16 @@ pub fn search(
     }
     let horizon = db.journal().store().size(&args.tenant)?;
     let params = args.params();
-    let mut query = params.query().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut query = params.query(&lens).map_err(|e| anyhow::anyhow!("{e}"))?;
     query.limit = MAX_LIMIT;
-    let mut recorded = params.recorded();
+    let mut recorded = params.recorded(&lens);
     args.view.record(&mut recorded);
     audit(
         db,
         &args.tenant,
         UseKind::Search,
         "recall search",
-        args.patient.as_deref(),
+        params.recorded_patient(&lens),
         recorded,
         args.view.justification.as_deref(),
     )?;
@@ -241,6 +244,11 @@ pub fn report(
         anyhow::bail!("--as patient: only the patient-access report");
     }
     let lens = view.lens(db, tenant, policy)?;
+    let field = match kind {
+        ReportKind::PatientAccess => Field::PatientId,
+        ReportKind::ActorActivity => Field::ActorId,
+    };
+    let by_pseudonym = check_subject(&lens, field, subject).map_err(|e| anyhow::anyhow!("{e}"))?;
     let format = if csv {
         ReportFormat::Csv
     } else {
@@ -256,7 +264,13 @@ pub fn report(
     let patient = match kind {
         ReportKind::PatientAccess => {
             q.insert("report".into(), json!("patient-access"));
-            Some(subject)
+            if by_pseudonym {
+                // A pseudonym is no patient id: kept with the parameters.
+                q.insert("patient".into(), json!(subject));
+                None
+            } else {
+                Some(subject)
+            }
         }
         ReportKind::ActorActivity => {
             q.insert("report".into(), json!("actor-activity"));
@@ -299,6 +313,7 @@ fn audit(
         patient,
         query,
         justification,
+        refused: false,
     };
     let event = act.event(&operator::current(), &Via::cli(command), Timestamp::now())?;
     Direct::new(db)

@@ -22,7 +22,15 @@ fn init(root: &Path) -> PathBuf {
 fn create(data: &Path, tenant: &str, role: &str) -> String {
     let out = recall(
         data,
-        &["keys", "create", "--tenant", tenant, "--role", role],
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            tenant,
+            "--role",
+            role,
+            "--new-tenant",
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();

@@ -10,8 +10,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::recall_ok;
 use common::server::{JUSTIFICATION, Server, create_key, json, patient_key};
+use common::{recall, recall_ok};
 use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
@@ -132,7 +132,7 @@ fn check_event(got: &Value, sent: &Value, view: View, pseudonyms: &mut BTreeMap<
             P => {
                 let p = g.and_then(Value::as_str).unwrap_or_default();
                 assert!(
-                    p.starts_with("psn_") && p.len() == 24,
+                    p.starts_with("psn_") && p.len() == 36,
                     "{view:?} {field}: {got}"
                 );
                 let clear = s.as_str().unwrap().to_string();
@@ -282,18 +282,26 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
     let sent = post(&server, &s.writer, &sent_events());
     let mut pseudonyms = BTreeMap::new();
     for view in VIEWS {
-        // Search.
-        let page = json(get(&server, &s, view, "/v1/events?patient=MRN-D1"));
-        let found = synthetic(&page["events"]);
-        assert_eq!(found.len(), 2, "{view:?}");
-        check_events(&found, &sent, view, &mut pseudonyms);
-        // Event read.
+        // Event read (first: it shows the pseudonyms an engineer filters by).
         let seq = seq_of(&sent, 0);
         let one = json(get(&server, &s, view, &format!("/v1/events/{T}/{seq}")));
         assert_eq!(one["event"]["seq"], seq, "{view:?}");
         check_event(&one["event"], &sent[&seq], view, &mut pseudonyms);
+        let patient = as_seen(&one["event"], "patient.id", "MRN-D1", view);
+        let actor = as_seen(&one["event"], "actor.id", "u-d1", view);
+        // Search.
+        let page = json(get(
+            &server,
+            &s,
+            view,
+            &format!("/v1/events?patient={patient}"),
+        ));
+        let found = synthetic(&page["events"]);
+        assert_eq!(found.len(), 2, "{view:?}");
+        check_events(&found, &sent, view, &mut pseudonyms);
         // Patient access report, JSON and CSV.
-        let path = "/v1/reports/patient-access?patient=MRN-D1&to=2026-03-01T00:00:00Z";
+        let path = format!("/v1/reports/patient-access?patient={patient}&to=2026-03-01T00:00:00Z");
+        let path = path.as_str();
         let report = json(get(&server, &s, view, path));
         check_report(&report, &sent, view, "patient", "MRN-D1", &mut pseudonyms);
         let csv = get(&server, &s, view, &format!("{path}&format=csv"))
@@ -301,7 +309,8 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
             .unwrap();
         check_csv(&csv, &report, view);
         // Actor activity: not for a patient credential.
-        let path = "/v1/reports/actor-activity?actor=u-d1&to=2026-03-01T00:00:00Z";
+        let path = format!("/v1/reports/actor-activity?actor={actor}&to=2026-03-01T00:00:00Z");
+        let path = path.as_str();
         let r = get(&server, &s, view, path);
         if view == View::Patient {
             assert_eq!(r.status(), 403);
@@ -315,11 +324,11 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
         check_csv(&csv, &report, view);
     }
     // Pseudonyms are keyed per tenant: the same actor id elsewhere gets another one.
-    post(&server, &s.other_writer, &[full_event(9, "MRN-D1", "u-d1")]);
-    let there = json(server.get(&s.other_engineer, "/v1/events?actor=u-d1"));
-    let there = &synthetic(&there["events"])[0];
+    let there = post(&server, &s.other_writer, &[full_event(9, "MRN-D1", "u-d1")]);
+    let seq = there.keys().next().unwrap();
+    let there = json(server.get(&s.other_engineer, &format!("/v1/events/{OTHER}/{seq}")));
     let here = &pseudonyms["u-d1"];
-    assert_ne!(there["actor"]["id"].as_str().unwrap(), here);
+    assert_ne!(there["event"]["actor"]["id"].as_str().unwrap(), here);
     server.stop();
 
     // The CLI goes through the same policy: `--as`, `--justification`.
@@ -333,7 +342,13 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
         (View::Officer, vec!["--as", "privacy_officer"]),
         (View::Patient, vec!["--as", "patient"]),
     ] {
-        let mut search = vec!["search", "--tenant", T, "--patient", "MRN-D1"];
+        // An engineer names the patient by the pseudonym it sees.
+        let patient = if view == View::Engineer {
+            pseudonyms["MRN-D1"].clone()
+        } else {
+            "MRN-D1".to_string()
+        };
+        let mut search = vec!["search", "--tenant", T, "--patient", &patient];
         search.extend_from_slice(&args);
         let out = recall_ok(&s.data, &search);
         let found: Vec<Value> = out
@@ -349,12 +364,24 @@ fn every_role_gets_exactly_its_fields_from_every_endpoint_and_export() {
             "--tenant",
             T,
             "--patient",
-            "MRN-D1",
+            &patient,
         ];
         report.extend_from_slice(&["--to", "2026-03-01T00:00:00Z"]);
         report.extend_from_slice(&args);
         let out: Value = serde_json::from_str(&recall_ok(&s.data, &report)).unwrap();
         check_report(&out, &sent, view, "patient", "MRN-D1", &mut pseudonyms);
+    }
+}
+
+/// How `view` names `clear` (the value of `field` in `event` as it read it): by its
+/// pseudonym where it sees one, else as recorded.
+fn as_seen(event: &Value, field: &str, clear: &str, view: View) -> String {
+    match row_of(field)[view.column()] {
+        P => at(event, field)
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string(),
+        _ => clear.to_string(),
     }
 }
 
@@ -502,7 +529,7 @@ fn a_patient_credential_reads_only_its_own_patient() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["actor"]["role"] == "patient")
+        .filter(|e| e["actor"]["role"] == "patient" && e["outcome"] == "success")
         .collect();
     assert_eq!(mine.len(), 2, "the event read and the search: {audits}");
     assert!(mine.iter().all(|e| e["patient"]["id"] == "MRN-D1"));
@@ -581,4 +608,191 @@ fn assert_no_patient_ids(path: &Path) {
         .filter(|id| bytes.windows(id.len()).any(|w| w == id.as_bytes()))
         .collect();
     assert!(found.is_empty(), "auth.db holds {found:?}");
+}
+
+/// A role filters only on fields it sees, in the form it sees them: an engineer by the
+/// pseudonyms it reads (never by a clear identifier, which would pair the two), a patient
+/// not at all on fields withheld from it. A refusal is the same whether or not the value
+/// occurs, so it tells nothing.
+#[test]
+fn filters_take_only_what_the_role_sees() {
+    let s = setup();
+    let server = Server::start(&s.data);
+    let sent = post(&server, &s.writer, &sent_events());
+    let engineer = &s.keys["engineer"];
+    let seq = seq_of(&sent, 0);
+    let read = json(server.get(engineer, &format!("/v1/events/{T}/{seq}")));
+    let psn_patient = read["event"]["patient"]["id"].as_str().unwrap().to_string();
+    let psn_actor = read["event"]["actor"]["id"].as_str().unwrap().to_string();
+    assert!(psn_patient.starts_with("psn_") && psn_actor.starts_with("psn_"));
+
+    // By pseudonym: exactly that patient's (actor's) events, shown by the same pseudonym.
+    let found = |path: &str| {
+        let r = server.get(engineer, path);
+        assert_eq!(r.status(), 200, "{path}");
+        synthetic(&json(r)["events"])
+    };
+    let by_patient = found(&format!("/v1/events?patient={psn_patient}"));
+    assert_eq!(by_patient.len(), 2);
+    assert!(by_patient.iter().all(|e| e["patient"]["id"] == psn_patient));
+    let by_actor = found(&format!("/v1/events?actor={psn_actor}"));
+    assert_eq!(by_actor.len(), 2);
+    assert!(by_actor.iter().all(|e| e["actor"]["id"] == psn_actor));
+    let both = found(&format!(
+        "/v1/events?patient={psn_patient}&actor={psn_actor}"
+    ));
+    assert_eq!(both.len(), 1);
+    // A well-formed pseudonym nobody has matches nothing.
+    let nobody = format!("psn_{}", "0".repeat(32));
+    assert!(found(&format!("/v1/events?patient={nobody}")).is_empty());
+    // Reports by pseudonym name their subject by it.
+    let r = json(server.get(
+        engineer,
+        &format!("/v1/reports/patient-access?patient={psn_patient}"),
+    ));
+    assert_eq!(r["patient"], psn_patient.as_str());
+    assert_eq!(synthetic(&r["events"]).len(), 2);
+    let r = json(server.get(
+        engineer,
+        &format!("/v1/reports/actor-activity?actor={psn_actor}"),
+    ));
+    assert_eq!(r["actor"], psn_actor.as_str());
+    assert_eq!(synthetic(&r["events"]).len(), 2);
+
+    // A clear identifier is refused (400 naming the parameter), the same for one in the
+    // log and one that is not; the answer echoes neither it nor a pseudonym.
+    let refusal = |key: &str, path: &str, status: u16, field: &str| {
+        let r = server.get(key, path);
+        assert_eq!(r.status(), status, "{path}");
+        let text = r.text().unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["field"], field, "{path}: {text}");
+        for leak in [psn_patient.as_str(), psn_actor.as_str(), "MRN-", "u-d"] {
+            assert!(!text.contains(leak), "{path}: {text}");
+        }
+        text
+    };
+    for (path, field) in [
+        ("/v1/events?patient=MRN-D1", "patient"),
+        ("/v1/events?actor=u-d1", "actor"),
+        ("/v1/reports/patient-access?patient=MRN-D1", "patient"),
+        ("/v1/reports/actor-activity?actor=u-d1", "actor"),
+    ] {
+        let present = refusal(engineer, path, 400, field);
+        let absent = path.replace("MRN-D1", "MRN-D9").replace("u-d1", "u-d9");
+        assert_eq!(refusal(engineer, &absent, 400, field), present, "{path}");
+    }
+
+    // A patient key may not filter on what it does not see (source.ip, actor.id): 403
+    // naming the parameter, whether or not its events match.
+    let me = &s.keys["patient"];
+    for (param, hit, miss) in [("ip", "10.9.8.7", "10.1.1.1"), ("actor", "u-d1", "u-d9")] {
+        let hit = refusal(
+            me,
+            &format!("/v1/events?patient=MRN-D1&{param}={hit}"),
+            403,
+            param,
+        );
+        let miss = refusal(
+            me,
+            &format!("/v1/events?patient=MRN-D1&{param}={miss}"),
+            403,
+            param,
+        );
+        assert_eq!(hit, miss, "{param}");
+    }
+    server.stop();
+
+    // The CLI applies the same rule to `--as`.
+    let cli = |patient: &str| {
+        let args = [
+            "search",
+            "--tenant",
+            T,
+            "--patient",
+            patient,
+            "--as",
+            "engineer",
+        ];
+        recall(&s.data, &args)
+    };
+    let out = cli("MRN-D1");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("patient") && !err.contains("MRN-D1"), "{err}");
+    let out = cli(&psn_patient);
+    assert!(out.status.success(), "{out:?}");
+    let found: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "read")
+        .collect();
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|e| e["patient"]["id"] == psn_patient));
+}
+
+/// A patient key's refused attempts are on record in the tenant's log, with outcome
+/// `denied`: asking about another patient (search, report, event read) or for what it may
+/// not run. The patient asked about is named when the log already holds them, and not
+/// otherwise (a probe adds no identifier the log did not hold).
+#[test]
+fn a_patient_credentials_refused_attempts_are_on_record() {
+    let s = setup();
+    let server = Server::start(&s.data);
+    let sent = post(&server, &s.writer, &sent_events());
+    let me = &s.keys["patient"];
+    let other_seq = seq_of(&sent, 1);
+    for (path, status) in [
+        ("/v1/events?patient=MRN-D2".to_string(), 403),
+        ("/v1/events?patient=MRN-NOWHERE".to_string(), 403),
+        ("/v1/reports/patient-access?patient=MRN-D2".to_string(), 403),
+        ("/v1/reports/actor-activity?actor=u-d1".to_string(), 403),
+        (format!("/v1/events/{T}/{other_seq}"), 404),
+    ] {
+        assert_eq!(server.get(me, &path).status(), status, "{path}");
+    }
+    let officer = &s.keys["officer"];
+    let denied = json(server.get(officer, "/v1/events?outcome=denied&limit=1000"));
+    let mine: Vec<&Value> = denied["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["role"] == "patient")
+        .collect();
+    assert_eq!(mine.len(), 5, "{denied}");
+    for e in &mine {
+        assert_eq!(e["actor"]["id"], format!("key:{}", &me[3..19]), "{e}");
+        assert_eq!(e["detail"]["dicom_event"], "110101", "{e}");
+    }
+    let actions: Vec<&str> = mine.iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions.iter().filter(|a| **a == "report").count(),
+        2,
+        "{denied}"
+    );
+    let about_d2 = mine
+        .iter()
+        .filter(|e| e["patient"]["id"] == "MRN-D2")
+        .count();
+    assert_eq!(
+        about_d2, 3,
+        "search, report and event read of MRN-D2: {denied}"
+    );
+    let unknown: Vec<&&Value> = mine
+        .iter()
+        .filter(|e| e["detail"]["query"]["patient_in_log"] == false)
+        .collect();
+    assert_eq!(unknown.len(), 1, "{denied}");
+    assert!(unknown[0].get("patient").is_none(), "{}", unknown[0]);
+    assert!(!denied.to_string().contains("MRN-NOWHERE"), "{denied}");
+    // The probed patient's access report shows the attempts.
+    let report = json(server.get(officer, "/v1/reports/patient-access?patient=MRN-D2"));
+    let attempts = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["outcome"] == "denied")
+        .count();
+    assert_eq!(attempts, 3, "{report}");
 }

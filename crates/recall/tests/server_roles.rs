@@ -228,10 +228,12 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
     let rows = vec![
         //                                                                  writer auditor admin verifier engineer officer patient none bad revoked
         row(M::POST, "/v1/events", ev,                                          [201, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
-        row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        // An engineer sees patients and actors as pseudonyms, so filters by them only
+        // (a clear identifier is 400: disclosure.md, "Filters").
+        row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, &read, None,                                                [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
-        row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
+        row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 400, 200, 403, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/checkpoint", None,                       [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/tile/0/000.p/1", None,                   [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/tile/entries/000.p/1", None,             [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
@@ -818,4 +820,153 @@ fn jwts_carry_role_and_tenant_and_bad_ones_are_refused() {
     // Nothing of those was appended.
     let all = json(server.get(&auditor, "/v1/events?action=read"));
     assert_eq!(all["events"].as_array().unwrap().len(), 1, "{all}");
+}
+
+/// A key is made only for a tenant that exists (has a log) unless the caller says the
+/// tenant is new: a misspelt tenant would otherwise get a log of its own. Both the CLI
+/// and the API go through the one workflow.
+#[test]
+fn a_key_for_a_tenant_that_does_not_exist_is_refused() {
+    let (_tmp, data, k) = setup();
+    let typo = "st-marry";
+    let out = common::recall(
+        &data,
+        &["keys", "create", "--tenant", typo, "--role", "writer"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tenant") && err.contains("--new-tenant"),
+        "{err}"
+    );
+    assert!(!data.join("tenants").join(typo).exists());
+    assert!(!recall_ok(&data, &["keys", "list"]).contains(typo));
+
+    // Over the API: an admin (a JWT names any tenant) of a tenant without a log.
+    enable_jwt(&data);
+    let server = Server::start_with(&data, &[(JWT_ENV, JWT_SECRET)]);
+    let nowhere = token("carol", "no-such-clinic", "admin", |_| {});
+    let body = json!({"role": "writer"});
+    let r = call(
+        &server,
+        Method::POST,
+        &nowhere,
+        "/v1/admin/keys",
+        Some(&body),
+    );
+    assert_eq!(r.status(), 400);
+    let problem = json(r);
+    assert_eq!(problem["field"], "tenant", "{problem}");
+    let listed = json(call(&server, Method::GET, &nowhere, "/v1/admin/keys", None));
+    assert_eq!(listed["keys"], json!([]), "{listed}");
+    assert!(!data.join("tenants").join("no-such-clinic").exists());
+    // A tenant with a log: made as before.
+    let r = call(
+        &server,
+        Method::POST,
+        &k.admin,
+        "/v1/admin/keys",
+        Some(&body),
+    );
+    assert_eq!(r.status(), 201);
+    server.stop();
+    // And the CLI starts a new tenant when told to.
+    let made = common::recall(
+        &data,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            typo,
+            "--role",
+            "writer",
+            "--new-tenant",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+}
+
+/// The line of `recall_phi_key_changes_total` with these labels, if any.
+fn phi_counter(metrics: &str, change: &str, role: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("recall_phi_key_changes_total{")
+                && l.contains(&format!("change=\"{change}\""))
+                && l.contains(&format!("role=\"{role}\""))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// Creating or revoking a key of a role that reads PHI (here an admin minting a privacy
+/// officer, who reads everything) is flagged in its record (`detail.reads_phi`) and
+/// counted in /metrics without identifiers, so that it can raise an alert; so is one the
+/// CLI makes while the server runs. Keys of roles that read nothing are not flagged.
+#[test]
+fn keys_that_read_phi_are_flagged_and_counted() {
+    let (_tmp, data, k) = setup();
+    let server = Server::start(&data);
+    let create = |role: &str| {
+        let body = json!({"role": role, "label": "synthetic"});
+        let r = call(
+            &server,
+            Method::POST,
+            &k.admin,
+            "/v1/admin/keys",
+            Some(&body),
+        );
+        assert_eq!(r.status(), 201);
+        json(r)
+    };
+    let officer = create("privacy_officer");
+    let verifier = create("verifier");
+    let path = format!("/v1/admin/keys/{}", officer["id"].as_str().unwrap());
+    assert_eq!(
+        call(&server, Method::DELETE, &k.admin, &path, None).status(),
+        200
+    );
+    recall_ok(
+        &data,
+        &["keys", "create", "--tenant", A, "--role", "auditor"],
+    );
+
+    let metrics = || server.get("", "/metrics").text().unwrap();
+    common::poll("the CLI's key counted", Duration::from_secs(30), || {
+        phi_counter(&metrics(), "create", "auditor")
+    });
+    let text = metrics();
+    assert_eq!(
+        phi_counter(&text, "create", "privacy_officer"),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(
+        phi_counter(&text, "revoke", "privacy_officer"),
+        Some(1),
+        "{text}"
+    );
+    assert_eq!(phi_counter(&text, "create", "auditor"), Some(1), "{text}");
+    assert_eq!(phi_counter(&text, "create", "verifier"), None, "{text}");
+    assert!(
+        !text.contains(officer["id"].as_str().unwrap()),
+        "no key id in metrics"
+    );
+
+    // The records: flagged for the officer's key, not for the verifier's.
+    let records = json(server.get(&k.officer, "/v1/events?action=create&limit=1000"));
+    let record = |id: &Value| {
+        records["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["resource"]["id"] == *id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no record of {id}: {records}"))
+    };
+    let flagged = record(&officer["id"]);
+    assert_eq!(flagged["detail"]["reads_phi"], true, "{flagged}");
+    assert_eq!(flagged["detail"]["role"], "privacy_officer", "{flagged}");
+    let plain = record(&verifier["id"]);
+    assert!(plain["detail"].get("reads_phi").is_none(), "{plain}");
 }

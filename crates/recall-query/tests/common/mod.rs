@@ -164,7 +164,8 @@ pub fn all_pages(db: &Db, tenant: &str, f: &Filter, order: Order, limit: usize) 
             .unwrap();
         assert!(page.events.len() <= limit);
         for found in &page.events {
-            assert!(matches(f, &found.event().unwrap()));
+            // A filter under a lens holds pseudonyms; its caller compares with the oracle.
+            assert!(f.lens.is_some() || matches(f, &found.event().unwrap()));
             out.push(found.seq);
         }
         match page.next_cursor {

@@ -113,6 +113,7 @@ pub async fn create_key(
         (_, None) => None,
     };
     let tenant = who.tenant.clone();
+    let st = state.clone();
     let (info, text) = with_keys(
         &state,
         &who,
@@ -124,8 +125,10 @@ pub async fn create_key(
                 role: req.role,
                 label: req.label.as_deref(),
                 patient_binding: binding.as_deref(),
+                new_tenant: false,
             };
-            workflows::create_key(k, by, &new)
+            let tenants = st.db.journal().store().tenants()?;
+            workflows::create_key(k, by, &new, &tenants)
         },
     )
     .await?;

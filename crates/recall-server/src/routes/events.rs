@@ -162,8 +162,27 @@ pub async fn search_events(
         reading(&state, &who, &headers, None)?;
     }
     let Query(params) = params.map_err(Problem::from)?;
-    let query = params.query().map_err(query_problem)?;
-    let read = reading(&state, &who, &headers, params.patient.as_deref())?;
+    let endpoint = "GET /v1/events";
+    let asked = |lens: &recall_query::Lens| Use {
+        kind: recall_governance::UseKind::Search,
+        endpoint,
+        patient: params.recorded_patient(lens),
+        query: params.recorded(lens),
+        client: Some(peer.ip()),
+        justification: None,
+    };
+    let read = match reading(&state, &who, &headers, params.patient.as_deref()) {
+        Ok(read) => read,
+        Err(p) => {
+            return Err(audit::refused(&state, &who, asked(&recall_query::Lens::full()), p).await);
+        }
+    };
+    let query = match params.query(&read.lens) {
+        Ok(q) => q,
+        Err(e) => {
+            return Err(audit::refused(&state, &who, asked(&read.lens), query_problem(e)).await);
+        }
+    };
     // Prepared after the wait: a tenant's first events may be what makes it known to the
     // index.
     let horizon = state.await_indexed(&who.tenant).await?;
@@ -181,12 +200,8 @@ pub async fn search_events(
         &state,
         &who,
         Use {
-            kind: recall_governance::UseKind::Search,
-            endpoint: "GET /v1/events",
-            patient: params.patient.as_deref(),
-            query: params.recorded(),
-            client: Some(peer.ip()),
             justification: read.justification.as_deref(),
+            ..asked(&read.lens)
         },
     );
     let (page, ()) = tokio::try_join!(search, record)?;
@@ -238,28 +253,32 @@ pub async fn get_event(
         Lookup::Unreadable { epoch } => return Err(shredded(&state, &tenant, seq, epoch).await),
     };
     let patient = found.event.patient.as_ref().map(|p| p.id.as_str());
-    // A patient credential learns nothing of other patients' events, not even that
-    // they exist.
-    let read = reading(&state, &who, &headers, patient).map_err(|p| {
-        if who.role == Role::Patient {
-            not_found()
-        } else {
-            p
-        }
-    })?;
     let mut query = Map::new();
     query.insert("seq".into(), json!(seq));
     query.insert("proof".into(), json!(params.proof.unwrap_or(false)));
+    let asked = Use {
+        kind: recall_governance::UseKind::Search,
+        endpoint: "GET /v1/events/{tenant}/{seq}",
+        patient,
+        query,
+        client: Some(peer.ip()),
+        justification: None,
+    };
+    // A patient credential learns nothing of other patients' events, not even that
+    // they exist; the attempt is on record.
+    let read = match reading(&state, &who, &headers, patient) {
+        Ok(read) => read,
+        Err(_) if who.role == Role::Patient => {
+            return Err(audit::refused(&state, &who, asked, not_found()).await);
+        }
+        Err(p) => return Err(p),
+    };
     audit::record(
         &state,
         &who,
         Use {
-            kind: recall_governance::UseKind::Search,
-            endpoint: "GET /v1/events/{tenant}/{seq}",
-            patient,
-            query,
-            client: Some(peer.ip()),
             justification: read.justification.as_deref(),
+            ..asked
         },
     )
     .await?;

@@ -37,6 +37,9 @@ pub fn query_problem(e: QueryError) -> Problem {
         )
         .field("cursor"),
         QueryError::BadFilter { field, message } => Problem::bad_request(message).field(field),
+        QueryError::Withheld { field } => Problem::forbidden()
+            .detail(format!("{field} filters on a field this role does not see"))
+            .field(field),
         other => internal(other),
     }
 }

@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use recall_query::{ReportFormat, TimeRange};
+use recall_query::{Field, ReportFormat, TimeRange};
 use serde::Deserialize;
 use serde_json::{Map, json};
 use tokio::sync::mpsc;
@@ -19,7 +19,7 @@ use crate::auth::Principal;
 use crate::auth::Role;
 use crate::problem::Problem;
 use crate::routes::reading::reading;
-use crate::routes::time_param;
+use crate::routes::{query_problem, time_param};
 use crate::state::AppState;
 
 /// Query parameters of a report.
@@ -72,11 +72,46 @@ async fn report(
     if who.role.reader().is_none() {
         reading(&state, &who, &headers, None)?;
     }
-    if who.role == Role::Patient && matches!(kind, Kind::ActorActivity) {
-        return Err(Problem::forbidden()
-            .detail("a patient credential runs only the patient access report of its patient"));
-    }
     let Query(p) = params.map_err(Problem::from)?;
+    let (endpoint, report_name) = match kind {
+        Kind::PatientAccess => ("GET /v1/reports/patient-access", "patient-access"),
+        Kind::ActorActivity => ("GET /v1/reports/actor-activity", "actor-activity"),
+    };
+    let mut query = Map::new();
+    for (k, v) in [
+        ("actor", &p.actor),
+        ("from", &p.from),
+        ("to", &p.to),
+        ("format", &p.format),
+    ] {
+        if let Some(v) = v {
+            query.insert(k.into(), json!(v));
+        }
+    }
+    query.insert("report".into(), json!(report_name));
+    fn use_of<'a>(
+        endpoint: &'a str,
+        patient: Option<&'a str>,
+        query: &Map<String, serde_json::Value>,
+        client: std::net::IpAddr,
+    ) -> Use<'a> {
+        Use {
+            kind: recall_governance::UseKind::Report,
+            endpoint,
+            patient,
+            query: query.clone(),
+            client: Some(client),
+            justification: None,
+        }
+    }
+    let asked = |patient, query: &Map<String, serde_json::Value>| {
+        use_of(endpoint, patient, query, peer.ip())
+    };
+    if who.role == Role::Patient && matches!(kind, Kind::ActorActivity) {
+        let no = Problem::forbidden()
+            .detail("a patient credential runs only the patient access report of its patient");
+        return Err(audit::refused(&state, &who, asked(None, &query), no).await);
+    }
     let (name, subject) = match kind {
         Kind::PatientAccess => ("patient", p.patient.clone()),
         Kind::ActorActivity => ("actor", p.actor.clone()),
@@ -89,34 +124,40 @@ async fn report(
         to: time_param("to", p.to.as_deref())?,
     };
     let format = format_of(p.format.as_deref(), &headers)?;
-    let read = reading(&state, &who, &headers, p.patient.as_deref())?;
-    state.await_indexed(&who.tenant).await?;
-    let mut query = Map::new();
-    for (k, v) in [
-        ("actor", &p.actor),
-        ("from", &p.from),
-        ("to", &p.to),
-        ("format", &p.format),
-    ] {
-        if let Some(v) = v {
-            query.insert(k.into(), json!(v));
+    let read = match reading(&state, &who, &headers, p.patient.as_deref()) {
+        Ok(read) => read,
+        Err(no) => {
+            let asked = asked(p.patient.as_deref(), &query);
+            return Err(audit::refused(&state, &who, asked, no).await);
         }
-    }
-    let (endpoint, report_name) = match kind {
-        Kind::PatientAccess => ("GET /v1/reports/patient-access", "patient-access"),
-        Kind::ActorActivity => ("GET /v1/reports/actor-activity", "actor-activity"),
     };
-    query.insert("report".into(), json!(report_name));
+    // The subject as the caller sees it: refused like a search filter on it would be.
+    let field = match kind {
+        Kind::PatientAccess => Field::PatientId,
+        Kind::ActorActivity => Field::ActorId,
+    };
+    let by_pseudonym = match recall_query::check_subject(&read.lens, field, &subject) {
+        Ok(b) => b,
+        Err(e) => {
+            let asked = asked(p.patient.as_deref(), &query);
+            return Err(audit::refused(&state, &who, asked, query_problem(e)).await);
+        }
+    };
+    // A pseudonym is no patient id: it is kept with the parameters, not as the patient.
+    let patient = match kind {
+        Kind::PatientAccess if by_pseudonym => {
+            query.insert("patient".into(), json!(subject));
+            None
+        }
+        _ => p.patient.as_deref(),
+    };
+    state.await_indexed(&who.tenant).await?;
     audit::record(
         &state,
         &who,
         Use {
-            kind: recall_governance::UseKind::Report,
-            endpoint,
-            patient: p.patient.as_deref(),
-            query,
-            client: Some(peer.ip()),
             justification: read.justification.as_deref(),
+            ..asked(patient, &query)
         },
     )
     .await?;

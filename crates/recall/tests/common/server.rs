@@ -155,15 +155,25 @@ impl Drop for Server {
     }
 }
 
-/// `recall keys create --tenant T --role R`: the key text.
+/// `recall keys create --tenant T --role R --new-tenant` (the tenant may be new): the key
+/// text.
 pub fn create_key(data: &Path, tenant: &str, role: &str) -> String {
     key_from(recall_ok(
         data,
-        &["keys", "create", "--tenant", tenant, "--role", role],
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            tenant,
+            "--role",
+            role,
+            "--new-tenant",
+        ],
     ))
 }
 
-/// `recall keys create --role patient --patient <patient>`: a key bound to one patient.
+/// `recall keys create --role patient --patient <patient> --new-tenant`: a key bound to
+/// one patient.
 pub fn patient_key(data: &Path, tenant: &str, patient: &str) -> String {
     key_from(recall_ok(
         data,
@@ -176,6 +186,7 @@ pub fn patient_key(data: &Path, tenant: &str, patient: &str) -> String {
             "patient",
             "--patient",
             patient,
+            "--new-tenant",
         ],
     ))
 }
