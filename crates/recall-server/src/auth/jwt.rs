@@ -299,36 +299,10 @@ impl JwtVerifier {
     }
 }
 
-/// Longest `sub` accepted: `jwt:` and the subject make the actor id of every event the
-/// caller causes, which the event format caps at 128 characters.
-pub const MAX_SUBJECT_CHARS: usize = 124;
-
-/// Refuses a subject that could not name the caller in its own audit events (too long,
-/// control characters, surrounding whitespace), at sign-in with 401 — never a 500 later.
 fn check_subject(sub: &str) -> Result<(), AuthError> {
-    let n = sub.chars().count();
-    if n > MAX_SUBJECT_CHARS || sub.chars().any(char::is_control) || sub.trim() != sub {
-        return Err(AuthError::TokenRejected(
-            "sub claim too long or not printable (at most 124 characters)",
-        ));
-    }
-    Ok(())
+    super::token_checks::check_subject(sub).map_err(AuthError::TokenRejected)
 }
 
-/// RFC 7515 §4.1.11: a token naming critical header parameters must be refused unless all
-/// are understood; recall understands none, so any `crit` refuses the token.
 fn refuse_critical_extensions(token: &str) -> Result<(), AuthError> {
-    use base64::Engine as _;
-    let bad = || AuthError::TokenRejected("malformed");
-    let head = token.split('.').next().ok_or_else(bad)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(head)
-        .map_err(|_| bad())?;
-    let header: Map<String, Value> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    if header.contains_key("crit") {
-        return Err(AuthError::TokenRejected(
-            "critical header parameters are not supported",
-        ));
-    }
-    Ok(())
+    super::token_checks::refuse_critical_extensions(token).map_err(AuthError::TokenRejected)
 }

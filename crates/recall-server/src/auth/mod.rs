@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, header};
 use crate::problem::Problem;
 
 mod jwt;
+mod token_checks;
 
 pub use jwt::{JwtConfig, JwtVerifier};
 pub use recall_governance::credentials::{
