@@ -60,10 +60,12 @@ pub async fn record(state: &AppState, caller: &Principal, what: Use<'_>) -> Resu
             tracing::error!(field = %e.field, "self-audit event invalid");
             Problem::internal()
         })?;
-    match state.ingest.submit(&caller.tenant, vec![event]).await {
+    match state.ingest.submit_record(&caller.tenant, vec![event]).await {
         Ok(_) => Ok(()),
         Err(IngestError::Overloaded { retry_after }) => Err(Problem::unavailable(retry_after)
             .detail("the audit record of this request could not be queued")),
+        Err(IngestError::Storage(e)) if e.is_storage_full() => Err(Problem::unavailable(5)
+            .detail("the audit record of this request could not be written: the disk is full")),
         Err(e) => Err(crate::state::internal(e)),
     }
 }

@@ -38,7 +38,7 @@ impl Recorder for IngestRecorder {
     fn record(&self, tenant: &str, event: Event) -> Result<(), GovernanceError> {
         let submitted = self
             .handle
-            .block_on(self.state.ingest.submit(tenant, vec![event]));
+            .block_on(self.state.ingest.submit_record(tenant, vec![event]));
         match submitted {
             Ok(_) => Ok(()),
             Err(IngestError::Overloaded { retry_after }) => {

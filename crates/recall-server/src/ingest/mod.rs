@@ -8,12 +8,17 @@
 //!   receipt is the original one (the index, plus the ids committed but not yet indexed).
 //! - Admission is bounded by queued events: beyond capacity a submission is refused at
 //!   once (the caller answers 503 with Retry-After), never dropped silently.
+//! - A failed submission recorded nothing, unless its error is indeterminate
+//!   ([`StorageError::is_indeterminate`]). While a tenant's client appends fail, its
+//!   client submissions are refused without touching the disk and the pipeline is not
+//!   writable (`/readyz`); a probe once a second finds out when space returns. recall's
+//!   own records may use the store's reserve of space, so reads keep working.
 
 mod body;
 mod indexer;
 mod writer;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use std::time::Duration;
 use recall_ledger::Hash;
 use recall_model::Event;
 use recall_query::Db;
+use recall_store::Reserve;
 use tokio::sync::oneshot;
 
 pub use body::{BodyError, parse_body};
@@ -51,6 +57,10 @@ pub enum IngestError {
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
+    /// The index cannot be written (a full disk, most likely) and is recovering; client
+    /// events are refused meanwhile and nothing of the submission was appended.
+    #[error("the index is failing")]
+    IndexFailing,
     /// An event reuses a client id the tenant already holds (or an earlier event of the
     /// same request holds) with different content; nothing of the request was appended.
     #[error("event {index}: its id is already taken by an event with other content")]
@@ -58,7 +68,8 @@ pub enum IngestError {
         /// The event's position in the request.
         index: usize,
     },
-    /// The log or the index failed; nothing of the submission was acknowledged.
+    /// The log or the index failed; nothing of the submission was appended, unless the
+    /// failure [`StorageError::is_indeterminate`].
     #[error("storage failure: {0}")]
     Storage(Failure),
 }
@@ -75,6 +86,22 @@ pub enum StorageError {
     /// The index (client-id lookups).
     #[error(transparent)]
     Query(#[from] recall_query::QueryError),
+}
+
+impl StorageError {
+    /// A full disk (or quota): it passes once space returns.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_storage_full())
+    }
+
+    /// The submission's events may or may not be in the log (a failed write could not be
+    /// undone): sending them again with their ids is safe, the log keeps them once.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(recall_store::StoreError::Indeterminate(_))
+        )
+    }
 }
 
 /// Wraps a layer's error as a shared [`Failure`].
@@ -106,6 +133,8 @@ impl Default for IngestConfig {
 struct Job {
     tenant: String,
     events: Vec<Event>,
+    /// Client events keep the store's reserve of space; recall's own records may use it.
+    reserve: Reserve,
     reply: oneshot::Sender<Result<Vec<Receipt>, IngestError>>,
 }
 
@@ -115,6 +144,8 @@ pub struct Ingestor {
     queued: Arc<AtomicUsize>,
     capacity: usize,
     progress: Arc<Progress>,
+    /// False while some tenant's client appends fail (the writer's probe resets it).
+    writable: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -131,9 +162,16 @@ impl Ingestor {
                 .name("recall-indexer".into())
                 .spawn(move || indexer::run(&db, &progress, index_rx))?
         };
+        let writable = Arc::new(AtomicBool::new(true));
         let writer = {
-            let w =
-                writer::Writer::new(db, progress.clone(), index_tx, queued.clone(), cfg.clone());
+            let w = writer::Writer::new(
+                db,
+                progress.clone(),
+                index_tx,
+                queued.clone(),
+                writable.clone(),
+                cfg.clone(),
+            );
             std::thread::Builder::new()
                 .name("recall-writer".into())
                 .spawn(move || w.run(rx))?
@@ -143,15 +181,35 @@ impl Ingestor {
             queued,
             capacity: cfg.queue_events,
             progress,
+            writable,
             threads: Mutex::new(vec![writer, indexer]),
         })
     }
 
-    /// Appends `events` to the tenant's log; resolves once they are durable.
+    /// Appends a client's `events` to the tenant's log; resolves once they are durable.
     pub async fn submit(
         &self,
         tenant: &str,
         events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, IngestError> {
+        self.submit_as(tenant, events, Reserve::Keep).await
+    }
+
+    /// Appends recall's own record (the audit of a read, a governance act), which may use
+    /// the store's reserve of space; resolves once it is durable.
+    pub async fn submit_record(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, IngestError> {
+        self.submit_as(tenant, events, Reserve::Use).await
+    }
+
+    async fn submit_as(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+        reserve: Reserve,
     ) -> Result<Vec<Receipt>, IngestError> {
         let n = events.len();
         let before = self.queued.fetch_add(n, Ordering::AcqRel);
@@ -166,6 +224,7 @@ impl Ingestor {
         let job = Job {
             tenant: tenant.to_string(),
             events,
+            reserve,
             reply,
         };
         let sent = match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -182,6 +241,12 @@ impl Ingestor {
     /// Index progress, for readers that must see every acknowledged event.
     pub fn progress(&self) -> &Arc<Progress> {
         &self.progress
+    }
+
+    /// Whether client appends succeed: false while a tenant's fail or the index cannot
+    /// be written (a full disk, most likely).
+    pub fn writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire) && !self.progress.failing()
     }
 
     /// Events waiting in the queue.
