@@ -60,7 +60,11 @@ pub async fn record(state: &AppState, caller: &Principal, what: Use<'_>) -> Resu
             tracing::error!(field = %e.field, "self-audit event invalid");
             Problem::internal()
         })?;
-    match state.ingest.submit_record(&caller.tenant, vec![event]).await {
+    match state
+        .ingest
+        .submit_record(&caller.tenant, vec![event])
+        .await
+    {
         Ok(_) => Ok(()),
         Err(IngestError::Overloaded { retry_after }) => Err(Problem::unavailable(retry_after)
             .detail("the audit record of this request could not be queued")),

@@ -171,12 +171,7 @@ impl Store for EmbeddedStore {
         self.with_log(tenant, |l| Ok((l.size(), l.root())))
     }
 
-    fn append_with(
-        &self,
-        tenant: &str,
-        batch: &SealedBatch,
-        reserve: Reserve,
-    ) -> Result<Appended> {
+    fn append_with(&self, tenant: &str, batch: &SealedBatch, reserve: Reserve) -> Result<Appended> {
         let (size, path, offset) = self.with_log(tenant, |l| l.append(batch, reserve))?;
         Ok(Appended {
             size,

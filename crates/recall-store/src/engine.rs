@@ -290,10 +290,10 @@ impl TenantLog {
         Ok(())
     }
 
-    /// Makes sure `need` bytes after the data are written space (zeros), synced, the data
-    /// and the zeros taking at most `room` bytes after the data. Near a full disk the
-    /// step ahead shrinks down to nothing beyond `need`; a failure writes nothing of any
-    /// batch and leaves the file as it was.
+    /// Makes sure `need` bytes after the data are written space (zeros), synced, taking
+    /// at most `room` bytes after the data (and beyond `need`, at most a quarter of what is
+    /// left of it). Near a full disk the step ahead shrinks down to nothing beyond `need`;
+    /// a failure writes nothing of any batch and leaves the file as it was.
     fn preallocate(&mut self, need: u64, room: u64) -> Result<()> {
         if need > room {
             return Err(storage_full(&self.active_path));
@@ -302,7 +302,8 @@ impl TenantLog {
         if want <= self.active_allocated {
             return Ok(());
         }
-        let mut step = PREALLOCATE.min(room - need);
+        // A quarter of the room at most: the index grows with the log and needs space too.
+        let mut step = PREALLOCATE.min((room - need) / 4);
         loop {
             // Not beyond the segment's size: it is sealed (and cut) there.
             let target = (want + step).min(self.segment_bytes).max(want);

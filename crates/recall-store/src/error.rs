@@ -43,11 +43,15 @@ pub enum StoreError {
     },
     /// An earlier write or sync failed and its undo (cutting the file back) has not
     /// succeeded yet; the log refuses appends until it does (retried on each append).
-    #[error("tenant {0}: an earlier write failed and could not be undone yet; nothing was appended")]
+    #[error(
+        "tenant {0}: an earlier write failed and could not be undone yet; nothing was appended"
+    )]
     Poisoned(String),
     /// A write or sync of a batch failed and undoing it failed too: the batch may or may
     /// not be in the log (recovery on the next open keeps it if its frame is complete).
-    #[error("tenant {0}: a write failed and could not be undone; the batch may or may not be in the log")]
+    #[error(
+        "tenant {0}: a write failed and could not be undone; the batch may or may not be in the log"
+    )]
     Indeterminate(String),
     /// A batch does not continue the log.
     #[error("tenant {tenant}: batch starts at seq {got}, the log holds {expected} events")]
@@ -106,4 +110,3 @@ impl StoreError {
 
 /// Result alias of this crate.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
-

@@ -80,8 +80,7 @@ pub trait Store: Send + Sync {
     /// Appends a batch that starts at the current size; durable on return. Returns the
     /// new size and where the batch's frame starts. On error nothing of the batch is in
     /// the log, unless the error is [`crate::StoreError::Indeterminate`].
-    fn append_with(&self, tenant: &str, batch: &SealedBatch, reserve: Reserve)
-    -> Result<Appended>;
+    fn append_with(&self, tenant: &str, batch: &SealedBatch, reserve: Reserve) -> Result<Appended>;
     /// [`Store::append_with`] a client batch ([`Reserve::Keep`]).
     fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended> {
         self.append_with(tenant, batch, Reserve::Keep)

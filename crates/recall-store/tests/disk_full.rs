@@ -85,7 +85,10 @@ fn preallocation_degrades_to_what_the_batch_needs() {
     let faults = Arc::new(FaultPlan::disk_full_at(limit));
     let store = open(tmp.path(), Some(faults.clone()));
     store.append(T, &batch(0, 4, 2000)).unwrap();
-    assert!(segment_len(tmp.path()) <= limit, "preallocated past the limit");
+    assert!(
+        segment_len(tmp.path()) <= limit,
+        "preallocated past the limit"
+    );
     let acked = fill(&store, 4, 2000);
     assert!(acked > 4, "only {acked} events fit");
     assert!(segment_len(tmp.path()) <= limit);
@@ -171,7 +174,10 @@ fn on_a_real_full_disk_appends_and_checkpoints_resume_once_space_returns() {
     std::fs::write(&filler, vec![1u8; 2 << 20]).unwrap();
     let store = open(&fs.dir.join("store"), None);
     let acked = fill(&store, 16, 4000);
-    assert!(acked > 0, "nothing fit on a 5 MiB disk with 64 MiB segments");
+    assert!(
+        acked > 0,
+        "nothing fit on a 5 MiB disk with 64 MiB segments"
+    );
     // Use up the headroom and the rest of the disk with recall's own records and
     // checkpoint notes (each refused one cut back, not left torn).
     let mut own = 0;
@@ -206,5 +212,9 @@ fn on_a_real_full_disk_appends_and_checkpoints_resume_once_space_returns() {
     assert_eq!(store.root(T).unwrap(), expected_root(size + 16));
     let read = store.checkpoints(T).unwrap();
     assert_eq!(read.len(), notes + 1);
-    assert!(read.iter().enumerate().all(|(i, n)| n.starts_with(&format!("{i} "))));
+    assert!(
+        read.iter()
+            .enumerate()
+            .all(|(i, n)| n.starts_with(&format!("{i} ")))
+    );
 }

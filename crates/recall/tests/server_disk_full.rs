@@ -167,32 +167,64 @@ fn a_full_disk_refuses_cleanly_keeps_reads_and_recovers_without_restart() {
             break;
         }
     }
-    assert!(!acked.is_empty(), "nothing was acknowledged: {}", statfs_free(&fs.dir));
-    assert_eq!(refused.len(), 3, "the disk never filled: {}", statfs_free(&fs.dir));
+    assert!(
+        !acked.is_empty(),
+        "nothing was acknowledged: {}",
+        statfs_free(&fs.dir)
+    );
+    assert_eq!(
+        refused.len(),
+        3,
+        "the disk never filled: {}",
+        statfs_free(&fs.dir)
+    );
 
     // While full: not ready, refusals go on, reads answer and see every acknowledged
     // event, and nothing of a refused request.
     assert_eq!(ready(&server), 503, "/readyz while the disk is full");
     assert_refusal(post(&server, &writer, refused[0]), refused[0]);
     for &request in acked.iter().rev().take(3) {
-        assert_eq!(found(&server, &auditor, request), PER_REQUEST, "request {request}");
+        assert_eq!(
+            found(&server, &auditor, request),
+            PER_REQUEST,
+            "request {request}"
+        );
     }
     for &request in &refused {
-        assert_eq!(found(&server, &auditor, request), 0, "refused request {request}");
+        assert_eq!(
+            found(&server, &auditor, request),
+            0,
+            "refused request {request}"
+        );
     }
 
     // Space returns: ready again and ingest works, without a restart.
     std::fs::remove_file(&filler).unwrap();
-    poll("/readyz after space returned", Duration::from_secs(30), || {
-        (ready(&server) == 200).then_some(())
-    });
+    poll(
+        "/readyz after space returned",
+        Duration::from_secs(30),
+        || (ready(&server) == 200).then_some(()),
+    );
     for &request in &refused {
         let r = post(&server, &writer, request);
-        assert_eq!(r.status(), 201, "request {request} sent again: {}", r.text().unwrap());
-        assert_eq!(found(&server, &auditor, request), PER_REQUEST, "request {request}");
+        assert_eq!(
+            r.status(),
+            201,
+            "request {request} sent again: {}",
+            r.text().unwrap()
+        );
+        assert_eq!(
+            found(&server, &auditor, request),
+            PER_REQUEST,
+            "request {request}"
+        );
     }
     for &request in &acked {
-        assert_eq!(found(&server, &auditor, request), PER_REQUEST, "request {request}");
+        assert_eq!(
+            found(&server, &auditor, request),
+            PER_REQUEST,
+            "request {request}"
+        );
     }
     server.stop();
     recall_ok(&data, &["verify"]);

@@ -394,18 +394,19 @@ impl Writer {
                 (None, Err(e)) => Err(e),
                 (None, Ok(batch)) if batch.commitments.is_empty() => Ok(()),
                 (None, Ok(batch)) => {
-                    self.commit_one(tenant, batch, chunk.events, chunk.reserve, &mut out.leaves)
+                    let reserve = chunk.reserve;
+                    let done =
+                        self.commit_one(tenant, batch, chunk.events, reserve, &mut out.leaves);
+                    match &done {
+                        Err(e) => self.block(tenant, e.clone()),
+                        Ok(()) if reserve == Reserve::Keep => self.unblock(tenant),
+                        Ok(()) => {}
+                    }
+                    done
                 }
             };
-            match &outcome {
-                Err(e) => {
-                    if failed.is_none() {
-                        self.block(tenant, e.clone());
-                    }
-                    failed.get_or_insert_with(|| e.clone());
-                }
-                Ok(()) if chunk.reserve == Reserve::Keep => self.unblock(tenant),
-                Ok(()) => {}
+            if let Err(e) = &outcome {
+                failed.get_or_insert_with(|| e.clone());
             }
             for _ in 0..chunk.jobs {
                 out.per_job
@@ -533,9 +534,7 @@ fn chunk_jobs(fresh: Vec<Vec<Event>>, reserves: &[Reserve]) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
     for (events, &reserve) in fresh.into_iter().zip(reserves) {
         match out.last_mut() {
-            Some(c)
-                if c.reserve == reserve && c.events.len() + events.len() <= CHUNK_EVENTS =>
-            {
+            Some(c) if c.reserve == reserve && c.events.len() + events.len() <= CHUNK_EVENTS => {
                 c.events.extend(events);
                 c.jobs += 1;
             }
