@@ -59,7 +59,7 @@ impl Modify for Bearer {
         (status = 401, description = "no or bad credential"), (status = 403, description = "not a writer, or an event names another tenant"),
         (status = 413, description = "body or batch too large"),
         (status = 415, description = "Content-Type neither JSON nor NDJSON", content_type = "application/problem+json"),
-        (status = 503, description = "queue full, or the index cannot be written now: nothing appended; or the outcome is unknown (the detail says so): sending the same events again by id is safe; see Retry-After", content_type = "application/problem+json"),
+        (status = 503, description = "queue full: nothing appended; or the outcome is unknown (the detail says so): sending the same events again by id is safe; see Retry-After", content_type = "application/problem+json"),
         (status = 507, description = "the disk is full: nothing appended; see Retry-After", content_type = "application/problem+json")))]
 fn post_events() {}
 

@@ -2,8 +2,8 @@
 //! sees every event acknowledged before it started).
 //!
 //! A failed index write (a full disk: fjall then poisons its keyspace) does not stop the
-//! thread: it marks the index failing (client ingest is refused and `/readyz` is not
-//! ready meanwhile), forgets the progress it published, keeps taking jobs (the log holds
+//! thread: it marks the index failing (`/readyz` is not ready meanwhile; ingest goes on,
+//! the log is the truth), forgets the progress it published, keeps taking jobs (the log holds
 //! them; catch-up indexes them) and, at most once per [`RETRY`], recovers the index
 //! (`Db::recover`: reopen, catch up from the log) until that succeeds.
 

@@ -57,10 +57,6 @@ pub enum IngestError {
     /// The server is shutting down.
     #[error("shutting down")]
     ShuttingDown,
-    /// The index cannot be written (a full disk, most likely) and is recovering; client
-    /// events are refused meanwhile and nothing of the submission was appended.
-    #[error("the index is failing")]
-    IndexFailing,
     /// An event reuses a client id the tenant already holds (or an earlier event of the
     /// same request holds) with different content; nothing of the request was appended.
     #[error("event {index}: its id is already taken by an event with other content")]
@@ -243,8 +239,9 @@ impl Ingestor {
         &self.progress
     }
 
-    /// Whether client appends succeed: false while a tenant's fail or the index cannot
-    /// be written (a full disk, most likely).
+    /// Whether the store takes writes: false while a tenant's client appends fail or the
+    /// index cannot be written (a full disk, most likely). Ingest goes on while only the
+    /// index fails: the log is the truth, and the index catches up once it recovers.
     pub fn writable(&self) -> bool {
         self.writable.load(Ordering::Acquire) && !self.progress.failing()
     }

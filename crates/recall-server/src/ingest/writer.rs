@@ -148,15 +148,11 @@ impl Writer {
 
     /// Appends one tenant's jobs and answers each of them.
     fn write_tenant(&mut self, tenant: &str, mut jobs: Vec<Job>) {
-        if self.progress.failing() || self.blocked.contains_key(tenant) {
+        if let Some(failure) = self.blocked.get(tenant) {
             let (refused, own): (Vec<Job>, Vec<Job>) =
                 jobs.into_iter().partition(|j| j.reserve == Reserve::Keep);
             for job in refused {
-                let error = match self.blocked.get(tenant) {
-                    Some(failure) => IngestError::Storage(failure.clone()),
-                    None => IngestError::IndexFailing,
-                };
-                let _ = job.reply.send(Err(error));
+                let _ = job.reply.send(Err(IngestError::Storage(failure.clone())));
             }
             jobs = own;
             if jobs.is_empty() {

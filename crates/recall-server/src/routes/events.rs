@@ -140,9 +140,6 @@ pub fn ingest_problem(e: IngestError) -> Problem {
             Problem::unavailable(retry_after).detail("the ingest queue is full; retry later")
         }
         IngestError::ShuttingDown => Problem::unavailable(5).detail("the server is shutting down"),
-        IngestError::IndexFailing => Problem::unavailable(FULL_RETRY_SECS).detail(
-            "the index cannot be written now (the disk may be full); nothing of this request was recorded; retry later",
-        ),
         IngestError::Conflict { index } => Problem::new(StatusCode::CONFLICT, "Conflict")
             .detail(
                 "this id is already taken by an event with other content; nothing of the request was appended",
