@@ -49,7 +49,9 @@ pub struct SealInfo {
     pub frontier: Vec<Hash>,
 }
 
-/// Whether an append must leave the store's reserve of space intact.
+/// Whether an append must leave the store's reserve of space intact (the embedded
+/// engine's reserve is free space on the log's filesystem: docs/design/storage-format.md,
+/// "A full disk").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reserve {
     /// A client's events: refused (storage full) unless the reserve stays free after them.
