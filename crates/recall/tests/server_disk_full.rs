@@ -178,6 +178,11 @@ fn a_full_disk_refuses_cleanly_keeps_reads_and_recovers_without_restart() {
         "the disk never filled: {}",
         statfs_free(&fs.dir)
     );
+    eprintln!(
+        "{} requests of {PER_REQUEST} events acknowledged before the disk filled:\n{}",
+        acked.len(),
+        statfs_free(&fs.dir)
+    );
 
     // While full: not ready, refusals go on, reads answer and see every acknowledged
     // event, and nothing of a refused request.
