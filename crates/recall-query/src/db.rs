@@ -223,6 +223,42 @@ impl Db {
         }
     }
 
+    /// Recovers the index after a failed write: reopens the current generation if fjall
+    /// poisoned it (a failed journal write refuses every later write until then), then
+    /// catches every tenant up with its log. Waits up to `wait` for searches still
+    /// reading the poisoned keyspace; new reads wait for the reopen. On error the index
+    /// may be an empty stand-in (every watermark 0, so readers that wait for coverage
+    /// wait); calling again retries.
+    pub fn recover(&self, wait: std::time::Duration) -> Result<u64, QueryError> {
+        let _w = self.lock_writes();
+        let poisoned = {
+            let parts = self.parts();
+            let probe = parts.keyspace.persist(fjall::PersistMode::Buffer);
+            matches!(probe, Err(fjall::Error::Poisoned)) || parts.generation == generation::STAND_IN
+        };
+        if poisoned {
+            let mut slot = self.parts.write().unwrap_or_else(|p| p.into_inner());
+            let deadline = std::time::Instant::now() + wait;
+            while Arc::strong_count(&slot) > 1 {
+                if std::time::Instant::now() >= deadline {
+                    return Err(QueryError::Corrupt(
+                        "the index is still in use; reopening it later".into(),
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let reopened = generation::reopen(&self.dir, &mut slot);
+            drop(slot);
+            self.tenants
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            reopened?;
+            self.fill_id_filter()?;
+        }
+        self.catch_up_all()
+    }
+
     /// Switches to a new, empty generation and retires the old one (its directory goes
     /// once the last search still reading it is done). Callers hold the write lock.
     pub(crate) fn clear(&self) -> Result<(), QueryError> {

@@ -107,6 +107,31 @@ pub(crate) fn create(index_dir: &Path, generation: u32) -> Result<Parts, QueryEr
     Ok(parts)
 }
 
+/// Generation number of the empty keyspace that stands in while a generation is closed
+/// and opened again ([`reopen`]); removed when dropped, or by the next open.
+pub(crate) const STAND_IN: u32 = u32::MAX;
+
+/// Closes the generation in `slot` and opens it again: fjall poisons a keyspace after a
+/// failed write (a full disk) and refuses every write until it is reopened. `slot` must
+/// hold the only reference (fjall 2 keeps one keyspace per directory). If opening fails,
+/// an empty stand-in stays in `slot` (no tenant, so every watermark is 0) and the error
+/// is returned; calling again retries.
+pub(crate) fn reopen(index_dir: &Path, slot: &mut std::sync::Arc<Parts>) -> Result<(), QueryError> {
+    let generation = match slot.generation {
+        STAND_IN => read_current(index_dir)?
+            .ok_or_else(|| QueryError::Corrupt("index CURRENT file is missing".into()))?,
+        g => g,
+    };
+    if slot.generation != STAND_IN {
+        let stand_in = open(index_dir, STAND_IN)?;
+        stand_in.retire();
+        // Dropping the last reference closes the keyspace and joins its threads.
+        drop(std::mem::replace(slot, std::sync::Arc::new(stand_in)));
+    }
+    *slot = std::sync::Arc::new(open(index_dir, generation)?);
+    Ok(())
+}
+
 fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
     let dir = index_dir.join(format!("gen-{generation}"));
     let keyspace = fjall::Config::new(&dir).open()?;

@@ -78,7 +78,7 @@ impl Db {
         self.catch_up_all()
     }
 
-    fn catch_up_all(&self) -> Result<u64, QueryError> {
+    pub(crate) fn catch_up_all(&self) -> Result<u64, QueryError> {
         let mut total = 0;
         for tenant in self.journal.store().tenants()? {
             let t = self.tenant_or_create(&tenant)?;

@@ -129,16 +129,14 @@ async fn record_use(
         })?;
     match state
         .ingest
-        .submit(
-            &caller.tenant,
-            recall_model::APPENDED_BY_SERVER,
-            vec![event],
-        )
+        .submit_record(&caller.tenant, vec![event])
         .await
     {
         Ok(_) => Ok(()),
         Err(IngestError::Overloaded { retry_after }) => Err(Problem::unavailable(retry_after)
             .detail("the audit record of this request could not be queued")),
+        Err(IngestError::Storage(e)) if e.is_storage_full() => Err(Problem::unavailable(5)
+            .detail("the audit record of this request could not be written: the disk is full")),
         Err(e) => Err(crate::state::internal(e)),
     }
 }

@@ -37,11 +37,9 @@ impl IngestRecorder {
 impl Recorder for IngestRecorder {
     fn record(&self, tenant: &str, event: Event) -> Result<(), GovernanceError> {
         let phi = recall_governance::phi_key_change(&event);
-        let submitted = self.handle.block_on(self.state.ingest.submit(
-            tenant,
-            recall_model::APPENDED_BY_SERVER,
-            vec![event],
-        ));
+        let submitted = self
+            .handle
+            .block_on(self.state.ingest.submit_record(tenant, vec![event]));
         match submitted {
             Ok(_) => {
                 // Every key change the server records passes here (its own and the CLI's

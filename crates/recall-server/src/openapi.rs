@@ -59,7 +59,8 @@ impl Modify for Bearer {
         (status = 401, description = "no or bad credential"), (status = 403, description = "not a writer, or an event names another tenant"),
         (status = 413, description = "body or batch too large"),
         (status = 415, description = "Content-Type neither JSON nor NDJSON", content_type = "application/problem+json"),
-        (status = 503, description = "queue full; see Retry-After")))]
+        (status = 503, description = "queue full: nothing appended; or the outcome is unknown (the detail says so): sending the same events again by id is safe; see Retry-After", content_type = "application/problem+json"),
+        (status = 507, description = "the disk is full: nothing appended; see Retry-After", content_type = "application/problem+json")))]
 fn post_events() {}
 
 /// Searches the caller's tenant. Order (time, seq); complete and exact; cursor pagination.
@@ -178,7 +179,7 @@ fn release_hold() {}
 fn healthz() {}
 
 /// Readiness.
-#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready"), (status = 503, description = "starting or stopping")))]
+#[utoipa::path(get, path = "/readyz", tag = "operations", security(()), responses((status = 200, description = "ready"), (status = 503, description = "starting or stopping, or client events cannot be written (a full disk)")))]
 fn readyz() {}
 
 /// Prometheus metrics (no identifiers in labels).

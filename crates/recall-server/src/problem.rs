@@ -123,6 +123,12 @@ impl Problem {
         Self::from_status(StatusCode::SERVICE_UNAVAILABLE).retry_after(retry_after)
     }
 
+    /// 507 Insufficient Storage with `Retry-After`: the server cannot store the request
+    /// now (a full disk); a retry may succeed once space returns.
+    pub fn insufficient_storage(retry_after: u64) -> Self {
+        Self::from_status(StatusCode::INSUFFICIENT_STORAGE).retry_after(retry_after)
+    }
+
     /// 429 Too Many Requests with `Retry-After`.
     pub fn too_many(retry_after: u64) -> Self {
         Self::from_status(StatusCode::TOO_MANY_REQUESTS).retry_after(retry_after)

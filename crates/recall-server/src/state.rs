@@ -52,9 +52,10 @@ impl FromRef<AppState> for Arc<Authenticator> {
 }
 
 impl AppState {
-    /// Whether the service takes requests.
+    /// Whether the service takes requests: started, not stopping, and the log takes
+    /// client events (not while the disk is full).
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && self.ingest.writable()
     }
 
     /// Waits until the tenant's index covers its whole log as of now, so an answer

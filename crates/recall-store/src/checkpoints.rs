@@ -58,6 +58,10 @@ pub fn read_all(path: &Path) -> Result<(Vec<String>, u64)> {
 pub struct CheckpointLog {
     path: PathBuf,
     file: File,
+    /// Bytes of complete, synced notes.
+    len: u64,
+    /// A failed append left bytes after `len` that are not cut yet.
+    dirty: bool,
 }
 
 impl CheckpointLog {
@@ -78,16 +82,41 @@ impl CheckpointLog {
             Self {
                 path: path.to_path_buf(),
                 file,
+                len: valid,
+                dirty: false,
             },
             notes,
         ))
     }
 
-    /// Appends a note and syncs it: only then may it be published.
+    /// Appends a note and syncs it: only then may it be published. A failed append (a
+    /// full disk) is cut back, so that the next one does not follow a torn frame, which
+    /// would read as damage.
     pub fn append(&mut self, note: &str) -> Result<()> {
+        if self.dirty {
+            self.cut_back()?;
+        }
+        let bytes = frame(note.as_bytes());
+        let written = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data());
+        if let Err(e) = written {
+            self.dirty = true;
+            // Retried before the next append if it fails now.
+            let _ = self.cut_back();
+            return Err(StoreError::io(&self.path)(e));
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn cut_back(&mut self) -> Result<()> {
         self.file
-            .write_all(&frame(note.as_bytes()))
+            .set_len(self.len)
+            .and_then(|()| self.file.sync_all())
             .map_err(StoreError::io(&self.path))?;
-        self.file.sync_data().map_err(StoreError::io(&self.path))
+        self.dirty = false;
+        Ok(())
     }
 }

@@ -13,7 +13,7 @@ use crate::error::{Result, StoreError};
 use crate::faults::FaultPlan;
 use crate::format::SealedBatch;
 use crate::segment;
-use crate::store::{Appended, Location, ScanSummary, SealInfo, Store};
+use crate::store::{Appended, Location, Reserve, ScanSummary, SealInfo, Store};
 use crate::tiles;
 
 /// Options of the embedded engine.
@@ -171,8 +171,8 @@ impl Store for EmbeddedStore {
         self.with_log(tenant, |l| Ok((l.size(), l.root())))
     }
 
-    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended> {
-        let (size, path, offset) = self.with_log(tenant, |l| l.append(batch))?;
+    fn append_with(&self, tenant: &str, batch: &SealedBatch, reserve: Reserve) -> Result<Appended> {
+        let (size, path, offset) = self.with_log(tenant, |l| l.append(batch, reserve))?;
         Ok(Appended {
             size,
             location: Location {
@@ -180,6 +180,10 @@ impl Store for EmbeddedStore {
                 offset,
             },
         })
+    }
+
+    fn check_writable(&self, tenant: &str, bytes: u64) -> Result<()> {
+        self.with_log(tenant, |l| l.check_writable(bytes))
     }
 
     fn read_at(&self, tenant: &str, at: &Location, len: u32) -> Result<Vec<u8>> {

@@ -7,6 +7,15 @@
 //! its new size (on this machine's disk a bare 600-byte append + `fdatasync` took
 //! p50/p99 0.36/2.2–2.9 ms, an overwrite of written space 0.25/1.2–1.3 ms). Recovery and
 //! scans treat the zeros after the last record as free space; sealing cuts them first.
+//!
+//! A full disk: a client batch is refused (storage full) unless the log's filesystem keeps
+//! [`headroom`] free after it, which recall's own records (the audit of reads), the
+//! index and the checkpoints may use; preallocation halves its step down to exactly what
+//! the batch needs. A refusal or a failed preallocation writes nothing of the batch; a
+//! failed batch write or sync, or a failed seal, is undone (the file cut back to the last
+//! acknowledged batch, synced) before the error is returned, so an append that failed is
+//! never in the log. Only if the undo fails too is the outcome unknown; the log then
+//! refuses appends until an undo succeeds (retried on each append).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -23,6 +32,7 @@ use crate::format::{
     FrameError, Header, Seal, SealedBatch, batch_frame, frame, read_frame, valid_frame_follows,
 };
 use crate::segment::{self, SegmentFile, Tail};
+use crate::store::Reserve;
 use crate::tiles::TileFiles;
 
 /// Directory layout of a tenant log.
@@ -61,6 +71,7 @@ pub struct TenantLog {
     tiles: TileFiles,
     checkpoints: CheckpointLog,
     notes: Vec<String>,
+    /// A failed write could not be undone yet: appends are refused until it is.
     poisoned: bool,
     segment_bytes: u64,
     faults: Option<Arc<FaultPlan>>,
@@ -74,6 +85,22 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Zeros written ahead of the active segment's data at a time.
 pub const PREALLOCATE: u64 = 8 << 20;
+/// Smallest step before preallocation asks for exactly what a batch needs.
+const MIN_STEP: u64 = 64 << 10;
+/// Most free space a client batch must leave on the filesystem.
+const HEADROOM_MAX: u64 = 64 << 20;
+
+/// Free space a client batch must leave on a filesystem of `total` bytes: an eighth of
+/// it, at most 64 MiB. Reads keep working on a full disk while it lasts: each appends its
+/// audit record (~1 KiB in the log, less in the index), and fjall poisons its keyspace on
+/// a failed write.
+pub fn headroom(total: u64) -> u64 {
+    (total / 8).min(HEADROOM_MAX)
+}
+
+fn storage_full(path: &Path) -> StoreError {
+    StoreError::io(path)(std::io::ErrorKind::StorageFull.into())
+}
 
 fn create_segment(log_dir: &Path, header: &Header) -> Result<(File, PathBuf, u64)> {
     let path = log_dir.join(segment::file_name(header.number));
@@ -158,11 +185,11 @@ impl TenantLog {
     }
 
     /// Appends a batch durably: one write and one `fdatasync`; returns the new size, the
-    /// segment and the frame's offset in it.
-    pub fn append(&mut self, batch: &SealedBatch) -> Result<(u64, PathBuf, u64)> {
-        if self.poisoned {
-            return Err(StoreError::Poisoned(self.tenant.clone()));
-        }
+    /// segment and the frame's offset in it. With [`Reserve::Keep`] the filesystem must
+    /// keep [`headroom`] free after it. On error nothing of the batch is in the log,
+    /// except [`StoreError::Indeterminate`].
+    pub fn append(&mut self, batch: &SealedBatch, reserve: Reserve) -> Result<(u64, PathBuf, u64)> {
+        self.heal()?;
         if batch.first_seq != self.size() || batch.commitments.is_empty() {
             return Err(StoreError::OutOfOrder {
                 tenant: self.tenant.clone(),
@@ -174,37 +201,144 @@ impl TenantLog {
         if self.active_batches > 0 && self.active_len + bytes.len() as u64 > self.segment_bytes {
             self.seal()?;
         }
-        self.poisoned = true;
-        self.preallocate(bytes.len() as u64)?;
-        self.write_synced(&bytes)?;
-        self.poisoned = false;
+        let room = match reserve {
+            Reserve::Keep => self.client_room()?,
+            Reserve::Use => u64::MAX,
+        };
+        self.preallocate(bytes.len() as u64, room)?;
+        if let Err(e) = self.write_synced(&bytes) {
+            return Err(self.undo(e));
+        }
         let offset = self.active_len;
         self.active_len += bytes.len() as u64;
         self.active_batches += 1;
-        push_all(&mut self.frontier, &mut self.tiles, &batch.commitments)?;
-        self.tiles.flush()?;
+        push_all(&mut self.frontier, &mut self.tiles, &batch.commitments);
+        // The batch is durable: tiles are derived, a failed write is retried by the next
+        // flush (and they are rebuilt on open), so it does not fail the append.
+        let _ = self.tiles.flush();
         Ok((self.size(), self.active_path.clone(), offset))
     }
 
-    /// Makes sure `need` bytes after the data are written space (zeros), synced.
-    fn preallocate(&mut self, need: u64) -> Result<()> {
+    /// Heals the log, writes pending tiles, and checks that a client batch of `need`
+    /// bytes would be taken: the readiness probe while the disk is full.
+    pub fn check_writable(&mut self, need: u64) -> Result<()> {
+        self.heal()?;
+        self.tiles.flush()?;
+        if self.client_room()? < need {
+            return Err(storage_full(&self.paths.log));
+        }
+        Ok(())
+    }
+
+    /// Bytes the active segment may grow by for client batches: the filesystem's free
+    /// space beyond the headroom (with a fault plan, its simulated disk).
+    fn client_room(&self) -> Result<u64> {
+        let limit = self.faults.as_ref().and_then(|f| f.space());
+        let (free, total) = match limit {
+            Some(limit) => (limit.saturating_sub(self.active_allocated), limit),
+            None => {
+                let st = rustix::fs::statvfs(&self.paths.log)
+                    .map_err(|e| StoreError::io(&self.paths.log)(e.into()))?;
+                (st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize)
+            }
+        };
+        // Written space ahead of the data is the log's already.
+        let ahead = self.active_allocated - self.active_len;
+        Ok((free + ahead).saturating_sub(headroom(total)))
+    }
+
+    /// Retries the undo of a failed write; appends are refused while it fails.
+    fn heal(&mut self) -> Result<()> {
+        if self.poisoned {
+            self.cut_back()
+                .map_err(|_| StoreError::Poisoned(self.tenant.clone()))?;
+            self.poisoned = false;
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed batch write or seal: the error to return.
+    fn undo(&mut self, e: StoreError) -> StoreError {
+        self.poisoned = true;
+        match self.cut_back() {
+            Ok(()) => {
+                self.poisoned = false;
+                e
+            }
+            Err(_) => StoreError::Indeterminate(self.tenant.clone()),
+        }
+    }
+
+    /// Cuts the active segment back to its last acknowledged batch, durably, and removes
+    /// a next segment a failed seal may have started.
+    fn cut_back(&mut self) -> Result<()> {
+        let next = self
+            .paths
+            .log
+            .join(segment::file_name(self.active_number + 1));
+        match std::fs::remove_file(&next) {
+            Ok(()) => sync_dir(&self.paths.log)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&next)(e)),
+        }
+        let path = &self.active_path;
+        self.active
+            .set_len(self.active_len)
+            .and_then(|()| self.active.sync_all())
+            .map_err(StoreError::io(path))?;
+        self.active_allocated = self.active_len;
+        Ok(())
+    }
+
+    /// Makes sure `need` bytes after the data are written space (zeros), synced, taking
+    /// at most `room` bytes after the data (and beyond `need`, at most a quarter of what is
+    /// left of it). Near a full disk the step ahead shrinks down to nothing beyond `need`;
+    /// a failure writes nothing of any batch and leaves the file as it was.
+    fn preallocate(&mut self, need: u64, room: u64) -> Result<()> {
+        if need > room {
+            return Err(storage_full(&self.active_path));
+        }
         let want = self.active_len + need;
         if want <= self.active_allocated {
             return Ok(());
         }
-        let path = &self.active_path;
-        // Not beyond the segment's size: it is sealed (and cut) there.
-        let target = (want + PREALLOCATE).min(self.segment_bytes).max(want);
-        let zeros = vec![0u8; 1 << 20];
-        let mut at = self.active_allocated;
-        while at < target {
-            let n = (target - at).min(zeros.len() as u64) as usize;
-            self.active
-                .write_all_at(&zeros[..n], at)
-                .map_err(StoreError::io(path))?;
-            at += n as u64;
+        // A quarter of the room at most: the index grows with the log and needs space too.
+        let mut step = PREALLOCATE.min((room - need) / 4);
+        loop {
+            // Not beyond the segment's size: it is sealed (and cut) there.
+            let target = (want + step).min(self.segment_bytes).max(want);
+            match self.extend(target) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.is_storage_full() && target > want => {
+                    step = if step > MIN_STEP { step / 2 } else { 0 };
+                }
+                Err(e) => return Err(e),
+            }
         }
-        self.active.sync_data().map_err(StoreError::io(path))?;
+    }
+
+    /// Writes zeros up to `target` and syncs; on failure cuts what it wrote.
+    fn extend(&mut self, target: u64) -> Result<()> {
+        let from = self.active_allocated;
+        let path = &self.active_path;
+        let zeros = vec![0u8; 1 << 20];
+        let write = || -> std::io::Result<()> {
+            if self.faults.as_ref().is_some_and(|f| f.on_extend(target)) {
+                return Err(std::io::ErrorKind::StorageFull.into());
+            }
+            let mut at = from;
+            while at < target {
+                let n = (target - at).min(zeros.len() as u64) as usize;
+                self.active.write_all_at(&zeros[..n], at)?;
+                at += n as u64;
+            }
+            self.active.sync_data()
+        };
+        if let Err(e) = write() {
+            // Gives the space back; zeros left behind would be free space anyway.
+            let _ = self.active.set_len(from);
+            return Err(StoreError::io(path)(e));
+        }
         self.active_allocated = target;
         Ok(())
     }
@@ -231,27 +365,30 @@ impl TenantLog {
     }
 
     /// Seals the active segment (tiles synced first, so sealed ranges need no rebuild) and
-    /// starts the next one.
+    /// starts the next one. A failure is undone: the segment stays active, unsealed.
     fn seal(&mut self) -> Result<()> {
         self.tiles.sync()?;
-        self.poisoned = true;
-        // A sealed segment ends with its seal: the preallocated zeros go first.
-        self.active
-            .set_len(self.active_len)
-            .map_err(StoreError::io(&self.active_path))?;
-        self.active_allocated = self.active_len;
-        self.write_synced(&frame(
-            &Seal::new(self.active_number, &self.frontier).encode(),
-        ))?;
         let header = Header {
             number: self.active_number + 1,
             first_seq: self.size(),
             tenant: self.tenant.clone(),
         };
-        (self.active, self.active_path, self.active_len) =
-            create_segment(&self.paths.log, &header)?;
+        let mut seal_and_start = || {
+            // A sealed segment ends with its seal: the preallocated zeros go first.
+            self.active
+                .set_len(self.active_len)
+                .map_err(StoreError::io(&self.active_path))?;
+            self.active_allocated = self.active_len;
+            self.write_synced(&frame(
+                &Seal::new(self.active_number, &self.frontier).encode(),
+            ))?;
+            create_segment(&self.paths.log, &header)
+        };
+        match seal_and_start() {
+            Ok(next) => (self.active, self.active_path, self.active_len) = next,
+            Err(e) => return Err(self.undo(e)),
+        }
         self.active_allocated = self.active_len;
-        self.poisoned = false;
         self.active_number = header.number;
         self.active_batches = 0;
         Ok(())
@@ -261,12 +398,7 @@ impl TenantLog {
     /// that retention can delete those blocks (only sealed segments are rewritten).
     /// Returns whether it sealed.
     pub fn seal_if_holding(&mut self, epochs: &std::collections::BTreeSet<u32>) -> Result<bool> {
-        if self.poisoned {
-            return Err(StoreError::Broken {
-                tenant: self.tenant.clone(),
-                reason: "an earlier write failed; reopen the log".into(),
-            });
-        }
+        self.heal()?;
         if self.active_batches == 0 {
             return Ok(false);
         }
@@ -336,8 +468,10 @@ fn restore_frontier(
         for seg in sealed {
             let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
             segment::scan(&seg.path, &buf, false, |b, _| {
-                push_all(&mut fr, tiles, &b.commitments)
+                push_all(&mut fr, tiles, &b.commitments);
+                Ok(())
             })?;
+            tiles.flush()?;
         }
         return Ok(fr);
     }
@@ -382,7 +516,8 @@ fn recover_active(
         buf = std::fs::read(&last.path).map_err(StoreError::io(&last.path))?;
     }
     let scanned = segment::scan(&last.path, &buf, true, |b, _| {
-        push_all(frontier, tiles, &b.commitments)
+        push_all(frontier, tiles, &b.commitments);
+        Ok(())
     })?;
     segment::check_header(&last.path, &scanned.header, last.number, expected, tenant)?;
     tiles.flush()?;
@@ -440,14 +575,10 @@ fn tiles_cover(tiles: &TileFiles, size: u64) -> bool {
     (0..8u8).all(|i| tiles.len(i * 8) >= size >> (i as u32 * 8))
 }
 
-fn push_all(frontier: &mut Frontier, tiles: &mut TileFiles, commitments: &[Hash]) -> Result<()> {
-    let mut failed = None;
+fn push_all(frontier: &mut Frontier, tiles: &mut TileFiles, commitments: &[Hash]) {
     for c in commitments {
         frontier.push(recall_ledger::leaf_hash(c), |level, index, hash| {
-            if failed.is_none() {
-                failed = tiles.record(level, index, hash).err();
-            }
+            tiles.record(level, index, hash);
         });
     }
-    failed.map_or(Ok(()), Err)
 }

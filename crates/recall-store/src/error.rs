@@ -41,10 +41,18 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
-    /// An earlier write or sync failed; the log refuses appends until it is reopened and
-    /// recovered, because the state of the failed batch on disk is unknown.
-    #[error("tenant {0}: an earlier write failed; reopen the store to recover")]
+    /// An earlier write or sync failed and its undo (cutting the file back) has not
+    /// succeeded yet; the log refuses appends until it does (retried on each append).
+    #[error(
+        "tenant {0}: an earlier write failed and could not be undone yet; nothing was appended"
+    )]
     Poisoned(String),
+    /// A write or sync of a batch failed and undoing it failed too: the batch may or may
+    /// not be in the log (recovery on the next open keeps it if its frame is complete).
+    #[error(
+        "tenant {0}: a write failed and could not be undone; the batch may or may not be in the log"
+    )]
+    Indeterminate(String),
     /// A batch does not continue the log.
     #[error("tenant {tenant}: batch starts at seq {got}, the log holds {expected} events")]
     OutOfOrder {
@@ -85,6 +93,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the error is a full disk or an exhausted quota: it passes once space
+    /// returns (ingest answers 507 with Retry-After).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if matches!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ))
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| Self::Io { path, source }

@@ -14,7 +14,7 @@ use recall_model::{Epoch, Event, Stamp, canonical_parts_into};
 
 use crate::error::{Result, StoreError};
 use crate::format::{SealedBatch, SealedBlock};
-use crate::store::{Location, Store};
+use crate::store::{Location, Reserve, Store};
 
 /// Plaintext bytes after which a body block is closed (bounded read cost per event).
 /// 32 KiB keeps a random read (one block per hit) near 30 µs at ~8% more bytes per event
@@ -290,10 +290,21 @@ impl Journal {
         })
     }
 
-    /// Appends a prepared batch; durable on return. Returns a receipt per event and where
-    /// the batch went.
+    /// Appends a prepared client batch; durable on return. Returns a receipt per event
+    /// and where the batch went.
     pub fn commit(&self, tenant: &str, batch: &SealedBatch) -> Result<Committed> {
-        let appended = self.store.append(tenant, batch)?;
+        self.commit_with(tenant, batch, Reserve::Keep)
+    }
+
+    /// [`Journal::commit`], saying whether the batch may use the store's reserve of space
+    /// (recall's own records).
+    pub fn commit_with(
+        &self,
+        tenant: &str,
+        batch: &SealedBatch,
+        reserve: Reserve,
+    ) -> Result<Committed> {
+        let appended = self.store.append_with(tenant, batch, reserve)?;
         let receipts = batch
             .commitments
             .iter()

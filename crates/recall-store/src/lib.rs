@@ -10,6 +10,9 @@
 //! and [`verify`].
 //!
 //! Invariants:
+//! - An append that failed is not in the log (undone before the error returns), unless
+//!   the error says the outcome is unknown; a client batch leaves a reserve of space for
+//!   recall's own records.
 //! - A batch is visible after recovery only if its whole frame was written and synced;
 //!   a torn tail of the last segment is cut back, damage anywhere else is an error naming
 //!   the file and offset — never skipped.
@@ -43,4 +46,4 @@ pub use journal::{
     BLOCK_BYTES, BlockRef, Committed, Journal, Receipt, TileSource, block_aad, block_seqs,
     split_block,
 };
-pub use store::{Appended, Location, ScanSummary, SealInfo, Store};
+pub use store::{Appended, Location, Reserve, ScanSummary, SealInfo, Store};

@@ -49,6 +49,18 @@ pub struct SealInfo {
     pub frontier: Vec<Hash>,
 }
 
+/// Whether an append must leave the store's reserve of space intact (the embedded
+/// engine's reserve is free space on the log's filesystem: docs/design/storage-format.md,
+/// "A full disk").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    /// A client's events: refused (storage full) unless the reserve stays free after them.
+    Keep,
+    /// recall's own records (the audit of reads and of governance acts): may use the
+    /// reserve, so that reads keep working for a while on a full disk.
+    Use,
+}
+
 /// A durable, append-only store of tenant logs.
 ///
 /// Contract: `append` returns only after the batch is on stable storage; batches are
@@ -68,8 +80,20 @@ pub trait Store: Send + Sync {
     /// between them, as it can between `size` and `root`).
     fn head(&self, tenant: &str) -> Result<(u64, Hash)>;
     /// Appends a batch that starts at the current size; durable on return. Returns the
-    /// new size and where the batch's frame starts.
-    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended>;
+    /// new size and where the batch's frame starts. On error nothing of the batch is in
+    /// the log, unless the error is [`crate::StoreError::Indeterminate`].
+    fn append_with(&self, tenant: &str, batch: &SealedBatch, reserve: Reserve) -> Result<Appended>;
+    /// [`Store::append_with`] a client batch ([`Reserve::Keep`]).
+    fn append(&self, tenant: &str, batch: &SealedBatch) -> Result<Appended> {
+        self.append_with(tenant, batch, Reserve::Keep)
+    }
+    /// Ok when a client batch of `bytes` would find space now (undoing what an earlier
+    /// failed append left, if it can); the error says why not. Readiness asks it while
+    /// appends fail.
+    fn check_writable(&self, tenant: &str, bytes: u64) -> Result<()> {
+        let _ = (tenant, bytes);
+        Ok(())
+    }
     /// Reads `len` raw bytes at a location inside the tenant's log (a body block, found
     /// through [`crate::format::block_spans`]). Callers authenticate what they read.
     fn read_at(&self, tenant: &str, at: &Location, len: u32) -> Result<Vec<u8>>;

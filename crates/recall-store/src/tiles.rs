@@ -4,10 +4,11 @@
 //!
 //! Tiles are derived from the log: on open, the part covering the active segment is cut
 //! back and recomputed, and the part covering sealed segments was synced when the segment
-//! was sealed.
+//! was sealed. Hashes wait in memory until written: a write that fails (a full disk) loses
+//! nothing, the next flush retries from the first byte not written.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,9 @@ const LEVELS: usize = 8;
 /// The tile hash files of one tenant log.
 pub struct TileFiles {
     dir: PathBuf,
-    writers: Vec<Option<BufWriter<File>>>,
+    writers: Vec<Option<File>>,
+    /// Bytes of each level not written yet.
+    pending: Vec<Vec<u8>>,
     /// Hashes in each file, as the writer sees them (including unflushed ones).
     lens: Vec<u64>,
 }
@@ -47,6 +50,7 @@ impl TileFiles {
         Ok(Self {
             dir: dir.to_path_buf(),
             writers: (0..LEVELS).map(|_| None).collect(),
+            pending: vec![Vec::new(); LEVELS],
             lens,
         })
     }
@@ -82,36 +86,46 @@ impl TileFiles {
     }
 
     /// Appends the hash of node `(level, index)`; only tile levels are kept. Nodes arrive
-    /// in index order per level, so `index` must equal the level's length.
-    pub fn record(&mut self, level: u8, index: u64, hash: &Hash) -> Result<()> {
+    /// in index order per level, so `index` must equal the level's length. Written by the
+    /// next [`TileFiles::flush`].
+    pub fn record(&mut self, level: u8, index: u64, hash: &Hash) {
         if !level.is_multiple_of(8) {
-            return Ok(());
+            return;
         }
         let i = level as usize / 8;
         debug_assert_eq!(index, self.lens[i], "tile level {level} out of order");
-        if self.writers[i].is_none() {
-            let p = level_path(&self.dir, level);
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&p)
-                .map_err(StoreError::io(&p))?;
-            self.writers[i] = Some(BufWriter::with_capacity(1 << 16, f));
-        }
-        if let Some(w) = self.writers[i].as_mut() {
-            w.write_all(hash)
-                .map_err(StoreError::io(level_path(&self.dir, level)))?;
-        }
+        self.pending[i].extend_from_slice(hash);
         self.lens[i] += 1;
-        Ok(())
     }
 
-    /// Writes buffered hashes to the files (no sync: tiles are rebuilt after a crash).
+    /// Writes pending hashes to the files (no sync: tiles are rebuilt after a crash). On
+    /// failure what was not written stays pending.
     pub fn flush(&mut self) -> Result<()> {
-        for (i, w) in self.writers.iter_mut().enumerate() {
-            if let Some(w) = w {
-                w.flush()
-                    .map_err(StoreError::io(level_path(&self.dir, (i * 8) as u8)))?;
+        for i in 0..LEVELS {
+            if self.pending[i].is_empty() {
+                continue;
+            }
+            let p = level_path(&self.dir, (i * 8) as u8);
+            if self.writers[i].is_none() {
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&p)
+                    .map_err(StoreError::io(&p))?;
+                self.writers[i] = Some(f);
+            }
+            if let Some(f) = self.writers[i].as_mut() {
+                let pending = &mut self.pending[i];
+                while !pending.is_empty() {
+                    match f.write(pending) {
+                        Ok(0) => {
+                            return Err(StoreError::io(p)(std::io::ErrorKind::WriteZero.into()));
+                        }
+                        Ok(n) => drop(pending.drain(..n)),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(StoreError::io(p)(e)),
+                    }
+                }
             }
         }
         Ok(())
@@ -122,8 +136,7 @@ impl TileFiles {
         self.flush()?;
         for (i, w) in self.writers.iter().enumerate() {
             if let Some(w) = w {
-                w.get_ref()
-                    .sync_data()
+                w.sync_data()
                     .map_err(StoreError::io(level_path(&self.dir, (i * 8) as u8)))?;
             }
         }

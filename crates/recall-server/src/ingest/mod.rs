@@ -8,12 +8,17 @@
 //!   receipt is the original one (the index, plus the ids committed but not yet indexed).
 //! - Admission is bounded by queued events: beyond capacity a submission is refused at
 //!   once (the caller answers 503 with Retry-After), never dropped silently.
+//! - A failed submission recorded nothing, unless its error is indeterminate
+//!   ([`StorageError::is_indeterminate`]). While a tenant's client appends fail, its
+//!   client submissions are refused without touching the disk and the pipeline is not
+//!   writable (`/readyz`); a probe once a second finds out when space returns. recall's
+//!   own records may use the store's reserve of space, so reads keep working.
 
 mod body;
 mod indexer;
 mod writer;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,6 +26,7 @@ use std::time::Duration;
 use recall_ledger::Hash;
 use recall_model::Event;
 use recall_query::Db;
+use recall_store::Reserve;
 use tokio::sync::oneshot;
 
 pub use body::{BodyError, parse_body};
@@ -58,7 +64,8 @@ pub enum IngestError {
         /// The event's position in the request.
         index: usize,
     },
-    /// The log or the index failed; nothing of the submission was acknowledged.
+    /// The log or the index failed; nothing of the submission was appended, unless the
+    /// failure [`StorageError::is_indeterminate`].
     #[error("storage failure: {0}")]
     Storage(Failure),
 }
@@ -75,6 +82,22 @@ pub enum StorageError {
     /// The index (client-id lookups).
     #[error(transparent)]
     Query(#[from] recall_query::QueryError),
+}
+
+impl StorageError {
+    /// A full disk (or quota): it passes once space returns.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_storage_full())
+    }
+
+    /// The submission's events may or may not be in the log (a failed write could not be
+    /// undone): sending them again with their ids is safe, the log keeps them once.
+    pub fn is_indeterminate(&self) -> bool {
+        matches!(
+            self,
+            Self::Store(recall_store::StoreError::Indeterminate(_))
+        )
+    }
 }
 
 /// Wraps a layer's error as a shared [`Failure`].
@@ -108,6 +131,8 @@ struct Job {
     /// The credential appending the events (written into each: canonical-event.md).
     by: Arc<str>,
     events: Vec<Event>,
+    /// Client events keep the store's reserve of space; recall's own records may use it.
+    reserve: Reserve,
     reply: oneshot::Sender<Result<Vec<Receipt>, IngestError>>,
 }
 
@@ -117,6 +142,8 @@ pub struct Ingestor {
     queued: Arc<AtomicUsize>,
     capacity: usize,
     progress: Arc<Progress>,
+    /// False while some tenant's client appends fail (the writer's probe resets it).
+    writable: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -133,9 +160,16 @@ impl Ingestor {
                 .name("recall-indexer".into())
                 .spawn(move || indexer::run(&db, &progress, index_rx))?
         };
+        let writable = Arc::new(AtomicBool::new(true));
         let writer = {
-            let w =
-                writer::Writer::new(db, progress.clone(), index_tx, queued.clone(), cfg.clone());
+            let w = writer::Writer::new(
+                db,
+                progress.clone(),
+                index_tx,
+                queued.clone(),
+                writable.clone(),
+                cfg.clone(),
+            );
             std::thread::Builder::new()
                 .name("recall-writer".into())
                 .spawn(move || w.run(rx))?
@@ -145,18 +179,40 @@ impl Ingestor {
             queued,
             capacity: cfg.queue_events,
             progress,
+            writable,
             threads: Mutex::new(vec![writer, indexer]),
         })
     }
 
-    /// Appends `events` to the tenant's log, appended by the credential `by` (the caller's
-    /// subject, or [`recall_model::APPENDED_BY_SERVER`] for recall's own records);
-    /// resolves once they are durable.
+    /// Appends a client's `events` to the tenant's log, appended by the caller's credential
+    /// `by` (its subject); resolves once they are durable.
     pub async fn submit(
         &self,
         tenant: &str,
         by: &str,
         events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, IngestError> {
+        self.submit_as(tenant, by, events, Reserve::Keep).await
+    }
+
+    /// Appends recall's own record (the audit of a read, a governance act), appended by
+    /// [`recall_model::APPENDED_BY_SERVER`], which may use the store's reserve of space;
+    /// resolves once it is durable.
+    pub async fn submit_record(
+        &self,
+        tenant: &str,
+        events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, IngestError> {
+        let by = recall_model::APPENDED_BY_SERVER;
+        self.submit_as(tenant, by, events, Reserve::Use).await
+    }
+
+    async fn submit_as(
+        &self,
+        tenant: &str,
+        by: &str,
+        events: Vec<Event>,
+        reserve: Reserve,
     ) -> Result<Vec<Receipt>, IngestError> {
         let n = events.len();
         let before = self.queued.fetch_add(n, Ordering::AcqRel);
@@ -172,6 +228,7 @@ impl Ingestor {
             tenant: tenant.to_string(),
             by: Arc::from(by),
             events,
+            reserve,
             reply,
         };
         let sent = match &*self.tx.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -188,6 +245,13 @@ impl Ingestor {
     /// Index progress, for readers that must see every acknowledged event.
     pub fn progress(&self) -> &Arc<Progress> {
         &self.progress
+    }
+
+    /// Whether the store takes writes: false while a tenant's client appends fail or the
+    /// index cannot be written (a full disk, most likely). Ingest goes on while only the
+    /// index fails: the log is the truth, and the index catches up once it recovers.
+    pub fn writable(&self) -> bool {
+        self.writable.load(Ordering::Acquire) && !self.progress.failing()
     }
 
     /// Events waiting in the queue.

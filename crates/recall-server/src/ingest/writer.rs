@@ -1,8 +1,13 @@
 //! The writer thread: takes every job waiting (group commit), deduplicates client ids,
 //! prepares batches in parallel and commits them in order.
+//!
+//! A tenant whose commit failed is blocked: its client jobs are refused with that failure
+//! without touching the disk, and the pipeline reports itself not writable, until a probe
+//! (once per checkpoint interval) finds that a client batch would fit again. recall's own
+//! records are still tried, first in each group, on the store's reserve of space.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
@@ -11,7 +16,7 @@ use rayon::prelude::*;
 use recall_ledger::Hash;
 use recall_model::Event;
 use recall_query::Db;
-use recall_store::SealedBatch;
+use recall_store::{Reserve, SealedBatch};
 
 use super::indexer::{IndexJob, Progress};
 use super::{Failure, IngestConfig, IngestError, Job, Receipt, failure};
@@ -21,14 +26,17 @@ use super::{Failure, IngestConfig, IngestError, Job, Receipt, failure};
 const CHUNK_EVENTS: usize = 2048;
 /// Fresh events in a group from which preparation is spread over rayon's threads.
 const PARALLEL_EVENTS: u64 = 256;
+/// Space a blocked tenant's log must find ahead (beyond the reserve) to take client
+/// batches again: a few typical batches.
+const PROBE_BYTES: u64 = 256 << 10;
 
 /// Where an event's receipt comes from.
 #[derive(Clone, Copy)]
 enum Slot {
     /// The `i`th fresh event of this group.
     New(usize),
-    /// Already in the log at this seq.
-    Old(u64),
+    /// Already in the log at this seq, with this leaf hash.
+    Old(u64, Hash),
 }
 
 /// Ids committed but perhaps not yet indexed, per tenant, oldest first.
@@ -43,6 +51,9 @@ pub(super) struct Writer {
     progress: Arc<Progress>,
     index_tx: Option<mpsc::SyncSender<IndexJob>>,
     queued: Arc<AtomicUsize>,
+    writable: Arc<AtomicBool>,
+    /// Tenants whose last commit failed, with the failure their client jobs get.
+    blocked: HashMap<String, Failure>,
     cfg: IngestConfig,
     opened: HashSet<String>,
     recent: HashMap<String, RecentIds>,
@@ -56,6 +67,7 @@ impl Writer {
         progress: Arc<Progress>,
         index_tx: mpsc::SyncSender<IndexJob>,
         queued: Arc<AtomicUsize>,
+        writable: Arc<AtomicBool>,
         cfg: IngestConfig,
     ) -> Self {
         // Logs that grew while no server ran (an import, say) get a checkpoint soon.
@@ -71,6 +83,8 @@ impl Writer {
             progress,
             index_tx: Some(index_tx),
             queued,
+            writable,
+            blocked: HashMap::new(),
             cfg,
             opened: HashSet::new(),
             recent: HashMap::new(),
@@ -91,6 +105,7 @@ impl Writer {
             }
             if self.last_checkpoint.elapsed() >= self.cfg.checkpoint_interval {
                 self.sign_checkpoints();
+                self.probe();
             }
         }
         self.sign_checkpoints();
@@ -132,7 +147,20 @@ impl Writer {
     }
 
     /// Appends one tenant's jobs and answers each of them.
-    fn write_tenant(&mut self, tenant: &str, jobs: Vec<Job>) {
+    fn write_tenant(&mut self, tenant: &str, mut jobs: Vec<Job>) {
+        if let Some(failure) = self.blocked.get(tenant) {
+            let (refused, own): (Vec<Job>, Vec<Job>) =
+                jobs.into_iter().partition(|j| j.reserve == Reserve::Keep);
+            for job in refused {
+                let _ = job.reply.send(Err(IngestError::Storage(failure.clone())));
+            }
+            jobs = own;
+            if jobs.is_empty() {
+                return;
+            }
+        }
+        // recall's own records first: a failed client batch fails every later one.
+        jobs.sort_by_key(|j| j.reserve == Reserve::Keep);
         if let Err(e) = self.open_tenant(tenant) {
             return fail_all(jobs, &e);
         }
@@ -148,6 +176,7 @@ impl Writer {
         let mut replies = Vec::with_capacity(jobs.len());
         let mut plans = Vec::with_capacity(jobs.len());
         let mut fresh: Vec<(Arc<str>, Vec<Event>)> = Vec::with_capacity(jobs.len());
+        let mut reserves = Vec::with_capacity(jobs.len());
         let mut seen: HashMap<String, Slot> = HashMap::new();
         let mut next_new = 0;
         for job in jobs {
@@ -164,6 +193,7 @@ impl Writer {
                     replies.push(job.reply);
                     plans.push(plan);
                     fresh.push((job.by, mine));
+                    reserves.push(job.reserve);
                 }
                 // All or nothing: a request with a conflicting id appends none of its events.
                 Err(e) => {
@@ -171,10 +201,9 @@ impl Writer {
                 }
             }
         }
-        let committed = self.commit_jobs(tenant, size, fresh);
+        let committed = self.commit_jobs(tenant, size, fresh, &reserves);
         for ((reply, plan), outcome) in replies.into_iter().zip(plans).zip(committed.per_job) {
-            let result =
-                outcome.and_then(|()| self.receipts(tenant, size, &plan, &committed.leaves));
+            let result = outcome.map(|()| receipts(tenant, size, &plan, &committed.leaves));
             let _ = reply.send(result);
         }
     }
@@ -206,7 +235,7 @@ impl Writer {
             let earlier = match mine.get(id) {
                 Some(&k) => Some((plan[k], &events[k])),
                 None => self
-                    .find_id(tenant, id, seen, indexed)
+                    .find_id(tenant, id, seen, indexed)?
                     .map(|slot| (slot, event)),
             };
             match earlier {
@@ -214,7 +243,7 @@ impl Writer {
                     let original = match (slot, mine.contains_key(id)) {
                         (_, true) => Some(same_request.clone()),
                         (Slot::New(i), false) => fresh.iter().flat_map(|(_, e)| e).nth(i).cloned(),
-                        (Slot::Old(seq), false) => self.stored_event(tenant, seq)?,
+                        (Slot::Old(seq, _), false) => self.stored_event(tenant, seq)?,
                     };
                     if original.is_some_and(|o| !same_content(&o, event)) {
                         return Err(IngestError::Conflict { index });
@@ -255,20 +284,28 @@ impl Writer {
     }
 
     /// Where a client id already is: this group, committed-not-indexed, or the index.
+    /// The leaf hash of an event in the log is read now, before anything is committed, so
+    /// that a job is never answered failed after its fresh events were appended.
     fn find_id(
         &self,
         tenant: &str,
         id: &str,
         seen: &HashMap<String, Slot>,
         indexed: &HashMap<String, u64>,
-    ) -> Option<Slot> {
+    ) -> Result<Option<Slot>, IngestError> {
         if let Some(slot) = seen.get(id) {
-            return Some(*slot);
+            return Ok(Some(*slot));
         }
         let recent = self.recent.get(tenant).and_then(|r| r.by_id.get(id));
-        recent
-            .or_else(|| indexed.get(id))
-            .map(|seq| Slot::Old(*seq))
+        let Some(&seq) = recent.or_else(|| indexed.get(id)) else {
+            return Ok(None);
+        };
+        let leaf = self
+            .db
+            .journal()
+            .leaf(tenant, seq)
+            .map_err(|e| IngestError::Storage(failure(e)))?;
+        Ok(Some(Slot::Old(seq, leaf)))
     }
 
     /// The jobs' client ids that the index already holds (`Db::lookup_ids`: an id never
@@ -307,9 +344,10 @@ impl Writer {
         tenant: &str,
         size: u64,
         fresh: Vec<(Arc<str>, Vec<Event>)>,
+        reserves: &[Reserve],
     ) -> Committed {
         let received = Timestamp::now();
-        let chunks = chunk_jobs(fresh);
+        let chunks = chunk_jobs(fresh, reserves);
         let mut first = size;
         let starts: Vec<u64> = chunks
             .iter()
@@ -352,7 +390,17 @@ impl Writer {
                 (Some(e), _) => Err(e.clone()),
                 (None, Err(e)) => Err(e),
                 (None, Ok(batch)) if batch.commitments.is_empty() => Ok(()),
-                (None, Ok(batch)) => self.commit_one(tenant, batch, chunk.events, &mut out.leaves),
+                (None, Ok(batch)) => {
+                    let reserve = chunk.reserve;
+                    let done =
+                        self.commit_one(tenant, batch, chunk.events, reserve, &mut out.leaves);
+                    match &done {
+                        Err(e) => self.block(tenant, e.clone()),
+                        Ok(()) if reserve == Reserve::Keep => self.unblock(tenant),
+                        Ok(()) => {}
+                    }
+                    done
+                }
             };
             if let Err(e) = &outcome {
                 failed.get_or_insert_with(|| e.clone());
@@ -370,10 +418,15 @@ impl Writer {
         tenant: &str,
         batch: SealedBatch,
         events: Vec<Event>,
+        reserve: Reserve,
         leaves: &mut Vec<Hash>,
     ) -> Result<(), Failure> {
         let started = Instant::now();
-        let committed = self.db.journal().commit(tenant, &batch).map_err(failure)?;
+        let committed = self
+            .db
+            .journal()
+            .commit_with(tenant, &batch, reserve)
+            .map_err(failure)?;
         metrics::histogram!("recall_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::counter!("recall_ingest_events_total").increment(events.len() as u64);
         leaves.extend(committed.receipts.iter().map(|r| r.leaf_hash));
@@ -398,37 +451,33 @@ impl Writer {
         Ok(())
     }
 
-    fn receipts(
-        &self,
-        tenant: &str,
-        size: u64,
-        plan: &[Slot],
-        leaves: &[Hash],
-    ) -> Result<Vec<Receipt>, IngestError> {
-        let journal = self.db.journal();
-        plan.iter()
-            .map(|slot| {
-                let (seq, leaf_hash, replayed) = match *slot {
-                    Slot::New(i) => (size + i as u64, leaves[i], false),
-                    Slot::Old(seq) => (
-                        seq,
-                        journal
-                            .leaf(tenant, seq)
-                            .map_err(|e| IngestError::Storage(failure(e)))?,
-                        true,
-                    ),
-                };
-                if replayed {
-                    metrics::counter!("recall_ingest_replayed_total").increment(1);
-                }
-                Ok(Receipt {
-                    tenant: tenant.to_string(),
-                    seq,
-                    leaf_hash,
-                    replayed,
-                })
-            })
-            .collect()
+    /// Blocks the tenant's client jobs after a failed commit (a full disk, most likely).
+    fn block(&mut self, tenant: &str, failure: Failure) {
+        tracing::error!(error = %failure, "a commit failed; refusing client events until the log is writable");
+        self.blocked.insert(tenant.to_string(), failure);
+        self.writable.store(false, Ordering::Release);
+    }
+
+    fn unblock(&mut self, tenant: &str) {
+        if self.blocked.remove(tenant).is_some() {
+            self.writable
+                .store(self.blocked.is_empty(), Ordering::Release);
+        }
+    }
+
+    /// Unblocks every tenant whose log would take a client batch again.
+    fn probe(&mut self) {
+        if self.blocked.is_empty() {
+            return;
+        }
+        let store = self.db.journal().store().clone();
+        self.blocked
+            .retain(|tenant, _| store.check_writable(tenant, PROBE_BYTES).is_err());
+        if self.blocked.is_empty() {
+            tracing::info!("the log is writable again");
+        }
+        self.writable
+            .store(self.blocked.is_empty(), Ordering::Release);
     }
 
     /// Signs a checkpoint of every log that grew since its last one.
@@ -443,6 +492,26 @@ impl Writer {
     }
 }
 
+fn receipts(tenant: &str, size: u64, plan: &[Slot], leaves: &[Hash]) -> Vec<Receipt> {
+    plan.iter()
+        .map(|slot| {
+            let (seq, leaf_hash, replayed) = match *slot {
+                Slot::New(i) => (size + i as u64, leaves[i], false),
+                Slot::Old(seq, leaf) => (seq, leaf, true),
+            };
+            if replayed {
+                metrics::counter!("recall_ingest_replayed_total").increment(1);
+            }
+            Receipt {
+                tenant: tenant.to_string(),
+                seq,
+                leaf_hash,
+                replayed,
+            }
+        })
+        .collect()
+}
+
 /// The outcome of a group for one tenant: per job, in order, and the leaf hashes of the
 /// fresh events that were committed.
 #[derive(Default)]
@@ -451,20 +520,21 @@ struct Committed {
     leaves: Vec<Hash>,
 }
 
-/// Consecutive whole jobs, about `CHUNK_EVENTS` events each, with the credential that
-/// appends each event.
+/// Consecutive whole jobs of one kind, about `CHUNK_EVENTS` events each, with the
+/// credential that appends each event.
 struct Chunk {
     events: Vec<Event>,
     by: Vec<Arc<str>>,
     jobs: usize,
+    reserve: Reserve,
 }
 
-fn chunk_jobs(fresh: Vec<(Arc<str>, Vec<Event>)>) -> Vec<Chunk> {
+fn chunk_jobs(fresh: Vec<(Arc<str>, Vec<Event>)>, reserves: &[Reserve]) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
-    for (by, events) in fresh {
+    for ((by, events), &reserve) in fresh.into_iter().zip(reserves) {
         let n = events.len();
         match out.last_mut() {
-            Some(c) if c.events.len() + n <= CHUNK_EVENTS => {
+            Some(c) if c.reserve == reserve && c.events.len() + n <= CHUNK_EVENTS => {
                 c.events.extend(events);
                 c.by.extend(std::iter::repeat_n(by, n));
                 c.jobs += 1;
@@ -473,6 +543,7 @@ fn chunk_jobs(fresh: Vec<(Arc<str>, Vec<Event>)>) -> Vec<Chunk> {
                 events,
                 by: vec![by; n],
                 jobs: 1,
+                reserve,
             }),
         }
     }

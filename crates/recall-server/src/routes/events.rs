@@ -146,8 +146,31 @@ pub fn ingest_problem(e: IngestError) -> Problem {
             )
             .field("id")
             .index(index),
-        IngestError::Storage(e) => internal(e),
+        IngestError::Storage(e) => storage_problem(&e),
     }
+}
+
+/// Seconds a client is asked to wait after a refusal for lack of space (the writer probes
+/// for space once a second).
+const FULL_RETRY_SECS: u64 = 5;
+
+/// A storage failure under ingest: a full disk is 507 and nothing was recorded; an
+/// indeterminate outcome is 503 and says that sending the events again by id is safe;
+/// anything else 500, nothing recorded.
+fn storage_problem(e: &crate::ingest::StorageError) -> Problem {
+    if e.is_storage_full() {
+        tracing::warn!(error = %e, "ingest refused: storage full");
+        return Problem::insufficient_storage(FULL_RETRY_SECS).detail(
+            "the server is out of disk space; nothing of this request was recorded; retry later",
+        );
+    }
+    if e.is_indeterminate() {
+        tracing::error!(error = %e, "ingest outcome unknown");
+        return Problem::unavailable(FULL_RETRY_SECS).detail(
+            "the outcome is unknown: the events may or may not have been recorded; sending them again with the same ids is safe (an id already recorded is answered as replayed)",
+        );
+    }
+    internal(e).detail("nothing of this request was recorded")
 }
 
 /// Searches the caller's tenant.
