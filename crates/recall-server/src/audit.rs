@@ -88,6 +88,9 @@ pub async fn refused(
 
 /// Whether the tenant's log holds an event about `patient` (an exact, index-driven look).
 async fn in_log(state: &AppState, tenant: &str, patient: &str) -> bool {
+    // Events acknowledged a moment ago count too (the index catches up asynchronously);
+    // if it cannot catch up in time, what is indexed decides.
+    let _ = state.await_indexed(tenant).await;
     let (db, tenant, patient) = (state.db.clone(), tenant.to_string(), patient.to_string());
     blocking(move || {
         let query = recall_query::Query {
