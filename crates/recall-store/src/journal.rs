@@ -310,6 +310,9 @@ impl Journal {
         )?;
         let mut out = Vec::new();
         crate::codec::decompress_into(&compressed, &mut out, MAX_BLOCK_PLAIN)?;
+        // Readers keep blocks (the read cache): a frame that declared no size reserved
+        // the limit, which the block must not hold on to.
+        out.shrink_to_fit();
         Ok(Some(out))
     }
 
