@@ -363,7 +363,7 @@ impl Journal {
 
     /// The latest persisted checkpoint note of a tenant.
     pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>> {
-        Ok(self.store.checkpoints(tenant)?.pop())
+        self.store.latest_checkpoint(tenant)
     }
 
     /// Signs, persists and returns a checkpoint of the tenant's current tree, unless the
