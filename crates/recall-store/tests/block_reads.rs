@@ -5,7 +5,11 @@ mod common;
 
 use common::event;
 use jiff::Timestamp;
-use recall_store::{BlockRef, EmbeddedOptions, Journal, split_block};
+use std::sync::Arc;
+
+use recall_crypto::{Kek, Keystore};
+use recall_ledger::Signer;
+use recall_store::{BlockRef, EmbeddedOptions, EmbeddedStore, Journal, split_block};
 
 fn journal(dir: &std::path::Path) -> Journal {
     common::journal(dir, EmbeddedOptions::default())
@@ -95,7 +99,12 @@ fn the_latest_checkpoint_is_the_last_persisted_also_after_reopening() {
         }
         assert_eq!(journal.store().checkpoints("t").unwrap(), notes);
     }
-    let journal = journal(tmp.path());
+    // Reopened over the same keystore and logs.
+    let keystore = Keystore::open(&tmp.path().join("ks.db"), Kek::from_bytes([7; 32])).unwrap();
+    let store =
+        EmbeddedStore::open(&tmp.path().join("tenants"), EmbeddedOptions::default()).unwrap();
+    let signer = Signer::new("test", &[1; 32]).unwrap();
+    let journal = Journal::new(Arc::new(store), Arc::new(keystore), signer, vec![], "test");
     journal.open_tenant("t").unwrap();
     assert_eq!(
         journal.latest_checkpoint("t").unwrap().as_ref(),
