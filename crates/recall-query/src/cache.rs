@@ -25,6 +25,8 @@ pub type BlockKey = (u32, u64, u16);
 #[derive(Debug)]
 pub struct Block {
     plain: Bytes,
+    /// Bytes the plaintext's allocation holds (its capacity, which `Bytes` keeps).
+    held: usize,
     spans: Vec<(usize, usize)>,
     /// `Some(None)`: the fast view does not take the event (escapes); parse it whole.
     views: Box<[OnceLock<Option<Slots>>]>,
@@ -40,6 +42,7 @@ impl Block {
             .collect();
         let views = spans.iter().map(|_| OnceLock::new()).collect();
         Some(Block {
+            held: plain.capacity(),
             plain: Bytes::from(plain),
             spans,
             views,
@@ -68,10 +71,20 @@ impl Block {
             .map(|s| s.view(bytes))
     }
 
+    /// Bytes this block keeps allocated while cached: its plaintext's whole allocation
+    /// (not the bytes in use), spans, views, and the block and cache entry themselves.
     fn cost(&self) -> usize {
-        self.plain.len() + self.spans.len() * (16 + size_of::<OnceLock<Option<Slots>>>()) + 64
+        self.held
+            + self.spans.capacity() * size_of::<(usize, usize)>()
+            + self.views.len() * size_of::<OnceLock<Option<Slots>>>()
+            + size_of::<Block>()
+            + ENTRY_COST
     }
 }
+
+/// What a cached block costs beside its own allocations: the `Arc`'s counts, the shared
+/// header `Bytes` adds to a vector, its map and LRU entries (rounded up).
+const ENTRY_COST: usize = 128;
 
 /// A byte range of an event's canonical bytes (within the block's 32 KiB).
 #[derive(Debug, Clone, Copy)]
@@ -346,6 +359,37 @@ mod tests {
         runs.put(3, 10, run(3));
         assert!(runs.guess(1, 150).is_none(), "full: forgotten");
         assert_eq!(runs.guess(3, 11).map(|(s, _)| s), Some(10));
+    }
+
+    /// One small event in an allocation of `capacity` bytes, as a decompressor that
+    /// reserved more than it wrote hands it over.
+    fn roomy_block(capacity: usize) -> Arc<Block> {
+        let mut plain = Vec::with_capacity(capacity);
+        plain.extend_from_slice(&100u32.to_le_bytes());
+        plain.extend(std::iter::repeat_n(b'x', 100));
+        Arc::new(Block::new(plain).unwrap())
+    }
+
+    #[test]
+    fn a_block_costs_its_whole_allocation_not_the_bytes_in_use() {
+        let block = roomy_block(160 << 10);
+        assert_eq!(block.event(0).unwrap().len(), 100);
+        assert!(block.cost() >= 160 << 10, "cost {}", block.cost());
+    }
+
+    #[test]
+    fn the_budget_bounds_the_memory_blocks_hold() {
+        let cache = BlockCache::new(1 << 20);
+        for i in 0..100 {
+            cache.put((0, i, 0), roomy_block(160 << 10));
+        }
+        let kept = (0..100)
+            .filter(|&i| cache.get(&(0, i, 0)).is_some())
+            .count();
+        assert!(
+            (1..=6).contains(&kept),
+            "{kept} blocks of 160 KiB kept in 1 MiB"
+        );
     }
 
     #[test]

@@ -57,6 +57,22 @@ pub fn install_metrics() -> PrometheusHandle {
         .clone()
 }
 
+/// How often histogram samples are drained into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Drains histogram samples into their buckets every [`UPKEEP_EVERY`] on the current
+/// tokio runtime. The recorder keeps every sample until a drain, which only a scrape of
+/// `/metrics` would otherwise do: a server nobody scrapes grew by ~25 bytes a request.
+pub fn spawn_upkeep(handle: PrometheusHandle) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

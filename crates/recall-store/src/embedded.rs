@@ -305,6 +305,13 @@ impl Store for EmbeddedStore {
             let paths = Paths::new(&self.tenant_dir(tenant));
             return crate::checkpoints::read_all(&paths.checkpoints).map(|(n, _)| n);
         }
-        self.with_log(tenant, |l| Ok(l.notes().to_vec()))
+        self.with_log(tenant, |l| l.notes())
+    }
+
+    fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>> {
+        if self.opts.read_only {
+            return self.checkpoints(tenant).map(|mut n| n.pop());
+        }
+        self.with_log(tenant, |l| Ok(l.latest_note().map(str::to_string)))
     }
 }

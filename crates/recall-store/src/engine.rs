@@ -70,7 +70,9 @@ pub struct TenantLog {
     frontier: Frontier,
     tiles: TileFiles,
     checkpoints: CheckpointLog,
-    notes: Vec<String>,
+    /// The latest signed checkpoint. Only it: one is signed every second of writes, so
+    /// every note kept here grew memory by ~26 MB a day (the rest stay in the file).
+    latest: Option<String>,
     /// A failed write could not be undone yet: appends are refused until it is.
     poisoned: bool,
     segment_bytes: u64,
@@ -149,7 +151,7 @@ impl TenantLog {
         let expected = frontier.size();
         tiles.truncate_to(expected)?;
         let active = recover_active(&paths, tenant, last, expected, &mut frontier, &mut tiles)?;
-        let (checkpoints, notes) = CheckpointLog::open(&paths.checkpoints)?;
+        let (checkpoints, mut notes) = CheckpointLog::open(&paths.checkpoints)?;
         Ok(Self {
             tenant: tenant.to_string(),
             paths,
@@ -162,7 +164,7 @@ impl TenantLog {
             frontier,
             tiles,
             checkpoints,
-            notes,
+            latest: notes.pop(),
             poisoned: false,
             segment_bytes,
             faults,
@@ -179,9 +181,14 @@ impl TenantLog {
         self.frontier.root()
     }
 
-    /// The signed checkpoints, oldest first.
-    pub fn notes(&self) -> &[String] {
-        &self.notes
+    /// The latest signed checkpoint.
+    pub fn latest_note(&self) -> Option<&str> {
+        self.latest.as_deref()
+    }
+
+    /// Every signed checkpoint, oldest first, read from its file.
+    pub fn notes(&self) -> Result<Vec<String>> {
+        crate::checkpoints::read_all(&self.paths.checkpoints).map(|(n, _)| n)
     }
 
     /// Appends a batch durably: one write and one `fdatasync`; returns the new size, the
@@ -420,7 +427,7 @@ impl TenantLog {
     /// Persists a signed checkpoint (synced before it may be published).
     pub fn append_checkpoint(&mut self, note: &str) -> Result<()> {
         self.checkpoints.append(note)?;
-        self.notes.push(note.to_string());
+        self.latest = Some(note.to_string());
         Ok(())
     }
 }

@@ -334,6 +334,9 @@ impl Journal {
         )?;
         let mut out = Vec::new();
         crate::codec::decompress_into(&compressed, &mut out, MAX_BLOCK_PLAIN)?;
+        // Readers keep blocks (the read cache): a frame that declared no size reserved
+        // the limit, which the block must not hold on to.
+        out.shrink_to_fit();
         Ok(Some(out))
     }
 
@@ -388,7 +391,7 @@ impl Journal {
 
     /// The latest persisted checkpoint note of a tenant.
     pub fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>> {
-        Ok(self.store.checkpoints(tenant)?.pop())
+        self.store.latest_checkpoint(tenant)
     }
 
     /// Signs, persists and returns a checkpoint of the tenant's current tree, unless the

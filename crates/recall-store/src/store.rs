@@ -135,4 +135,7 @@ pub trait Store: Send + Sync {
     fn shred_blocks(&self, tenant: &str, epochs: &std::collections::BTreeSet<u32>) -> Result<u64>;
     /// Every persisted checkpoint note of the tenant, oldest first.
     fn checkpoints(&self, tenant: &str) -> Result<Vec<String>>;
+    /// The latest persisted checkpoint note of the tenant (signing and serving
+    /// checkpoints ask for it every second; [`Store::checkpoints`] reads them all).
+    fn latest_checkpoint(&self, tenant: &str) -> Result<Option<String>>;
 }

@@ -70,7 +70,7 @@ pub fn serve(
         .enable_all()
         .thread_name("recall-http")
         .build()?;
-    let state = recall_server::state(db, auth, cfg.clone(), Some(metrics))?;
+    let state = recall_server::state(db, auth, cfg.clone(), Some(metrics.clone()))?;
     let app = recall_server::app(state.clone());
     let marker = runtime
         .block_on(recall_server::governance::start_recording(&state))
@@ -79,6 +79,7 @@ pub fn serve(
         let _in_runtime = runtime.enter();
         recall_server::governance::spawn_periodic(state.clone());
         recall_server::governance::spawn_outbox_drain(state.clone());
+        recall_server::telemetry::spawn_upkeep(metrics);
     }
     let served = runtime.block_on(recall_server::listen::serve(
         app,
