@@ -7,50 +7,14 @@
 
 mod common;
 
+use recall_testkit::Tmpfs;
 use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use recall_query::Db;
 
 const T: &str = "north";
-
-/// A tmpfs mounted for the test, unmounted when dropped (also on failure).
-struct Tmpfs {
-    dir: std::path::PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("mnt");
-        std::fs::create_dir(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output();
-        if !out.as_ref().is_ok_and(|o| o.status.success()) {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "mounting a tmpfs (root) is required under CI: {out:?}"
-            );
-            eprintln!("skipping: cannot mount a tmpfs (not root?): {out:?}");
-            return None;
-        }
-        Some(Tmpfs {
-            dir,
-            _parent: parent,
-        })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-    }
-}
 
 /// Commits a batch to the log and indexes it, as the server's writer and indexer do.
 fn commit_and_index(
@@ -75,12 +39,12 @@ fn a_poisoned_index_recovers_once_space_returns() {
     let log = tempfile::tempdir().unwrap();
     let journal = common::journal_in(log.path());
     journal.open_tenant(T).unwrap();
-    let db = Db::open(journal.clone(), &fs.dir.join("index")).unwrap();
+    let db = Db::open(journal.clone(), &fs.path().join("index")).unwrap();
     let events = common::generated(6000, 3);
     let mut chunks = events.chunks(200);
     commit_and_index(&db, chunks.next().unwrap()).unwrap();
     // Fill the disk.
-    let filler = fs.dir.join("filler");
+    let filler = fs.path().join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();
     while f.write_all(&[0x5a; 64 << 10]).is_ok() {}
     drop(f);

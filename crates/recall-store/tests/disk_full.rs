@@ -7,8 +7,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use recall_testkit::Tmpfs;
+use std::path::Path;
 use std::sync::Arc;
 
 use recall_ledger::{Hash, leaf_hash, root_of_leaves};
@@ -131,48 +131,12 @@ fn a_refused_client_batch_leaves_headroom_for_own_records() {
     assert_eq!(store.root(T).unwrap(), expected_root(acked + own));
 }
 
-/// A tmpfs of `size` mounted for a test, unmounted when dropped (also on failure).
-struct Tmpfs {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Option<Tmpfs> {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("mnt");
-        std::fs::create_dir(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output();
-        if !out.as_ref().is_ok_and(|o| o.status.success()) {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "mounting a tmpfs (root) is required under CI: {out:?}"
-            );
-            eprintln!("skipping: cannot mount a tmpfs (not root?): {out:?}");
-            return None;
-        }
-        Some(Tmpfs {
-            dir,
-            _parent: parent,
-        })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
-    }
-}
-
 #[test]
 fn on_a_real_full_disk_appends_and_checkpoints_resume_once_space_returns() {
     let Some(fs) = Tmpfs::mount("5m") else { return };
-    let filler = fs.dir.join("filler");
+    let filler = fs.path().join("filler");
     std::fs::write(&filler, vec![1u8; 2 << 20]).unwrap();
-    let store = open(&fs.dir.join("store"), None);
+    let store = open(&fs.path().join("store"), None);
     let acked = fill(&store, 16, 4000);
     assert!(
         acked > 0,
@@ -207,7 +171,7 @@ fn on_a_real_full_disk_appends_and_checkpoints_resume_once_space_returns() {
         .append_checkpoint(T, &format!("{notes} {note}"))
         .unwrap();
     drop(store);
-    let store = open(&fs.dir.join("store"), None);
+    let store = open(&fs.path().join("store"), None);
     assert_eq!(store.size(T).unwrap(), size + 16);
     assert_eq!(store.root(T).unwrap(), expected_root(size + 16));
     let read = store.checkpoints(T).unwrap();

@@ -10,7 +10,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use recall_testkit::Tmpfs;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -26,50 +27,6 @@ const TENANT: &str = "full-ward";
 const PER_REQUEST: usize = 200;
 /// Bytes of the filler file deleted to make space return.
 const FILLER: usize = 3 << 20;
-
-/// An 8 MiB tmpfs mounted for the test, unmounted when dropped (also on failure).
-struct Tmpfs {
-    dir: PathBuf,
-    _parent: tempfile::TempDir,
-}
-
-impl Tmpfs {
-    fn mount() -> Option<Tmpfs> {
-        let parent = tempfile::tempdir().unwrap();
-        let dir = parent.path().join("mnt");
-        std::fs::create_dir(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
-            .arg(&dir)
-            .output();
-        let mounted = out.as_ref().is_ok_and(|o| o.status.success());
-        if !mounted {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "mounting a tmpfs (root) is required under CI: {out:?}"
-            );
-            eprintln!("skipping: cannot mount a tmpfs (not root?): {out:?}");
-            return None;
-        }
-        Some(Tmpfs {
-            dir,
-            _parent: parent,
-        })
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            // A process still holding a file (a server killed late): detach it.
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-    }
-}
 
 fn patient(request: usize) -> String {
     format!("MRN-DF-{request:05}")
@@ -143,12 +100,12 @@ fn statfs_free(dir: &Path) -> String {
 
 #[test]
 fn a_full_disk_refuses_cleanly_keeps_reads_and_recovers_without_restart() {
-    let Some(fs) = Tmpfs::mount() else { return };
-    let data = fs.dir.join("data");
+    let Some(fs) = Tmpfs::mount("8m") else { return };
+    let data = fs.path().join("data");
     recall_ok(&data, &["init"]);
     let writer = create_key(&data, TENANT, "writer");
     let auditor = create_key(&data, TENANT, "auditor");
-    let filler = fs.dir.join("filler");
+    let filler = fs.path().join("filler");
     std::fs::write(&filler, vec![0x5a; FILLER]).unwrap();
     let server = Server::start(&data);
 
@@ -170,18 +127,18 @@ fn a_full_disk_refuses_cleanly_keeps_reads_and_recovers_without_restart() {
     assert!(
         !acked.is_empty(),
         "nothing was acknowledged: {}",
-        statfs_free(&fs.dir)
+        statfs_free(fs.path())
     );
     assert_eq!(
         refused.len(),
         3,
         "the disk never filled: {}",
-        statfs_free(&fs.dir)
+        statfs_free(fs.path())
     );
     eprintln!(
         "{} requests of {PER_REQUEST} events acknowledged before the disk filled:\n{}",
         acked.len(),
-        statfs_free(&fs.dir)
+        statfs_free(fs.path())
     );
 
     // While full: not ready, refusals go on, reads answer and see every acknowledged
