@@ -150,3 +150,40 @@ pub enum CryptoError {
         busy: i64,
     },
 }
+
+impl CryptoError {
+    /// Whether the keystore's disk is full (SQLite's `SQLITE_FULL`, or a full disk under
+    /// the KEK file): it passes once space returns, like a full log.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            Self::KekFileIo { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_keystore_disk_is_storage_full_and_other_failures_are_not() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        assert!(CryptoError::Sqlite(full).is_storage_full());
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(!CryptoError::Sqlite(busy).is_storage_full());
+        assert!(!CryptoError::InvalidEpoch { epoch: 0 }.is_storage_full());
+    }
+}

@@ -96,10 +96,15 @@ impl StoreError {
     /// Whether the error is a full disk or an exhausted quota: it passes once space
     /// returns (ingest answers 507 with Retry-After).
     pub fn is_storage_full(&self) -> bool {
-        matches!(self, Self::Io { source, .. } if matches!(
-            source.kind(),
-            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-        ))
+        match self {
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            // The keystore (a new month's keys are made while a batch is prepared).
+            Self::Crypto(c) => c.is_storage_full(),
+            _ => false,
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
