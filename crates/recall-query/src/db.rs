@@ -139,6 +139,11 @@ impl Db {
         }
     }
 
+    /// The index's unflushed entries (for `/metrics`).
+    pub fn index_buffers(&self) -> crate::IndexBuffers {
+        self.parts().buffers()
+    }
+
     pub(crate) fn parts(&self) -> Arc<Parts> {
         self.parts.read().unwrap_or_else(|p| p.into_inner()).clone()
     }

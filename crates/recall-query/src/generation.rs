@@ -23,6 +23,24 @@ use crate::idfilter::IdFilter;
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
 /// 4: posting lists for patients and actors; 5: for time too.
 const LAYOUT: u32 = 5;
+/// fjall's write buffer: unflushed entries of all partitions, counted as key and value
+/// bytes (the memtables' skiplist nodes make them take ~2–3× that in memory), and
+/// replayed from fjall's journal on open. This is fjall's default, set here so the
+/// server's memory budget names it (docs/design/service.md, "Memory"). Smaller buffers
+/// were measured to wedge fjall 2.11 under sustained writes (8 and 24 MiB: every write
+/// halted for minutes, "write buffer saturation"), so this is not a knob.
+const WRITE_BUFFER_BYTES: u64 = 64 << 20;
+/// fjall's block cache (its default too): index blocks read back from disk.
+const BLOCK_CACHE_BYTES: u64 = 32 << 20;
+/// Sealed memtables fjall's flusher writes out each time it wakes. fjall 2.11 wakes it
+/// once per enqueued memtable, except for those recovered from its journal on open: one
+/// wake-up per partition, however many it recovered. With one flush worker (fjall's
+/// choice on two cores) each wake-up wrote one memtable, so the rest stayed in memory for
+/// good, journals piled up, and once they filled the write buffer every index write
+/// halted — and with it every audited read (measured: a server restarted on a busy data
+/// directory stopped answering after ~150,000 reads). Taking up to this many a wake-up
+/// drains such a backlog within a few rotations.
+const FLUSH_BATCH: usize = 16;
 /// The file naming the generation in use (decimal, newline-terminated).
 const CURRENT: &str = "CURRENT";
 /// Entries a fjall 2 keyspace keeps at its root: an index of layout 1 or 2, which kept
@@ -57,6 +75,38 @@ impl Parts {
     pub fn sync(&self) -> Result<(), QueryError> {
         Ok(self.keyspace.persist(fjall::PersistMode::SyncAll)?)
     }
+
+    /// What the index holds in memory, unflushed.
+    pub fn buffers(&self) -> IndexBuffers {
+        use fjall::AbstractTree;
+        let partitions = [
+            &self.meta,
+            &self.time,
+            &self.patient,
+            &self.actor,
+            &self.id,
+            &self.blocks,
+            &self.frames,
+        ];
+        IndexBuffers {
+            write_buffer_bytes: self.keyspace.write_buffer_size(),
+            sealed_memtables: partitions
+                .iter()
+                .map(|p| p.tree.sealed_memtable_count())
+                .sum(),
+        }
+    }
+}
+
+/// The index's unflushed entries: fjall's count of their key and value bytes, and how
+/// many full memtables wait for its flusher (a number that keeps growing means writes
+/// will soon halt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexBuffers {
+    /// Key and value bytes in memtables, active and sealed.
+    pub write_buffer_bytes: u64,
+    /// Sealed memtables not yet written to disk.
+    pub sealed_memtables: usize,
 }
 
 /// Removes a generation's directory when dropped, if it was retired.
@@ -134,7 +184,11 @@ pub(crate) fn reopen(index_dir: &Path, slot: &mut std::sync::Arc<Parts>) -> Resu
 
 fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
     let dir = index_dir.join(format!("gen-{generation}"));
-    let keyspace = fjall::Config::new(&dir).open()?;
+    let keyspace = fjall::Config::new(&dir)
+        .max_write_buffer_size(WRITE_BUFFER_BYTES)
+        .cache_size(BLOCK_CACHE_BYTES)
+        .flush_workers(FLUSH_BATCH)
+        .open()?;
     let open = |name: &str| keyspace.open_partition(name, options());
     Ok(Parts {
         generation,
@@ -206,4 +260,43 @@ fn remove_others(index_dir: &Path, keep: Option<u32>) -> Result<(), QueryError> 
         removed.map_err(QueryError::IndexDir)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Memtables left sealed in fjall's journal (a crash, or a stop before they were
+    /// flushed) are all written out after open; with fjall's own setting on two cores
+    /// 27 of these 30 stayed in memory for good.
+    #[test]
+    fn memtables_recovered_from_the_journal_are_all_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // No flusher: every rotated memtable stays sealed, in the journal only.
+            let keyspace = fjall::Config::new(dir.path().join("gen-1"))
+                .flush_workers(0)
+                .open()
+                .unwrap();
+            for name in ["time", "patient", "actor"] {
+                let p = keyspace.open_partition(name, options()).unwrap();
+                for i in 0..10 {
+                    p.insert(format!("key-{i}"), "value").unwrap();
+                    assert!(p.rotate_memtable().unwrap());
+                }
+            }
+            keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
+        }
+        let parts = open(dir.path(), 1).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while parts.buffers().sealed_memtables > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(parts.buffers().sealed_memtables, 0, "{:?}", parts.buffers());
+        assert_eq!(
+            parts.patient.get("key-9").unwrap().as_deref(),
+            Some(&b"value"[..])
+        );
+    }
 }

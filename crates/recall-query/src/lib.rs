@@ -47,6 +47,7 @@ mod search;
 pub use db::Db;
 pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, Refused, Rule};
 pub use error::QueryError;
+pub use generation::IndexBuffers;
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};
