@@ -53,6 +53,7 @@ pub fn action(code: &str) -> &str {
         "search" => "searched",
         "print" => "printed",
         "export" => "exported",
+        "disclose" => "disclosed",
         "import" => "imported",
         "query" => "queried",
         "login" => "signed in",

@@ -266,11 +266,11 @@ fn summary_table<W: Write>(
     })?;
     let first = if patient { "Who" } else { "Patient" };
     let mut t = doc.table(&[
-        Column::new(first, 0.34),
-        Column::new(if patient { "Role" } else { "" }, 0.18),
-        Column::new("Accesses", 0.12),
-        Column::new("First", 0.18),
-        Column::new("Last", 0.18),
+        Column::new(first, 0.3),
+        Column::new(if patient { "Role" } else { "" }, 0.16),
+        Column::new("Accesses", 0.1),
+        Column::new("First", 0.22),
+        Column::new("Last", 0.22),
     ])?;
     for (key, agg) in &r.summary {
         let (who, role) = if patient {
@@ -297,9 +297,9 @@ fn event_columns(kind: Kind<'_>) -> [Column; 5] {
         Kind::ActorActivity(_) => "Patient",
     };
     [
-        Column::new("Date and time", 0.17),
-        Column::new(who, 0.25),
-        Column::new("What", 0.25),
+        Column::new("Date and time", 0.21),
+        Column::new(who, 0.24),
+        Column::new("What", 0.22),
         Column::new("Purpose", 0.19),
         Column::new("System", 0.14),
     ]

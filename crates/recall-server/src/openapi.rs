@@ -96,7 +96,7 @@ fn get_event() {}
 #[utoipa::path(get, path = "/v1/reports/patient-access", tag = "reports",
     params(("patient" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv | pdf"),
         ("tree_size" = Option<u64>, Query, description = "json and csv only: read the report at this tree size (re-checks a PDF's digest)")),
-    responses((status = 200, description = "the report", content_type = ["application/json", "text/csv", "application/pdf"]),
+    responses((status = 200, description = "the report: application/json, text/csv or application/pdf"),
         (status = 400, description = "a bad parameter, named in `field`")))]
 fn patient_access() {}
 
@@ -104,7 +104,7 @@ fn patient_access() {}
 #[utoipa::path(get, path = "/v1/reports/actor-activity", tag = "reports",
     params(("actor" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv | pdf"),
         ("tree_size" = Option<u64>, Query, description = "json and csv only: read the report at this tree size")),
-    responses((status = 200, description = "the report", content_type = ["application/json", "text/csv", "application/pdf"]),
+    responses((status = 200, description = "the report: application/json, text/csv or application/pdf"),
         (status = 400, description = "a bad parameter, named in `field`")))]
 fn actor_activity() {}
 
