@@ -155,7 +155,9 @@ impl<W: Write> Document<W> {
             }
             c.fill_nonzero();
             c.set_stroke_rgb(0.3, 0.3, 0.3).set_line_width(0.6);
-            c.move_to(axis_x, top).line_to(axis_x, base).line_to(LEFT + TEXT_W, base);
+            c.move_to(axis_x, top)
+                .line_to(axis_x, base)
+                .line_to(LEFT + TEXT_W, base);
             c.stroke().restore_state();
         }
         self.text(LEFT, top - label, Font::Regular, label, &top_label);
@@ -163,7 +165,13 @@ impl<W: Write> Document<W> {
         for (i, (name, _)) in chart.bars.iter().enumerate().step_by(every) {
             let w = self.width(name, Font::Regular, label);
             let x = axis_x + i as f32 * slot + (slot - w) / 2.0;
-            self.text(x.max(axis_x), base - label - 3.0, Font::Regular, label, name);
+            self.text(
+                x.max(axis_x),
+                base - label - 3.0,
+                Font::Regular,
+                label,
+                name,
+            );
         }
         self.space(CHART_H + label + 14.0);
         Ok(())

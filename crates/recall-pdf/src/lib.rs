@@ -44,8 +44,8 @@ use std::io::Write;
 use pdf_writer::{Chunk, Content, Name, Rect, Ref, Str};
 
 pub use blocks::{BarChart, Column, Evidence, Table};
-pub use fonts::Font;
 use fonts::Face;
+pub use fonts::Font;
 use writer::{Fixed, Info, Out};
 
 /// What can go wrong while writing a document.
@@ -153,7 +153,13 @@ impl<W: Write> Document<W> {
     }
 
     /// Text in a given face and size, wrapped, starting `indent` points in.
-    pub fn lines(&mut self, text: &str, font: Font, size: f32, indent: f32) -> Result<(), PdfError> {
+    pub fn lines(
+        &mut self,
+        text: &str,
+        font: Font,
+        size: f32,
+        indent: f32,
+    ) -> Result<(), PdfError> {
         for line in self.wrap(text, font, size, TEXT_W - indent) {
             self.room(size * LEADING)?;
             self.y -= size * LEADING;
@@ -212,7 +218,8 @@ impl<W: Write> Document<W> {
             subject,
             created: *created,
         };
-        self.out.finish(&self.fixed, &self.faces, &self.pages, &info)
+        self.out
+            .finish(&self.fixed, &self.faces, &self.pages, &info)
     }
 
     // --- layout primitives shared with `blocks` ---

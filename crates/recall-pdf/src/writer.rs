@@ -83,7 +83,9 @@ impl<W: Write> Out<W> {
             self.font(face, id)?;
         }
         let mut c = Chunk::new();
-        let mut res = c.indirect(fixed.resources).start::<pdf_writer::writers::Resources>();
+        let mut res = c
+            .indirect(fixed.resources)
+            .start::<pdf_writer::writers::Resources>();
         let mut fonts = res.fonts();
         for (f, &id) in Font::ALL.iter().zip(&fixed.fonts) {
             fonts.pair(Name(f.resource()), id);
@@ -157,7 +159,12 @@ impl<W: Write> Out<W> {
         c.font_descriptor(desc)
             .name(name)
             .flags(flags)
-            .bbox(Rect::new(-1000.0, face.em(face.descent), 2000.0, face.em(face.ascent)))
+            .bbox(Rect::new(
+                -1000.0,
+                face.em(face.descent),
+                2000.0,
+                face.em(face.ascent),
+            ))
             .italic_angle(0.0)
             .ascent(face.em(face.ascent))
             .descent(face.em(face.descent))

@@ -11,7 +11,10 @@ use recall_pdf::{BarChart, Column, Document, Evidence, Meta};
 
 fn tool(name: &str) -> bool {
     let found = Command::new(name).arg("--version").output().is_ok();
-    assert!(found || std::env::var("CI").is_err(), "{name} is required under CI");
+    assert!(
+        found || std::env::var("CI").is_err(),
+        "{name} is required under CI"
+    );
     found
 }
 
@@ -48,14 +51,21 @@ fn a_long_table_is_valid_extractable_and_streamed() {
     doc.paragraph(&"A long paragraph that wraps across lines. ".repeat(12))
         .unwrap();
     let bars: Vec<(String, u64)> = (1..=30).map(|d| (format!("03-{d:02}"), d % 7)).collect();
-    doc.bar_chart(&BarChart { title: "Accesses per day", bars: &bars }).unwrap();
+    doc.bar_chart(&BarChart {
+        title: "Accesses per day",
+        bars: &bars,
+    })
+    .unwrap();
     let mut after_first_rows = 0;
     {
         let cols = [Column::new("Row", 0.2), Column::new("Text", 0.8)];
         let mut t = doc.table(&cols).unwrap();
         for i in 0..2000 {
-            t.row(&[&format!("row-{i:05}"), "some cell text that is long enough to wrap when the column is narrow"])
-                .unwrap();
+            t.row(&[
+                &format!("row-{i:05}"),
+                "some cell text that is long enough to wrap when the column is narrow",
+            ])
+            .unwrap();
             if i == 999 {
                 after_first_rows = written.get();
             }
@@ -73,16 +83,32 @@ fn a_long_table_is_valid_extractable_and_streamed() {
         std::fs::write(p, &out).unwrap();
     }
     // Half the rows in, most of their pages had already left.
-    assert!(after_first_rows > out.len() as u64 / 4, "{after_first_rows} of {}", out.len());
+    assert!(
+        after_first_rows > out.len() as u64 / 4,
+        "{after_first_rows} of {}",
+        out.len()
+    );
     if !(tool("qpdf") && tool("pdftotext")) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.pdf");
     std::fs::write(&path, &out).unwrap();
-    let check = Command::new("qpdf").arg("--check").arg(&path).output().unwrap();
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
-    let text = Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let text = Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     for i in [0, 999, 1999] {
         assert!(text.contains(&format!("row-{i:05}")), "row {i} missing");
@@ -91,7 +117,10 @@ fn a_long_table_is_valid_extractable_and_streamed() {
     assert!(text.contains(&"ab".repeat(32)));
     // The header row repeats on every page the table spans.
     let pages = text.matches("Synthetic report · page").count();
-    assert!(text.matches("Row").count() >= pages - 2, "header not repeated");
+    assert!(
+        text.matches("Row").count() >= pages - 2,
+        "header not repeated"
+    );
     let info = Command::new("pdfinfo").arg(&path).output().unwrap();
     let info = String::from_utf8(info.stdout).unwrap();
     let field = |k: &str| {

@@ -104,7 +104,9 @@ impl Db {
         let horizon = self.horizon(tenant, Some(at))?;
         let mut days = BTreeMap::<Date, u64>::new();
         let summary = hits.summary(kind, horizon, &mut |e| {
-            *days.entry(e.time.to_zoned(jiff::tz::TimeZone::UTC).date()).or_default() += 1;
+            *days
+                .entry(e.time.to_zoned(jiff::tz::TimeZone::UTC).date())
+                .or_default() += 1;
         })?;
         let mut h = Hashing(Sha256::new());
         let head = Head {
@@ -280,7 +282,11 @@ fn summary_table<W: Write>(
             (who, plain::role(&shown(Field::ActorRole, &agg.role)))
         } else {
             let p = shown(Field::PatientId, key);
-            let p = if key.is_none() { "(no patient)".into() } else { p };
+            let p = if key.is_none() {
+                "(no patient)".into()
+            } else {
+                p
+            };
             (p, String::new())
         };
         let count = agg.count.to_string();
@@ -310,14 +316,15 @@ fn event_cells(kind: Kind<'_>, e: &Map<String, Value>) -> [String; 5] {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
     let at = |o: &str, k: &str| s(e.get(o).and_then(|o| o.get(k)));
     let time = s(e.get("time"));
-    let time = time
-        .parse::<Timestamp>()
-        .map(when)
-        .unwrap_or(time);
+    let time = time.parse::<Timestamp>().map(when).unwrap_or(time);
     let who = match kind {
         Kind::PatientAccess(_) => {
             let name = at("actor", "name");
-            let who = if name.is_empty() { at("actor", "id") } else { name };
+            let who = if name.is_empty() {
+                at("actor", "id")
+            } else {
+                name
+            };
             match at("actor", "role") {
                 r if r.is_empty() => who,
                 r => format!("{who} ({})", plain::role(&r)),

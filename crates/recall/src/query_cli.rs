@@ -338,7 +338,11 @@ fn report_pdf(
     db.write_pdf(&report, &issued, lens, out)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     out.flush()?;
-    eprintln!("sha256 {} at tree size {}", report.sha256_hex(), report.tree_size());
+    eprintln!(
+        "sha256 {} at tree size {}",
+        report.sha256_hex(),
+        report.tree_size()
+    );
     Ok(())
 }
 

@@ -23,7 +23,10 @@ fn tools() -> bool {
     let ok = ["pdftotext", "pdfinfo", "qpdf"]
         .iter()
         .all(|t| Command::new(t).arg("-v").output().is_ok());
-    assert!(ok || std::env::var("CI").is_err(), "poppler-utils and qpdf are required under CI");
+    assert!(
+        ok || std::env::var("CI").is_err(),
+        "poppler-utils and qpdf are required under CI"
+    );
     ok
 }
 
@@ -35,7 +38,11 @@ fn checked_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
     if let Ok(keep) = std::env::var("RECALL_PDF_KEEP") {
         std::fs::write(Path::new(&keep).join(name), pdf).unwrap();
     }
-    let check = Command::new("qpdf").arg("--check").arg(&path).output().unwrap();
+    let check = Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(
         check.status.success(),
         "qpdf --check: {}",
@@ -43,9 +50,17 @@ fn checked_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
     );
     let info = Command::new("pdfinfo").arg(&path).output().unwrap();
     let info = String::from_utf8(info.stdout).unwrap();
-    assert!(info.lines().any(|l| l.starts_with("Title:") && l.contains("Access")
-        || l.starts_with("Title:") && l.contains("Activity")), "{info}");
-    let text = Command::new("pdftotext").arg(&path).arg("-").output().unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Title:") && l.contains("Access")
+                || l.starts_with("Title:") && l.contains("Activity")),
+        "{info}"
+    );
+    let text = Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .unwrap();
     assert!(text.status.success());
     // Cells wrap: compare with runs of white space as one space.
     let text = String::from_utf8(text.stdout).unwrap();
@@ -80,8 +95,16 @@ fn when(t: Timestamp) -> String {
     t.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-fn get(server: &Server, key: &str, path: &str, accept: Option<&str>) -> reqwest::blocking::Response {
-    let mut b = server.http.get(format!("{}{path}", server.url)).bearer_auth(key);
+fn get(
+    server: &Server,
+    key: &str,
+    path: &str,
+    accept: Option<&str>,
+) -> reqwest::blocking::Response {
+    let mut b = server
+        .http
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(key);
     if let Some(a) = accept {
         b = b.header("accept", a);
     }
@@ -124,7 +147,10 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
         .iter()
         .filter(|s| s.get("/patient/id") == Some(patient))
         .collect();
-    assert!(mine.len() > 40, "the heavy tail gives MRN-00000 many events");
+    assert!(
+        mine.len() > 40,
+        "the heavy tail gives MRN-00000 many events"
+    );
 
     // Auditor: every row, actor names, and the digest that the audit event holds.
     let path = format!("/v1/reports/patient-access?patient={patient}&format=pdf");
@@ -144,7 +170,10 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     assert_eq!(audit["patient"]["id"], patient);
     assert_eq!(audit["detail"]["query"]["sha256"], digest);
     let n = audit["detail"]["query"]["tree_size"].as_u64().unwrap();
-    assert!(n >= sent.last().unwrap().seq + 1, "read at a checkpoint covering the history");
+    assert!(
+        n >= sent.last().unwrap().seq + 1,
+        "read at a checkpoint covering the history"
+    );
     assert!(text.contains(&format!("Tree size {n}")), "{text}");
     // The checkpoint on the evidence page is the log's, at that size.
     let origin = common::origin_prefix(&data);
@@ -182,15 +211,27 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     assert!(psn.starts_with("psn_"));
     let actor_psn = with_patient["actor"]["id"].as_str().unwrap();
     for (name, path) in [
-        ("eng-patient.pdf", format!("/v1/reports/patient-access?patient={psn}&format=pdf")),
-        ("eng-actor.pdf", format!("/v1/reports/actor-activity?actor={actor_psn}&format=pdf")),
+        (
+            "eng-patient.pdf",
+            format!("/v1/reports/patient-access?patient={psn}&format=pdf"),
+        ),
+        (
+            "eng-actor.pdf",
+            format!("/v1/reports/actor-activity?actor={actor_psn}&format=pdf"),
+        ),
     ] {
         let r = get(&server, &engineer, &path, None);
         assert_eq!(r.status(), 200, "{path}");
         let text = checked_text(tmp.path(), name, &r.bytes().unwrap());
         assert!(text.contains("psn_"), "{name}");
-        assert!(!text.contains("Dr Synthetic"), "{name} shows a name to an engineer");
-        assert!(!text.contains("MRN-"), "{name} shows a patient id to an engineer");
+        assert!(
+            !text.contains("Dr Synthetic"),
+            "{name} shows a name to an engineer"
+        );
+        assert!(
+            !text.contains("MRN-"),
+            "{name} shows a patient id to an engineer"
+        );
         assert_eq!(
             last_report_audit(&server, &officer)["detail"]["query"]["sha256"],
             digest_in(&text)
@@ -221,10 +262,21 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     // Bad input: a problem naming the field.
     for (q, field) in [
         (format!("patient={patient}&format=xml"), "format"),
-        (format!("patient={patient}&format=pdf&tree_size=3"), "tree_size"),
-        (format!("patient={patient}&format=json&tree_size=999999999"), "tree_size"),
+        (
+            format!("patient={patient}&format=pdf&tree_size=3"),
+            "tree_size",
+        ),
+        (
+            format!("patient={patient}&format=json&tree_size=999999999"),
+            "tree_size",
+        ),
     ] {
-        let r = get(&server, &auditor, &format!("/v1/reports/patient-access?{q}"), None);
+        let r = get(
+            &server,
+            &auditor,
+            &format!("/v1/reports/patient-access?{q}"),
+            None,
+        );
         assert_eq!(r.status(), 400, "{q}");
         assert_eq!(json(r)["field"], field, "{q}");
     }
@@ -234,11 +286,22 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     let out = Command::new(common::recall_bin())
         .args(["--data"])
         .arg(&data)
-        .args(["report", "patient-access", "--tenant", TENANT, "--patient", patient])
+        .args([
+            "report",
+            "patient-access",
+            "--tenant",
+            TENANT,
+            "--patient",
+            patient,
+        ])
         .args(["--format", "pdf"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8(out.stderr).unwrap();
     let (sha, size) = err
         .lines()
@@ -253,8 +316,14 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     let json_again = common::recall_ok(
         &data,
         &[
-            "report", "patient-access", "--tenant", TENANT, "--patient", patient,
-            "--tree-size", &size,
+            "report",
+            "patient-access",
+            "--tenant",
+            TENANT,
+            "--patient",
+            patient,
+            "--tree-size",
+            &size,
         ],
     );
     assert_eq!(sha256_hex(json_again.as_bytes()), sha);

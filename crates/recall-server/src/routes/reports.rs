@@ -246,7 +246,11 @@ pub(super) fn streamed<E: std::fmt::Display>(
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response()
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<Wanted, Problem> {
