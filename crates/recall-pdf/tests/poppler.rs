@@ -4,19 +4,10 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::process::Command;
 use std::rc::Rc;
 
 use recall_pdf::{BarChart, Column, Document, Evidence, Meta};
-
-fn tool(name: &str) -> bool {
-    let found = Command::new(name).arg("--version").output().is_ok();
-    assert!(
-        found || std::env::var("CI").is_err(),
-        "{name} is required under CI"
-    );
-    found
-}
+use recall_testkit::pdf::{checked_text, pdf_tools, tool_output};
 
 /// Counts the bytes that reached the output.
 struct Counting(Rc<Cell<u64>>, Vec<u8>);
@@ -88,28 +79,13 @@ fn a_long_table_is_valid_extractable_and_streamed() {
         "{after_first_rows} of {}",
         out.len()
     );
-    if !(tool("qpdf") && tool("pdftotext")) {
+    if !pdf_tools() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.pdf");
     std::fs::write(&path, &out).unwrap();
-    let check = Command::new("qpdf")
-        .arg("--check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    let text = Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = checked_text(&path);
     for i in [0, 999, 1999] {
         assert!(text.contains(&format!("row-{i:05}")), "row {i} missing");
     }
@@ -121,16 +97,14 @@ fn a_long_table_is_valid_extractable_and_streamed() {
         text.matches("Row").count() >= pages - 2,
         "header not repeated"
     );
-    let info = Command::new("pdfinfo").arg(&path).output().unwrap();
-    let info = String::from_utf8(info.stdout).unwrap();
+    let info = tool_output("pdfinfo", &path);
     let field = |k: &str| {
         let line = info.lines().find(|l| l.starts_with(k)).unwrap_or_default();
         line[k.len()..].trim().to_string()
     };
     assert_eq!(field("Title:"), "Synthetic report", "{info}");
     assert_eq!(field("Pages:"), pages.to_string(), "{info}");
-    let fonts = Command::new("pdffonts").arg(&path).output().unwrap();
-    let fonts = String::from_utf8(fonts.stdout).unwrap();
+    let fonts = tool_output("pdffonts", &path);
     // Every face embedded (emb), subset (sub) and with a ToUnicode map (uni).
     for line in fonts.lines().filter(|l| l.contains("DejaVu")) {
         assert!(line.contains("yes yes yes"), "{line}");

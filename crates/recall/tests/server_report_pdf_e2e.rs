@@ -14,23 +14,13 @@ use std::process::Command;
 use common::server::{Server, json, patient_key};
 use common::synth::{self, Sent};
 use jiff::Timestamp;
+use recall_testkit::pdf;
 use serde_json::{Value, json};
 
 const TENANT: &str = "st-pdf";
 
-/// Whether poppler and qpdf are here (required under CI, where .ci/run installs them).
-fn tools() -> bool {
-    let ok = ["pdftotext", "pdfinfo", "qpdf"]
-        .iter()
-        .all(|t| Command::new(t).arg("-v").output().is_ok());
-    assert!(
-        ok || std::env::var("CI").is_err(),
-        "poppler-utils and qpdf are required under CI"
-    );
-    ok
-}
-
-/// The PDF's text (`pdftotext`), after `qpdf --check` passed on it.
+/// The PDF's text (`pdftotext`, after `qpdf --check` passed on it) with runs of white
+/// space as one space (cells wrap); its title names a report.
 fn checked_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
     assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
     let path = dir.join(name);
@@ -38,32 +28,13 @@ fn checked_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
     if let Ok(keep) = std::env::var("RECALL_PDF_KEEP") {
         std::fs::write(Path::new(&keep).join(name), pdf).unwrap();
     }
-    let check = Command::new("qpdf")
-        .arg("--check")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let info = pdf::tool_output("pdfinfo", &path);
+    let title = info.lines().find(|l| l.starts_with("Title:")).unwrap_or("");
     assert!(
-        check.status.success(),
-        "qpdf --check: {}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    let info = Command::new("pdfinfo").arg(&path).output().unwrap();
-    let info = String::from_utf8(info.stdout).unwrap();
-    assert!(
-        info.lines()
-            .any(|l| l.starts_with("Title:") && l.contains("Access")
-                || l.starts_with("Title:") && l.contains("Activity")),
+        title.contains("Access") || title.contains("Activity"),
         "{info}"
     );
-    let text = Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .unwrap();
-    assert!(text.status.success());
-    // Cells wrap: compare with runs of white space as one space.
-    let text = String::from_utf8(text.stdout).unwrap();
+    let text = pdf::checked_text(&path);
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -129,7 +100,7 @@ fn history() -> Vec<Value> {
 
 #[test]
 fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
-    if !tools() {
+    if !pdf::pdf_tools() {
         return;
     }
     let (tmp, data, keys) = synth::data_with_keys(&[
@@ -244,20 +215,12 @@ fn pdf_reports_hold_the_rows_the_lens_allows_and_a_checkable_digest() {
     let text = checked_text(tmp.path(), "patient.pdf", &r.bytes().unwrap());
     assert!(text.contains(patient));
     assert!(text.contains(mine[0].get("/actor/name").unwrap()));
-    let other = get(
-        &server,
-        &patient_cred,
+    for refused in [
         "/v1/reports/patient-access?patient=MRN-00001&format=pdf",
-        None,
-    );
-    assert_eq!(other.status(), 403);
-    let actor = get(
-        &server,
-        &patient_cred,
         "/v1/reports/actor-activity?actor=u-001&format=pdf",
-        None,
-    );
-    assert_eq!(actor.status(), 403);
+    ] {
+        assert_eq!(get(&server, &patient_cred, refused, None).status(), 403);
+    }
 
     // Bad input: a problem naming the field.
     for (q, field) in [
