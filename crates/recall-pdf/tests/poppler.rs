@@ -1,6 +1,7 @@
 //! Documents checked by third-party readers: qpdf's structural check, poppler's text
 //! extraction and metadata. Also: pages leave for the output while rows are still being
 //! added (the memory bound of a streamed table).
+#![allow(clippy::unwrap_used)]
 
 use std::cell::Cell;
 use std::io::Write;
