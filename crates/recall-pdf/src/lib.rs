@@ -23,6 +23,7 @@
 //! for i in 0..100 {
 //!     table.row(&["2026-01-02 10:00", &format!("clinician {i}")])?; // streamed, page by page
 //! }
+//! table.end(); // ends the table (so does dropping it)
 //! doc.evidence(&Evidence { checkpoint: "origin\n1\nroot=\n", tree_size: 1,
 //!     sha256: "00", covers: "what the digest covers" })?;
 //! let pdf: Vec<u8> = doc.finish()?;
