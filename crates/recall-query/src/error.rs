@@ -45,4 +45,7 @@ pub enum QueryError {
     /// Writing a CSV report failed.
     #[error("writing the CSV report: {0}")]
     Csv(#[from] csv::Error),
+    /// Writing a PDF report failed.
+    #[error(transparent)]
+    Pdf(#[from] recall_pdf::PdfError),
 }

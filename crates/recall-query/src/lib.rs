@@ -39,9 +39,11 @@ mod index;
 mod keys;
 mod months;
 mod params;
+pub mod plain;
 mod postings;
 mod read;
 mod report;
+mod report_pdf;
 mod search;
 
 pub use db::Db;
@@ -51,7 +53,8 @@ pub use generation::IndexBuffers;
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};
-pub use report::{ReportFormat, ReportStats, TimeRange, check_subject};
+pub use report::{Kind as ReportKind, ReportFormat, ReportStats, TimeRange, check_subject};
+pub use report_pdf::{Issued, PdfReport};
 pub use search::{Filter, Order, Page, Prepared, Query};
 // Re-exported (hidden) only for the fuzz target in fuzz/: not part of the API.
 #[doc(hidden)]

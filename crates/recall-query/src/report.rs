@@ -94,14 +94,17 @@ pub struct ReportStats {
 }
 
 /// Which report, and whom it is about.
-#[derive(Clone, Copy)]
-enum Kind<'a> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    /// Every access to this patient's data.
     PatientAccess(&'a str),
+    /// Everything this actor did.
     ActorActivity(&'a str),
 }
 
 impl Kind<'_> {
-    fn name(&self) -> &'static str {
+    /// `patient-access` or `actor-activity`.
+    pub fn name(&self) -> &'static str {
         match self {
             Kind::PatientAccess(_) => "patient-access",
             Kind::ActorActivity(_) => "actor-activity",
@@ -111,14 +114,14 @@ impl Kind<'_> {
 
 /// One summary row.
 #[derive(Default)]
-struct Agg {
-    role: Option<String>,
-    name: Option<String>,
-    actions: BTreeSet<String>,
-    purposes: BTreeSet<String>,
-    count: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
+pub(crate) struct Agg {
+    pub(crate) role: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) actions: BTreeSet<String>,
+    pub(crate) purposes: BTreeSet<String>,
+    pub(crate) count: u64,
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
 }
 
 impl Agg {
@@ -141,7 +144,7 @@ impl Agg {
 
 /// Summary rows keyed by actor id (patient access) or patient id (actor activity;
 /// `None` for events without a patient, such as logins).
-type Summary = BTreeMap<Option<String>, Agg>;
+pub(crate) type Summary = BTreeMap<Option<String>, Agg>;
 
 impl Db {
     /// Patient access report: who touched the patient's data in `range`.
@@ -154,14 +157,8 @@ impl Db {
         lens: &Lens,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
-        self.report(
-            tenant,
-            Kind::PatientAccess(patient),
-            range,
-            format,
-            lens,
-            out,
-        )
+        let kind = Kind::PatientAccess(patient);
+        self.report_at(tenant, kind, range, format, lens, None, out)
     }
 
     /// Actor activity report: whose data the actor touched in `range`.
@@ -174,46 +171,27 @@ impl Db {
         lens: &Lens,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
-        self.report(tenant, Kind::ActorActivity(actor), range, format, lens, out)
+        let kind = Kind::ActorActivity(actor);
+        self.report_at(tenant, kind, range, format, lens, None, out)
     }
 
-    fn report(
+    /// A report read at tree size `at` (only events with seq below it), or at everything
+    /// indexed when `None`. The same parameters, lens and `at` give the same bytes: this is
+    /// what a PDF report's digest covers (`crate::report_pdf`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn report_at(
         &self,
         tenant: &str,
         kind: Kind<'_>,
         range: TimeRange,
         format: ReportFormat,
         lens: &Lens,
+        at: Option<u64>,
         out: &mut dyn Write,
     ) -> Result<ReportStats, QueryError> {
-        let mut filter = Filter {
-            from: range.from,
-            to: range.to,
-            lens: Some(lens.clone()),
-            ..Filter::default()
-        };
-        match kind {
-            Kind::PatientAccess(p) => filter.patient = Some(p.to_string()),
-            Kind::ActorActivity(a) => filter.actor = Some(a.to_string()),
-        }
-        let filter = Compiled::new(&filter)?;
-        let hits = Hits {
-            db: self,
-            tenant,
-            t: self.tenant(tenant)?,
-            filter,
-        };
-        let horizon = self.indexed(tenant)?;
-        let mut summary = Summary::new();
-        hits.each(horizon, &mut |f| {
-            let event = f.event()?;
-            let key = match kind {
-                Kind::PatientAccess(_) => Some(event.actor.id.clone()),
-                Kind::ActorActivity(_) => event.patient.as_ref().map(|p| p.id.clone()),
-            };
-            summary.entry(key).or_default().add(&event);
-            Ok(())
-        })?;
+        let hits = self.hits(tenant, kind, range, lens)?;
+        let horizon = self.horizon(tenant, at)?;
+        let summary = hits.summary(kind, horizon, &mut |_| {})?;
         let mut out = std::io::BufWriter::new(out);
         let events = match format {
             ReportFormat::Json => {
@@ -230,6 +208,45 @@ impl Db {
         Ok(ReportStats {
             events,
             actors: summary.len() as u64,
+        })
+    }
+
+    /// The seq horizon of a report read at `at`: refused beyond what is indexed.
+    pub(crate) fn horizon(&self, tenant: &str, at: Option<u64>) -> Result<u64, QueryError> {
+        let indexed = self.indexed(tenant)?;
+        match at {
+            None => Ok(indexed),
+            Some(n) if n <= indexed => Ok(n),
+            Some(_) => Err(QueryError::BadFilter {
+                field: "tree_size",
+                message: "tree_size is beyond the log's indexed size".into(),
+            }),
+        }
+    }
+
+    /// The hits of a report on `kind` in `range`, as `lens` may filter them.
+    pub(crate) fn hits<'a>(
+        &'a self,
+        tenant: &'a str,
+        kind: Kind<'_>,
+        range: TimeRange,
+        lens: &Lens,
+    ) -> Result<Hits<'a>, QueryError> {
+        let mut filter = Filter {
+            from: range.from,
+            to: range.to,
+            lens: Some(lens.clone()),
+            ..Filter::default()
+        };
+        match kind {
+            Kind::PatientAccess(p) => filter.patient = Some(p.to_string()),
+            Kind::ActorActivity(a) => filter.actor = Some(a.to_string()),
+        }
+        Ok(Hits {
+            db: self,
+            tenant,
+            t: self.tenant(tenant)?,
+            filter: Compiled::new(&filter)?,
         })
     }
 }
@@ -250,7 +267,7 @@ pub fn check_subject(lens: &Lens, field: Field, subject: &str) -> Result<bool, Q
 }
 
 /// The report's hits, walked once per pass.
-struct Hits<'a> {
+pub(crate) struct Hits<'a> {
     db: &'a Db,
     tenant: &'a str,
     t: Option<Tenant>,
@@ -258,8 +275,29 @@ struct Hits<'a> {
 }
 
 impl Hits<'_> {
+    /// Pass 1: the summary rows; `also` sees each event (a PDF counts them per day).
+    pub(crate) fn summary(
+        &self,
+        kind: Kind<'_>,
+        horizon: u64,
+        also: &mut dyn FnMut(&Event),
+    ) -> Result<Summary, QueryError> {
+        let mut summary = Summary::new();
+        self.each(horizon, &mut |f| {
+            let event = f.event()?;
+            let key = match kind {
+                Kind::PatientAccess(_) => Some(event.actor.id.clone()),
+                Kind::ActorActivity(_) => event.patient.as_ref().map(|p| p.id.clone()),
+            };
+            summary.entry(key).or_default().add(&event);
+            also(&event);
+            Ok(())
+        })?;
+        Ok(summary)
+    }
+
     /// Visits every readable hit below seq `horizon`, oldest first.
-    fn each(
+    pub(crate) fn each(
         &self,
         horizon: u64,
         visit: &mut dyn FnMut(Hit) -> Result<(), QueryError>,
@@ -290,13 +328,13 @@ fn joined(set: &BTreeSet<String>) -> Vec<&str> {
 }
 
 /// What the JSON report opens with.
-struct Head<'a> {
-    kind: Kind<'a>,
-    tenant: &'a str,
-    range: TimeRange,
+pub(crate) struct Head<'a> {
+    pub(crate) kind: Kind<'a>,
+    pub(crate) tenant: &'a str,
+    pub(crate) range: TimeRange,
 }
 
-fn write_json(
+pub(crate) fn write_json(
     out: &mut dyn Write,
     hits: &Hits<'_>,
     horizon: u64,

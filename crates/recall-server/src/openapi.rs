@@ -89,16 +89,23 @@ fn search_events() {}
         (status = 404, description = "no such event"), (status = 410, description = "shredded by retention")))]
 fn get_event() {}
 
-/// Every access to one patient's data in a range, per actor, then the events. JSON or CSV (`format` or `Accept`), streamed.
+/// Every access to one patient's data in a range, per actor, then the events. JSON, CSV or PDF (`format` or `Accept`), streamed.
+/// The PDF (a document for the patient) is read at the latest signed checkpoint; its evidence page holds that checkpoint,
+/// its tree size and the SHA-256 of the same report's JSON form at that tree size (`tree_size=N`), also written into the
+/// report's self-audit event (`detail.query.sha256`).
 #[utoipa::path(get, path = "/v1/reports/patient-access", tag = "reports",
-    params(("patient" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv")),
-    responses((status = 200, description = "the report")))]
+    params(("patient" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv | pdf"),
+        ("tree_size" = Option<u64>, Query, description = "json and csv only: read the report at this tree size (re-checks a PDF's digest)")),
+    responses((status = 200, description = "the report: application/json, text/csv or application/pdf"),
+        (status = 400, description = "a bad parameter, named in `field`")))]
 fn patient_access() {}
 
-/// Everything one actor did in a range, per patient, then the events. JSON or CSV, streamed.
+/// Everything one actor did in a range, per patient, then the events. JSON, CSV or PDF (as the patient-access report), streamed.
 #[utoipa::path(get, path = "/v1/reports/actor-activity", tag = "reports",
-    params(("actor" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv")),
-    responses((status = 200, description = "the report")))]
+    params(("actor" = String, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("format" = Option<String>, Query, description = "json | csv | pdf"),
+        ("tree_size" = Option<u64>, Query, description = "json and csv only: read the report at this tree size")),
+    responses((status = 200, description = "the report: application/json, text/csv or application/pdf"),
+        (status = 400, description = "a bad parameter, named in `field`")))]
 fn actor_activity() {}
 
 /// The latest signed checkpoint (C2SP tlog-checkpoint in a signed note, Ed25519).

@@ -5,8 +5,12 @@
 //! mounted for one test and unmounted when dropped, also when the test fails. Mounting
 //! needs root: without it the test skips with a message, except under `CI=true`, where a
 //! test that would skip for a missing facility fails instead.
+//!
+//! [`pdf`]: qpdf's and poppler's checks of a PDF file.
 
 #![forbid(unsafe_code)]
+
+pub mod pdf;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -218,8 +218,10 @@ pub struct ReportRequest<'a> {
     pub subject: &'a str,
     /// Event-time range.
     pub range: TimeRange,
-    /// CSV instead of JSON.
-    pub csv: bool,
+    /// `json`, `csv` or `pdf`.
+    pub format: &'a str,
+    /// Read a JSON or CSV report at this tree size (re-checking a PDF's digest).
+    pub tree_size: Option<u64>,
     /// Whose view.
     pub view: &'a ViewArgs,
 }
@@ -236,7 +238,8 @@ pub fn report(
         kind,
         subject,
         range,
-        csv,
+        format,
+        tree_size,
         view,
     } = *req;
     check_tenant(db, tenant)?;
@@ -249,12 +252,14 @@ pub fn report(
         ReportKind::ActorActivity => Field::ActorId,
     };
     let by_pseudonym = check_subject(&lens, field, subject).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let format = if csv {
-        ReportFormat::Csv
-    } else {
-        ReportFormat::Json
-    };
+    let pdf = format == "pdf";
+    if pdf && tree_size.is_some() {
+        anyhow::bail!("--tree-size applies to json and csv: a PDF is read at a new checkpoint");
+    }
     let mut q = Map::new();
+    if format != "json" {
+        q.insert("format".into(), json!(format));
+    }
     if let Some(t) = range.from {
         q.insert("from".into(), json!(t.to_string()));
     }
@@ -278,23 +283,66 @@ pub fn report(
             None
         }
     };
+    if let Some(n) = tree_size {
+        q.insert("tree_size".into(), json!(n));
+    }
     view.record(&mut q);
     let justification = view.justification.as_deref();
-    audit(
-        db,
-        tenant,
-        UseKind::Report,
-        "recall report",
-        patient,
-        q,
-        justification,
-    )?;
-    match kind {
-        ReportKind::PatientAccess => db.patient_access(tenant, subject, range, format, &lens, out),
-        ReportKind::ActorActivity => db.actor_activity(tenant, subject, range, format, &lens, out),
+    let on = match kind {
+        ReportKind::PatientAccess => recall_query::ReportKind::PatientAccess(subject),
+        ReportKind::ActorActivity => recall_query::ReportKind::ActorActivity(subject),
+    };
+    let audited = |q| {
+        let what = UseKind::Report;
+        audit(db, tenant, what, "recall report", patient, q, justification)
+    };
+    if pdf {
+        return report_pdf(db, &lens, (tenant, on, range), q, audited, out);
     }
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    audited(q)?;
+    let format = if format == "csv" {
+        ReportFormat::Csv
+    } else {
+        ReportFormat::Json
+    };
+    db.report_at(tenant, on, range, format, &lens, tree_size, out)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     out.flush()?;
+    Ok(())
+}
+
+/// The PDF form: read at a checkpoint signed now, digest recorded in the audit event
+/// before the document is written (the server's order, `routes/report_pdf.rs`).
+fn report_pdf(
+    db: &Db,
+    lens: &Lens,
+    (tenant, on, range): (&str, recall_query::ReportKind<'_>, TimeRange),
+    mut q: Map<String, Value>,
+    audited: impl FnOnce(Map<String, Value>) -> anyhow::Result<()>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let note = db.journal().checkpoint(tenant)?;
+    let size = db.journal().parse_checkpoint(&note)?.size;
+    let report = db
+        .prepare_pdf(tenant, on, range, lens, size)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    q.insert("sha256".into(), json!(report.sha256_hex()));
+    q.insert("tree_size".into(), json!(report.tree_size()));
+    audited(q)?;
+    let by = format!("{} (recall report)", operator::current().id);
+    let issued = recall_query::Issued {
+        at: Timestamp::now(),
+        by: &by,
+        checkpoint: &note,
+    };
+    db.write_pdf(&report, &issued, lens, out)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    out.flush()?;
+    eprintln!(
+        "sha256 {} at tree size {}",
+        report.sha256_hex(),
+        report.tree_size()
+    );
     Ok(())
 }
 
@@ -342,9 +390,12 @@ pub struct ReportArgs {
     /// Until this time (RFC 3339, exclusive).
     #[arg(long)]
     to: Option<Timestamp>,
-    /// Output format.
-    #[arg(long, value_parser = ["json", "csv"], default_value = "json")]
+    /// Output format (pdf: a document for the patient, with an evidence page).
+    #[arg(long, value_parser = ["json", "csv", "pdf"], default_value = "json")]
     format: String,
+    /// Read a json or csv report at this tree size: re-checks a PDF's digest.
+    #[arg(long)]
+    tree_size: Option<u64>,
     /// Whose view.
     #[command(flatten)]
     view: ViewArgs,
@@ -377,7 +428,8 @@ pub fn run_report(data: &std::path::Path, args: ReportArgs) -> anyhow::Result<()
             from: args.from,
             to: args.to,
         },
-        csv: args.format == "csv",
+        format: &args.format,
+        tree_size: args.tree_size,
         view: &args.view,
     };
     report(

@@ -362,7 +362,17 @@ fn bad_report_parameters_name_the_parameter() {
             "actor=u-001&to=2026-02-30T00:00:00Z",
             "to",
         ),
-        ("patient-access", "patient=MRN-00001&format=pdf", "format"),
+        ("patient-access", "patient=MRN-00001&format=xml", "format"),
+        (
+            "patient-access",
+            "patient=MRN-00001&format=pdf&tree_size=1",
+            "tree_size",
+        ),
+        (
+            "actor-activity",
+            "actor=u-001&tree_size=99999999",
+            "tree_size",
+        ),
     ] {
         let r = server.get(auditor, &format!("/v1/reports/{path}?{query}"));
         assert_eq!(r.status(), 400, "{path}?{query}");

@@ -234,6 +234,8 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, &read, None,                                                [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 400, 200, 403, 401, 401, 401]),
+        row(M::GET, "/v1/reports/patient-access?patient=MRN-100&format=pdf", None, [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/reports/actor-activity?actor=u-1&format=pdf", None,    [403, 200, 403, 403, 400, 200, 403, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/checkpoint", None,                       [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/tile/0/000.p/1", None,                   [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/logs/st-marys/tile/entries/000.p/1", None,             [200, 200, 200, 200, 200, 200, 200, 401, 401, 401]),

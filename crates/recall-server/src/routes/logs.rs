@@ -204,6 +204,32 @@ pub async fn inclusion(state: &AppState, tenant: &str, seq: u64) -> Result<Value
     if seq >= state.log_size(tenant)? {
         return Err(Problem::not_found().detail("no event at this seq"));
     }
+    let Some((note, size)) = covering_checkpoint(state, tenant, seq + 1).await? else {
+        return Err(no_checkpoint("no signed checkpoint covers this event yet"));
+    };
+    let journal = state.db.journal().clone();
+    let t = tenant.to_string();
+    blocking(move || {
+        let hashes = journal.inclusion_proof(&t, seq, size).map_err(internal)?;
+        let leaf = journal.leaf(&t, seq).map_err(internal)?;
+        Ok(json!({
+            "leaf_index": seq,
+            "tree_size": size,
+            "leaf_hash": B64.encode(leaf),
+            "hashes": hashes.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+            "checkpoint": note,
+        }))
+    })
+    .await
+}
+
+/// The latest signed checkpoint (note, tree size) once it covers at least `size` entries,
+/// waiting up to [`CHECKPOINT_WAIT`] for the writer to sign one; `None` if none does by then.
+pub async fn covering_checkpoint(
+    state: &AppState,
+    tenant: &str,
+    size: u64,
+) -> Result<Option<(String, u64)>, Problem> {
     let deadline = tokio::time::Instant::now() + CHECKPOINT_WAIT;
     loop {
         let journal = state.db.journal().clone();
@@ -213,32 +239,19 @@ pub async fn inclusion(state: &AppState, tenant: &str, seq: u64) -> Result<Value
                 return Ok(None);
             };
             let cp = journal.parse_checkpoint(&note).map_err(internal)?;
-            if cp.size <= seq {
-                return Ok(None);
-            }
-            let hashes = journal
-                .inclusion_proof(&t, seq, cp.size)
-                .map_err(internal)?;
-            let leaf = journal.leaf(&t, seq).map_err(internal)?;
-            Ok(Some(json!({
-                "leaf_index": seq,
-                "tree_size": cp.size,
-                "leaf_hash": B64.encode(leaf),
-                "hashes": hashes.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
-                "checkpoint": note,
-            })))
+            Ok((cp.size >= size).then_some((note, cp.size)))
         })
         .await?;
-        if let Some(v) = found {
-            return Ok(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No checkpoint yet")
-                    .detail("no signed checkpoint covers this event yet")
-                    .retry_after(1),
-            );
+        if found.is_some() || tokio::time::Instant::now() >= deadline {
+            return Ok(found);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// 503 with Retry-After: no signed checkpoint covers what was asked for yet.
+pub fn no_checkpoint(detail: &str) -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, "No checkpoint yet")
+        .detail(detail)
+        .retry_after(1)
 }

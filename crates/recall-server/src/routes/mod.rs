@@ -7,6 +7,7 @@ pub mod holds;
 pub mod logs;
 pub mod ops;
 pub mod reading;
+mod report_pdf;
 pub mod reports;
 
 use axum::body::Body;

@@ -1,6 +1,8 @@
-//! `GET /v1/reports/patient-access` and `GET /v1/reports/actor-activity`, JSON or CSV,
-//! streamed: the report is written on a blocking thread into a bounded channel that the
-//! response body drains, so memory stays bounded whatever the report's size.
+//! `GET /v1/reports/patient-access` and `GET /v1/reports/actor-activity`, JSON, CSV or
+//! PDF (`report_pdf.rs`), streamed: the report is written on a blocking thread into a
+//! bounded channel that the response body drains, so memory stays bounded whatever the
+//! report's size. `tree_size=N` reads a JSON or CSV report at that tree size (how a PDF's
+//! digest is re-checked).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -31,12 +33,30 @@ pub struct ReportParams {
     from: Option<String>,
     to: Option<String>,
     format: Option<String>,
+    tree_size: Option<u64>,
+}
+
+/// What the caller wants back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wanted {
+    Data(ReportFormat),
+    Pdf,
 }
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(super) enum Kind {
     PatientAccess,
     ActorActivity,
+}
+
+impl Kind {
+    /// The query layer's report on `subject`.
+    pub(super) fn on(self, subject: &str) -> recall_query::ReportKind<'_> {
+        match self {
+            Kind::PatientAccess => recall_query::ReportKind::PatientAccess(subject),
+            Kind::ActorActivity => recall_query::ReportKind::ActorActivity(subject),
+        }
+    }
 }
 
 /// Every access to one patient's data in a range, per actor, then the events.
@@ -88,6 +108,9 @@ async fn report(
             query.insert(k.into(), json!(v));
         }
     }
+    if let Some(n) = p.tree_size {
+        query.insert("tree_size".into(), json!(n));
+    }
     query.insert("report".into(), json!(report_name));
     fn use_of<'a>(
         endpoint: &'a str,
@@ -123,7 +146,11 @@ async fn report(
         from: time_param("from", p.from.as_deref())?,
         to: time_param("to", p.to.as_deref())?,
     };
-    let format = format_of(p.format.as_deref(), &headers)?;
+    let wanted = format_of(p.format.as_deref(), &headers)?;
+    if wanted == Wanted::Pdf && p.tree_size.is_some() {
+        let no = "tree_size applies to json and csv: a PDF is read at the latest checkpoint";
+        return Err(Problem::bad_request(no).field("tree_size"));
+    }
     let read = match reading(&state, &who, &headers, p.patient.as_deref()) {
         Ok(read) => read,
         Err(no) => {
@@ -151,7 +178,27 @@ async fn report(
         }
         _ => p.patient.as_deref(),
     };
-    state.await_indexed(&who.tenant).await?;
+    let size = state.await_indexed(&who.tenant).await?;
+    if p.tree_size.is_some_and(|n| n > size) {
+        let no = Problem::bad_request("tree_size is beyond the log's size").field("tree_size");
+        return Err(no);
+    }
+    let format = match wanted {
+        Wanted::Data(f) => f,
+        Wanted::Pdf => {
+            let ask = crate::routes::report_pdf::Ask {
+                kind,
+                subject,
+                range,
+                lens: read.lens,
+                asked: Use {
+                    justification: read.justification.as_deref(),
+                    ..asked(patient, &query)
+                },
+            };
+            return crate::routes::report_pdf::respond(&state, &who, ask).await;
+        }
+    };
     audit::record(
         &state,
         &who,
@@ -165,61 +212,70 @@ async fn report(
     // written makes it always part of the report (as with `recall report`), not only when
     // the indexer happened to be quick.
     state.await_indexed(&who.tenant).await?;
+    let (db, tenant, lens, at) = (state.db.clone(), who.tenant.clone(), read.lens, p.tree_size);
+    let content_type = match format {
+        ReportFormat::Json => "application/json",
+        ReportFormat::Csv => "text/csv; charset=utf-8",
+    };
+    Ok(streamed(content_type, move |out| {
+        db.report_at(&tenant, kind.on(&subject), range, format, &lens, at, out)
+            .map(|_| ())
+    }))
+}
+
+/// A response whose body `produce` writes on a blocking thread, through a bounded
+/// channel. A failure midway is logged and truncates the body (the client never sees a
+/// complete-looking report).
+pub(super) fn streamed<E: std::fmt::Display>(
+    content_type: &'static str,
+    produce: impl FnOnce(&mut dyn Write) -> Result<(), E> + Send + 'static,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
-    let (db, tenant, lens) = (state.db.clone(), who.tenant.clone(), read.lens);
     tokio::task::spawn_blocking(move || {
         let mut out = ChannelWriter::new(tx.clone());
-        let result = match kind {
-            Kind::PatientAccess => {
-                db.patient_access(&tenant, &subject, range, format, &lens, &mut out)
-            }
-            Kind::ActorActivity => {
-                db.actor_activity(&tenant, &subject, range, format, &lens, &mut out)
-            }
-        };
+        let result = produce(&mut out);
         let flushed = out.flush();
         if let Err(e) = result
-            .map(|_| ())
             .map_err(|e| e.to_string())
             .and(flushed.map_err(|e| e.to_string()))
         {
             tracing::error!(error = %e, "report failed while streaming");
-            // The client sees a truncated body rather than a complete-looking report.
             let _ = tx.blocking_send(Err(std::io::Error::other("report failed")));
         }
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     });
-    let content_type = match format {
-        ReportFormat::Json => "application/json",
-        ReportFormat::Csv => "text/csv; charset=utf-8",
-    };
-    Ok((
+    (
         [(header::CONTENT_TYPE, content_type)],
         Body::from_stream(stream),
     )
-        .into_response())
+        .into_response()
 }
 
-fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<ReportFormat, Problem> {
+fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<Wanted, Problem> {
     match param {
-        Some("json") => return Ok(ReportFormat::Json),
-        Some("csv") => return Ok(ReportFormat::Csv),
-        Some(_) => return Err(Problem::bad_request("format must be json or csv").field("format")),
+        Some("json") => return Ok(Wanted::Data(ReportFormat::Json)),
+        Some("csv") => return Ok(Wanted::Data(ReportFormat::Csv)),
+        Some("pdf") => return Ok(Wanted::Pdf),
+        Some(_) => {
+            return Err(Problem::bad_request("format must be json, csv or pdf").field("format"));
+        }
         None => {}
     }
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    Ok(
-        if accept.contains("text/csv") && !accept.contains("application/json") {
-            ReportFormat::Csv
-        } else {
-            ReportFormat::Json
-        },
-    )
+    Ok(if accept.contains("application/json") {
+        Wanted::Data(ReportFormat::Json)
+    } else if accept.contains("application/pdf") {
+        Wanted::Pdf
+    } else if accept.contains("text/csv") {
+        Wanted::Data(ReportFormat::Csv)
+    } else {
+        Wanted::Data(ReportFormat::Json)
+    })
 }
 
 /// A `Write` that sends 64 KiB chunks into a bounded channel (blocking when the client
