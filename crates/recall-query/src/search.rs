@@ -183,6 +183,26 @@ impl Compiled {
         }
     }
 
+    /// The index token of the filter's `value` on `field` (`name` is the token's field
+    /// name); a pseudonym opens to the first bytes of the token its entries are under.
+    pub(crate) fn token(&self, t: &Tenant, field: Field, name: &str, value: &str) -> [u8; 32] {
+        match (self.masked(field), &self.f.lens) {
+            (Some(psn), Some(lens)) => {
+                let mut out = [0u8; 32];
+                if let Some(prefix) = lens.token_prefix(psn) {
+                    out[..prefix.len()].copy_from_slice(&prefix);
+                }
+                out
+            }
+            _ => t.indexer.token(name, value),
+        }
+    }
+
+    /// Whether an event's `actor.id` satisfies the filter's `actor` (no filter: yes).
+    pub(crate) fn actor_matches(&self, actor: &str) -> bool {
+        self.holds(Field::ActorId, &self.f.actor, Some(actor.as_bytes()))
+    }
+
     /// Whether the event satisfies every filter.
     pub fn matches(&self, e: &View<'_>) -> bool {
         let f = &self.f;
@@ -455,18 +475,7 @@ impl Db {
         let f = &w.filter.f;
         let tno = w.t.no.to_be_bytes();
         let token = |field: Field, name: &str, value: &str| {
-            let token = match (w.filter.masked(field), &f.lens) {
-                // A pseudonym opens to the first bytes of the token its lists are under.
-                (Some(psn), Some(lens)) => {
-                    let mut t = [0u8; 32];
-                    if let Some(prefix) = lens.token_prefix(psn) {
-                        t[..prefix.len()].copy_from_slice(&prefix);
-                    }
-                    t
-                }
-                _ => w.t.indexer.token(name, value),
-            };
-            keys::ident(w.t.no, &token).to_vec()
+            keys::ident(w.t.no, &w.filter.token(w.t, field, name, value)).to_vec()
         };
         let (partition, prefix, span) = match (&f.patient, &f.actor) {
             (Some(p), _) => (

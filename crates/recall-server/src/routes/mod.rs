@@ -8,6 +8,7 @@ pub mod logs;
 pub mod ops;
 pub mod reading;
 pub mod reports;
+pub mod reviews;
 
 use axum::body::Body;
 use axum::http::header;

@@ -37,6 +37,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("recall_log_events").set(total as f64);
     }
     metrics::gauge!("recall_ingest_queue_events").set(state.ingest.queued() as f64);
+    crate::routes::reviews::set_gauges(&state).await;
     if let Some(dir) = state.cfg.data_dir.clone() {
         // A walk of the directory: blocking I/O, off the async workers.
         if let Ok(bytes) = tokio::task::spawn_blocking(move || tree_bytes(&dir)).await {
