@@ -12,12 +12,20 @@ use recall_model::Event;
 use recall_query::{Db, Lens, ReviewParams};
 
 const ACTORS: [&str; 4] = ["dr-a", "dr-b", "nurse-c", "dr-d"];
-const DISPOSITIONS: [&str; 4] = ["appropriate", "inappropriate", "needs-follow-up", "education"];
+const DISPOSITIONS: [&str; 4] = [
+    "appropriate",
+    "inappropriate",
+    "needs-follow-up",
+    "education",
+];
 
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
 }
@@ -75,7 +83,11 @@ fn history(now: Timestamp, seed: u64) -> Vec<Entry> {
             9 => rng.next(seq), // any event, often no break-glass access
             _ => etreats[rng.next(etreats.len() as u64) as usize],
         };
-        let by = if rng.next(5) == 0 { "key:k-writer" } else { "recall:server" };
+        let by = if rng.next(5) == 0 {
+            "key:k-writer"
+        } else {
+            "recall:server"
+        };
         let d = DISPOSITIONS[rng.next(4) as usize];
         out.push(Entry {
             event: review(now, target, d),
@@ -97,7 +109,9 @@ fn oracle(entries: &[Entry]) -> Vec<(u64, Timestamp, String, Option<u64>)> {
         if e.by != "recall:server" || e.event.action != "review" {
             continue;
         }
-        let target = e.event.detail.as_ref().unwrap()["review"]["seq"].as_u64().unwrap();
+        let target = e.event.detail.as_ref().unwrap()["review"]["seq"]
+            .as_u64()
+            .unwrap();
         if let Some(item) = items.iter_mut().find(|i| i.0 == target) {
             item.3 = Some(rseq as u64); // seq order: the last one wins
         }
@@ -117,9 +131,12 @@ fn append(db: &Db, tenant: &str, entries: &[Entry], mut sizes: impl FnMut() -> u
         let events: Vec<Event> = chunk.iter().map(|e| e.event.clone()).collect();
         let by: Vec<&str> = chunk.iter().map(|e| e.by).collect();
         let first = journal.store().size(tenant).unwrap();
-        let sealed = journal.prepare(tenant, &events, &by, first, Timestamp::now()).unwrap();
+        let sealed = journal
+            .prepare(tenant, &events, &by, first, Timestamp::now())
+            .unwrap();
         let committed = journal.commit(tenant, &sealed).unwrap();
-        db.index_batch(tenant, &sealed, &committed.location, &events).unwrap();
+        db.index_batch(tenant, &sealed, &committed.location, &events)
+            .unwrap();
         at += n;
     }
 }
@@ -168,8 +185,15 @@ fn check(db: &Db, tenant: &str, entries: &[Entry], now: Timestamp) {
                     .filter(|i| range.0.is_none_or(|f| i.1 >= f) && range.1.is_none_or(|t| i.1 < t))
                     .map(|i| (i.0, i.3))
                     .collect();
-                assert!(!expected.is_empty(), "{state} {actor:?}: the history is too thin");
-                assert_eq!(pages(db, tenant, params), expected, "{state} {actor:?} {range:?}");
+                assert!(
+                    !expected.is_empty(),
+                    "{state} {actor:?}: the history is too thin"
+                );
+                assert_eq!(
+                    pages(db, tenant, params),
+                    expected,
+                    "{state} {actor:?} {range:?}"
+                );
             }
         }
     }
@@ -198,8 +222,14 @@ fn check(db: &Db, tenant: &str, entries: &[Entry], now: Timestamp) {
         assert_eq!(item.latest.map(|r| r.seq), reviews.last().copied());
     }
     // A review of an access that is none, or a seq that is no access: not an item.
-    let plain = entries.iter().position(|e| e.event.purpose.as_deref() == Some("TREAT"));
-    assert!(db.break_glass_item(tenant, plain.unwrap() as u64).unwrap().is_none());
+    let plain = entries
+        .iter()
+        .position(|e| e.event.purpose.as_deref() == Some("TREAT"));
+    assert!(
+        db.break_glass_item(tenant, plain.unwrap() as u64)
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[test]
@@ -251,10 +281,34 @@ fn cursors_are_bound_to_their_parameters_and_bad_parameters_are_named() {
         Err(recall_query::QueryError::BadCursor)
     ));
     for (field, p) in [
-        ("state", ReviewParams { state: Some("closed".into()), ..Default::default() }),
-        ("limit", ReviewParams { limit: Some(0), ..Default::default() }),
-        ("limit", ReviewParams { limit: Some(501), ..Default::default() }),
-        ("from", ReviewParams { from: Some("yesterday".into()), ..Default::default() }),
+        (
+            "state",
+            ReviewParams {
+                state: Some("closed".into()),
+                ..Default::default()
+            },
+        ),
+        (
+            "limit",
+            ReviewParams {
+                limit: Some(0),
+                ..Default::default()
+            },
+        ),
+        (
+            "limit",
+            ReviewParams {
+                limit: Some(501),
+                ..Default::default()
+            },
+        ),
+        (
+            "from",
+            ReviewParams {
+                from: Some("yesterday".into()),
+                ..Default::default()
+            },
+        ),
     ] {
         match p.query(&lens) {
             Err(recall_query::QueryError::BadFilter { field: f, .. }) => assert_eq!(f, field),
