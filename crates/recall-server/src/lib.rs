@@ -24,6 +24,7 @@ pub mod governance;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
+mod openapi_reviews;
 pub mod problem;
 pub mod routes;
 pub mod state;
