@@ -169,14 +169,12 @@ impl Queue {
         }
         self.reviews.sort_unstable_by_key(|r| r.0);
         for (seq, target, code, time) in std::mem::take(&mut self.reviews) {
-            if !self.accesses.contains_key(&target) {
-                let Some(item) = load(p, tno, target)? else {
-                    continue; // not a break-glass access: nothing to review
-                };
-                self.accesses.insert(target, item);
-            }
-            let Some(item) = self.accesses.get_mut(&target) else {
-                continue;
+            let item = match self.accesses.entry(target) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => match load(p, tno, target)? {
+                    Some(item) => v.insert(item),
+                    None => continue, // not a break-glass access: nothing to review
+                },
             };
             let latest = Latest {
                 seq,

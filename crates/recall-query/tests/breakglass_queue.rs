@@ -117,7 +117,7 @@ fn oracle(entries: &[Entry]) -> Vec<(u64, Timestamp, String, Option<u64>)> {
         }
     }
     // Newest first.
-    items.sort_by(|a, b| (b.1, b.0).cmp(&(a.1, a.0)));
+    items.sort_by_key(|i| std::cmp::Reverse((i.1, i.0)));
     items
 }
 
@@ -247,7 +247,7 @@ fn the_queue_matches_the_oracle_live_after_reopen_and_after_reindex() {
         check(&db, "north", &entries, now);
         check(&db, "south", &other, now);
     }
-    let db = Db::open(journal.clone(), &tmp.path().join("index")).unwrap();
+    let db = Db::open(journal, &tmp.path().join("index")).unwrap();
     check(&db, "north", &entries, now);
     db.reindex().unwrap();
     check(&db, "north", &entries, now);

@@ -292,7 +292,7 @@ fn the_queue_end_to_end() {
     // The lens: an engineer reads nothing here; the auditor's reads are on record.
     let searches = json(server.get(
         &officer,
-        &format!("/v1/events?action=search&system=recall&limit=1000"),
+        "/v1/events?action=search&system=recall&limit=1000",
     ));
     let endpoints: Vec<&str> = searches["events"]
         .as_array()
