@@ -27,7 +27,7 @@ use crate::error::QueryError;
 use crate::keys::{self, Pos, TOKEN};
 use crate::params::time_param;
 use crate::read::Lookup;
-use crate::search::{Compiled, Filter, decode_cursor, encode_cursor};
+use crate::search::{Compiled, Filter, decode_cursor, encode_cursor, fingerprint_of, put_value};
 
 /// Default review deadline, in days.
 pub const DEFAULT_DEADLINE_DAYS: u32 = 7;
@@ -470,19 +470,9 @@ fn fingerprint(t: &Tenant, q: &ReviewQuery) -> [u8; 8] {
     repr.push(q.state as u8);
     let times = [q.filter.from, q.filter.to].map(|t| t.map(|t| hex::encode(keys::time(t))));
     for v in [&q.filter.actor, &times[0], &times[1]] {
-        match v {
-            None => repr.push(0),
-            Some(s) => {
-                repr.push(1);
-                repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                repr.extend_from_slice(s.as_bytes());
-            }
-        }
+        put_value(&mut repr, v.as_deref());
     }
-    let tok = t.indexer.token("cursor", &hex::encode(&repr));
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&tok[..8]);
-    out
+    fingerprint_of(t, &repr)
 }
 
 impl ReviewItem {

@@ -242,14 +242,7 @@ impl Compiled {
             &f.patient, &f.actor, &f.action, &outcome, &f.purpose, &f.system, &ip, &times[0],
             &times[1],
         ] {
-            match v {
-                None => repr.push(0),
-                Some(s) => {
-                    repr.push(1);
-                    repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                    repr.extend_from_slice(s.as_bytes());
-                }
-            }
+            put_value(&mut repr, v.as_deref());
         }
         repr.push(u8::from(f.break_glass));
         repr.push(u8::from(order == Order::Desc));
@@ -258,11 +251,29 @@ impl Compiled {
             repr.push(0xff);
             repr.extend_from_slice(field.name().as_bytes());
         }
-        let tok = t.indexer.token("cursor", &hex::encode(&repr));
-        let mut out = [0u8; FINGERPRINT];
-        out.copy_from_slice(&tok[..FINGERPRINT]);
-        out
+        fingerprint_of(t, &repr)
     }
+}
+
+/// Appends a filter value to a fingerprint's representation: `0x00` when absent, else
+/// `0x01 ‖ u32be(len) ‖ bytes`.
+pub(crate) fn put_value(repr: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => repr.push(0),
+        Some(s) => {
+            repr.push(1);
+            repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            repr.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// The keyed fingerprint of a query's representation (first bytes of its `cursor` token).
+pub(crate) fn fingerprint_of(t: &Tenant, repr: &[u8]) -> [u8; FINGERPRINT] {
+    let tok = t.indexer.token("cursor", &hex::encode(repr));
+    let mut out = [0u8; FINGERPRINT];
+    out.copy_from_slice(&tok[..FINGERPRINT]);
+    out
 }
 
 fn eq(want: &Option<String>, have: Option<&[u8]>) -> bool {
