@@ -138,7 +138,38 @@ pub fn same_person(who: &Who, actor: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::record::Via;
+
+    #[test]
+    fn the_record_is_what_the_queue_recognises_when_recall_appended_it() {
+        let record = ReviewRecord {
+            seq: 41,
+            leaf_hash: [7; 32],
+            disposition: "needs-follow-up",
+            note: Some("ask the ward"),
+        };
+        let who = Who::operator("officer");
+        let via = Via::cli("recall reviews break-glass review");
+        let e = Act::BreakGlassReviewed(&record)
+            .event(&who, &via, Timestamp::now())
+            .unwrap();
+        assert_eq!(e.reason.as_deref(), Some("ask the ward"));
+        assert_eq!(e.resource.as_ref().unwrap().id.as_deref(), Some("41"));
+        let review = &e.detail.as_ref().unwrap()["review"];
+        assert_eq!(review["leaf_hash"], B64.encode([7; 32]));
+        let code = DISPOSITIONS
+            .iter()
+            .position(|d| *d == "needs-follow-up")
+            .unwrap() as u8;
+        assert_eq!(
+            recall_query::review_of(&e, Some("recall:cli")),
+            Some((41, code))
+        );
+        assert_eq!(recall_query::review_of(&e, Some("key:0123")), None);
+        assert_eq!(recall_query::review_of(&e, None), None);
+    }
 
     #[test]
     fn the_reviewer_is_matched_with_and_without_its_prefix() {

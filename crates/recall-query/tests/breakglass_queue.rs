@@ -373,7 +373,7 @@ fn the_lens_applies_to_items_and_to_the_actor_filter() {
     ));
     let by_psn = ReviewParams {
         actor: Some(psn.clone()),
-        ..all.clone()
+        ..all
     };
     let page = db
         .break_glass_page("north", &by_psn.query(&lens).unwrap(), u64::MAX)
