@@ -24,6 +24,7 @@ pub mod record;
 pub mod recorder;
 pub mod recording;
 pub mod retention;
+pub mod reviews;
 mod sqlite;
 pub mod workflows;
 
@@ -69,6 +70,9 @@ pub enum GovernanceError {
     /// The log's writer could not record (it is stopping, or failed).
     #[error("recording failed: {0}")]
     Recording(String),
+    /// A break-glass review was refused (`reviews.rs`).
+    #[error(transparent)]
+    Review(#[from] reviews::ReviewError),
     /// A tenant without a log, where one is needed.
     #[error("this data directory has no tenant {0}")]
     UnknownTenant(String),

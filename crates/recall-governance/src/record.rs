@@ -198,6 +198,8 @@ pub enum Act<'a> {
     },
     /// The server stops recording (DICOM 110113, 110133 "Audit Recording Stopped").
     RecordingStopped,
+    /// A break-glass access reviewed (`reviews.rs`): names the access's seq and leaf hash.
+    BreakGlassReviewed(&'a crate::reviews::ReviewRecord<'a>),
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -311,6 +313,12 @@ impl Act<'_> {
                 "HSYSADMIN",
                 Some(("110113", Some("110133"))),
             ),
+            Act::BreakGlassReviewed(_) => (
+                recall_query::REVIEW_ACTION,
+                recall_query::REVIEW_RESOURCE,
+                "HCOMPL",
+                None,
+            ),
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -318,6 +326,7 @@ impl Act<'_> {
         match self {
             Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
+            Act::BreakGlassReviewed(r) => e["resource"]["id"] = json!(r.seq.to_string()),
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -398,6 +407,7 @@ impl Act<'_> {
                 }
             }
             Act::RecordingStopped => {}
+            Act::BreakGlassReviewed(r) => r.fill(e, detail),
         }
     }
 }

@@ -21,8 +21,8 @@ use crate::idfilter::IdFilter;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
-/// 4: posting lists for patients and actors; 5: for time too.
-const LAYOUT: u32 = 5;
+/// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue.
+const LAYOUT: u32 = 6;
 /// fjall's write buffer: unflushed entries of all partitions, counted as key and value
 /// bytes (the memtables' skiplist nodes make them take ~2–3× that in memory), and
 /// replayed from fjall's journal on open. This is fjall's default, set here so the
@@ -58,6 +58,8 @@ pub(crate) struct Parts {
     pub id: PartitionHandle,
     pub blocks: PartitionHandle,
     pub frames: PartitionHandle,
+    /// The break-glass review queue (`breakglass.rs`).
+    pub breakglass: PartitionHandle,
     /// Which client ids `id` may hold, in memory.
     pub ids: IdFilter,
     /// Declared last: fields drop in order, so the directory is removed only after the
@@ -87,6 +89,7 @@ impl Parts {
             &self.id,
             &self.blocks,
             &self.frames,
+            &self.breakglass,
         ];
         IndexBuffers {
             write_buffer_bytes: self.keyspace.write_buffer_size(),
@@ -199,6 +202,7 @@ fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
         id: open("id")?,
         blocks: open("blocks")?,
         frames: open("frames")?,
+        breakglass: open("breakglass")?,
         ids: IdFilter::default(),
         keyspace,
         retired: Retired {

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use recall_model::Event;
 use recall_store::{BlockRef, Location, SealedBatch, StoreError, block_seqs};
 
+use crate::breakglass::Queue;
 use crate::cache::Block;
 use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
@@ -15,8 +16,9 @@ use crate::postings::{HOUR, Lists, MINUTE, PREFIX};
 /// Blocks decrypted together during catch-up (spread over rayon's threads).
 const CATCH_UP_BLOCKS: usize = 64;
 
-/// Decrypted events of one block: `(seq, event)`; `None` when its epoch key is shredded.
-type Decoded = Option<Vec<(u64, Event)>>;
+/// Decrypted events of one block: `(seq, event, appended_by)`; `None` when its epoch key
+/// is shredded.
+type Decoded = Option<Vec<(u64, Event, Option<String>)>>;
 
 impl Db {
     /// Indexes one just-committed batch (`events[i]` has seq `batch.first_seq + i`).
@@ -51,10 +53,14 @@ impl Db {
         let mut b = parts.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
         let mut staged = Staged::new();
+        let mut queue = Queue::default();
         for (i, e) in events.iter().enumerate() {
-            staged.add(&t, batch.first_seq + i as u64, e);
+            let seq = batch.first_seq + i as u64;
+            staged.add(&t, seq, e);
+            queue.add(&t, seq, e, || self.appended_by_in(tenant, batch, seq))?;
         }
         staged.write(&mut b, &parts);
+        queue.write(&mut b, &parts, t.no)?;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
         self.note_indexed(&parts, events.len() as u64);
@@ -160,11 +166,14 @@ impl Db {
         }
         let mut n = 0;
         let mut staged = Staged::new();
-        for (seq, e) in decoded.iter().flatten().flatten() {
+        let mut queue = Queue::default();
+        for (seq, e, by) in decoded.iter().flatten().flatten() {
             staged.add(t, *seq, e);
+            queue.add(t, *seq, e, || Ok(by.clone()))?;
             n += 1;
         }
         staged.write(&mut b, parts);
+        queue.write(&mut b, parts, t.no)?;
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
@@ -191,9 +200,27 @@ impl Db {
             })?;
             let rec = recall_model::parse_canonical(bytes)
                 .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
-            out.push((seq, rec.event));
+            out.push((seq, rec.event, rec.appended_by));
         }
         Ok(Some(out))
+    }
+
+    /// The `appended_by` of event `seq` of a batch just committed, read back from the
+    /// batch (asked only for the rare review-shaped events: the indexer is handed the
+    /// events without it).
+    fn appended_by_in(
+        &self,
+        tenant: &str,
+        batch: &SealedBatch,
+        seq: u64,
+    ) -> Result<Option<String>, QueryError> {
+        let opened = self.journal.open_batch(tenant, batch)?;
+        let Some((_, bytes)) = opened.iter().find(|(s, _)| *s == seq) else {
+            return Ok(None);
+        };
+        let rec = recall_model::parse_canonical(bytes)
+            .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
+        Ok(rec.appended_by)
     }
 }
 

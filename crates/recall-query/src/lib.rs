@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod breakglass;
 mod cache;
 mod db;
 mod disclose;
@@ -44,8 +45,10 @@ mod postings;
 mod read;
 mod report;
 mod report_pdf;
+mod reviews;
 mod search;
 
+pub use breakglass::{BREAK_GLASS, DISPOSITIONS, REVIEW_ACTION, REVIEW_RESOURCE, review_of};
 pub use db::Db;
 pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, Refused, Rule};
 pub use error::QueryError;
@@ -55,6 +58,10 @@ pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};
 pub use report::{Kind as ReportKind, ReportFormat, ReportStats, TimeRange, check_subject};
 pub use report_pdf::{Issued, PdfReport};
+pub use reviews::{
+    DEFAULT_DEADLINE_DAYS, DEFAULT_QUEUE_LIMIT, Deadlines, MAX_QUEUE_LIMIT, Review, ReviewItem,
+    ReviewPage, ReviewParams, ReviewQuery, ReviewState,
+};
 pub use search::{Filter, Order, Page, Prepared, Query};
 // Re-exported (hidden) only for the fuzz target in fuzz/: not part of the API.
 #[doc(hidden)]

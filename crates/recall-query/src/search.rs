@@ -183,6 +183,26 @@ impl Compiled {
         }
     }
 
+    /// The index token of the filter's `value` on `field` (`name` is the token's field
+    /// name); a pseudonym opens to the first bytes of the token its entries are under.
+    pub(crate) fn token(&self, t: &Tenant, field: Field, name: &str, value: &str) -> [u8; 32] {
+        match (self.masked(field), &self.f.lens) {
+            (Some(psn), Some(lens)) => {
+                let mut out = [0u8; 32];
+                if let Some(prefix) = lens.token_prefix(psn) {
+                    out[..prefix.len()].copy_from_slice(&prefix);
+                }
+                out
+            }
+            _ => t.indexer.token(name, value),
+        }
+    }
+
+    /// Whether an event's `actor.id` satisfies the filter's `actor` (no filter: yes).
+    pub(crate) fn actor_matches(&self, actor: &str) -> bool {
+        self.holds(Field::ActorId, &self.f.actor, Some(actor.as_bytes()))
+    }
+
     /// Whether the event satisfies every filter.
     pub fn matches(&self, e: &View<'_>) -> bool {
         let f = &self.f;
@@ -222,14 +242,7 @@ impl Compiled {
             &f.patient, &f.actor, &f.action, &outcome, &f.purpose, &f.system, &ip, &times[0],
             &times[1],
         ] {
-            match v {
-                None => repr.push(0),
-                Some(s) => {
-                    repr.push(1);
-                    repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                    repr.extend_from_slice(s.as_bytes());
-                }
-            }
+            put_value(&mut repr, v.as_deref());
         }
         repr.push(u8::from(f.break_glass));
         repr.push(u8::from(order == Order::Desc));
@@ -238,11 +251,29 @@ impl Compiled {
             repr.push(0xff);
             repr.extend_from_slice(field.name().as_bytes());
         }
-        let tok = t.indexer.token("cursor", &hex::encode(&repr));
-        let mut out = [0u8; FINGERPRINT];
-        out.copy_from_slice(&tok[..FINGERPRINT]);
-        out
+        fingerprint_of(t, &repr)
     }
+}
+
+/// Appends a filter value to a fingerprint's representation: `0x00` when absent, else
+/// `0x01 ‖ u32be(len) ‖ bytes`.
+pub(crate) fn put_value(repr: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => repr.push(0),
+        Some(s) => {
+            repr.push(1);
+            repr.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            repr.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+/// The keyed fingerprint of a query's representation (first bytes of its `cursor` token).
+pub(crate) fn fingerprint_of(t: &Tenant, repr: &[u8]) -> [u8; FINGERPRINT] {
+    let tok = t.indexer.token("cursor", &hex::encode(repr));
+    let mut out = [0u8; FINGERPRINT];
+    out.copy_from_slice(&tok[..FINGERPRINT]);
+    out
 }
 
 fn eq(want: &Option<String>, have: Option<&[u8]>) -> bool {
@@ -455,18 +486,7 @@ impl Db {
         let f = &w.filter.f;
         let tno = w.t.no.to_be_bytes();
         let token = |field: Field, name: &str, value: &str| {
-            let token = match (w.filter.masked(field), &f.lens) {
-                // A pseudonym opens to the first bytes of the token its lists are under.
-                (Some(psn), Some(lens)) => {
-                    let mut t = [0u8; 32];
-                    if let Some(prefix) = lens.token_prefix(psn) {
-                        t[..prefix.len()].copy_from_slice(&prefix);
-                    }
-                    t
-                }
-                _ => w.t.indexer.token(name, value),
-            };
-            keys::ident(w.t.no, &token).to_vec()
+            keys::ident(w.t.no, &w.filter.token(w.t, field, name, value)).to_vec()
         };
         let (partition, prefix, span) = match (&f.patient, &f.actor) {
             (Some(p), _) => (

@@ -57,6 +57,10 @@ pub struct ServerConfig {
     /// run shreds past it); built by the caller from `[retention]`.
     #[serde(skip)]
     pub retention: Retention,
+    /// How long a break-glass access may wait for its review, per tenant; built by the
+    /// caller from `[reviews]`.
+    #[serde(skip)]
+    pub reviews: recall_query::Deadlines,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             data_dir: None,
             policy: Policy::default(),
             retention: Retention::default(),
+            reviews: recall_query::Deadlines::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod governance;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
+mod openapi_reviews;
 pub mod problem;
 pub mod routes;
 pub mod state;
@@ -106,6 +107,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/settings", get(admin::settings))
         .route("/v1/holds", get(holds::list_holds).post(holds::create_hold))
         .route("/v1/holds/{id}", delete(holds::release_hold))
+        .route("/v1/reviews/break-glass", get(routes::reviews::list))
+        .route(
+            "/v1/reviews/break-glass/{seq}",
+            get(routes::reviews::item).post(routes::reviews::review),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

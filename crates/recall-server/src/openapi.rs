@@ -193,9 +193,16 @@ fn readyz() {}
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()), responses((status = 200, description = "text exposition")))]
 fn metrics() {}
 
+/// The whole document: the main one and the parts described in modules of their own.
+fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::openapi_reviews::ReviewsDoc::openapi());
+    doc
+}
+
 /// The Swagger UI at `/docs` serving the document at `/v1/openapi.json`.
 pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
     axum::Router::from(
-        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/v1/openapi.json", ApiDoc::openapi()),
+        utoipa_swagger_ui::SwaggerUi::new("/docs").url("/v1/openapi.json", document()),
     )
 }

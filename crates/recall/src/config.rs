@@ -39,6 +39,44 @@ pub struct Config {
     /// `[retention]`: how long events are kept before their epoch keys are destroyed.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// `[reviews]`: how long a break-glass access may wait for its review.
+    #[serde(default)]
+    pub reviews: ReviewsConfig,
+}
+
+/// `[reviews]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewsConfig {
+    /// Days a break-glass access may wait for its review before it is overdue.
+    #[serde(default = "default_deadline_days")]
+    pub break_glass_deadline_days: u32,
+    /// Per-tenant days (`[reviews.tenants]`, `"st-marys" = 3`).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, u32>,
+}
+
+fn default_deadline_days() -> u32 {
+    recall_query::DEFAULT_DEADLINE_DAYS
+}
+
+impl Default for ReviewsConfig {
+    fn default() -> Self {
+        ReviewsConfig {
+            break_glass_deadline_days: default_deadline_days(),
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
+impl ReviewsConfig {
+    /// The deadlines the queue applies.
+    pub fn deadlines(&self) -> recall_query::Deadlines {
+        recall_query::Deadlines {
+            default_days: self.break_glass_deadline_days,
+            tenants: self.tenants.clone(),
+        }
+    }
 }
 
 /// `[retention]`.
@@ -251,6 +289,10 @@ impl Config {
             .policy()
             .validate()
             .map_err(anyhow::Error::msg)?;
+        self.reviews
+            .deadlines()
+            .validate()
+            .map_err(anyhow::Error::msg)?;
         Ok(())
     }
 
@@ -367,6 +409,13 @@ default_years = 6
 # it is written: a change applies to events written afterwards.
 # [retention.actions]
 # login = 1
+
+[reviews]
+# Days a break-glass access (purpose ETREAT) may wait for a privacy officer's review
+# before the queue flags it overdue (and /metrics counts it in recall_break_glass_overdue).
+break_glass_deadline_days = 7
+# [reviews.tenants]
+# "st-marys" = 3
 "#
     )
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, serve, verify_cli,
+    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, reviews_cli, serve,
+    verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -68,6 +69,9 @@ enum Command {
     /// Retention: destroy the keys of months past the retention period (crypto-shredding).
     #[command(subcommand)]
     Retention(retention::RetentionCommand),
+    /// Review queues: break-glass accesses awaiting a privacy officer's review.
+    #[command(subcommand)]
+    Reviews(reviews_cli::ReviewsCommand),
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof(proofs::ProofArgs),
     /// Manage API keys (for services calling the HTTP API).
@@ -104,5 +108,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => done(keys::run(data, cmd)),
         Command::Holds(cmd) => done(holds_cli::run_cli(data, cmd)),
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
+        Command::Reviews(cmd) => done(reviews_cli::run_cli(data, cmd)),
     }
 }

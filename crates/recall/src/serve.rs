@@ -63,6 +63,7 @@ pub fn serve(
     cfg.data_dir = Some(dir.path.clone());
     cfg.policy = dir.config.disclosure()?;
     cfg.retention = dir.config.retention.policy();
+    cfg.reviews = dir.config.reviews.deadlines();
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;

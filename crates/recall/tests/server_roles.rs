@@ -224,6 +224,8 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
     );
     let revoke = format!("/v1/admin/keys/{spare_id}");
     let read = format!("/v1/events/st-marys/{patient_seq}");
+    let queue_item = format!("/v1/reviews/break-glass/{patient_seq}");
+    let disposition = Some(json!({"disposition": "appropriate"}));
     #[rustfmt::skip]
     let rows = vec![
         //                                                                  writer auditor admin verifier engineer officer patient none bad revoked
@@ -248,6 +250,11 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/v1/holds", None,                                          [403, 403, 200, 403, 403, 200, 403, 401, 401, 401]),
         row(M::POST, "/v1/holds", hold,                                         [403, 403, 201, 403, 403, 201, 403, 401, 401, 401]),
         row(M::DELETE, "/v1/holds/0000000000000000", None,                      [403, 403, 404, 403, 403, 404, 403, 401, 401, 401]),
+        // The break-glass queue: auditors and officers read it, officers review (the
+        // seq here is no break-glass access: 404 to read it as an item, 409 to review).
+        row(M::GET, "/v1/reviews/break-glass", None,                            [403, 200, 403, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::GET, &queue_item, None,                                          [403, 404, 403, 403, 403, 404, 403, 401, 401, 401]),
+        row(M::POST, &queue_item, disposition,                                  [403, 403, 403, 403, 403, 409, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

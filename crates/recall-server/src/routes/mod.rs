@@ -9,6 +9,7 @@ pub mod ops;
 pub mod reading;
 mod report_pdf;
 pub mod reports;
+pub mod reviews;
 
 use axum::body::Body;
 use axum::http::header;
