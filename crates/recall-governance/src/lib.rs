@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access_review;
 pub mod credentials;
 pub mod holds;
 pub mod operator;
@@ -24,6 +25,8 @@ pub mod record;
 pub mod recorder;
 pub mod recording;
 pub mod retention;
+pub mod roster;
+pub mod sealed;
 mod sqlite;
 pub mod workflows;
 
@@ -57,6 +60,20 @@ pub enum GovernanceError {
     /// recall built an event the event format refuses (a bug).
     #[error(transparent)]
     InvalidRecord(#[from] record::InvalidRecord),
+    /// A roster file was refused; names the row and field.
+    #[error(transparent)]
+    Roster(#[from] roster::RowError),
+    /// A sealed document could not be stored or opened.
+    #[error(transparent)]
+    Sealed(#[from] sealed::SealedError),
+    /// A request that cannot be carried out as asked; names the field.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The outbox database failed.
     #[error("outbox database error: {0}")]
     Outbox(#[from] rusqlite::Error),

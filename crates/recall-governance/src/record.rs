@@ -198,6 +198,11 @@ pub enum Act<'a> {
     },
     /// The server stops recording (DICOM 110113, 110133 "Audit Recording Stopped").
     RecordingStopped,
+    /// A roster was imported (replaced): counts only, never its rows.
+    RosterImported(&'a crate::roster::Counts),
+    /// A periodic access review was signed off: who reviewed which period, and the
+    /// SHA-256 of the exact report (its JSON form) they reviewed.
+    AccessReviewSignedOff(&'a crate::access_review::Signoff),
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -311,6 +316,8 @@ impl Act<'_> {
                 "HSYSADMIN",
                 Some(("110113", Some("110133"))),
             ),
+            Act::RosterImported(_) => ("update", "Roster", "HOPERAT", None),
+            Act::AccessReviewSignedOff(_) => ("approve", "AccessReview", "HCOMPL", None),
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -318,6 +325,7 @@ impl Act<'_> {
         match self {
             Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
+            Act::RosterImported(c) => e["resource"]["id"] = json!(c.kind),
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -398,6 +406,12 @@ impl Act<'_> {
                 }
             }
             Act::RecordingStopped => {}
+            Act::RosterImported(c) => {
+                detail.insert("roster".into(), json!(c));
+            }
+            Act::AccessReviewSignedOff(s) => {
+                detail.insert("access_review".into(), json!(s));
+            }
         }
     }
 }

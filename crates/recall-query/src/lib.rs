@@ -42,6 +42,7 @@ mod params;
 mod postings;
 mod read;
 mod report;
+mod scan;
 mod search;
 
 pub use db::Db;

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use recall_query::Db;
 
 use crate::ingest::{IngestConfig, Ingestor};
@@ -106,6 +106,16 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/settings", get(admin::settings))
         .route("/v1/holds", get(holds::list_holds).post(holds::create_hold))
         .route("/v1/holds/{id}", delete(holds::release_hold))
+        .route("/v1/roster", put(routes::roster::put_workforce))
+        .route("/v1/roster/patients", put(routes::roster::put_patients))
+        .route(
+            "/v1/reports/access-review",
+            get(routes::access_review::access_review),
+        )
+        .route(
+            "/v1/reports/access-review/signoff",
+            post(routes::access_review::signoff),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

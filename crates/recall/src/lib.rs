@@ -16,5 +16,6 @@ pub mod operator_cli;
 pub mod proofs;
 pub mod query_cli;
 pub mod retention;
+pub mod review_cli;
 pub mod serve;
 pub mod verify_cli;

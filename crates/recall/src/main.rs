@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, serve, verify_cli,
+    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, review_cli, serve,
+    verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -70,6 +71,9 @@ enum Command {
     Retention(retention::RetentionCommand),
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof(proofs::ProofArgs),
+    /// Rosters: the workforce (for the access review) and patients' states (breaches).
+    #[command(subcommand)]
+    Roster(review_cli::RosterCommand),
     /// Manage API keys (for services calling the HTTP API).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -104,5 +108,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => done(keys::run(data, cmd)),
         Command::Holds(cmd) => done(holds_cli::run_cli(data, cmd)),
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
+        Command::Roster(cmd) => done(review_cli::run_roster(data, cmd)),
     }
 }

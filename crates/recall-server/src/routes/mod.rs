@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, and the helpers they share (JSON answers,
 //! parameter parsing, query errors as problems).
 
+pub mod access_review;
 pub mod admin;
 pub mod events;
 pub mod holds;
@@ -8,6 +9,7 @@ pub mod logs;
 pub mod ops;
 pub mod reading;
 pub mod reports;
+pub mod roster;
 
 use axum::body::Body;
 use axum::http::header;

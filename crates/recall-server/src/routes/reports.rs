@@ -202,7 +202,7 @@ async fn report(
         .into_response())
 }
 
-fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<ReportFormat, Problem> {
+pub(crate) fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<ReportFormat, Problem> {
     match param {
         Some("json") => return Ok(ReportFormat::Json),
         Some("csv") => return Ok(ReportFormat::Csv),
