@@ -365,22 +365,7 @@ fn access_review_matches_a_brute_force_oracle_without_and_with_a_roster() {
     );
 
     // The roster is sealed: no synthetic name in any file of the data directory.
-    let mut stack = vec![data.clone()];
-    while let Some(d) = stack.pop() {
-        for f in std::fs::read_dir(&d).unwrap() {
-            let p = f.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                assert!(
-                    !bytes.windows(9).any(|w| w == b"Synthetic"),
-                    "{}",
-                    p.display()
-                );
-            }
-        }
-    }
+    common::assert_in_no_file(&data, b"Synthetic");
 
     // Sign-off: recorded in the log, naming the digest of the JSON report.
     let out = recall(

@@ -154,7 +154,7 @@ fn rosters_report_and_signoff_over_http() {
         signoff.to_string(),
     );
     assert_eq!(r.status(), 201);
-    let mut wrong = signoff.clone();
+    let mut wrong = signoff;
     wrong["sha256"] = j!("xyz");
     let r = s.post(
         &officer,
@@ -199,20 +199,5 @@ fn rosters_report_and_signoff_over_http() {
     assert_eq!(none, [None]);
     drop((db, dir));
 
-    let mut stack = vec![data.clone()];
-    while let Some(d) = stack.pop() {
-        for f in std::fs::read_dir(&d).unwrap() {
-            let p = f.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let bytes = std::fs::read(&p).unwrap();
-                assert!(
-                    !bytes.windows(9).any(|w| w == b"Synthetic"),
-                    "{}",
-                    p.display()
-                );
-            }
-        }
-    }
+    common::assert_in_no_file(&data, b"Synthetic");
 }
