@@ -282,3 +282,69 @@ pub fn digest(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Act, Via, Who};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn signoff_and_roster_records_are_valid_events_without_contents() {
+        let s = Signoff {
+            reviewer: "Reviewer".into(),
+            from: "2026-01-01T00:00:00Z".parse().unwrap(),
+            to: "2026-04-01T00:00:00Z".parse().unwrap(),
+            sha256: "0".repeat(64),
+        };
+        s.check().unwrap();
+        let (who, via) = (
+            Who::operator("op"),
+            Via::cli("recall report access-review signoff"),
+        );
+        let e = Act::AccessReviewSignedOff(&s)
+            .event(&who, &via, Timestamp::now())
+            .unwrap();
+        assert_eq!(
+            (e.action.as_str(), e.purpose.as_deref()),
+            ("approve", Some("HCOMPL"))
+        );
+        let counts = crate::roster::Counts {
+            kind: "workforce",
+            rows: 2,
+            by: BTreeMap::from([("active".into(), 2)]),
+        };
+        let e = Act::RosterImported(&counts)
+            .event(&who, &via, Timestamp::now())
+            .unwrap();
+        assert_eq!(e.resource.unwrap().kind, "Roster");
+        for (bad, field) in [
+            (
+                Signoff {
+                    sha256: "A".repeat(64),
+                    ..s.clone()
+                },
+                "sha256",
+            ),
+            (
+                Signoff {
+                    reviewer: String::new(),
+                    ..s.clone()
+                },
+                "reviewer",
+            ),
+            (
+                Signoff {
+                    to: s.from,
+                    ..s.clone()
+                },
+                "to",
+            ),
+        ] {
+            match bad.check() {
+                Err(crate::GovernanceError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -455,3 +455,92 @@ pub fn patient_states(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(input: &str) -> (usize, String) {
+        let e = parse_workforce(input.as_bytes()).unwrap_err();
+        (e.row, e.field)
+    }
+
+    const HEAD: &str = "user_id,name,role,department,status,hire_date,status_date\n";
+
+    #[test]
+    fn csv_and_ndjson_give_the_same_roster() {
+        let csv = format!("{HEAD}u1,A B,nurse,ICU,active,2020-01-01,\nu2,,,,leave,,2024-02-01\n");
+        let nd = "{\"user_id\":\"u1\",\"name\":\"A B\",\"role\":\"nurse\",\"department\":\"ICU\",\"status\":\"active\",\"hire_date\":\"2020-01-01\"}\n\n{\"user_id\":\"u2\",\"status\":\"leave\",\"status_date\":\"2024-02-01T00:00:00Z\",\"name\":null}\n";
+        let a = parse_workforce(csv.as_bytes()).unwrap();
+        assert_eq!(a, parse_workforce(nd.as_bytes()).unwrap());
+        assert_eq!(a.members["u2"].status, Status::Leave);
+        assert_eq!(
+            a.members["u2"].status_date,
+            Some("2024-02-01T00:00:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_row_and_field() {
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,gone,,\n")),
+            (1, "status".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,active,,\n,,,,active,,\n")),
+            (2, "user_id".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,active,,\nu1,,,,active,,\n")),
+            (2, "user_id".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,terminated,,\n")),
+            (1, "status_date".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,active,,2024-01-01\n")),
+            (1, "status_date".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,leave,2024-02-01,2024-01-01\n")),
+            (1, "status_date".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,active,2024-02-30,\n")),
+            (1, "hire_date".into())
+        );
+        assert_eq!(
+            refused(&format!("{HEAD}u1,,,,active,,,extra\n")),
+            (1, "row".into())
+        );
+        assert_eq!(refused("user_id,salary\nu1,3\n"), (0, "header".into()));
+        assert_eq!(refused(HEAD), (0, "file".into()));
+        assert_eq!(
+            refused("{\"user_id\":\"u1\",\"status\":\"active\",\"ssn\":\"x\"}\n"),
+            (1, "ssn".into())
+        );
+        assert_eq!(
+            refused("{\"user_id\":1,\"status\":\"active\"}\n"),
+            (1, "user_id".into())
+        );
+        let e =
+            parse_workforce(format!("{HEAD}u1,Secret Name,,,bogus,,\n").as_bytes()).unwrap_err();
+        assert!(!e.to_string().contains("Secret") && !e.to_string().contains("bogus"));
+    }
+
+    #[test]
+    fn patient_rows_need_a_known_state_and_unique_ids() {
+        let ok = parse_patients(b"patient_id,state\np1,CA\np2,PR\n").unwrap();
+        assert_eq!(ok, [("p1".into(), "CA".into()), ("p2".into(), "PR".into())]);
+        for (input, row, field) in [
+            ("patient_id,state\np1,ZZ\n", 1, "state"),
+            ("patient_id,state\np1,ca\n", 1, "state"),
+            ("patient_id,state\np1,CA\np1,NY\n", 2, "patient_id"),
+            ("patient_id,state\np1,\n", 1, "state"),
+        ] {
+            let e = parse_patients(input.as_bytes()).unwrap_err();
+            assert_eq!((e.row, e.field.as_str()), (row, field), "{input}");
+        }
+    }
+}
