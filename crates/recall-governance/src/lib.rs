@@ -13,6 +13,9 @@
 //!   could not be written is taken back.
 //! - `auth.db`, `holds.db` and `outbox.db` hold no patient identifier: patients and actors
 //!   appear only as keyed hashes.
+//! - `sealed.db` holds only ciphertext (the rosters), under a per-tenant key in the
+//!   keystore that retention never destroys; a roster import and an access review's
+//!   sign-off are recorded in the tenant's log, the import with counts only.
 
 #![forbid(unsafe_code)]
 
