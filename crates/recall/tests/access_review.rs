@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 
 const FROM: &str = "2024-01-01T00:00:00Z";
 const TO: &str = "2024-04-01T00:00:00Z";
+/// Tenant and period of every review here.
+const PERIOD: [&str; 6] = ["--tenant", "t1", "--from", FROM, "--to", TO];
 
 struct Ev {
     time: Timestamp,
@@ -240,22 +242,20 @@ fn normalised(mut report: Value, names: &BTreeMap<&str, &str>) -> Value {
     report
 }
 
-fn review(data: &std::path::Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "report",
-        "access-review",
-        "--tenant",
-        "t1",
-        "--from",
-        FROM,
-        "--to",
-        TO,
-    ];
+/// `recall report access-review` of tenant t1 over the period, as privacy_officer unless
+/// `extra` says `--as`.
+fn review_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["report", "access-review"];
+    args.extend_from_slice(&PERIOD);
     args.extend_from_slice(extra);
     if !extra.contains(&"--as") {
         args.extend_from_slice(&["--as", "privacy_officer"]);
     }
-    recall_ok(data, &args)
+    args
+}
+
+fn review(data: &std::path::Path, extra: &[&str]) -> String {
+    recall_ok(data, &review_args(extra))
 }
 
 #[test]
@@ -368,19 +368,7 @@ fn access_review_matches_a_brute_force_oracle_without_and_with_a_roster() {
     common::assert_in_no_file(&data, b"Synthetic");
 
     // Sign-off: recorded in the log, naming the digest of the JSON report.
-    let out = recall(
-        &data,
-        &[
-            "report",
-            "access-review",
-            "--tenant",
-            "t1",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-        ],
-    );
+    let out = recall(&data, &review_args(&[]));
     let digest = String::from_utf8_lossy(&out.stderr)
         .trim()
         .strip_prefix("sha256 ")
@@ -393,20 +381,11 @@ fn access_review_matches_a_brute_force_oracle_without_and_with_a_roster() {
     recall_ok(
         &data,
         &[
-            "report",
-            "access-review",
-            "signoff",
-            "--tenant",
-            "t1",
-            "--from",
-            FROM,
-            "--to",
-            TO,
-            "--reviewer",
-            "Reviewer One",
-            "--sha256",
-            &digest,
-        ],
+            &["report", "access-review", "signoff"][..],
+            &PERIOD,
+            &["--reviewer", "Reviewer One", "--sha256", &digest],
+        ]
+        .concat(),
     );
     let records = common::officer_search(&data, "t1", &["--action", "approve"]);
     assert_eq!(records.len(), 1);
