@@ -336,7 +336,7 @@ mod tests {
             (
                 Signoff {
                     to: s.from,
-                    ..s.clone()
+                    ..s
                 },
                 "to",
             ),
