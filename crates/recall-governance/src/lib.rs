@@ -13,9 +13,13 @@
 //!   could not be written is taken back.
 //! - `auth.db`, `holds.db` and `outbox.db` hold no patient identifier: patients and actors
 //!   appear only as keyed hashes.
+//! - `sealed.db` holds only ciphertext (the rosters), under a per-tenant key in the
+//!   keystore that retention never destroys; a roster import and an access review's
+//!   sign-off are recorded in the tenant's log, the import with counts only.
 
 #![forbid(unsafe_code)]
 
+pub mod access_review;
 pub mod credentials;
 pub mod holds;
 pub mod operator;
@@ -25,6 +29,8 @@ pub mod recorder;
 pub mod recording;
 pub mod retention;
 pub mod reviews;
+pub mod roster;
+pub mod sealed;
 mod sqlite;
 pub mod workflows;
 
@@ -58,6 +64,20 @@ pub enum GovernanceError {
     /// recall built an event the event format refuses (a bug).
     #[error(transparent)]
     InvalidRecord(#[from] record::InvalidRecord),
+    /// A roster file was refused; names the row and field.
+    #[error(transparent)]
+    Roster(#[from] roster::RowError),
+    /// A sealed document could not be stored or opened.
+    #[error(transparent)]
+    Sealed(#[from] sealed::SealedError),
+    /// A request that cannot be carried out as asked; names the field.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The outbox database failed.
     #[error("outbox database error: {0}")]
     Outbox(#[from] rusqlite::Error),

@@ -200,6 +200,11 @@ pub enum Act<'a> {
     RecordingStopped,
     /// A break-glass access reviewed (`reviews.rs`): names the access's seq and leaf hash.
     BreakGlassReviewed(&'a crate::reviews::ReviewRecord<'a>),
+    /// A roster was imported (replaced): counts only, never its rows.
+    RosterImported(&'a crate::roster::Counts),
+    /// A periodic access review was signed off: who reviewed which period, and the
+    /// SHA-256 of the exact report (its JSON form) they reviewed.
+    AccessReviewSignedOff(&'a crate::access_review::Signoff),
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -319,6 +324,8 @@ impl Act<'_> {
                 "HCOMPL",
                 None,
             ),
+            Act::RosterImported(_) => ("update", "Roster", "HOPERAT", None),
+            Act::AccessReviewSignedOff(_) => ("approve", "AccessReview", "HCOMPL", None),
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -327,6 +334,7 @@ impl Act<'_> {
             Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
             Act::BreakGlassReviewed(r) => e["resource"]["id"] = json!(r.seq.to_string()),
+            Act::RosterImported(c) => e["resource"]["id"] = json!(c.kind),
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -408,6 +416,12 @@ impl Act<'_> {
             }
             Act::RecordingStopped => {}
             Act::BreakGlassReviewed(r) => r.fill(e, detail),
+            Act::RosterImported(c) => {
+                detail.insert("roster".into(), json!(c));
+            }
+            Act::AccessReviewSignedOff(s) => {
+                detail.insert("access_review".into(), json!(s));
+            }
         }
     }
 }

@@ -22,7 +22,8 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn record(&self, tenant: &str, act: Act<'_>) -> Result<(), GovernanceError> {
+    /// Records `act` by this actor in `tenant`'s log.
+    pub(crate) fn record(&self, tenant: &str, act: Act<'_>) -> Result<(), GovernanceError> {
         let event = act.event(self.who, self.via, Timestamp::now())?;
         self.recorder.record(tenant, event)
     }

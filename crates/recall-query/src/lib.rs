@@ -46,6 +46,7 @@ mod read;
 mod report;
 mod report_pdf;
 mod reviews;
+mod scan;
 mod search;
 
 pub use breakglass::{BREAK_GLASS, DISPOSITIONS, REVIEW_ACTION, REVIEW_RESOURCE, review_of};

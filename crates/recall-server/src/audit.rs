@@ -161,6 +161,14 @@ pub fn problem(e: GovernanceError) -> Problem {
         GovernanceError::Holds(HoldError::Invalid { field, message }) => {
             Problem::bad_request(message).field(field)
         }
+        GovernanceError::Invalid { field, message } => Problem::bad_request(message).field(field),
+        GovernanceError::Roster(row) => {
+            let p = Problem::bad_request(row.to_string()).field(row.field);
+            match row.row {
+                0 => p,
+                n => p.index(n - 1),
+            }
+        }
         other => crate::state::internal(other),
     }
 }

@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use recall_query::Db;
 
 use crate::ingest::{IngestConfig, Ingestor};
@@ -111,6 +111,16 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/reviews/break-glass/{seq}",
             get(routes::reviews::item).post(routes::reviews::review),
+        )
+        .route("/v1/roster", put(routes::roster::put_workforce))
+        .route("/v1/roster/patients", put(routes::roster::put_patients))
+        .route(
+            "/v1/reports/access-review",
+            get(routes::access_review::access_review),
+        )
+        .route(
+            "/v1/reports/access-review/signoff",
+            post(routes::access_review::signoff),
         )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

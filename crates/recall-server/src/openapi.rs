@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
         description = "Tamper-evident audit trail for protected health information. Every search, event read and report is itself recorded in the caller's log. Errors are RFC 9457 problem details (application/problem+json) naming the field and, for batches, the event index.",
         license(name = "Apache-2.0")
     ),
-    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, list_holds, create_hold, release_hold, healthz, readyz, metrics),
+    paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, list_holds, create_hold, release_hold, healthz, readyz, metrics,
+        put_roster, put_patient_roster, access_review, access_review_signoff),
     modifiers(&Bearer),
     security(("bearer" = [])),
     tags(
@@ -25,6 +26,7 @@ use utoipa::{Modify, OpenApi};
         (name = "transparency", description = "public data only (no PHI): any key of the tenant, or anyone with public_transparency"),
         (name = "admin", description = "admin role: the caller tenant's API keys and the server settings; no event contents"),
         (name = "holds", description = "admin and privacy_officer roles: legal holds of the caller's tenant; months holding held events are never shredded by retention"),
+        (name = "roster", description = "admin and privacy_officer roles: the caller tenant's workforce and patient rosters, sealed at rest; each import is recorded with counts only"),
         (name = "operations", description = "no credentials: for probes and scrapers; aggregate numbers only")
     )
 )]
@@ -48,6 +50,45 @@ impl Modify for Bearer {
         );
     }
 }
+
+/// Replaces the workforce roster: CSV with a header, or NDJSON (first character `{`), columns `user_id` (required, unique), `name`, `role`, `department`, `status` (`active` | `terminated` | `leave`), `hire_date`, `status_date` (required for terminated and leave: the date access should have ended; `YYYY-MM-DD` or RFC 3339). All or nothing; recorded in the log with counts.
+#[utoipa::path(put, path = "/v1/roster", tag = "roster",
+    request_body(content = String, description = "the roster", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "`{\"kind\": \"workforce\", \"rows\", \"by\": {status: count}}`"),
+        (status = 400, description = "a bad row: `field` is the column, `index` the 0-based data row; nothing changed", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not admin or privacy_officer")))]
+fn put_roster() {}
+
+/// Replaces the patient roster (for breach assessments): columns `patient_id` (unique) and `state` (two-letter US code). Patient ids are kept only as index tokens. All or nothing; recorded with counts per state.
+#[utoipa::path(put, path = "/v1/roster/patients", tag = "roster",
+    request_body(content = String, description = "the roster", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "`{\"kind\": \"patients\", \"rows\", \"by\": {state: count}}`"),
+        (status = 400, description = "a bad row: `field` and `index` name it; nothing changed", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not admin or privacy_officer")))]
+fn put_patient_roster() {}
+
+/// The periodic access review: every actor who touched PHI in `[from, to)` (client events naming a patient), grouped by role and department, with events, distinct patients, break-glass, denials, failures, first and last access; with a workforce roster, actors not in it, terminated or on-leave users with accesses after their date (hours to the last one, `over_24h`), dormant active users; and recall's credentials that read PHI with their uses. Patients are never listed. Recorded in the log before it is sent.
+#[utoipa::path(get, path = "/v1/reports/access-review", tag = "reports",
+    params(
+        ("from" = String, Query, description = "RFC 3339, inclusive (required)"),
+        ("to" = String, Query, description = "RFC 3339, exclusive (required)"),
+        ("format" = Option<String>, Query, description = "json (default) | csv")),
+    responses(
+        (status = 200, description = "the review; header `Recall-Report-Sha256` is the SHA-256 of the body (a sign-off names the JSON form's)"),
+        (status = 400, description = "bad or missing from/to/format", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not auditor, engineer or privacy_officer")))]
+fn access_review() {}
+
+/// Signs an access review off: `{"reviewer", "from", "to", "sha256"}` (the SHA-256 of the JSON review reviewed), recorded as an event in the log (action `approve`, resource `AccessReview`).
+#[utoipa::path(post, path = "/v1/reports/access-review/signoff", tag = "reports",
+    request_body(content = String, description = "the sign-off", content_type = "application/json"),
+    responses(
+        (status = 201, description = "what was recorded"),
+        (status = 400, description = "bad field, named in `field`", content_type = "application/problem+json"),
+        (status = 401, description = "no or bad credential"), (status = 403, description = "not privacy_officer or auditor")))]
+fn access_review_signoff() {}
 
 /// Appends events: one JSON object, a JSON array (`application/json`), or NDJSON (`application/x-ndjson`); other content types get 415. Durable before the answer; all or nothing. An event whose `id` the tenant already holds is not appended again: its original receipt comes back with `"replayed": true`.
 #[utoipa::path(post, path = "/v1/events", tag = "ingest",

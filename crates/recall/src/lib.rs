@@ -17,5 +17,6 @@ pub mod proofs;
 pub mod query_cli;
 pub mod retention;
 pub mod reviews_cli;
+pub mod review_cli;
 pub mod serve;
 pub mod verify_cli;

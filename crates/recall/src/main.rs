@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, reviews_cli, serve,
+    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, review_cli, reviews_cli,
+    serve,
     verify_cli,
 };
 
@@ -74,6 +75,9 @@ enum Command {
     Reviews(reviews_cli::ReviewsCommand),
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof(proofs::ProofArgs),
+    /// Rosters: the workforce (for the access review) and patients' states (breaches).
+    #[command(subcommand)]
+    Roster(review_cli::RosterCommand),
     /// Manage API keys (for services calling the HTTP API).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -109,5 +113,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Holds(cmd) => done(holds_cli::run_cli(data, cmd)),
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
         Command::Reviews(cmd) => done(reviews_cli::run_cli(data, cmd)),
+        Command::Roster(cmd) => done(review_cli::run_roster(data, cmd)),
     }
 }

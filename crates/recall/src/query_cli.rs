@@ -208,6 +208,25 @@ pub enum ReportKind {
     ActorActivity,
 }
 
+/// The reports `recall report` prints: one about a subject ([`ReportKind`]) or the
+/// periodic access review (`review_cli`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportName {
+    /// Every access to one patient's data.
+    PatientAccess,
+    /// Everything one actor did.
+    ActorActivity,
+    /// Everyone who touched PHI in a period, against the workforce roster.
+    AccessReview,
+}
+
+/// What `recall report access-review` does besides printing the review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReviewStep {
+    /// Record a sign-off (`--reviewer`, `--sha256`, `--from`, `--to`).
+    Signoff,
+}
+
 /// What `recall report` is asked for.
 pub struct ReportRequest<'a> {
     /// The tenant.
@@ -374,7 +393,15 @@ pub(crate) fn audit(
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Which report.
-    kind: ReportKind,
+    kind: ReportName,
+    /// `signoff` (access-review only): record a sign-off instead of printing the review.
+    step: Option<ReviewStep>,
+    /// Who reviewed (signoff).
+    #[arg(long, required_if_eq("step", "signoff"))]
+    reviewer: Option<String>,
+    /// SHA-256 of the JSON review that was reviewed (signoff).
+    #[arg(long, required_if_eq("step", "signoff"))]
+    sha256: Option<String>,
     /// Tenant.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -413,16 +440,32 @@ pub fn run_search(data: &std::path::Path, args: &SearchArgs) -> anyhow::Result<(
 
 /// `recall report`: writes the report to standard output.
 pub fn run_report(data: &std::path::Path, args: ReportArgs) -> anyhow::Result<()> {
+    if args.step.is_some() && args.kind != ReportName::AccessReview {
+        anyhow::bail!("signoff: only for access-review");
+    }
+    let (kind, subject) = match args.kind {
+        ReportName::PatientAccess => (ReportKind::PatientAccess, args.patient),
+        ReportName::ActorActivity => (ReportKind::ActorActivity, args.actor),
+        ReportName::AccessReview => {
+            let review = crate::review_cli::ReviewArgs {
+                signoff: args.step.map(|_| {
+                    let (r, s) = (args.reviewer, args.sha256);
+                    (r.unwrap_or_default(), s.unwrap_or_default())
+                }),
+                tenant: args.tenant,
+                from: args.from,
+                to: args.to,
+                csv: args.format == "csv",
+            };
+            return crate::review_cli::run(data, review, &args.view);
+        }
+    };
     let dir = crate::datadir::DataDir::open(data, false)?;
     let db = crate::serve::open_db(&dir)?;
-    let subject = match args.kind {
-        ReportKind::PatientAccess => args.patient,
-        ReportKind::ActorActivity => args.actor,
-    }
-    .context("give --patient or --actor")?;
+    let subject = subject.context("give --patient or --actor")?;
     let request = ReportRequest {
         tenant: &args.tenant,
-        kind: args.kind,
+        kind,
         subject: &subject,
         range: TimeRange {
             from: args.from,

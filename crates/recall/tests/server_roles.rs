@@ -222,6 +222,14 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
     let hold = Some(
         json!({"from": "2026-01-01T00:00:00Z", "to": "2026-02-01T00:00:00Z", "matter": "Case 1"}),
     );
+    // NDJSON rosters of one row (the JSON body is one line).
+    let member = Some(json!({"user_id": "u-1", "status": "active"}));
+    let resident = Some(json!({"patient_id": "MRN-100", "state": "CA"}));
+    let review = "/v1/reports/access-review?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z";
+    let signoff = Some(
+        json!({"reviewer": "R. Eviewer", "from": "2026-01-01T00:00:00Z",
+        "to": "2026-02-01T00:00:00Z", "sha256": "ab".repeat(32)}),
+    );
     let revoke = format!("/v1/admin/keys/{spare_id}");
     let read = format!("/v1/events/st-marys/{patient_seq}");
     let queue_item = format!("/v1/reviews/break-glass/{patient_seq}");
@@ -255,6 +263,10 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/v1/reviews/break-glass", None,                            [403, 200, 403, 403, 403, 200, 403, 401, 401, 401]),
         row(M::GET, &queue_item, None,                                          [403, 404, 403, 403, 403, 404, 403, 401, 401, 401]),
         row(M::POST, &queue_item, disposition,                                  [403, 403, 403, 403, 403, 409, 403, 401, 401, 401]),
+        row(M::PUT, "/v1/roster", member,                                       [403, 403, 200, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::PUT, "/v1/roster/patients", resident,                            [403, 403, 200, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::GET, review,  None,                                              [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
+        row(M::POST, "/v1/reports/access-review/signoff", signoff,              [403, 201, 403, 403, 403, 201, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per resource, and the helpers they share (JSON answers,
 //! parameter parsing, query errors as problems).
 
+pub mod access_review;
 pub mod admin;
 pub mod events;
 pub mod holds;
@@ -10,6 +11,7 @@ pub mod reading;
 mod report_pdf;
 pub mod reports;
 pub mod reviews;
+pub mod roster;
 
 use axum::body::Body;
 use axum::http::header;

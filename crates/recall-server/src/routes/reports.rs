@@ -38,7 +38,7 @@ pub struct ReportParams {
 
 /// What the caller wants back.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Wanted {
+pub(crate) enum Wanted {
     Data(ReportFormat),
     Pdf,
 }
@@ -253,7 +253,7 @@ pub(super) fn streamed<E: std::fmt::Display>(
         .into_response()
 }
 
-fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<Wanted, Problem> {
+pub(crate) fn format_of(param: Option<&str>, headers: &HeaderMap) -> Result<Wanted, Problem> {
     match param {
         Some("json") => return Ok(Wanted::Data(ReportFormat::Json)),
         Some("csv") => return Ok(Wanted::Data(ReportFormat::Csv)),

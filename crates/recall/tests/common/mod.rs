@@ -318,3 +318,20 @@ pub fn origin_prefix(data: &Path) -> String {
         .trim_matches('"')
         .to_string()
 }
+
+/// Panics if any file under `dir` holds `needle` (e.g. a synthetic name kept sealed).
+pub fn assert_in_no_file(dir: &Path, needle: &[u8]) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for f in std::fs::read_dir(&d).unwrap() {
+            let p = f.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                let found = bytes.windows(needle.len()).any(|w| w == needle);
+                assert!(!found, "{} holds the text", p.display());
+            }
+        }
+    }
+}
