@@ -11,11 +11,14 @@
 //! - Keys are destroyed only after the run's record is durable in the tenant's log.
 //! - Every change to a key or a hold is recorded in the tenant's log; a change whose record
 //!   could not be written is taken back.
-//! - `auth.db`, `holds.db` and `outbox.db` hold no patient identifier: patients and actors
+//! - `auth.db`, `holds.db`, `assessments.db` and `outbox.db` hold no patient identifier: patients and actors
 //!   appear only as keyed hashes.
 
 #![forbid(unsafe_code)]
 
+pub mod assessment;
+mod assessment_view;
+pub mod assessments;
 pub mod credentials;
 pub mod holds;
 pub mod operator;
@@ -31,6 +34,8 @@ pub use credentials::{
     API_KEYS_FILE, ApiKeys, CredentialError, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, REFRESH,
     Role, check_label, patient_binding,
 };
+pub use assessment_view::{patients_csv, shown};
+pub use assessments::{ASSESSMENTS_FILE, AssessmentError, Assessments, Books};
 pub use holds::{HOLDS_FILE, Hold, HoldError, Holds, Scope};
 pub use record::{Act, Change, Rotation, UseKind, Via, Who, phi_key_change};
 pub use recorder::{Direct, Recorder};
@@ -69,6 +74,9 @@ pub enum GovernanceError {
     /// The log's writer could not record (it is stopping, or failed).
     #[error("recording failed: {0}")]
     Recording(String),
+    /// A breach assessment could not be opened, changed or read.
+    #[error(transparent)]
+    Assessment(AssessmentError),
     /// A tenant without a log, where one is needed.
     #[error("this data directory has no tenant {0}")]
     UnknownTenant(String),

@@ -14,6 +14,7 @@ use recall_model::Event;
 use recall_store::retention::RetentionRecord;
 use serde_json::{Map, Value, json};
 
+use crate::assessment::Assessment;
 use crate::credentials::KeyInfo;
 use crate::holds::Hold;
 
@@ -198,6 +199,13 @@ pub enum Act<'a> {
     },
     /// The server stops recording (DICOM 110113, 110133 "Audit Recording Stopped").
     RecordingStopped,
+    /// A breach impact assessment opened or changed: the event carries its whole state.
+    AssessmentChanged {
+        /// The state after the change.
+        assessment: &'a Assessment,
+        /// The fields the change set (`opened` when opened).
+        changed: &'a [&'a str],
+    },
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -311,6 +319,10 @@ impl Act<'_> {
                 "HSYSADMIN",
                 Some(("110113", Some("110133"))),
             ),
+            Act::AssessmentChanged { assessment, .. } => {
+                let action = if assessment.version == 1 { "create" } else { "update" };
+                (action, "BreachAssessment", "HCOMPL", None)
+            }
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -318,6 +330,11 @@ impl Act<'_> {
         match self {
             Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
+            Act::AssessmentChanged { assessment: a, .. } => {
+                e["resource"]["id"] = json!(a.id);
+                // The id finds this version again (assessments.rs).
+                e["id"] = json!(crate::assessments::event_id(&a.id, a.version));
+            }
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -398,6 +415,13 @@ impl Act<'_> {
                 }
             }
             Act::RecordingStopped => {}
+            Act::AssessmentChanged {
+                assessment,
+                changed,
+            } => {
+                detail.insert("assessment".into(), json!(assessment));
+                detail.insert("changed".into(), json!(changed));
+            }
         }
     }
 }

@@ -22,7 +22,7 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn record(&self, tenant: &str, act: Act<'_>) -> Result<(), GovernanceError> {
+    pub(crate) fn record(&self, tenant: &str, act: Act<'_>) -> Result<(), GovernanceError> {
         let event = act.event(self.who, self.via, Timestamp::now())?;
         self.recorder.record(tenant, event)
     }

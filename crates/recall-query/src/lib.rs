@@ -41,6 +41,7 @@ mod months;
 mod params;
 mod postings;
 mod read;
+mod impact;
 mod report;
 mod search;
 
@@ -49,6 +50,7 @@ pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, 
 pub use error::QueryError;
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
+pub use impact::{Affected, Impact, IncidentScope};
 pub use read::{Found, Hit, Lookup};
 pub use report::{ReportFormat, ReportStats, TimeRange, check_subject};
 pub use search::{Filter, Order, Page, Prepared, Query};

@@ -161,6 +161,9 @@ pub fn problem(e: GovernanceError) -> Problem {
         GovernanceError::Holds(HoldError::Invalid { field, message }) => {
             Problem::bad_request(message).field(field)
         }
+        GovernanceError::Assessment(recall_governance::AssessmentError::Invalid(i)) => {
+            Problem::bad_request(i.message).field(i.field)
+        }
         other => crate::state::internal(other),
     }
 }

@@ -24,6 +24,7 @@ pub mod governance;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
+pub mod openapi_assessments;
 pub mod problem;
 pub mod routes;
 pub mod state;
@@ -66,10 +67,20 @@ pub fn state(
         )),
         None => None,
     };
+    let assessments = match &cfg.data_dir {
+        Some(dir) => Some(Arc::new(
+            recall_governance::Assessments::open(&dir.join(recall_governance::ASSESSMENTS_FILE))
+                .map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     Ok(AppState(Arc::new(Inner {
         db,
         ingest,
         holds,
+        assessments,
+        // No patient roster yet: every state of residence is unknown.
+        patient_states: Arc::new(recall_governance::assessment::NoRoster),
         auth: Arc::new(auth),
         cfg,
         metrics,
@@ -79,7 +90,7 @@ pub fn state(
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, events, holds, logs, ops, reports};
+    use routes::{admin, assessments, events, holds, logs, ops, reports};
     let api = Router::new()
         .route(
             "/v1/events",
@@ -106,6 +117,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/settings", get(admin::settings))
         .route("/v1/holds", get(holds::list_holds).post(holds::create_hold))
         .route("/v1/holds/{id}", delete(holds::release_hold))
+        .route(
+            "/v1/assessments",
+            get(assessments::list).post(assessments::open),
+        )
+        .route(
+            "/v1/assessments/{id}",
+            get(assessments::get_one).patch(assessments::update),
+        )
+        .route("/v1/assessments/{id}/patients", get(assessments::patients))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assessments_cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, serve, verify_cli,
+    assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, serve, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -70,6 +70,9 @@ enum Command {
     Retention(retention::RetentionCommand),
     /// Print an inclusion proof (--seq) or a consistency proof (--from-size).
     Proof(proofs::ProofArgs),
+    /// Breach impact assessments: scope, affected patients, deadlines, the four factors.
+    #[command(subcommand)]
+    Assessments(assessments_cli::AssessmentsCommand),
     /// Manage API keys (for services calling the HTTP API).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -104,5 +107,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => done(keys::run(data, cmd)),
         Command::Holds(cmd) => done(holds_cli::run_cli(data, cmd)),
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
+        Command::Assessments(cmd) => done(assessments_cli::run_cli(data, cmd)),
     }
 }

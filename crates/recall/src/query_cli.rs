@@ -45,14 +45,14 @@ fn parse_justification(s: &str) -> Result<String, String> {
 }
 
 impl ViewArgs {
-    fn lens(&self, db: &Db, tenant: &str, policy: &Policy) -> anyhow::Result<Lens> {
+    pub(crate) fn lens(&self, db: &Db, tenant: &str, policy: &Policy) -> anyhow::Result<Lens> {
         let reader = Reader::parse(&self.view).context("--as: unknown role")?;
         db.lens(tenant, policy, reader, self.justification.is_some())
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// What the audit event records of the view.
-    fn record(&self, query: &mut Map<String, Value>) {
+    pub(crate) fn record(&self, query: &mut Map<String, Value>) {
         query.insert("as".into(), json!(self.view));
     }
 }
@@ -299,7 +299,7 @@ pub fn report(
 }
 
 /// Appends (durably) and indexes the audit event of a CLI use of the log.
-fn audit(
+pub(crate) fn audit(
     db: &Db,
     tenant: &str,
     kind: UseKind,

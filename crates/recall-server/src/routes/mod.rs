@@ -2,6 +2,7 @@
 //! parameter parsing, query errors as problems).
 
 pub mod admin;
+pub mod assessments;
 pub mod events;
 pub mod holds;
 pub mod logs;
