@@ -215,7 +215,9 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
 /// Checks free text: 1 to 2000 characters; line breaks and tabs allowed.
 pub fn check_text(field: &'static str, text: &str) -> Result<(), Invalid> {
     let n = text.trim().chars().count();
-    let control = text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t'));
+    let control = text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'));
     if n == 0 || text.chars().count() > MAX_TEXT_CHARS || control {
         return Err(invalid(
             field,
@@ -259,9 +261,10 @@ impl ScopeDoc {
             ("scope.patients", &self.patients),
         ];
         for (field, list) in lists {
-            if list.iter().any(|v| {
-                v.is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control)
-            }) {
+            if list
+                .iter()
+                .any(|v| v.is_empty() || v.chars().count() > 128 || v.chars().any(char::is_control))
+            {
                 return Err(invalid(field, "each value must be 1 to 128 characters"));
             }
         }
@@ -352,7 +355,11 @@ impl UpdateRequest {
                 &mut a.factors.acquired_or_viewed,
                 &f.acquired_or_viewed,
             );
-            set("factors.mitigation", &mut a.factors.mitigation, &f.mitigation);
+            set(
+                "factors.mitigation",
+                &mut a.factors.mitigation,
+                &f.mitigation,
+            );
         }
         if let Some(d) = self.description.as_ref().filter(|d| **d != a.description) {
             a.description.clone_from(d);

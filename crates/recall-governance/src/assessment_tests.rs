@@ -20,7 +20,11 @@ fn hhs_is_told_within_60_days_from_500_affected_else_in_the_annual_log() {
     ] {
         let dl = deadlines(d("2026-04-01"), affected, &unknown(affected));
         assert_eq!(dl.individuals, "2026-05-31", "{affected}");
-        assert_eq!((dl.hhs_route.as_str(), dl.hhs.as_str()), (route, hhs), "{affected}");
+        assert_eq!(
+            (dl.hhs_route.as_str(), dl.hhs.as_str()),
+            (route, hhs),
+            "{affected}"
+        );
     }
 }
 
@@ -28,15 +32,24 @@ fn hhs_is_told_within_60_days_from_500_affected_else_in_the_annual_log() {
 fn the_annual_log_is_due_60_days_after_the_year_of_discovery_ends() {
     // 2026 is followed by a common year: 31 days of January, 28 of February, 1 March.
     let dl = deadlines(d("2026-12-20"), 10, &unknown(10));
-    assert_eq!((dl.hhs.as_str(), dl.individuals.as_str()), ("2027-03-01", "2027-02-18"));
+    assert_eq!(
+        (dl.hhs.as_str(), dl.individuals.as_str()),
+        ("2027-03-01", "2027-02-18")
+    );
     // 2027 is followed by the leap year 2028: Feb 29.
     let dl = deadlines(d("2027-12-20"), 10, &unknown(10));
-    assert_eq!((dl.hhs.as_str(), dl.individuals.as_str()), ("2028-02-29", "2028-02-18"));
+    assert_eq!(
+        (dl.hhs.as_str(), dl.individuals.as_str()),
+        ("2028-02-29", "2028-02-18")
+    );
     // Discovered on Dec 31 and Jan 1 of a leap year: same year-end rule.
     assert_eq!(deadlines(d("2027-12-31"), 1, &unknown(1)).hhs, "2028-02-29");
     assert_eq!(deadlines(d("2028-01-01"), 1, &unknown(1)).hhs, "2029-03-01");
     // A leap day of discovery itself.
-    assert_eq!(deadlines(d("2028-02-29"), 1, &unknown(1)).individuals, "2028-04-29");
+    assert_eq!(
+        deadlines(d("2028-02-29"), 1, &unknown(1)).individuals,
+        "2028-04-29"
+    );
 }
 
 #[test]
@@ -44,11 +57,16 @@ fn media_notice_needs_more_than_500_residents_of_one_state() {
     let states = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
         pairs.iter().map(|(s, n)| (s.to_string(), *n)).collect()
     };
-    let cases: [(&[(&str, u64)], &str, Vec<&str>); 6] = [
+    type Case<'a> = (&'a [(&'a str, u64)], &'a str, Vec<&'a str>);
+    let cases: [Case<'_>; 6] = [
         (&[("MA", 500)], "no", vec![]),
         (&[("MA", 501)], "yes", vec!["MA"]),
         (&[("MA", 300), ("NH", 300)], "no", vec![]),
-        (&[("MA", 501), ("NH", 502), ("VT", 3)], "yes", vec!["MA", "NH"]),
+        (
+            &[("MA", 501), ("NH", 502), ("VT", 3)],
+            "yes",
+            vec!["MA", "NH"],
+        ),
         // Without a roster: 500 cannot exceed 500 in one state; 501 might.
         (&[("unknown", 500)], "no", vec![]),
         (&[("unknown", 501)], "unknown", vec![]),
@@ -98,7 +116,7 @@ fn each_bad_field_is_named() {
     let mut r = good.clone();
     r.scope.patients = vec![String::new()];
     cases.push(("scope.patients", r));
-    let mut r = good.clone();
+    let mut r = good;
     r.scope.actors = (0..33).map(|i| format!("u{i}")).collect();
     cases.push(("scope", r));
     for (field, req) in cases {

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use recall_query::{Affected, Field, Lens};
+use recall_query::{Field, Lens};
 use serde_json::{Value, json};
 
 use crate::assessment::{Assessment, UNKNOWN_STATE};
@@ -39,12 +39,13 @@ pub const PATIENT_COLUMNS: [&str; 5] = ["patient_id", "state", "accesses", "firs
 
 /// Writes the affected-patient list as CSV (one row per patient, sorted by id).
 pub fn patients_csv(
-    list: &[(Affected, Option<String>)],
+    list: &[crate::assessments::Resident],
     lens: &Lens,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(PATIENT_COLUMNS).map_err(std::io::Error::other)?;
+    w.write_record(PATIENT_COLUMNS)
+        .map_err(std::io::Error::other)?;
     for (a, state) in list {
         let id = lens
             .disclose(Field::PatientId, &a.patient)

@@ -165,9 +165,8 @@ impl Assessments {
     /// The tenant's assessment ids with their latest versions, oldest first.
     fn ids(&self, tenant: &str) -> Result<Vec<(String, u32)>, AssessmentError> {
         let conn = lock(&self.conn);
-        let mut stmt = conn.prepare(
-            "SELECT id, version FROM assessments WHERE tenant = ?1 ORDER BY opened, id",
-        )?;
+        let mut stmt = conn
+            .prepare("SELECT id, version FROM assessments WHERE tenant = ?1 ORDER BY opened, id")?;
         let rows = stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -213,7 +212,13 @@ fn record(
         }
         .into());
     }
-    by.record(tenant, Act::AssessmentChanged { assessment: a, changed })?;
+    by.record(
+        tenant,
+        Act::AssessmentChanged {
+            assessment: a,
+            changed,
+        },
+    )?;
     b.store.count(tenant, &a.id, a.version)?;
     caught_up(b.db, tenant)?;
     Ok(())
@@ -238,7 +243,9 @@ pub fn open(
             QueryError::Corrupt("patient roster".into())
         })?;
         for s in states {
-            *by_state.entry(s.unwrap_or_else(|| UNKNOWN_STATE.into())).or_default() += 1;
+            *by_state
+                .entry(s.unwrap_or_else(|| UNKNOWN_STATE.into()))
+                .or_default() += 1;
         }
         batch.clear();
         Ok(())
@@ -360,14 +367,13 @@ pub fn patients(
     b: &Books<'_>,
     tenant: &str,
     id: &str,
-) -> Result<Option<Vec<(Affected, Option<String>)>>, GovernanceError> {
+) -> Result<Option<Vec<Resident>>, GovernanceError> {
     let Some(v) = latest(b, tenant, id)? else {
         return Ok(None);
     };
     let scope = v.state.scope.compile()?;
-    let list = b
-        .db
-        .affected_patients(tenant, &scope, v.state.figures.horizon)?;
+    let list =
+        b.db.affected_patients(tenant, &scope, v.state.figures.horizon)?;
     let mut out = Vec::with_capacity(list.len());
     for chunk in list.chunks(STATE_BATCH) {
         let ids: Vec<String> = chunk.iter().map(|a| a.patient.clone()).collect();
@@ -376,6 +382,9 @@ pub fn patients(
     }
     Ok(Some(out))
 }
+
+/// An affected patient and their state of residence, if the roster knows it.
+pub type Resident = (Affected, Option<String>);
 
 /// Reads version `v` back from the log.
 fn load(db: &Db, tenant: &str, id: &str, v: u32) -> Result<Version, GovernanceError> {
@@ -393,13 +402,17 @@ fn load(db: &Db, tenant: &str, id: &str, v: u32) -> Result<Version, GovernanceEr
         Lookup::NotFound => return Err(bad("its event is not in the log").into()),
     };
     let detail = found.event.detail.unwrap_or_default();
-    let state = serde_json::from_value::<Assessment>(detail.get("assessment").cloned().unwrap_or_default())
-        .map_err(|_| bad("its record is malformed"))?;
+    let state =
+        serde_json::from_value::<Assessment>(detail.get("assessment").cloned().unwrap_or_default())
+            .map_err(|_| bad("its record is malformed"))?;
     if state.id != id || state.version != v {
         return Err(bad("its record names another version").into());
     }
     let changed = match detail.get("changed") {
-        Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(String::from)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     };
     Ok(Version {

@@ -30,12 +30,12 @@ pub mod retention;
 mod sqlite;
 pub mod workflows;
 
+pub use assessment_view::{patients_csv, shown};
+pub use assessments::{ASSESSMENTS_FILE, AssessmentError, Assessments, Books};
 pub use credentials::{
     API_KEYS_FILE, ApiKeys, CredentialError, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, REFRESH,
     Role, check_label, patient_binding,
 };
-pub use assessment_view::{patients_csv, shown};
-pub use assessments::{ASSESSMENTS_FILE, AssessmentError, Assessments, Books};
 pub use holds::{HOLDS_FILE, Hold, HoldError, Holds, Scope};
 pub use record::{Act, Change, Rotation, UseKind, Via, Who, phi_key_change};
 pub use recorder::{Direct, Recorder};

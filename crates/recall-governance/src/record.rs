@@ -320,7 +320,11 @@ impl Act<'_> {
                 Some(("110113", Some("110133"))),
             ),
             Act::AssessmentChanged { assessment, .. } => {
-                let action = if assessment.version == 1 { "create" } else { "update" };
+                let action = if assessment.version == 1 {
+                    "create"
+                } else {
+                    "update"
+                };
                 (action, "BreachAssessment", "HCOMPL", None)
             }
         };

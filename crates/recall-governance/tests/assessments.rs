@@ -169,7 +169,11 @@ fn counts_and_deadlines_at_the_499_500_501_edges() {
         assert_eq!(got, denied, "{actor}");
         let d = &a.deadlines;
         assert_eq!(d.individuals, "2026-05-31");
-        assert_eq!((d.hhs_route.as_str(), d.hhs.as_str()), (route, hhs), "{actor}");
+        assert_eq!(
+            (d.hhs_route.as_str(), d.hhs.as_str()),
+            (route, hhs),
+            "{actor}"
+        );
         assert_eq!(d.media_required, media, "{actor}");
     }
     // With a roster: 501 residents of MA need the media; 400 in MA and 101 in NH do not.
@@ -280,7 +284,14 @@ fn every_change_is_a_version_in_the_log_and_the_index_holds_no_phi() {
     let wal = format!("{}-wal", w.path.display());
     bytes.extend(std::fs::read(wal).unwrap_or_default());
     let text = String::from_utf8_lossy(&bytes);
-    for secret in ["MRN-B", "a-500", "workstation", "Demographics", "unauthorised", "ehr-b"] {
+    for secret in [
+        "MRN-B",
+        "a-500",
+        "workstation",
+        "Demographics",
+        "unauthorised",
+        "ehr-b",
+    ] {
         assert!(!text.contains(secret), "{secret} in assessments.db");
     }
     assert!(text.contains(&a.id));

@@ -43,7 +43,10 @@ fn in_scope(s: &IncidentScope, r: &Rec) -> bool {
         && any(&s.actors, Some(&e.actor.id))
         && any(&s.patients, e.patient.as_ref().map(|p| p.id.as_str()))
         && any(&s.systems, src.and_then(|s| s.system.as_deref()))
-        && any(&s.resource_types, e.resource.as_ref().map(|r| r.kind.as_str()))
+        && any(
+            &s.resource_types,
+            e.resource.as_ref().map(|r| r.kind.as_str()),
+        )
         && (s.ips.is_empty() || src.and_then(|s| s.ip).is_some_and(|ip| s.ips.contains(&ip)))
 }
 
@@ -82,12 +85,16 @@ fn incident_scopes_count_exactly_what_a_scan_counts() {
             .collect();
         let (first, last) = (*times.first().unwrap(), *times.last().unwrap());
         let mid = first + (last.duration_since(first) / 2);
-        let patients = top(recs, tenant, 3, |r| r.event.patient.as_ref().map(|p| p.id.as_str()));
+        let patients = top(recs, tenant, 3, |r| {
+            r.event.patient.as_ref().map(|p| p.id.as_str())
+        });
         let actors = top(recs, tenant, 4, |r| Some(r.event.actor.id.as_str()));
         let systems = top(recs, tenant, 2, |r| {
             r.event.source.as_ref().and_then(|s| s.system.as_deref())
         });
-        let rtypes = top(recs, tenant, 2, |r| r.event.resource.as_ref().map(|x| x.kind.as_str()));
+        let rtypes = top(recs, tenant, 2, |r| {
+            r.event.resource.as_ref().map(|x| x.kind.as_str())
+        });
         let mut ip_counts: HashMap<IpAddr, usize> = HashMap::new();
         for r in recs.iter().filter(|r| r.tenant == tenant) {
             if let Some(ip) = r.event.source.as_ref().and_then(|s| s.ip) {
@@ -103,43 +110,91 @@ fn incident_scopes_count_exactly_what_a_scan_counts() {
             to: last + jiff::SignedDuration::from_secs(1),
             ..Default::default()
         };
-        let half = IncidentScope { to: mid, ..all.clone() };
+        let half = IncidentScope {
+            to: mid,
+            ..all.clone()
+        };
         let scopes = vec![
             all.clone(),
             half.clone(),
-            IncidentScope { patients: patients.clone(), ..all.clone() },
-            IncidentScope { patients: patients.clone(), actors: actors.clone(), ..half.clone() },
-            IncidentScope { actors: actors.clone(), ..all.clone() },
-            IncidentScope { actors: actors[..1].to_vec(), systems: systems.clone(), ..all.clone() },
-            IncidentScope { systems: systems[..1].to_vec(), ..half.clone() },
-            IncidentScope { resource_types: rtypes.clone(), ..half.clone() },
-            IncidentScope { resource_types: rtypes[..1].to_vec(), actors: actors.clone(), ..all.clone() },
-            IncidentScope { ips: ips.clone(), ..all.clone() },
+            IncidentScope {
+                patients: patients.clone(),
+                ..all.clone()
+            },
+            IncidentScope {
+                patients: patients.clone(),
+                actors: actors.clone(),
+                ..half.clone()
+            },
+            IncidentScope {
+                actors: actors.clone(),
+                ..all.clone()
+            },
+            IncidentScope {
+                actors: actors[..1].to_vec(),
+                systems: systems.clone(),
+                ..all.clone()
+            },
+            IncidentScope {
+                systems: systems[..1].to_vec(),
+                ..half.clone()
+            },
+            IncidentScope {
+                resource_types: rtypes.clone(),
+                ..half.clone()
+            },
+            IncidentScope {
+                resource_types: rtypes[..1].to_vec(),
+                actors: actors.clone(),
+                ..all.clone()
+            },
+            IncidentScope {
+                ips: ips.clone(),
+                ..all.clone()
+            },
             // Repeated values count once; an empty window finds nothing.
-            IncidentScope { actors: vec![actors[0].clone(), actors[0].clone()], ..all.clone() },
-            IncidentScope { from: at("2000-01-01T00:00:00Z"), to: at("2000-01-02T00:00:00Z"), ..all.clone() },
+            IncidentScope {
+                actors: vec![actors[0].clone(), actors[0].clone()],
+                ..all.clone()
+            },
+            IncidentScope {
+                from: at("2000-01-01T00:00:00Z"),
+                to: at("2000-01-02T00:00:00Z"),
+                ..all.clone()
+            },
         ];
         let horizon = w.db.indexed(tenant).unwrap();
         for s in scopes {
             let (want, want_patients) = oracle(recs, tenant, &s);
             let mut seen = Vec::new();
-            let got = w.db.impact(tenant, &s, horizon, &mut |p| {
-                seen.push(p.to_string());
-                Ok(())
-            })
-            .unwrap();
+            let got =
+                w.db.impact(tenant, &s, horizon, &mut |p| {
+                    seen.push(p.to_string());
+                    Ok(())
+                })
+                .unwrap();
             assert_eq!(got, want, "{tenant} {s:?}");
             let seen: BTreeSet<String> = seen.into_iter().collect();
-            assert_eq!(seen.len() as u64, want.patients, "each patient announced once");
+            assert_eq!(
+                seen.len() as u64,
+                want.patients,
+                "each patient announced once"
+            );
             let list = w.db.affected_patients(tenant, &s, horizon).unwrap();
             let listed: BTreeMap<String, u64> =
                 list.iter().map(|a| (a.patient.clone(), a.events)).collect();
             assert_eq!(listed, want_patients, "{tenant} {s:?}");
-            assert!(list.windows(2).all(|w| w[0].patient < w[1].patient), "sorted");
+            assert!(
+                list.windows(2).all(|w| w[0].patient < w[1].patient),
+                "sorted"
+            );
             checked += u64::from(want.events > 0);
         }
         // A horizon below the tenant's events sees none of them.
-        assert_eq!(w.db.impact(tenant, &all, 0, &mut |_| Ok(())).unwrap(), Impact::default());
+        assert_eq!(
+            w.db.impact(tenant, &all, 0, &mut |_| Ok(())).unwrap(),
+            Impact::default()
+        );
     }
     assert!(checked >= 20, "the scopes must find events: {checked}");
 }

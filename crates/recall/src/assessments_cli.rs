@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use anyhow::bail;
-use recall_governance::assessment::{Decision, Factors, NoRoster, OpenRequest, ScopeDoc, UpdateRequest};
+use recall_governance::assessment::{
+    Decision, Factors, NoRoster, OpenRequest, ScopeDoc, UpdateRequest,
+};
 use recall_governance::assessments::{self, version_json};
 use recall_governance::workflows::Actor;
 use recall_governance::{Assessments, Books, Direct, UseKind, Via, operator, patients_csv, shown};
@@ -226,7 +228,13 @@ pub fn run_cli(data: &Path, cmd: AssessmentsCommand) -> anyhow::Result<()> {
                 bail!("--as: only privacy_officer may print the affected-patient list");
             }
             let lens = view.lens(&db, &tenant, &policy)?;
-            read_audit(&db, &tenant, "recall assessments patients", Some(&id), &view)?;
+            read_audit(
+                &db,
+                &tenant,
+                "recall assessments patients",
+                Some(&id),
+                &view,
+            )?;
             let Some(list) = assessments::patients(&books, &tenant, &id)? else {
                 bail!("tenant {tenant} has no assessment {id}");
             };
@@ -251,5 +259,13 @@ fn read_audit(
     }
     view.record(&mut query);
     let justification = view.justification.as_deref();
-    audit(db, tenant, UseKind::Report, command, None, query, justification)
+    audit(
+        db,
+        tenant,
+        UseKind::Report,
+        command,
+        None,
+        query,
+        justification,
+    )
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, serve, verify_cli,
+    assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention,
+    serve, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel

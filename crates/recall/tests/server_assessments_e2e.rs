@@ -80,9 +80,15 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
     let server = Server::start(&data);
     let events = history();
     let body: String = events.iter().map(|e| format!("{e}\n")).collect();
-    assert_eq!(server.post(&writer, "/v1/events", NDJSON, body).status(), 201);
+    assert_eq!(
+        server.post(&writer, "/v1/events", NDJSON, body).status(),
+        201
+    );
     let (n, patients) = oracle(&events);
-    assert!(n >= 5 && patients.len() >= 3, "the scope must find something");
+    assert!(
+        n >= 5 && patients.len() >= 3,
+        "the scope must find something"
+    );
 
     let open = json!({
         "description": "Badge shared between two nurses",
@@ -124,15 +130,27 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
     assert_eq!(r.status(), 200);
     assert_eq!(json(r)["version"], 2);
     let bad = json!({"decision": {"breach": true}});
-    assert_eq!(send(&server, Method::PATCH, &officer, &path, &bad).status(), 400);
+    assert_eq!(
+        send(&server, Method::PATCH, &officer, &path, &bad).status(),
+        400
+    );
     let bad = json!({"factors": {"mitigation": ""}});
     let r = send(&server, Method::PATCH, &officer, &path, &bad);
     assert_eq!(problem_field(r), (400, "factors.mitigation".into()));
     let decide = json!({"decision": {"breach": false, "reason": "Low probability of compromise"}});
-    assert_eq!(send(&server, Method::PATCH, &auditor, &path, &decide).status(), 403);
+    assert_eq!(
+        send(&server, Method::PATCH, &auditor, &path, &decide).status(),
+        403
+    );
     let r = send(&server, Method::PATCH, &officer, &path, &decide);
     assert_eq!(json(r)["version"], 3);
-    let nobody = send(&server, Method::PATCH, &officer, "/v1/assessments/00", &decide);
+    let nobody = send(
+        &server,
+        Method::PATCH,
+        &officer,
+        "/v1/assessments/00",
+        &decide,
+    );
     assert_eq!(nobody.status(), 404);
 
     // Both readers see the history; the latest state keeps every factor.
@@ -154,7 +172,12 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
     // The patient list: the officer's, exactly the patients counted.
     let csv_path = format!("{path}/patients?format=csv");
     assert_eq!(server.get(&auditor, &csv_path).status(), 403);
-    assert_eq!(server.get(&officer, &format!("{path}/patients?format=pdf")).status(), 400);
+    assert_eq!(
+        server
+            .get(&officer, &format!("{path}/patients?format=pdf"))
+            .status(),
+        400
+    );
     let r = server.get(&officer, &csv_path);
     assert_eq!(r.status(), 200);
     let text = r.text().unwrap();
@@ -179,40 +202,86 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
         .collect();
     assert_eq!(
         reads,
-        ["GET /v1/assessments/{id}", "GET /v1/assessments/{id}", "GET /v1/assessments/{id}/patients"]
+        [
+            "GET /v1/assessments/{id}",
+            "GET /v1/assessments/{id}",
+            "GET /v1/assessments/{id}/patients"
+        ]
     );
     server.stop();
 
     // The CLI reads and changes the same assessment, through the same code.
     let shown: Value = serde_json::from_str(&recall_ok(
         &data,
-        &["assessments", "show", "--tenant", T, &id, "--as", "privacy_officer"],
+        &[
+            "assessments",
+            "show",
+            "--tenant",
+            T,
+            &id,
+            "--as",
+            "privacy_officer",
+        ],
     ))
     .unwrap();
     assert_eq!(shown["assessment"]["version"], 3);
     let out = recall_ok(
         &data,
-        &["assessments", "update", "--tenant", T, &id, "--mitigation", "Badge revoked"],
+        &[
+            "assessments",
+            "update",
+            "--tenant",
+            T,
+            &id,
+            "--mitigation",
+            "Badge revoked",
+        ],
     );
     let v4: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!((v4["version"].as_u64(), v4["factors"]["mitigation"].as_str()), (Some(4), Some("Badge revoked")));
+    assert_eq!(
+        (v4["version"].as_u64(), v4["factors"]["mitigation"].as_str()),
+        (Some(4), Some("Badge revoked"))
+    );
     let csv = recall_ok(
         &data,
-        &["assessments", "patients", "--tenant", T, &id, "--as", "privacy_officer"],
+        &[
+            "assessments",
+            "patients",
+            "--tenant",
+            T,
+            &id,
+            "--as",
+            "privacy_officer",
+        ],
     );
     assert_eq!(csv.lines().count(), patients.len() + 1);
     let refused = common::recall(&data, &["assessments", "patients", "--tenant", T, &id]);
     assert!(!refused.status.success());
     let opened = recall_ok(
         &data,
-        &["assessments", "open", "--tenant", T, "--description", "Lost laptop",
-          "--discovered", "2026-04-03", "--from", "2026-03-01T00:00:00Z",
-          "--to", "2026-04-01T00:00:00Z", "--ip", "10.9.0.1"],
+        &[
+            "assessments",
+            "open",
+            "--tenant",
+            T,
+            "--description",
+            "Lost laptop",
+            "--discovered",
+            "2026-04-03",
+            "--from",
+            "2026-03-01T00:00:00Z",
+            "--to",
+            "2026-04-01T00:00:00Z",
+            "--ip",
+            "10.9.0.1",
+        ],
     );
     let cli: Value = serde_json::from_str(&opened).unwrap();
     let by_ip = events
         .iter()
-        .filter(|e| e["source"]["ip"] == "10.9.0.1" && e["time"].as_str().unwrap().starts_with("2026-03"))
+        .filter(|e| {
+            e["source"]["ip"] == "10.9.0.1" && e["time"].as_str().unwrap().starts_with("2026-03")
+        })
         .count();
     assert_eq!(cli["figures"]["events"], by_ip as u64);
     let list = recall_ok(&data, &["assessments", "list", "--tenant", T]);

@@ -163,7 +163,9 @@ pub async fn get_one(
         .map(|v| version_json(v, shown(&v.state, &read.lens)))
         .collect();
     let latest = versions.last().map(|v| shown(&v.state, &read.lens));
-    Ok(json_body(json!({ "assessment": latest, "history": history })))
+    Ok(json_body(
+        json!({ "assessment": latest, "history": history }),
+    ))
 }
 
 /// Query of the patient list.
