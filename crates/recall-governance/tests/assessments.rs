@@ -61,6 +61,8 @@ fn history() -> Vec<Event> {
 
 struct World {
     _tmp: tempfile::TempDir,
+    who: Who,
+    via: Via,
     db: Db,
     store: Assessments,
     path: std::path::PathBuf,
@@ -91,10 +93,23 @@ fn world() -> World {
         .unwrap();
     let path = dir.join(ASSESSMENTS_FILE);
     World {
+        who: officer(),
+        via: Via::cli("test"),
         store: Assessments::open(&path).unwrap(),
         _tmp: tmp,
         db,
         path,
+    }
+}
+
+impl World {
+    /// The privacy officer acting, recorded through `recorder`.
+    fn by<'a>(&'a self, recorder: &'a Direct<'a>) -> Actor<'a> {
+        Actor {
+            who: &self.who,
+            via: &self.via,
+            recorder,
+        }
     }
 }
 
@@ -141,12 +156,7 @@ fn officer() -> Who {
 fn counts_and_deadlines_at_the_499_500_501_edges() {
     let w = world();
     let recorder = Direct::new(&w.db);
-    let (who, via) = (officer(), Via::cli("test"));
-    let by = Actor {
-        who: &who,
-        via: &via,
-        recorder: &recorder,
-    };
+    let by = w.by(&recorder);
     let books = |states: &'static dyn PatientStates| Books {
         db: &w.db,
         store: &w.store,
@@ -193,12 +203,7 @@ fn counts_and_deadlines_at_the_499_500_501_edges() {
 fn every_change_is_a_version_in_the_log_and_the_index_holds_no_phi() {
     let w = world();
     let recorder = Direct::new(&w.db);
-    let (who, via) = (officer(), Via::cli("test"));
-    let by = Actor {
-        who: &who,
-        via: &via,
-        recorder: &recorder,
-    };
+    let by = w.by(&recorder);
     let b = Books {
         db: &w.db,
         store: &w.store,

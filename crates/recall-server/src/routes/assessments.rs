@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use recall_governance::assessment::{OpenRequest, UpdateRequest};
 use recall_governance::assessments::{self, version_json};
+use recall_governance::workflows::Actor;
 use recall_governance::{Books, GovernanceError, UseKind, Via, patients_csv, shown};
 use serde::Deserialize;
 use serde_json::{Map, json};
@@ -33,12 +34,12 @@ pub const READERS: &[Role] = &[Role::PrivacyOfficer, Role::Auditor];
 async fn with_books<T: Send + 'static>(
     state: &AppState,
     who: &Principal,
-    via: Via,
-    f: impl FnOnce(&Books<'_>, &recall_governance::workflows::Actor<'_>) -> Result<T, GovernanceError>
-    + Send
-    + 'static,
+    (endpoint, peer): (&'static str, SocketAddr),
+    f: impl FnOnce(&Books<'_>, &Actor<'_>, &str) -> Result<T, GovernanceError> + Send + 'static,
 ) -> Result<T, Problem> {
     state.await_indexed(&who.tenant).await?;
+    let via = Via::http(endpoint, Some(peer.ip()));
+    let tenant = who.tenant.clone();
     as_caller(state, who, via, move |state, by| {
         let store = state
             .assessments
@@ -49,7 +50,7 @@ async fn with_books<T: Send + 'static>(
             store,
             states: &*state.patient_states,
         };
-        f(&books, by).map_err(audit::problem)
+        f(&books, by, &tenant).map_err(audit::problem)
     })
     .await
 }
@@ -77,6 +78,18 @@ async fn audited_read(
     Ok(read)
 }
 
+/// The checks of a change, in order: the role, the body, the caller's lens.
+fn officer_change<B>(
+    state: &AppState,
+    who: &Principal,
+    headers: &HeaderMap,
+    body: Result<axum::Json<B>, JsonRejection>,
+) -> Result<(B, recall_query::Lens), Problem> {
+    who.require(OFFICERS)?;
+    let axum::Json(req) = body.map_err(Problem::from)?;
+    Ok((req, reading(state, who, headers, None)?.lens))
+}
+
 fn no_such() -> Problem {
     Problem::not_found().detail("this tenant has no assessment with that id")
 }
@@ -89,13 +102,10 @@ pub async fn open(
     headers: HeaderMap,
     body: Result<axum::Json<OpenRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
-    who.require(OFFICERS)?;
-    let axum::Json(req) = body.map_err(Problem::from)?;
-    let lens = reading(&state, &who, &headers, None)?.lens;
-    let tenant = who.tenant.clone();
-    let via = Via::http("POST /v1/assessments", Some(peer.ip()));
-    let a = with_books(&state, &who, via, move |b, by| {
-        assessments::open(b, by, &tenant, &req)
+    let (req, lens) = officer_change(&state, &who, &headers, body)?;
+    let at = ("POST /v1/assessments", peer);
+    let a = with_books(&state, &who, at, move |b, by, tenant| {
+        assessments::open(b, by, tenant, &req)
     })
     .await?;
     Ok((StatusCode::CREATED, json_body(shown(&a, &lens))).into_response())
@@ -111,13 +121,10 @@ pub async fn update(
     Path(id): Path<String>,
     body: Result<axum::Json<UpdateRequest>, JsonRejection>,
 ) -> Result<Response, Problem> {
-    who.require(OFFICERS)?;
-    let axum::Json(req) = body.map_err(Problem::from)?;
-    let lens = reading(&state, &who, &headers, None)?.lens;
-    let tenant = who.tenant.clone();
-    let via = Via::http("PATCH /v1/assessments/{id}", Some(peer.ip()));
-    let a = with_books(&state, &who, via, move |b, by| {
-        assessments::update(b, by, &tenant, &id, &req)
+    let (req, lens) = officer_change(&state, &who, &headers, body)?;
+    let at = ("PATCH /v1/assessments/{id}", peer);
+    let a = with_books(&state, &who, at, move |b, by, tenant| {
+        assessments::update(b, by, tenant, &id, &req)
     })
     .await?
     .ok_or_else(no_such)?;
@@ -133,9 +140,10 @@ pub async fn list(
 ) -> Result<Response, Problem> {
     let endpoint = "GET /v1/assessments";
     let read = audited_read(&state, &who, &headers, peer, endpoint, Map::new()).await?;
-    let tenant = who.tenant.clone();
-    let via = Via::http(endpoint, Some(peer.ip()));
-    let all = with_books(&state, &who, via, move |b, _| assessments::list(b, &tenant)).await?;
+    let all = with_books(&state, &who, (endpoint, peer), move |b, _, tenant| {
+        assessments::list(b, tenant)
+    })
+    .await?;
     let shown: Vec<_> = all.iter().map(|a| shown(a, &read.lens)).collect();
     Ok(json_body(json!({ "assessments": shown })))
 }
@@ -151,10 +159,8 @@ pub async fn get_one(
     let endpoint = "GET /v1/assessments/{id}";
     let query = Map::from_iter([("assessment".to_string(), json!(id))]);
     let read = audited_read(&state, &who, &headers, peer, endpoint, query).await?;
-    let tenant = who.tenant.clone();
-    let via = Via::http(endpoint, Some(peer.ip()));
-    let versions = with_books(&state, &who, via, move |b, _| {
-        assessments::history(b, &tenant, &id)
+    let versions = with_books(&state, &who, (endpoint, peer), move |b, _, tenant| {
+        assessments::history(b, tenant, &id)
     })
     .await?
     .ok_or_else(no_such)?;
@@ -196,11 +202,9 @@ pub async fn patients(
         ("export".to_string(), json!("patients")),
     ]);
     let read = audited_read(&state, &who, &headers, peer, endpoint, query).await?;
-    let tenant = who.tenant.clone();
-    let via = Via::http(endpoint, Some(peer.ip()));
     let lens = read.lens;
-    let csv = with_books(&state, &who, via, move |b, _| {
-        let Some(list) = assessments::patients(b, &tenant, &id)? else {
+    let csv = with_books(&state, &who, (endpoint, peer), move |b, _, tenant| {
+        let Some(list) = assessments::patients(b, tenant, &id)? else {
             return Ok(None);
         };
         let mut out = Vec::new();
