@@ -4,8 +4,8 @@
 //!
 //! Every change (opening included) is one event of recall's own in the tenant's log,
 //! carrying the assessment's whole state (`detail.assessment`) under the event id
-//! `recall-assessment-<id>-<version>`; reading an assessment is one point lookup of
-//! that id in the index and one event read. The server and the CLI call the functions
+//! `recall-assessment-<keyed token of id and version>` ([`event_id`]); reading a version
+//! is one point lookup of that id in the index and one event read. The server and the CLI call the functions
 //! here, so neither front end has a workflow of its own.
 //!
 //! Invariants:
@@ -93,9 +93,14 @@ pub struct Version {
     pub changed: Vec<String>,
 }
 
-/// The event id of version `version` of assessment `id`.
-pub fn event_id(id: &str, version: u32) -> String {
-    format!("recall-assessment-{id}-{version}")
+/// The event id of version `version` of assessment `id` in `tenant`'s log: keyed with the
+/// tenant's index key, so no writer can send an event under it first (ingest would then
+/// take recall's record for a replay, and a read would find the writer's event).
+pub fn event_id(db: &Db, tenant: &str, id: &str, version: u32) -> Result<String, GovernanceError> {
+    let key = db.journal().keystore().index_key(tenant)?;
+    let token =
+        recall_crypto::BlindIndexer::new(&key).token("assessment", &format!("{id}/{version}"));
+    Ok(format!("recall-assessment-{}", hex::encode(&token[..16])))
 }
 
 /// The index of assessments of every tenant, and the lock that serialises changes.
@@ -212,11 +217,13 @@ fn record(
         }
         .into());
     }
+    let event_id = event_id(b.db, tenant, &a.id, a.version)?;
     by.record(
         tenant,
         Act::AssessmentChanged {
             assessment: a,
             changed,
+            event_id: &event_id,
         },
     )?;
     b.store.count(tenant, &a.id, a.version)?;
@@ -327,7 +334,11 @@ pub fn latest(b: &Books<'_>, tenant: &str, id: &str) -> Result<Option<Version>, 
         return Ok(None);
     };
     caught_up(b.db, tenant)?;
-    while b.db.lookup_id(tenant, &event_id(id, v + 1))?.is_some() {
+    while b
+        .db
+        .lookup_id(tenant, &event_id(b.db, tenant, id, v + 1)?)?
+        .is_some()
+    {
         v += 1;
         b.store.count(tenant, id, v)?;
     }
@@ -394,13 +405,22 @@ fn load(db: &Db, tenant: &str, id: &str, v: u32) -> Result<Version, GovernanceEr
         why,
     };
     let seq = db
-        .lookup_id(tenant, &event_id(id, v))?
+        .lookup_id(tenant, &event_id(db, tenant, id, v)?)?
         .ok_or_else(|| bad("its event is not in the log"))?;
     let found = match db.get(tenant, seq)? {
         Lookup::Found(f) => f,
         Lookup::Unreadable { .. } => return Err(bad("its month's keys were destroyed").into()),
         Lookup::NotFound => return Err(bad("its event is not in the log").into()),
     };
+    // Only recall writes under these names (ingest refuses them from clients).
+    let system = found
+        .event
+        .source
+        .as_ref()
+        .and_then(|s| s.system.as_deref());
+    if !system.is_some_and(|s| crate::record::RESERVED_SYSTEMS.contains(&s)) {
+        return Err(bad("its event is not one of recall's own").into());
+    }
     let detail = found.event.detail.unwrap_or_default();
     let state =
         serde_json::from_value::<Assessment>(detail.get("assessment").cloned().unwrap_or_default())

@@ -205,6 +205,8 @@ pub enum Act<'a> {
         assessment: &'a Assessment,
         /// The fields the change set (`opened` when opened).
         changed: &'a [&'a str],
+        /// The event's id, under which this version is found again (`assessments.rs`).
+        event_id: &'a str,
     },
 }
 
@@ -334,10 +336,13 @@ impl Act<'_> {
         match self {
             Act::KeyChanged { key, .. } => e["resource"]["id"] = json!(key.id),
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
-            Act::AssessmentChanged { assessment: a, .. } => {
+            Act::AssessmentChanged {
+                assessment: a,
+                event_id,
+                ..
+            } => {
                 e["resource"]["id"] = json!(a.id);
-                // The id finds this version again (assessments.rs).
-                e["id"] = json!(crate::assessments::event_id(&a.id, a.version));
+                e["id"] = json!(event_id);
             }
             _ => {}
         }
@@ -422,6 +427,7 @@ impl Act<'_> {
             Act::AssessmentChanged {
                 assessment,
                 changed,
+                ..
             } => {
                 detail.insert("assessment".into(), json!(assessment));
                 detail.insert("changed".into(), json!(changed));

@@ -261,7 +261,9 @@ fn every_change_is_a_version_in_the_log_and_the_index_holds_no_phi() {
     assert_eq!(history[2].state, v3);
     // Each version is one event of recall's own, carrying the whole state.
     for v in &history {
-        let id = event_id(&a.id, v.state.version);
+        let id = event_id(&w.db, T, &a.id, v.state.version).unwrap();
+        // Keyed: nothing a writer could compute from the assessment id.
+        assert!(!id.contains(&a.id), "{id}");
         let seq = w.db.lookup_id(T, &id).unwrap().unwrap();
         let Lookup::Found(f) = w.db.get(T, seq).unwrap() else {
             panic!("version {} not readable", v.state.version)
