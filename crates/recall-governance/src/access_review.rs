@@ -333,13 +333,7 @@ mod tests {
                 },
                 "reviewer",
             ),
-            (
-                Signoff {
-                    to: s.from,
-                    ..s
-                },
-                "to",
-            ),
+            (Signoff { to: s.from, ..s }, "to"),
         ] {
             match bad.check() {
                 Err(crate::GovernanceError::Invalid { field: f, .. }) => assert_eq!(f, field),

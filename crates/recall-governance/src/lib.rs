@@ -11,7 +11,7 @@
 //! - Keys are destroyed only after the run's record is durable in the tenant's log.
 //! - Every change to a key or a hold is recorded in the tenant's log; a change whose record
 //!   could not be written is taken back.
-//! - `auth.db`, `holds.db` and `outbox.db` hold no patient identifier: patients and actors
+//! - `auth.db`, `holds.db`, `assessments.db` and `outbox.db` hold no patient identifier: patients and actors
 //!   appear only as keyed hashes.
 //! - `sealed.db` holds only ciphertext (the rosters), under a per-tenant key in the
 //!   keystore that retention never destroys; a roster import and an access review's
@@ -20,6 +20,9 @@
 #![forbid(unsafe_code)]
 
 pub mod access_review;
+pub mod assessment;
+mod assessment_view;
+pub mod assessments;
 pub mod credentials;
 pub mod holds;
 pub mod operator;
@@ -34,6 +37,8 @@ pub mod sealed;
 mod sqlite;
 pub mod workflows;
 
+pub use assessment_view::{patients_csv, shown};
+pub use assessments::{ASSESSMENTS_FILE, AssessmentError, Assessments, Books};
 pub use credentials::{
     API_KEYS_FILE, ApiKeys, CredentialError, KeyInfo, MAX_LABEL_CHARS, PEPPER_SECRET, REFRESH,
     Role, check_label, patient_binding,
@@ -93,6 +98,9 @@ pub enum GovernanceError {
     /// A break-glass review was refused (`reviews.rs`).
     #[error(transparent)]
     Review(#[from] reviews::ReviewError),
+    /// A breach assessment could not be opened, changed or read.
+    #[error(transparent)]
+    Assessment(AssessmentError),
     /// A tenant without a log, where one is needed.
     #[error("this data directory has no tenant {0}")]
     UnknownTenant(String),

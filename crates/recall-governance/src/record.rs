@@ -14,6 +14,7 @@ use recall_model::Event;
 use recall_store::retention::RetentionRecord;
 use serde_json::{Map, Value, json};
 
+use crate::assessment::Assessment;
 use crate::credentials::KeyInfo;
 use crate::holds::Hold;
 
@@ -205,6 +206,15 @@ pub enum Act<'a> {
     /// A periodic access review was signed off: who reviewed which period, and the
     /// SHA-256 of the exact report (its JSON form) they reviewed.
     AccessReviewSignedOff(&'a crate::access_review::Signoff),
+    /// A breach impact assessment opened or changed: the event carries its whole state.
+    AssessmentChanged {
+        /// The state after the change.
+        assessment: &'a Assessment,
+        /// The fields the change set (`opened` when opened).
+        changed: &'a [&'a str],
+        /// The event's id, under which this version is found again (`assessments.rs`).
+        event_id: &'a str,
+    },
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -326,6 +336,14 @@ impl Act<'_> {
             ),
             Act::RosterImported(_) => ("update", "Roster", "HOPERAT", None),
             Act::AccessReviewSignedOff(_) => ("approve", "AccessReview", "HCOMPL", None),
+            Act::AssessmentChanged { assessment, .. } => {
+                let action = if assessment.version == 1 {
+                    "create"
+                } else {
+                    "update"
+                };
+                (action, "BreachAssessment", "HCOMPL", None)
+            }
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -335,6 +353,14 @@ impl Act<'_> {
             Act::HoldChanged { hold, .. } => e["resource"]["id"] = json!(hold.id),
             Act::BreakGlassReviewed(r) => e["resource"]["id"] = json!(r.seq.to_string()),
             Act::RosterImported(c) => e["resource"]["id"] = json!(c.kind),
+            Act::AssessmentChanged {
+                assessment: a,
+                event_id,
+                ..
+            } => {
+                e["resource"]["id"] = json!(a.id);
+                e["id"] = json!(event_id);
+            }
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -421,6 +447,14 @@ impl Act<'_> {
             }
             Act::AccessReviewSignedOff(s) => {
                 detail.insert("access_review".into(), json!(s));
+            }
+            Act::AssessmentChanged {
+                assessment,
+                changed,
+                ..
+            } => {
+                detail.insert("assessment".into(), json!(assessment));
+                detail.insert("changed".into(), json!(changed));
             }
         }
     }

@@ -169,6 +169,9 @@ pub fn problem(e: GovernanceError) -> Problem {
                 n => p.index(n - 1),
             }
         }
+        GovernanceError::Assessment(recall_governance::AssessmentError::Invalid(i)) => {
+            Problem::bad_request(i.message).field(i.field)
+        }
         other => crate::state::internal(other),
     }
 }

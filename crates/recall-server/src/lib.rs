@@ -24,6 +24,7 @@ pub mod governance;
 pub mod ingest;
 pub mod listen;
 pub mod openapi;
+pub mod openapi_assessments;
 mod openapi_reviews;
 pub mod problem;
 pub mod routes;
@@ -67,10 +68,28 @@ pub fn state(
         )),
         None => None,
     };
+    // States of residence from the patient roster; without a data directory, unknown.
+    let patient_states: Arc<dyn recall_governance::assessment::PatientStates> = match &cfg.data_dir
+    {
+        Some(dir) => Arc::new(recall_governance::roster::RosterStates::new(
+            db.clone(),
+            dir.join(recall_governance::sealed::SEALED_FILE),
+        )),
+        None => Arc::new(recall_governance::assessment::NoRoster),
+    };
+    let assessments = match &cfg.data_dir {
+        Some(dir) => Some(Arc::new(
+            recall_governance::Assessments::open(&dir.join(recall_governance::ASSESSMENTS_FILE))
+                .map_err(std::io::Error::other)?,
+        )),
+        None => None,
+    };
     Ok(AppState(Arc::new(Inner {
         db,
         ingest,
         holds,
+        assessments,
+        patient_states,
         auth: Arc::new(auth),
         cfg,
         metrics,
@@ -80,7 +99,7 @@ pub fn state(
 
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
-    use routes::{admin, events, holds, logs, ops, reports};
+    use routes::{admin, assessments, events, holds, logs, ops, reports};
     let api = Router::new()
         .route(
             "/v1/events",
@@ -122,6 +141,15 @@ pub fn app(state: AppState) -> Router {
             "/v1/reports/access-review/signoff",
             post(routes::access_review::signoff),
         )
+        .route(
+            "/v1/assessments",
+            get(assessments::list).post(assessments::open),
+        )
+        .route(
+            "/v1/assessments/{id}",
+            get(assessments::get_one).patch(assessments::update),
+        )
+        .route("/v1/assessments/{id}/patients", get(assessments::patients))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

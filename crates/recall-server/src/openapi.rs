@@ -7,6 +7,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::openapi_assessments::Assessments;
+
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +19,7 @@ use utoipa::{Modify, OpenApi};
     ),
     paths(post_events, search_events, get_event, patient_access, actor_activity, checkpoint, tile, consistency, inclusion, list_keys, create_key, revoke_key, settings, list_holds, create_hold, release_hold, healthz, readyz, metrics,
         put_roster, put_patient_roster, access_review, access_review_signoff),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &Assessments),
     security(("bearer" = [])),
     tags(
         (name = "ingest", description = "writer role"),

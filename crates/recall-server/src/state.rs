@@ -30,6 +30,10 @@ pub struct Inner {
     pub auth: Arc<Authenticator>,
     /// Legal holds (`None` when the server has no data directory, as in some tests).
     pub holds: Option<Arc<recall_governance::Holds>>,
+    /// Breach assessments (`None` without a data directory).
+    pub assessments: Option<Arc<recall_governance::Assessments>>,
+    /// Patients' states of residence, for the media-notice test.
+    pub patient_states: Arc<dyn recall_governance::assessment::PatientStates>,
     /// Server settings.
     pub cfg: ServerConfig,
     /// Prometheus rendering, when metrics are installed.

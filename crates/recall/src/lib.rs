@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assessments_cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;
@@ -16,7 +17,7 @@ pub mod operator_cli;
 pub mod proofs;
 pub mod query_cli;
 pub mod retention;
-pub mod reviews_cli;
 pub mod review_cli;
+pub mod reviews_cli;
 pub mod serve;
 pub mod verify_cli;

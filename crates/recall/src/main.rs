@@ -7,9 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention, review_cli, reviews_cli,
-    serve,
-    verify_cli,
+    assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention,
+    review_cli, reviews_cli, serve, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -78,6 +77,9 @@ enum Command {
     /// Rosters: the workforce (for the access review) and patients' states (breaches).
     #[command(subcommand)]
     Roster(review_cli::RosterCommand),
+    /// Breach impact assessments: scope, affected patients, deadlines, the four factors.
+    #[command(subcommand)]
+    Assessments(assessments_cli::AssessmentsCommand),
     /// Manage API keys (for services calling the HTTP API).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -114,5 +116,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
         Command::Reviews(cmd) => done(reviews_cli::run_cli(data, cmd)),
         Command::Roster(cmd) => done(review_cli::run_roster(data, cmd)),
+        Command::Assessments(cmd) => done(assessments_cli::run_cli(data, cmd)),
     }
 }

@@ -230,6 +230,11 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         json!({"reviewer": "R. Eviewer", "from": "2026-01-01T00:00:00Z",
         "to": "2026-02-01T00:00:00Z", "sha256": "ab".repeat(32)}),
     );
+    let assessment = Some(json!({
+        "description": "Matrix", "discovered": "2026-03-05",
+        "scope": {"from": "2026-03-01T00:00:00Z", "to": "2026-04-01T00:00:00Z"},
+    }));
+    let factors = Some(json!({"factors": {"nature": "Matrix"}}));
     let revoke = format!("/v1/admin/keys/{spare_id}");
     let read = format!("/v1/events/st-marys/{patient_seq}");
     let queue_item = format!("/v1/reviews/break-glass/{patient_seq}");
@@ -267,6 +272,11 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::PUT, "/v1/roster/patients", resident,                            [403, 403, 200, 403, 403, 200, 403, 401, 401, 401]),
         row(M::GET, review,  None,                                              [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
         row(M::POST, "/v1/reports/access-review/signoff", signoff,              [403, 201, 403, 403, 403, 201, 403, 401, 401, 401]),
+        row(M::GET, "/v1/assessments", None,                                    [403, 200, 403, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::POST, "/v1/assessments", assessment,                             [403, 403, 403, 403, 403, 201, 403, 401, 401, 401]),
+        row(M::GET, "/v1/assessments/0000000000000000", None,                   [403, 404, 403, 403, 403, 404, 403, 401, 401, 401]),
+        row(M::PATCH, "/v1/assessments/0000000000000000", factors,              [403, 403, 403, 403, 403, 404, 403, 401, 401, 401]),
+        row(M::GET, "/v1/assessments/0000000000000000/patients", None,          [403, 403, 403, 403, 403, 404, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -3,6 +3,7 @@
 
 pub mod access_review;
 pub mod admin;
+pub mod assessments;
 pub mod events;
 pub mod holds;
 pub mod logs;
