@@ -456,6 +456,32 @@ pub fn patient_states(
         .collect())
 }
 
+/// The states of residence a breach assessment counts (its `PatientStates`), read from
+/// the tenant's patient roster in `sealed.db` at the time of asking.
+pub struct RosterStates {
+    db: std::sync::Arc<Db>,
+    path: std::path::PathBuf,
+}
+
+impl RosterStates {
+    /// The patient roster in the sealed documents at `path` (`sealed::SEALED_FILE`).
+    pub fn new(db: std::sync::Arc<Db>, path: std::path::PathBuf) -> Self {
+        Self { db, path }
+    }
+}
+
+impl crate::assessment::PatientStates for RosterStates {
+    fn states(
+        &self,
+        tenant: &str,
+        patients: &[String],
+    ) -> Result<Vec<Option<String>>, GovernanceError> {
+        let sealed = Sealed::open(&self.path)?;
+        let ids: Vec<&str> = patients.iter().map(String::as_str).collect();
+        patient_states(&self.db, &sealed, tenant, &ids)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,31 +568,5 @@ mod tests {
             let e = parse_patients(input.as_bytes()).unwrap_err();
             assert_eq!((e.row, e.field.as_str()), (row, field), "{input}");
         }
-    }
-}
-
-/// The states of residence a breach assessment counts (its `PatientStates`), read from
-/// the tenant's patient roster in `sealed.db` at the time of asking.
-pub struct RosterStates {
-    db: std::sync::Arc<Db>,
-    path: std::path::PathBuf,
-}
-
-impl RosterStates {
-    /// The patient roster in the sealed documents at `path` (`sealed::SEALED_FILE`).
-    pub fn new(db: std::sync::Arc<Db>, path: std::path::PathBuf) -> Self {
-        Self { db, path }
-    }
-}
-
-impl crate::assessment::PatientStates for RosterStates {
-    fn states(
-        &self,
-        tenant: &str,
-        patients: &[String],
-    ) -> Result<Vec<Option<String>>, GovernanceError> {
-        let sealed = Sealed::open(&self.path)?;
-        let ids: Vec<&str> = patients.iter().map(String::as_str).collect();
-        patient_states(&self.db, &sealed, tenant, &ids)
     }
 }
