@@ -275,6 +275,7 @@ pub fn sign_off(
     by.record(tenant, crate::record::Act::AccessReviewSignedOff(signoff))
 }
 
+pub mod pdf;
 pub mod render;
 
 /// SHA-256 (lowercase hex) of a report's bytes: what a sign-off names.

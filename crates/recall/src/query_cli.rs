@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use jiff::Timestamp;
+use recall_governance::access_review::pdf::Form;
 use recall_governance::{Act, Direct, Recorder, UseKind, Via, operator};
 use recall_query::{
     Db, Field, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams, TimeRange,
@@ -455,7 +456,11 @@ pub fn run_report(data: &std::path::Path, args: ReportArgs) -> anyhow::Result<()
                 tenant: args.tenant,
                 from: args.from,
                 to: args.to,
-                csv: args.format == "csv",
+                form: match args.format.as_str() {
+                    "csv" => Form::Csv,
+                    "pdf" => Form::Pdf,
+                    _ => Form::Json,
+                },
             };
             return crate::review_cli::run(data, review, &args.view);
         }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use jiff::Timestamp;
-use recall_governance::access_review::{self, Signoff, render};
+use recall_governance::access_review::pdf::Form;
+use recall_governance::access_review::{self, Signoff};
 use recall_governance::roster::{self, Kind};
 use recall_governance::sealed::{SEALED_FILE, Sealed};
 use recall_governance::workflows::Actor;
@@ -72,8 +73,8 @@ pub struct ReviewRequest<'a> {
     pub tenant: &'a str,
     /// The period.
     pub range: TimeRange,
-    /// CSV instead of JSON.
-    pub csv: bool,
+    /// The form: JSON, CSV or PDF.
+    pub form: Form,
     /// Whose view.
     pub view: &'a ViewArgs,
 }
@@ -114,14 +115,12 @@ pub fn access_review(
     let keys = crate::serve::api_keys(dir)?.list_tenant(req.tenant)?;
     let review = access_review::compute(db, req.tenant, req.range, roster, &keys)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let body = if req.csv {
-        render::csv(&review, &lens)
-    } else {
-        render::json(&review, &lens)
-    };
+    let produced_by = format!("{} (recall CLI)", operator::name());
+    let (body, digest) =
+        access_review::pdf::rendered(&review, &lens, req.form, &produced_by, Timestamp::now())?;
     out.write_all(&body)?;
     out.flush()?;
-    Ok(access_review::digest(&body))
+    Ok(digest)
 }
 
 /// `recall report access-review signoff`: records the sign-off in the tenant's log.
@@ -151,8 +150,8 @@ pub struct ReviewArgs {
     pub from: Option<Timestamp>,
     /// Period end.
     pub to: Option<Timestamp>,
-    /// CSV instead of JSON.
-    pub csv: bool,
+    /// The form: JSON, CSV or PDF.
+    pub form: Form,
 }
 
 /// Runs `recall report access-review`: the review on standard output and its SHA-256
@@ -180,7 +179,7 @@ pub fn run(data: &Path, args: ReviewArgs, view: &ViewArgs) -> anyhow::Result<()>
             from: args.from,
             to: args.to,
         },
-        csv: args.csv,
+        form: args.form,
         view,
     };
     let policy = dir.config.disclosure()?;

@@ -128,6 +128,37 @@ fn rosters_report_and_signoff_over_http() {
     assert!(csv.starts_with("section,role,department,actor_id"));
     assert!(csv.contains("\nafter_status,"));
 
+    // The PDF: the same rows, checked by qpdf and poppler, and the JSON form's digest
+    // (the one its header gives, which a sign-off names) printed in it.
+    if recall_testkit::pdf::pdf_tools() {
+        let r = s.get(
+            &officer,
+            &format!("/v1/reports/access-review?{PERIOD}&format=pdf"),
+        );
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let digest = r.headers()["recall-report-sha256"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let file = tmp.path().join("access-review.pdf");
+        std::fs::write(&file, r.bytes().unwrap()).unwrap();
+        let text = recall_testkit::pdf::checked_text(&file);
+        let flat = text.split_whitespace().collect::<String>();
+        assert!(flat.contains(&digest), "digest {digest} not in the PDF");
+        for expected in [
+            "Access review",
+            "Actors not in the roster",
+            "x-9",
+            "Accesses after termination or leave",
+            "n-2",
+            "Dormant accounts",
+            "n-3",
+        ] {
+            assert!(text.contains(expected), "{expected} not in the PDF");
+        }
+    }
+
     let eng = s
         .get(&engineer, &format!("/v1/reports/access-review?{PERIOD}"))
         .text()

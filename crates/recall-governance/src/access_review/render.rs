@@ -46,7 +46,7 @@ pub const CSV_COLUMNS: [&str; COLUMNS] = [
 ];
 
 const COLUMNS: usize = 19;
-type Row = [String; COLUMNS];
+pub(super) type Row = [String; COLUMNS];
 
 fn ts(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| json!(t.to_string()))
@@ -251,6 +251,21 @@ fn row_of(section: &str, v: &Value, cols: &[(usize, &str)]) -> Row {
 
 /// The CSV form: the JSON form's rows, one section after another.
 pub fn csv(r: &Review, lens: &Lens) -> Vec<u8> {
+    let rows = rows(r, lens);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        w.write_record(CSV_COLUMNS)?;
+        for row in &rows {
+            w.write_record(row)?;
+        }
+        w.flush()?;
+        Ok(w.get_ref().clone())
+    };
+    write().unwrap_or_default()
+}
+
+/// The rows of the CSV form (and of the PDF's tables), through the lens.
+pub(super) fn rows(r: &Review, lens: &Lens) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     let actor_cols: Vec<(usize, &str)> = (3..14).map(|i| (i, CSV_COLUMNS[i])).collect();
     for ((role, dept), actors) in groups(r) {
@@ -299,14 +314,5 @@ pub fn csv(r: &Review, lens: &Lens) -> Vec<u8> {
         ];
         rows.push(row_of("credential", &v, &cols));
     }
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let mut write = || -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-        w.write_record(CSV_COLUMNS)?;
-        for row in &rows {
-            w.write_record(row)?;
-        }
-        w.flush()?;
-        Ok(w.get_ref().clone())
-    };
-    write().unwrap_or_default()
+    rows
 }

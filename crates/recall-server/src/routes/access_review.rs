@@ -11,7 +11,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use recall_governance::access_review::{self, Signoff, render};
+use recall_governance::access_review::pdf::{self, Form};
+use recall_governance::access_review::{self, Signoff};
 use recall_governance::roster;
 use recall_governance::{UseKind, Via};
 use recall_query::{ReportFormat, TimeRange};
@@ -86,13 +87,7 @@ pub async fn access_review(
     if range.to.is_none() {
         return Err(Problem::bad_request("to is required").field("to"));
     }
-    let format = match format_of(p.format.as_deref(), &headers)? {
-        Wanted::Data(f) => f,
-        Wanted::Pdf => {
-            let no = "the access review is served as json or csv; its PDF form is not built yet";
-            return Err(Problem::bad_request(no).field("format"));
-        }
-    };
+    let wanted = format_of(p.format.as_deref(), &headers)?;
     let read = reading(&state, &who, &headers, None)?;
     state.await_indexed(&who.tenant).await?;
     audit::record(&state, &who, asked(read.justification.as_deref())).await?;
@@ -104,22 +99,28 @@ pub async fn access_review(
         None => Vec::new(),
     };
     let (db, tenant, lens) = (state.db.clone(), who.tenant.clone(), read.lens);
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Problem> {
+    let produced_by = format!("{} {}", who.role.as_str(), who.subject);
+    let (body, digest) = tokio::task::spawn_blocking(move || -> Result<_, Problem> {
         let roster = roster::workforce(&db, &sealed, &tenant).map_err(internal)?;
         let review =
             access_review::compute(&db, &tenant, range, roster, &keys).map_err(query_problem)?;
-        Ok(match format {
-            ReportFormat::Json => render::json(&review, &lens),
-            ReportFormat::Csv => render::csv(&review, &lens),
-        })
+        let form = match wanted {
+            Wanted::Data(ReportFormat::Json) => Form::Json,
+            Wanted::Data(ReportFormat::Csv) => Form::Csv,
+            Wanted::Pdf => Form::Pdf,
+        };
+        let now = jiff::Timestamp::now();
+        let (body, digest) =
+            pdf::rendered(&review, &lens, form, &produced_by, now).map_err(internal)?;
+        Ok((body, digest))
     })
     .await
     .map_err(internal)??;
-    let content_type = match format {
-        ReportFormat::Json => "application/json",
-        ReportFormat::Csv => "text/csv; charset=utf-8",
+    let content_type = match wanted {
+        Wanted::Data(ReportFormat::Json) => "application/json",
+        Wanted::Data(ReportFormat::Csv) => "text/csv; charset=utf-8",
+        Wanted::Pdf => "application/pdf",
     };
-    let digest = access_review::digest(&body);
     let mut response = ([(header::CONTENT_TYPE, content_type)], body).into_response();
     if let Ok(v) = HeaderValue::from_str(&digest) {
         response.headers_mut().insert(DIGEST_HEADER, v);
