@@ -21,6 +21,7 @@
 
 pub mod access_review;
 pub mod assessment;
+pub mod assessment_pdf;
 mod assessment_view;
 pub mod assessments;
 pub mod credentials;

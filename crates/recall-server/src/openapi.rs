@@ -76,7 +76,7 @@ fn put_patient_roster() {}
     params(
         ("from" = String, Query, description = "RFC 3339, inclusive (required)"),
         ("to" = String, Query, description = "RFC 3339, exclusive (required)"),
-        ("format" = Option<String>, Query, description = "json (default) | csv")),
+        ("format" = Option<String>, Query, description = "json (default) | csv | pdf; the JSON form's SHA-256 is in `Recall-Report-Sha256` whatever the format")),
     responses(
         (status = 200, description = "the review; header `Recall-Report-Sha256` is the SHA-256 of the body (a sign-off names the JSON form's)"),
         (status = 400, description = "bad or missing from/to/format", content_type = "application/problem+json"),

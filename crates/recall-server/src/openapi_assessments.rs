@@ -38,8 +38,9 @@ fn list_assessments() {}
 
 /// One assessment and every version of it (each with `version`, `seq` of its event, `at`, `by`, `changed`, `state`). Self-audited.
 #[utoipa::path(get, path = "/v1/assessments/{id}", tag = "assessments",
-    params(("id" = String, Path, description = "assessment id (16 hex digits)")),
-    responses((status = 200, description = "`{\"assessment\", \"history\": [...]}`"),
+    params(("id" = String, Path, description = "assessment id (16 hex digits)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `pdf`: the document to file, through the same lens")),
+    responses((status = 200, description = "`{\"assessment\", \"history\": [...]}`, or the PDF"),
         (status = 404, description = "the tenant has no such assessment"),
         (status = 403, description = "not a privacy officer or auditor")))]
 fn get_assessment() {}

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use anyhow::bail;
 use recall_governance::assessment::{Decision, Factors, OpenRequest, ScopeDoc, UpdateRequest};
-use recall_governance::assessments::{self, version_json};
+use recall_governance::assessment_pdf;
+use recall_governance::assessments;
 use recall_governance::workflows::Actor;
 use recall_governance::{Assessments, Books, Direct, UseKind, Via, operator, patients_csv, shown};
 use recall_query::Db;
@@ -37,6 +38,9 @@ pub enum AssessmentsCommand {
         tenant: String,
         /// The assessment id.
         id: String,
+        /// `json`, or `pdf` (written to standard output).
+        #[arg(long, value_parser = ["json", "pdf"], default_value = "json")]
+        format: String,
         /// Whose view.
         #[command(flatten)]
         view: ViewArgs,
@@ -211,18 +215,24 @@ pub fn run_cli(data: &Path, cmd: AssessmentsCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AssessmentsCommand::Show { tenant, id, view } => {
+        AssessmentsCommand::Show {
+            tenant,
+            id,
+            format,
+            view,
+        } => {
             let lens = view.lens(&db, &tenant, &policy)?;
             read_audit(&db, &tenant, "recall assessments show", Some(&id), &view)?;
             let Some(versions) = assessments::history(&books, &tenant, &id)? else {
                 bail!("tenant {tenant} has no assessment {id}");
             };
-            let history: Vec<_> = versions
-                .iter()
-                .map(|v| version_json(v, shown(&v.state, &lens)))
-                .collect();
-            let latest = versions.last().map(|v| shown(&v.state, &lens));
-            println!("{}", json!({"assessment": latest, "history": history}));
+            let doc = assessment_pdf::shown_history(&versions, &lens);
+            if format == "pdf" {
+                let bytes = assessment_pdf::pdf(&doc, jiff::Timestamp::now())?;
+                std::io::Write::write_all(&mut std::io::stdout(), &bytes)?;
+            } else {
+                println!("{doc}");
+            }
             Ok(())
         }
         AssessmentsCommand::Patients { tenant, id, view } => {

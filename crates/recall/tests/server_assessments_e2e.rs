@@ -209,6 +209,34 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
     assert_eq!(listed, patients);
     assert!(text.starts_with("patient_id,state,accesses,first,last"));
 
+    // The assessment as a PDF, checked by qpdf and poppler: the incident, the figures,
+    // the factors, the decision and the history. A bad format names the field.
+    let r = server.get(&officer, &format!("{path}?format=docx"));
+    assert_eq!(problem_field(r), (400, "format".into()));
+    let pdf_read = recall_testkit::pdf::pdf_tools();
+    if pdf_read {
+        let r = server.get(&officer, &format!("{path}?format=pdf"));
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let file = tmp.path().join("assessment.pdf");
+        std::fs::write(&file, r.bytes().unwrap()).unwrap();
+        let text = recall_testkit::pdf::checked_text(&file);
+        for expected in [
+            "Breach impact assessment",
+            "Badge shared between two nurses",
+            "Names and diagnoses",
+            "not a breach",
+            "Low probability of compromise",
+            "2027-03-01",
+            "Distinct patients affected",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected} not in the PDF:\n{text}"
+            );
+        }
+    }
+
     // Every change and every read is in the log.
     let own = json(server.get(&officer, "/v1/events?system=recall&limit=1000"));
     let own = own["events"].as_array().unwrap();
@@ -227,10 +255,15 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
     assert_eq!(
         reads,
         [
-            "GET /v1/assessments/{id}",
-            "GET /v1/assessments/{id}",
-            "GET /v1/assessments/{id}/patients"
+            &["GET /v1/assessments/{id}"; 2][..],
+            &["GET /v1/assessments/{id}/patients"],
+            if pdf_read {
+                &["GET /v1/assessments/{id}"]
+            } else {
+                &[]
+            },
         ]
+        .concat()
     );
     server.stop();
 

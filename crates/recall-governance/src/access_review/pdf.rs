@@ -10,8 +10,16 @@ use recall_query::Lens;
 use super::Review;
 use super::render::{CSV_COLUMNS, Row, rows};
 
-/// Each section: its title, what it means, and the CSV columns it shows (index, width).
-const SECTIONS: [(&str, &str, &str, &[(usize, f32)]); 5] = [
+/// A section: its CSV `section` value, title, what it means, and the CSV columns it
+/// shows (index, share of the width).
+type Section = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(usize, f32)],
+);
+
+const SECTIONS: [Section; 5] = [
     (
         "actor",
         "Who touched PHI",

@@ -10,7 +10,8 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use recall_governance::assessment::{OpenRequest, UpdateRequest};
-use recall_governance::assessments::{self, version_json};
+use recall_governance::assessment_pdf;
+use recall_governance::assessments;
 use recall_governance::workflows::Actor;
 use recall_governance::{Books, GovernanceError, UseKind, Via, patients_csv, shown};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ use crate::governance::as_caller;
 use crate::problem::Problem;
 use crate::routes::json_body;
 use crate::routes::reading::{Reading, reading};
-use crate::state::AppState;
+use crate::state::{AppState, internal};
 
 /// Roles that open and change assessments, and read the patient list.
 pub const OFFICERS: &[Role] = &[Role::PrivacyOfficer];
@@ -155,23 +156,38 @@ pub async fn get_one(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    params: Result<Query<OneParams>, QueryRejection>,
 ) -> Result<Response, Problem> {
+    let Query(p) = params.map_err(Problem::from)?;
+    let pdf = match p.format.as_deref() {
+        None | Some("json") => false,
+        Some("pdf") => true,
+        Some(_) => return Err(Problem::bad_request("format must be json or pdf").field("format")),
+    };
     let endpoint = "GET /v1/assessments/{id}";
-    let query = Map::from_iter([("assessment".to_string(), json!(id))]);
+    let mut query = Map::from_iter([("assessment".to_string(), json!(id))]);
+    if pdf {
+        query.insert("format".into(), json!("pdf"));
+    }
     let read = audited_read(&state, &who, &headers, peer, endpoint, query).await?;
     let versions = with_books(&state, &who, (endpoint, peer), move |b, _, tenant| {
         assessments::history(b, tenant, &id)
     })
     .await?
     .ok_or_else(no_such)?;
-    let history: Vec<_> = versions
-        .iter()
-        .map(|v| version_json(v, shown(&v.state, &read.lens)))
-        .collect();
-    let latest = versions.last().map(|v| shown(&v.state, &read.lens));
-    Ok(json_body(
-        json!({ "assessment": latest, "history": history }),
-    ))
+    let doc = assessment_pdf::shown_history(&versions, &read.lens);
+    if !pdf {
+        return Ok(json_body(doc));
+    }
+    let bytes = assessment_pdf::pdf(&doc, jiff::Timestamp::now()).map_err(internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response())
+}
+
+/// Query of one assessment: `format=json` (default) or `pdf`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneParams {
+    format: Option<String>,
 }
 
 /// Query of the patient list.
