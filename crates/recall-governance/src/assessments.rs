@@ -334,15 +334,23 @@ pub fn latest(b: &Books<'_>, tenant: &str, id: &str) -> Result<Option<Version>, 
         return Ok(None);
     };
     caught_up(b.db, tenant)?;
+    // A version recorded in the log but not yet counted (the count failed after the
+    // record): counted now. Only recall's own record under the version's id counts.
+    let mut last = load(b.db, tenant, id, v)?;
     while b
         .db
         .lookup_id(tenant, &event_id(b.db, tenant, id, v + 1)?)?
         .is_some()
     {
+        match load(b.db, tenant, id, v + 1) {
+            Ok(next) => last = next,
+            Err(GovernanceError::Assessment(AssessmentError::Unreadable { .. })) => break,
+            Err(e) => return Err(e),
+        }
         v += 1;
         b.store.count(tenant, id, v)?;
     }
-    load(b.db, tenant, id, v).map(Some)
+    Ok(Some(last))
 }
 
 /// Every version, oldest first; `None` when the tenant has no such assessment.
@@ -412,13 +420,11 @@ fn load(db: &Db, tenant: &str, id: &str, v: u32) -> Result<Version, GovernanceEr
         Lookup::Unreadable { .. } => return Err(bad("its month's keys were destroyed").into()),
         Lookup::NotFound => return Err(bad("its event is not in the log").into()),
     };
-    // Only recall writes under these names (ingest refuses them from clients).
-    let system = found
-        .event
-        .source
-        .as_ref()
-        .and_then(|s| s.system.as_deref());
-    if !system.is_some_and(|s| crate::record::RESERVED_SYSTEMS.contains(&s)) {
+    // Only events recall appended itself (`appended_by` `recall:…`, set by recall inside
+    // the committed bytes, never by a client) are versions.
+    let canonical: Value = serde_json::from_slice(&found.canonical).unwrap_or_default();
+    let by = canonical.get("appended_by").and_then(Value::as_str);
+    if !recall_model::appended_by_recall(by) {
         return Err(bad("its event is not one of recall's own").into());
     }
     let detail = found.event.detail.unwrap_or_default();

@@ -303,3 +303,51 @@ fn every_change_is_a_version_in_the_log_and_the_index_holds_no_phi() {
     }
     assert!(text.contains(&a.id));
 }
+
+/// A version forged under the next version's event id (by anyone who could append an
+/// event with that id, even under recall's reserved system name) is neither taken as a
+/// version nor breaks the assessment: only events recall appended itself count.
+#[test]
+fn a_forged_next_version_is_ignored() {
+    let w = world();
+    let recorder = Direct::new(&w.db);
+    let by = w.by(&recorder);
+    let b = Books {
+        db: &w.db,
+        store: &w.store,
+        states: &NoRoster,
+    };
+    let a = assessments::open(&b, &by, T, &request("a-499")).unwrap();
+    let mut forged = a.clone();
+    forged.version = 2;
+    forged.description = "forged".into();
+    let e = event(serde_json::json!({
+        "id": event_id(&w.db, T, &a.id, 2).unwrap(),
+        "time": "2026-04-10T00:00:00Z",
+        "actor": {"id": "u-forger"},
+        "action": "update",
+        "resource": {"type": "BreachAssessment", "id": a.id},
+        "source": {"system": "recall"},
+        "detail": {"assessment": forged, "changed": ["description"]},
+    }));
+    let journal = w.db.journal();
+    let sealed = journal
+        .prepare(
+            T,
+            std::slice::from_ref(&e),
+            &["key:k-writer"],
+            journal_size(&w),
+            Timestamp::now(),
+        )
+        .unwrap();
+    let committed = journal.commit(T, &sealed).unwrap();
+    w.db.index_batch(T, &sealed, &committed.location, std::slice::from_ref(&e))
+        .unwrap();
+    let history = assessments::history(&b, T, &a.id).unwrap().unwrap();
+    assert_eq!(history.len(), 1, "the forged version is not a version");
+    assert_eq!(history[0].state.description, a.description);
+}
+
+fn journal_size(w: &World) -> u64 {
+    w.db.journal().store().size(T).unwrap()
+}
