@@ -103,6 +103,15 @@ fn world() -> World {
 }
 
 impl World {
+    /// The assessment books over this world, with `states` for residence.
+    fn books<'a>(&'a self, states: &'a dyn PatientStates) -> Books<'a> {
+        Books {
+            db: &self.db,
+            store: &self.store,
+            states,
+        }
+    }
+
     /// The privacy officer acting, recorded through `recorder`.
     fn by<'a>(&'a self, recorder: &'a Direct<'a>) -> Actor<'a> {
         Actor {
@@ -157,11 +166,7 @@ fn counts_and_deadlines_at_the_499_500_501_edges() {
     let w = world();
     let recorder = Direct::new(&w.db);
     let by = w.by(&recorder);
-    let books = |states: &'static dyn PatientStates| Books {
-        db: &w.db,
-        store: &w.store,
-        states,
-    };
+    let books = |states: &'static dyn PatientStates| w.books(states);
     for (actor, n, route, hhs, media) in [
         ("a-499", 499u64, "annual_log", "2027-03-01", "no"),
         ("a-500", 500, "within_60_days", "2026-05-31", "no"),
@@ -204,11 +209,7 @@ fn every_change_is_a_version_in_the_log_and_the_index_holds_no_phi() {
     let w = world();
     let recorder = Direct::new(&w.db);
     let by = w.by(&recorder);
-    let b = Books {
-        db: &w.db,
-        store: &w.store,
-        states: &NoRoster,
-    };
+    let b = w.books(&NoRoster);
     let mut req = request("a-500");
     req.scope.patients = vec![patient(7), patient(8), "MRN-NOBODY".into()];
     let a = assessments::open(&b, &by, T, &req).unwrap();
@@ -312,11 +313,7 @@ fn a_forged_next_version_is_ignored() {
     let w = world();
     let recorder = Direct::new(&w.db);
     let by = w.by(&recorder);
-    let b = Books {
-        db: &w.db,
-        store: &w.store,
-        states: &NoRoster,
-    };
+    let b = w.books(&NoRoster);
     let a = assessments::open(&b, &by, T, &request("a-499")).unwrap();
     let mut forged = a.clone();
     forged.version = 2;
