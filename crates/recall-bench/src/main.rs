@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use recall_bench::compliance::{self, ComplianceOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
@@ -51,6 +52,37 @@ enum Command {
     /// Service measurements against the peer: HTTP batch ingest, single-event latency at a
     /// fixed rate, patient queries (typical, heavy), bytes per event with indexes.
     ServeBench(ServeArgs),
+    /// The compliance workflows on one large tenant: access review, breach assessment,
+    /// break-glass queue, patient PDF (docs/benchmarks.md "Compliance workflows").
+    Compliance(ComplianceArgs),
+}
+
+#[derive(clap::Args)]
+struct ComplianceArgs {
+    /// Number of events.
+    #[arg(long)]
+    events: u64,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The `recall` binary (default: target/release/recall in the workspace).
+    #[arg(long)]
+    recall: Option<PathBuf>,
+    /// Work directory; a tenant kept there by `--keep` is measured again without rebuilding.
+    #[arg(long)]
+    workdir: PathBuf,
+    /// Keep the tenant, rosters, inputs and the peer's cluster afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Measured requests per workflow and side (the PDF: a third as many).
+    #[arg(long, default_value_t = 30)]
+    repeats: usize,
+    /// Skip the PostgreSQL peer.
+    #[arg(long)]
+    skip_peer: bool,
 }
 
 #[derive(clap::Args)]
@@ -160,6 +192,17 @@ fn main() -> Result<()> {
             latency_secs: a.latency_secs,
             latency_threads: a.latency_threads,
             queries: a.queries,
+            skip_peer: a.skip_peer,
+        })
+        .map(|_| ()),
+        Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
+            events: a.events,
+            seed: a.seed,
+            recall: a.recall,
+            workdir: a.workdir,
+            keep: a.keep,
+            json: a.json,
+            repeats: a.repeats,
             skip_peer: a.skip_peer,
         })
         .map(|_| ()),

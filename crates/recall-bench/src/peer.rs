@@ -85,6 +85,14 @@ pub fn locate_bindir() -> Option<PathBuf> {
     found.pop().map(|(_, d)| d)
 }
 
+/// The durations psql printed with `\timing on` (lines `Time: 12.345 ms`), in order.
+pub fn timings(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("Time: "))
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 /// A running throwaway cluster; stopped (and deleted unless kept) when dropped.
 pub struct Cluster {
     bindir: PathBuf,
@@ -139,7 +147,8 @@ pub fn check_traversable(path: &Path) -> Result<()> {
 }
 
 impl Cluster {
-    /// Creates a cluster under `root` (which must not exist) and starts it.
+    /// Creates a cluster under `root` and starts it; a cluster kept there before is
+    /// started as it is.
     pub fn start(bindir: &Path, root: &Path, keep: bool) -> Result<Self> {
         let as_postgres = is_root();
         if as_postgres {
@@ -159,7 +168,16 @@ impl Cluster {
             keep,
         };
         let data = c.root.join("data");
-        c.server_cmd("initdb")
+        // A kept cluster (`--keep`) is started again as it is.
+        if !data.join("PG_VERSION").exists() {
+            c.initdb(&data)?;
+        }
+        c.launch(&data)?;
+        Ok(c)
+    }
+
+    fn initdb(&self, data: &Path) -> Result<()> {
+        self.server_cmd("initdb")
             .args([
                 "-U",
                 "postgres",
@@ -171,21 +189,26 @@ impl Cluster {
                 "--no-sync",
                 "-D",
             ])
-            .arg(&data)
+            .arg(data)
             .checked("initdb")?;
+        Ok(())
+    }
+
+    fn launch(&mut self, data: &Path) -> Result<()> {
+        let c = self;
         let mut opts = format!("-c listen_addresses='' -k {}", c.root.display());
         for (k, v) in SERVER_SETTINGS {
             opts.push_str(&format!(" -c {k}={v}"));
         }
         c.server_cmd("pg_ctl")
             .args(["-w", "-t", "120", "-D"])
-            .arg(&data)
+            .arg(data)
             .arg("-l")
             .arg(c.root.join("server.log"))
             .args(["-o", &opts, "start"])
             .checked("pg_ctl start")?;
         c.running = true;
-        Ok(c)
+        Ok(())
     }
 
     /// The cluster's directory (data dir, socket, server log).

@@ -86,7 +86,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut ms: Vec<f64>) -> Self {
+    pub(crate) fn of(mut ms: Vec<f64>) -> Self {
         if ms.is_empty() {
             return Self::default();
         }
@@ -168,13 +168,13 @@ pub struct ServeReport {
 }
 
 /// A running `recall serve`; killed when dropped unless stopped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(bin: &Path, data: &Path) -> Result<(Self, f64)> {
+    pub(crate) fn start(bin: &Path, data: &Path) -> Result<(Self, f64)> {
         let started = Instant::now();
         let mut child = Command::new(bin)
             .arg("--data")
@@ -217,7 +217,7 @@ impl Server {
     }
 
     /// CPU seconds (user + system) the server has used so far, from `/proc`.
-    fn cpu_secs(&self) -> Option<f64> {
+    pub(crate) fn cpu_secs(&self) -> Option<f64> {
         let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
         // Fields after the parenthesised command name; utime and stime are 14 and 15.
         let rest = &stat[stat.rfind(')')? + 2..];
@@ -229,7 +229,7 @@ impl Server {
 
     /// Waits until the server used under 5% of a core over a second (at most 10 min):
     /// the single-event phase measures a steady service, not the bulk load's backlog.
-    fn settle(&self) -> f64 {
+    pub(crate) fn settle(&self) -> f64 {
         let started = Instant::now();
         let mut last = self.cpu_secs();
         while started.elapsed() < Duration::from_secs(600) {
@@ -245,7 +245,7 @@ impl Server {
     }
 
     /// SIGTERM and wait for a clean exit.
-    fn stop(mut self) -> Result<()> {
+    pub(crate) fn stop(mut self) -> Result<()> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status()?;
         let status = self.child.wait()?;
@@ -265,7 +265,7 @@ impl Drop for Server {
 }
 
 /// Runs `recall --data DATA args…`, returns stdout; fails unless exit 0.
-fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
+pub(crate) fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(bin)
         .arg("--data")
         .arg(data)
@@ -304,14 +304,14 @@ fn key(bin: &Path, data: &Path, role: &str) -> Result<String> {
         .context("keys create printed no key")
 }
 
-fn client() -> Result<Client> {
+pub(crate) fn client() -> Result<Client> {
     Ok(Client::builder()
         .timeout(Duration::from_secs(120))
         .pool_max_idle_per_host(64)
         .build()?)
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let mut v = Vec::with_capacity(24);
     generator::push_rfc3339_millis(&mut v, ms);
     String::from_utf8(v).unwrap_or_default()
@@ -508,11 +508,7 @@ fn peer_queries(
         script.push_str(&peer_statements(&patients[i % patients.len()], audited));
     }
     let out = cluster.psql_script(&script)?;
-    let timings: Vec<f64> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("Time: "))
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-        .collect();
+    let timings = peer::timings(&out);
     let per_query = if audited { 4 } else { 1 };
     if timings.len() != n * per_query {
         bail!(

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod encode;
+mod roster;
 mod shape;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use encode::push_u64_str;
 pub use encode::{CSV_COLUMNS, push_rfc3339_millis, write_csv_row, write_json_line};
+pub use roster::{RosterCounts, write_patients_csv, write_workforce_csv};
 pub use shape::Shape;
 use world::{BREAK_GLASS_REASONS, ROLES, User, resource_prefix, scatter27};
 
@@ -146,7 +148,7 @@ pub struct Generator {
     session: Session,
 }
 
-fn mrn_number(rank: u64) -> u64 {
+pub(crate) fn mrn_number(rank: u64) -> u64 {
     100_000_000 + scatter27(rank)
 }
 
