@@ -184,6 +184,8 @@ impl Server {
             // The memory budget of the peer's shared_buffers, for decrypted blocks.
             .env("RECALL_SERVER_CACHE_MB", PEER_BUFFER_MB.to_string())
             .env("RUST_LOG", "warn")
+            // A slow workflow (compliance) is measured, not cut off at the default 30 s.
+            .env("RECALL_SERVER_REQUEST_TIMEOUT_SECS", "3600")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
