@@ -23,7 +23,7 @@ use crate::peer::{self, Cluster};
 use crate::recall_cli::{self, disk_usage};
 use crate::report::{Goal, thousands, write_goals};
 use crate::run::{TENANT, sync_all};
-use crate::serve::{Latency, Server, client, recall, rfc3339};
+use crate::serve::{Latency, Server, client, new_key, recall, rfc3339};
 
 /// Events the patient PDF covers.
 pub const PDF_EVENTS: usize = 10_000;
@@ -210,26 +210,6 @@ fn build(bin: &Path, p: &Paths, rep: &mut ComplianceReport) -> Result<()> {
     }
     rep.roster_secs = Some(t.elapsed().as_secs_f64());
     Ok(())
-}
-
-fn new_key(bin: &Path, data: &Path) -> Result<String> {
-    let out = recall(
-        bin,
-        data,
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            TENANT,
-            "--role",
-            "privacy_officer",
-        ],
-    )?;
-    out.lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(str::to_owned)
-        .context("keys create printed no key")
 }
 
 /// One request: (status checked) body bytes.
@@ -514,7 +494,7 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
         rfc3339(pdf.2),
         pdf.3
     );
-    let key = new_key(&bin, &p.data)?;
+    let key = new_key(&bin, &p.data, &["--role", "privacy_officer"])?;
     let r = (|| -> Result<()> {
         let (server, open) = Server::start(&bin, &p.data)?;
         rep.serve_open_secs = Some(open);

@@ -286,19 +286,14 @@ pub(crate) fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
 }
 
 fn key(bin: &Path, data: &Path, role: &str) -> Result<String> {
-    let out = recall(
-        bin,
-        data,
-        &[
-            "keys",
-            "create",
-            "--tenant",
-            TENANT,
-            "--role",
-            role,
-            "--new-tenant",
-        ],
-    )?;
+    new_key(bin, data, &["--role", role, "--new-tenant"])
+}
+
+/// `recall keys create --tenant bench ARGS…`; returns the key it printed.
+pub(crate) fn new_key(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
+    let mut all = vec!["keys", "create", "--tenant", TENANT];
+    all.extend_from_slice(args);
+    let out = recall(bin, data, &all)?;
     out.lines()
         .map(str::trim)
         .rfind(|l| !l.is_empty())
