@@ -35,8 +35,8 @@ pub mod retention;
 pub mod reviews;
 pub mod roster;
 pub mod sealed;
-pub mod users;
 mod sqlite;
+pub mod users;
 pub mod workflows;
 
 pub use assessment_view::{patients_csv, shown};

@@ -240,7 +240,11 @@ impl Users {
         let n = self
             .conn()
             .execute("UPDATE users SET disabled = 1 WHERE name = ?1", [name])?;
-        if n == 0 { Err(UserError::Unknown) } else { Ok(()) }
+        if n == 0 {
+            Err(UserError::Unknown)
+        } else {
+            Ok(())
+        }
     }
 
     /// Gives a user a new TOTP secret (a lost phone) and lifts a lock; returns its URI.
@@ -250,7 +254,11 @@ impl Users {
             "UPDATE users SET totp = ?2, totp_step = 0, failures = 0, locked_until = 0 WHERE name = ?1",
             params![name, secret],
         )?;
-        if n == 0 { Err(UserError::Unknown) } else { Ok(uri) }
+        if n == 0 {
+            Err(UserError::Unknown)
+        } else {
+            Ok(uri)
+        }
     }
 
     /// Checks a sign-in at unix time `now`: counts failures, locks after [`LOCK_AFTER`].
@@ -283,8 +291,11 @@ impl Users {
         if user.locked_until > now {
             return Ok(SignIn::Locked(user));
         }
-        let password_ok = PasswordHash::new(&hash)
-            .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok());
+        let password_ok = PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
         let step = match &totp {
             Some(secret) => totp_of(secret, name)?
                 .check(code.trim(), now.max(0) as u64)
@@ -318,7 +329,10 @@ mod tests {
     use super::*;
 
     fn code(uri: &str, now: i64) -> String {
-        Totp::from_url(uri).unwrap().generate(now as u64).to_string()
+        Totp::from_url(uri)
+            .unwrap()
+            .generate(now as u64)
+            .to_string()
     }
 
     #[test]
@@ -329,31 +343,81 @@ mod tests {
             .create("po", "t1", Role::PrivacyOfficer, "correct horse battery")
             .unwrap()
             .expect("PHI roles get a second factor");
-        assert!(users.create("admin1", "t1", Role::Admin, "correct horse battery").unwrap().is_none());
-        assert!(matches!(users.create("po", "t1", Role::Admin, "correct horse battery"), Err(UserError::Exists)));
-        assert!(matches!(users.create("x", "t1", Role::Admin, "short"), Err(UserError::Invalid { field: "password", .. })));
+        assert!(
+            users
+                .create("admin1", "t1", Role::Admin, "correct horse battery")
+                .unwrap()
+                .is_none()
+        );
+        assert!(matches!(
+            users.create("po", "t1", Role::Admin, "correct horse battery"),
+            Err(UserError::Exists)
+        ));
+        assert!(matches!(
+            users.create("x", "t1", Role::Admin, "short"),
+            Err(UserError::Invalid {
+                field: "password",
+                ..
+            })
+        ));
         let now = 1_800_000_000;
-        let ok = users.sign_in("po", "correct horse battery", &code(&uri, now), now).unwrap();
+        let ok = users
+            .sign_in("po", "correct horse battery", &code(&uri, now), now)
+            .unwrap();
         assert!(matches!(ok, SignIn::Accepted(ref u) if u.role == Role::PrivacyOfficer));
         // The same step again is a replay.
-        let again = users.sign_in("po", "correct horse battery", &code(&uri, now), now).unwrap();
-        assert!(matches!(again, SignIn::Refused { locked_now: false, .. }));
-        let no_code = users.sign_in("po", "correct horse battery", "", now + 60).unwrap();
+        let again = users
+            .sign_in("po", "correct horse battery", &code(&uri, now), now)
+            .unwrap();
+        assert!(matches!(
+            again,
+            SignIn::Refused {
+                locked_now: false,
+                ..
+            }
+        ));
+        let no_code = users
+            .sign_in("po", "correct horse battery", "", now + 60)
+            .unwrap();
         assert!(matches!(no_code, SignIn::Refused { .. }));
         for i in 0..3 {
-            let r = users.sign_in("po", "wrong password!!", "000000", now + i).unwrap();
+            let r = users
+                .sign_in("po", "wrong password!!", "000000", now + i)
+                .unwrap();
             // Two failures above (the replay, the missing code), three here: locked.
-            assert!(matches!(r, SignIn::Refused { user: Some(_), locked_now } if locked_now == (i == 2)));
+            assert!(
+                matches!(r, SignIn::Refused { user: Some(_), locked_now } if locked_now == (i == 2))
+            );
         }
-        let locked = users.sign_in("po", "correct horse battery", &code(&uri, now + 90), now + 90).unwrap();
+        let locked = users
+            .sign_in(
+                "po",
+                "correct horse battery",
+                &code(&uri, now + 90),
+                now + 90,
+            )
+            .unwrap();
         assert!(matches!(locked, SignIn::Locked(_)));
         let uri = users.reset_totp("po").unwrap();
         let t = now + LOCK_SECS;
-        assert!(matches!(users.sign_in("po", "correct horse battery", &code(&uri, t), t).unwrap(), SignIn::Accepted(_)));
+        assert!(matches!(
+            users
+                .sign_in("po", "correct horse battery", &code(&uri, t), t)
+                .unwrap(),
+            SignIn::Accepted(_)
+        ));
         users.disable("po").unwrap();
         let t = t + 60;
-        assert!(matches!(users.sign_in("po", "correct horse battery", &code(&uri, t), t).unwrap(), SignIn::Refused { .. }));
-        assert!(matches!(users.sign_in("nobody", "x", "", t).unwrap(), SignIn::Refused { user: None, .. }));
+        assert!(matches!(
+            users
+                .sign_in("po", "correct horse battery", &code(&uri, t), t)
+                .unwrap(),
+            SignIn::Refused { .. }
+        ));
+        assert!(matches!(
+            users.sign_in("nobody", "x", "", t).unwrap(),
+            SignIn::Refused { user: None, .. }
+        ));
         assert_eq!(users.list().unwrap().len(), 2);
     }
 

@@ -58,7 +58,9 @@ pub fn run(data: &Path, cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
         UsersCommand::Create { name, tenant, role } => {
             if matches!(role, Role::Patient | Role::Writer) {
-                bail!("--role: console users are auditor, admin, verifier, engineer or privacy_officer");
+                bail!(
+                    "--role: console users are auditor, admin, verifier, engineer or privacy_officer"
+                );
             }
             let mut password = String::new();
             std::io::stdin()

@@ -83,7 +83,17 @@ fn the_console_in_a_real_browser() {
     let listed = recall_ok(&data, &["users", "list"]);
     assert!(listed.contains("po\tst-marys\tprivacy_officer\ttrue\tfalse"));
     let auditor = create_key(&data, TENANT, "auditor");
+    let writer = create_key(&data, TENANT, "writer");
     let server = Server::start(&data);
+    // One break-glass access to review (the synthetic hospital breaks the glass rarely).
+    let glass = serde_json::json!({
+        "id": "console-e2e-glass-1", "time": "2026-10-30T03:00:00Z",
+        "actor": {"id": "u-er-1", "role": "physician"}, "action": "read",
+        "patient": {"id": "MRN-E2E-1"}, "purpose": "ETREAT",
+        "reason": "synthetic emergency", "resource": {"type": "Observation", "id": "obs-1"},
+    });
+    let r = server.post(&writer, "/v1/events", "application/json", glass.to_string());
+    assert_eq!(r.status(), 201);
 
     let out = Command::new("node")
         .arg(console_dir().join("console.mjs"))
@@ -103,7 +113,7 @@ fn the_console_in_a_real_browser() {
         "the browser script failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("12 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("14 passed, 0 failed"), "{stdout}");
 
     // Sign-ins, the refused one, and sign-outs are in the log, without secrets.
     let page = json(server.get_justified(&auditor, "/v1/events?actor=user:po&limit=1000"));

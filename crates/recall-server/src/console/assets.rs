@@ -6,10 +6,26 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 const FILES: [(&str, &str, &[u8]); 4] = [
-    ("htmx.min.js", "text/javascript", include_bytes!("../../assets/htmx.min.js")),
-    ("console.js", "text/javascript", include_bytes!("../../assets/console.js")),
-    ("proof.js", "text/javascript", include_bytes!("../../assets/proof.js")),
-    ("console.css", "text/css", include_bytes!("../../assets/console.css")),
+    (
+        "htmx.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/htmx.min.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript",
+        include_bytes!("../../assets/console.js"),
+    ),
+    (
+        "proof.js",
+        "text/javascript",
+        include_bytes!("../../assets/proof.js"),
+    ),
+    (
+        "console.css",
+        "text/css",
+        include_bytes!("../../assets/console.css"),
+    ),
 ];
 
 /// `GET /assets/{name}`.

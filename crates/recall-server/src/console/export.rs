@@ -20,8 +20,17 @@ use crate::routes::events::search_events;
 pub const MAX_EXPORT: usize = 10_000;
 
 const COLUMNS: [&str; 11] = [
-    "seq", "time", "action", "outcome", "actor.id", "actor.role", "patient.id",
-    "resource.type", "resource.id", "source.system", "source.ip",
+    "seq",
+    "time",
+    "action",
+    "outcome",
+    "actor.id",
+    "actor.role",
+    "patient.id",
+    "resource.type",
+    "resource.id",
+    "source.system",
+    "source.ip",
 ];
 
 async fn collect(
@@ -101,7 +110,11 @@ pub async fn export_csv(
     Query(f): Query<Filter>,
 ) -> Response {
     match collect(&c, &s, peer, &headers, &f).await {
-        Ok(ev) => download(csv(&ev), "text/csv; charset=utf-8", "attachment; filename=\"recall-search.csv\""),
+        Ok(ev) => download(
+            csv(&ev),
+            "text/csv; charset=utf-8",
+            "attachment; filename=\"recall-search.csv\"",
+        ),
         Err(p) => problem_page(Some(Nav::of(&s)), &p),
     }
 }

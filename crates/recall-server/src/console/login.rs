@@ -132,20 +132,27 @@ pub async fn submit(
         );
     }
     let Some(users) = c.users.clone() else {
-        return login_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is not available.", tls);
+        return login_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is not available.",
+            tls,
+        );
     };
     let now = jiff::Timestamp::now().as_second();
-    let verdict = tokio::task::spawn_blocking(move || {
-        users.sign_in(&f.user, &f.password, &f.totp, now)
-    })
-    .await;
+    let verdict =
+        tokio::task::spawn_blocking(move || users.sign_in(&f.user, &f.password, &f.totp, now))
+            .await;
     let refused = |msg: &str| login_page(StatusCode::UNAUTHORIZED, msg, tls);
     let bad = "The name, password or code is not right.";
     let ip = peer.ip();
     match verdict {
         Ok(Ok(SignIn::Accepted(u))) => {
             if !record(&c, &u, SessionAct::Login, "POST /login", ip).await {
-                return login_page(StatusCode::SERVICE_UNAVAILABLE, "Sign-in could not be recorded. Try again.", tls);
+                return login_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in could not be recorded. Try again.",
+                    tls,
+                );
             }
             metrics::counter!("recall_console_logins_total", "result" => "accepted").increment(1);
             let id = c.sessions.start(&u.name, &u.tenant, u.role);
@@ -176,7 +183,9 @@ pub async fn submit(
         Ok(Ok(SignIn::Locked(u))) => {
             metrics::counter!("recall_console_logins_total", "result" => "locked").increment(1);
             record(&c, &u, SessionAct::LoginFailed, "POST /login", ip).await;
-            refused("This user is locked after too many failed attempts. Try again later or ask an administrator.")
+            refused(
+                "This user is locked after too many failed attempts. Try again later or ask an administrator.",
+            )
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "console sign-in failed");

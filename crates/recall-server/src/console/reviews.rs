@@ -79,12 +79,22 @@ pub async fn page(
         limit: Some(100),
         ..ReviewParams::default()
     };
-    let answer = list(State(c.app.clone()), s.principal(), peer, headers, Ok(Query(params))).await;
+    let answer = list(
+        State(c.app.clone()),
+        s.principal(),
+        peer,
+        headers,
+        Ok(Query(params)),
+    )
+    .await;
     let v = match api_json(answer).await {
         Ok(v) => v,
         Err(p) => return problem_page(Some(nav), &p),
     };
-    let items = v["items"].as_array().map(|a| a.iter().map(item).collect()).unwrap_or_default();
+    let items = v["items"]
+        .as_array()
+        .map(|a| a.iter().map(item).collect())
+        .unwrap_or_default();
     html(&ReviewsPage {
         nav: Some(nav),
         items,
@@ -124,7 +134,14 @@ pub async fn submit(
         Ok(b) => b,
         Err(e) => return problem_page(Some(Nav::of(&s)), &crate::state::internal(e)),
     };
-    let done = review(State(c.app.clone()), s.principal(), peer, Path(seq), Ok(Json(body))).await;
+    let done = review(
+        State(c.app.clone()),
+        s.principal(),
+        peer,
+        Path(seq),
+        Ok(Json(body)),
+    )
+    .await;
     match done {
         Ok(_) => Redirect::to("/reviews?state=all").into_response(),
         Err(p) => problem_page(Some(Nav::of(&s)), &p),

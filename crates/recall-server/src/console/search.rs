@@ -89,7 +89,9 @@ impl Filter {
             "7d" => (Some(since(7)), None),
             "30d" => (Some(since(30)), None),
             "custom" => (
-                opt(&self.from).map(|d| day_start("from", &d, 0)).transpose()?,
+                opt(&self.from)
+                    .map(|d| day_start("from", &d, 0))
+                    .transpose()?,
                 opt(&self.to).map(|d| day_start("to", &d, 1)).transpose()?,
             ),
             _ => return Err(bad("range", "must be today, 7d, 30d or custom")),
@@ -141,10 +143,16 @@ impl Filter {
             .as_object()
             .into_iter()
             .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str().filter(|s| !s.is_empty())?.to_owned())))
+            .filter_map(|(k, v)| {
+                Some((k.clone(), v.as_str().filter(|s| !s.is_empty())?.to_owned()))
+            })
             .collect();
         let q = serde_urlencoded_pairs(&pairs);
-        if q.is_empty() { base.to_owned() } else { format!("{base}?{q}") }
+        if q.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{q}")
+        }
     }
 
     fn page_url(&self, cursor: &str, trail: &str) -> String {
@@ -201,7 +209,10 @@ pub struct Day {
 
 fn row(e: &Value) -> Row {
     let time = text(e, "time");
-    let hour = time.get(11..13).and_then(|h| h.parse::<u32>().ok()).unwrap_or(12);
+    let hour = time
+        .get(11..13)
+        .and_then(|h| h.parse::<u32>().ok())
+        .unwrap_or(12);
     let resource = [text(e, "resource.type"), text(e, "resource.id")]
         .iter()
         .filter(|s| !s.is_empty())
@@ -248,7 +259,11 @@ const FIRST: &str = "first";
 /// The next and previous pages' URLs: the trail holds the cursors of the pages before
 /// this one, so going back shows exactly the page seen before.
 fn paging(f: &Filter, next_cursor: Option<&str>) -> (Option<String>, Option<String>) {
-    let here = if f.cursor.is_empty() { FIRST } else { &f.cursor };
+    let here = if f.cursor.is_empty() {
+        FIRST
+    } else {
+        &f.cursor
+    };
     let next = next_cursor.map(|n| {
         let trail = if f.trail.is_empty() {
             here.to_owned()
@@ -291,7 +306,14 @@ pub async fn page(
         Err(p) => return problem_page(Some(nav), &p),
     };
     let answer = api_json(
-        search_events(State(c.app.clone()), s.principal(), peer, headers, Ok(Query(params))).await,
+        search_events(
+            State(c.app.clone()),
+            s.principal(),
+            peer,
+            headers,
+            Ok(Query(params)),
+        )
+        .await,
     )
     .await;
     let v = match answer {
