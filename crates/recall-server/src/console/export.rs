@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -101,38 +101,37 @@ fn download(body: String, kind: &'static str, name: &'static str) -> Response {
         .into_response()
 }
 
-/// `GET /export.csv`.
-pub async fn export_csv(
+/// `GET /export/{format}`: `csv` or `json`.
+pub async fn export(
     State(c): State<Console>,
     s: Signed,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
+    Path(format): Path<String>,
     Query(f): Query<Filter>,
 ) -> Response {
-    match collect(&c, &s, peer, &headers, &f).await {
-        Ok(ev) => download(
-            csv(&ev),
+    let nav = || Some(Nav::of(&s));
+    if format != "csv" && format != "json" {
+        return problem_page(
+            nav(),
+            &Problem::not_found().detail("exports are csv or json"),
+        );
+    }
+    let events = match collect(&c, &s, peer, &headers, &f).await {
+        Ok(ev) => ev,
+        Err(p) => return problem_page(nav(), &p),
+    };
+    if format == "csv" {
+        download(
+            csv(&events),
             "text/csv; charset=utf-8",
             "attachment; filename=\"recall-search.csv\"",
-        ),
-        Err(p) => problem_page(Some(Nav::of(&s)), &p),
-    }
-}
-
-/// `GET /export.json`.
-pub async fn export_json(
-    State(c): State<Console>,
-    s: Signed,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(f): Query<Filter>,
-) -> Response {
-    match collect(&c, &s, peer, &headers, &f).await {
-        Ok(ev) => download(
-            serde_json::to_string(&serde_json::json!({ "events": ev })).unwrap_or_default(),
+        )
+    } else {
+        download(
+            serde_json::json!({ "events": events }).to_string(),
             "application/json",
             "attachment; filename=\"recall-search.json\"",
-        ),
-        Err(p) => problem_page(Some(Nav::of(&s)), &p),
+        )
     }
 }

@@ -327,8 +327,8 @@ pub async fn page(
     export.trail.clear();
     html(&SearchPage {
         nav: Some(nav),
-        csv: export.url("/export.csv"),
-        json: export.url("/export.json"),
+        csv: export.url("/export/csv"),
+        json: export.url("/export/json"),
         count: events.len(),
         days: days(&events),
         next,
