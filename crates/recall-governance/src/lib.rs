@@ -36,6 +36,7 @@ pub mod reviews;
 pub mod roster;
 pub mod sealed;
 mod sqlite;
+pub mod users;
 pub mod workflows;
 
 pub use assessment_view::{patients_csv, shown};
@@ -45,7 +46,7 @@ pub use credentials::{
     Role, check_label, patient_binding,
 };
 pub use holds::{HOLDS_FILE, Hold, HoldError, Holds, Scope};
-pub use record::{Act, Change, Rotation, UseKind, Via, Who, phi_key_change};
+pub use record::{Act, Change, Rotation, SessionAct, UseKind, Via, Who, phi_key_change};
 pub use recorder::{Direct, Recorder};
 
 /// What went wrong in a governance workflow. Never carries an identifier or a secret.

@@ -145,6 +145,19 @@ pub enum Rotation {
     },
 }
 
+/// What happened to a console session (`recall_server::console`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAct {
+    /// A person signed in.
+    Login,
+    /// A sign-in was refused (wrong password or code, disabled user, locked user).
+    LoginFailed,
+    /// A person signed out (the session ended server-side).
+    Logout,
+    /// Too many failures in a row: the user is locked for a while.
+    Lockout,
+}
+
 /// One of recall's own acts, to be recorded in a tenant's log.
 #[derive(Debug, Clone)]
 pub enum Act<'a> {
@@ -215,6 +228,10 @@ pub enum Act<'a> {
         /// The event's id, under which this version is found again (`assessments.rs`).
         event_id: &'a str,
     },
+    /// A console sign-in, failed sign-in, sign-out or lockout (DICOM 110114 "User
+    /// Authentication"; a lockout is a 110113 security alert). Never carries a password or
+    /// a code; the actor is the user (`user:<name>`).
+    ConsoleSession(SessionAct),
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -275,6 +292,9 @@ impl Act<'_> {
         }
         if let Act::LogUsed { refused: true, .. } = self {
             e["outcome"] = json!("denied");
+        }
+        if let Act::ConsoleSession(SessionAct::LoginFailed) = self {
+            e["outcome"] = json!("failure");
         }
         e["detail"] = Value::Object(detail);
         let bytes = serde_json::to_vec(&e).unwrap_or_default();
@@ -344,6 +364,26 @@ impl Act<'_> {
                 };
                 (action, "BreachAssessment", "HCOMPL", None)
             }
+            Act::ConsoleSession(what) => match what {
+                SessionAct::Login | SessionAct::LoginFailed => (
+                    "login",
+                    "ConsoleSession",
+                    "HSYSADMIN",
+                    Some(("110114", Some("110122"))),
+                ),
+                SessionAct::Logout => (
+                    "logout",
+                    "ConsoleSession",
+                    "HSYSADMIN",
+                    Some(("110114", Some("110123"))),
+                ),
+                SessionAct::Lockout => (
+                    "lock",
+                    "ConsoleUser",
+                    "HSYSADMIN",
+                    Some(("110113", Some("110137"))),
+                ),
+            },
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -440,7 +480,7 @@ impl Act<'_> {
                     detail.insert("previous_run".into(), prev);
                 }
             }
-            Act::RecordingStopped => {}
+            Act::RecordingStopped | Act::ConsoleSession(_) => {}
             Act::BreakGlassReviewed(r) => r.fill(e, detail),
             Act::RosterImported(c) => {
                 detail.insert("roster".into(), json!(c));

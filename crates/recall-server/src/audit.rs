@@ -34,7 +34,7 @@ pub struct Use<'a> {
 
 /// The actor of a principal's acts.
 pub fn who(p: &Principal) -> Who {
-    let kind = if p.subject.starts_with("jwt:") {
+    let kind = if p.subject.starts_with("jwt:") || p.subject.starts_with("user:") {
         "user"
     } else {
         "service"
@@ -124,17 +124,23 @@ async fn record_use(
         refused,
     };
     let via = Via::http(what.endpoint, what.client);
-    let event = act
-        .event(&who(caller), &via, Timestamp::now())
-        .map_err(|e| {
-            tracing::error!(field = %e.field, "self-audit event invalid");
-            Problem::internal()
-        })?;
-    match state
-        .ingest
-        .submit_record(&caller.tenant, vec![event])
-        .await
-    {
+    record_act(state, &caller.tenant, &act, &who(caller), &via).await
+}
+
+/// Appends the record of one of recall's own acts to `tenant`'s log, durably; errors
+/// become 503 so that nothing goes on without its record.
+pub async fn record_act(
+    state: &AppState,
+    tenant: &str,
+    act: &Act<'_>,
+    who: &Who,
+    via: &Via,
+) -> Result<(), Problem> {
+    let event = act.event(who, via, Timestamp::now()).map_err(|e| {
+        tracing::error!(field = %e.field, "self-audit event invalid");
+        Problem::internal()
+    })?;
+    match state.ingest.submit_record(tenant, vec![event]).await {
         Ok(_) => Ok(()),
         Err(IngestError::Overloaded { retry_after }) => Err(Problem::unavailable(retry_after)
             .detail("the audit record of this request could not be queued")),

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// caller from `[reviews]`.
     #[serde(skip)]
     pub reviews: recall_query::Deadlines,
+    /// Console sessions and sign-in limits; built by the caller from `[console]`.
+    #[serde(skip)]
+    pub console: crate::console::ConsoleConfig,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             policy: Policy::default(),
             retention: Retention::default(),
             reviews: recall_query::Deadlines::default(),
+            console: crate::console::ConsoleConfig::default(),
         }
     }
 }

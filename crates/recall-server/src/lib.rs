@@ -20,6 +20,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod connections;
+pub mod console;
 pub mod governance;
 pub mod ingest;
 pub mod listen;
@@ -154,6 +155,7 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .merge(openapi::router())
+        .merge(console::router(state.clone()))
         .fallback(routes::no_such_endpoint);
     let timeout = Duration::from_secs(state.cfg.request_timeout_secs.max(1));
     // Outermost last: timed-out requests still get a problem body and are observed.

@@ -42,6 +42,9 @@ pub struct Config {
     /// `[reviews]`: how long a break-glass access may wait for its review.
     #[serde(default)]
     pub reviews: ReviewsConfig,
+    /// `[console]`: session lifetimes and sign-in limits of the web console.
+    #[serde(default)]
+    pub console: recall_server::console::ConsoleConfig,
 }
 
 /// `[reviews]`.
@@ -284,6 +287,7 @@ impl Config {
             bail!("import.batch_events: must be 1..=1000000");
         }
         self.server.validate().map_err(anyhow::Error::msg)?;
+        self.console.validate().map_err(anyhow::Error::msg)?;
         self.disclosure()?;
         self.retention
             .policy()

@@ -20,4 +20,5 @@ pub mod retention;
 pub mod review_cli;
 pub mod reviews_cli;
 pub mod serve;
+pub mod users_cli;
 pub mod verify_cli;

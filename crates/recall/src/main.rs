@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use recall::{
     assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention,
-    review_cli, reviews_cli, serve, verify_cli,
+    review_cli, reviews_cli, serve, users_cli, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -80,6 +80,9 @@ enum Command {
     /// Breach impact assessments: scope, affected patients, deadlines, the four factors.
     #[command(subcommand)]
     Assessments(assessments_cli::AssessmentsCommand),
+    /// Console users: local sign-in with password and TOTP.
+    #[command(subcommand)]
+    Users(users_cli::UsersCommand),
     /// Manage API keys (for services calling the HTTP API).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -112,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex => done(query_cli::run_reindex(data)),
         Command::Proof(args) => done(proofs::run_proof(data, args)),
         Command::Keys(cmd) => done(keys::run(data, cmd)),
+        Command::Users(cmd) => done(users_cli::run(data, cmd)),
         Command::Holds(cmd) => done(holds_cli::run_cli(data, cmd)),
         Command::Retention(cmd) => done(retention::run_cli(data, cmd)),
         Command::Reviews(cmd) => done(reviews_cli::run_cli(data, cmd)),

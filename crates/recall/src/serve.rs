@@ -64,6 +64,7 @@ pub fn serve(
     cfg.policy = dir.config.disclosure()?;
     cfg.retention = dir.config.retention.policy();
     cfg.reviews = dir.config.reviews.deadlines();
+    cfg.console = dir.config.console.clone();
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;

@@ -283,6 +283,13 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/metrics", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/v1/openapi.json", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/docs", None,                                              [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        // The console: an API credential opens no console session; every caller is sent
+        // (303, followed) to the sign-in page, and a POST changes nothing.
+        row(M::GET, "/search", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, &format!("/event/{patient_seq}"), None,                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/console/proof/0", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, &format!("/reviews/{patient_seq}"), None,                  [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/assets/proof.js", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ];
     rows
 }

@@ -1,0 +1,96 @@
+//! What every page shares: the layout's facts (who is signed in, the CSRF token), HTML
+//! rendering, the error page, and the home page that sends each role to its first screen.
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use super::session::Signed;
+use crate::problem::Problem;
+
+/// The header of every signed-in page.
+pub struct Nav {
+    /// Sign-in name.
+    pub user: String,
+    /// Role name.
+    pub role: &'static str,
+    /// The session's CSRF token (for the logout form and every other POST).
+    pub csrf: String,
+    /// Whether the role reads events (search, reviews).
+    pub reads: bool,
+}
+
+impl Nav {
+    /// The layout facts of a session.
+    pub fn of(s: &Signed) -> Nav {
+        Nav {
+            user: s.session.user.clone(),
+            role: s.session.role.as_str(),
+            csrf: s.session.csrf.clone(),
+            reads: s.session.role.reader().is_some(),
+        }
+    }
+}
+
+/// Renders a template as an HTML answer.
+pub fn html(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => Html(body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "console template failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    nav: Option<Nav>,
+    title: &'a str,
+    detail: &'a str,
+}
+
+/// A refusal of the API shown as a page: its status, title and detail (which never hold
+/// PHI: the API's problems name fields, not values).
+pub fn problem_page(nav: Option<Nav>, p: &Problem) -> Response {
+    let mut res = html(&ErrorPage {
+        nav,
+        title: &p.title,
+        detail: p.detail.as_deref().unwrap_or(""),
+    });
+    *res.status_mut() = p.status;
+    res
+}
+
+/// `/`: readers go to the search page; other roles see what they may do.
+pub async fn home(s: Signed) -> Response {
+    if s.session.role.reader().is_some() {
+        return Redirect::to("/search").into_response();
+    }
+    let nav = Nav::of(&s);
+    problem_page(
+        Some(nav),
+        &Problem::new(StatusCode::OK, "Signed in").detail(format!(
+            "the {} role sees no event contents in the console",
+            s.session.role
+        )),
+    )
+}
+
+/// The JSON answer of an API handler the console called, or its refusal.
+pub async fn api_json(res: Result<Response, Problem>) -> Result<serde_json::Value, Problem> {
+    let res = res?;
+    let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .map_err(crate::state::internal)?;
+    serde_json::from_slice(&bytes).map_err(crate::state::internal)
+}
+
+/// A string field of a JSON event (`a.b` paths), or "".
+pub fn text<'a>(v: &'a serde_json::Value, path: &str) -> &'a str {
+    path.split('.')
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+}

@@ -1,0 +1,251 @@
+// The console in a real browser (Debian's chromium, driven by playwright-core) against a
+// real `recall serve` that console_e2e.rs started. Every step asserts; any failure exits 1.
+// Environment: RECALL_URL, PASSWORD, PO_TOTP and ENG_TOTP (otpauth URIs, may be empty),
+// IDLE_SECS, ARTEFACTS (screenshots go there).
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const URL0 = process.env.RECALL_URL;
+const OUT = process.env.ARTEFACTS;
+const PASSWORD = process.env.PASSWORD;
+const IDLE = Number(process.env.IDLE_SECS);
+const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+fs.mkdirSync(OUT, { recursive: true });
+
+// RFC 6238 from the otpauth URI the CLI printed (SHA-1, 6 digits, 30 s), at now + skew steps.
+function totp(uri, steps = 0) {
+  if (!uri) return "";
+  const secret = new URL(uri).searchParams.get("secret");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
+  const h = crypto.createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  // No --user-data-dir: playwright refuses it here and gives every launch a fresh,
+  // temporary profile of its own.
+});
+let passed = 0;
+const step = async (name, f) => {
+  await f();
+  passed += 1;
+  console.log(`ok - ${name}`);
+};
+
+// Every request stays on the server: no CDN, no other host.
+function sameOriginOnly(page) {
+  page.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(URL0) && !u.startsWith("data:") && !u.startsWith("blob:")) {
+      throw new Error(`request to another host: ${u}`);
+    }
+  });
+}
+
+async function shotAndAxe(page, name) {
+  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+  // Injected through the DevTools protocol: the page's CSP allows no inline script.
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], `axe on ${name}`);
+}
+
+async function signIn(page, user, password, code) {
+  await page.goto(`${URL0}/login`);
+  await page.fill("#user", user);
+  await page.fill("#password", password);
+  await page.fill("#totp", code);
+  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+}
+
+const seqsOn = (page) => page.$$eval("a.time", (as) => as.map((a) => a.getAttribute("href")));
+const cellsOf = (page, sel) => page.$$eval(sel, (as) => as.map((a) => a.textContent.trim()));
+
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+const page = await ctx.newPage();
+sameOriginOnly(page);
+let officerPatients = [];
+let reviewedSeq = "";
+
+await step("login page has the security headers and no serious accessibility issue", async () => {
+  const res = await page.goto(`${URL0}/login`);
+  const h = res.headers();
+  assert.match(h["content-security-policy"], /script-src 'self'/);
+  assert.doesNotMatch(h["content-security-policy"], /unsafe-inline/);
+  assert.equal(h["x-frame-options"], "DENY");
+  assert.equal(h["referrer-policy"], "no-referrer");
+  await shotAndAxe(page, "01-login");
+});
+
+await step("a wrong password is refused", async () => {
+  await signIn(page, "po", "not the password at all", totp(process.env.PO_TOTP));
+  assert.ok(page.url().endsWith("/login"));
+  assert.match(await page.textContent("#login-message"), /not right/);
+});
+
+await step("sign in with password and TOTP", async () => {
+  await signIn(page, "po", PASSWORD, totp(process.env.PO_TOTP));
+  assert.match(page.url(), /\/search$/);
+  const cookie = (await ctx.cookies()).find((c) => c.name === "recall_session");
+  assert.ok(cookie.httpOnly, "HttpOnly");
+  assert.equal(cookie.sameSite, "Strict");
+});
+
+await step("search shows a timeline grouped by day", async () => {
+  await page.goto(`${URL0}/search?limit=10`);
+  assert.equal((await seqsOn(page)).length, 10);
+  assert.ok((await page.$$("h2.day")).length >= 1);
+  await shotAndAxe(page, "02-search");
+  await page.goto(`${URL0}/search?limit=10&action=read`);
+  officerPatients = (await cellsOf(page, "a.patient")).filter((p) => p.length > 0);
+  assert.equal(officerPatients.length, 10);
+  // Client events only: recall's own records of these very searches would be new
+  // first-page entries each time.
+  await page.goto(`${URL0}/search?limit=10&action=read`);
+});
+
+await step("page forward and back over the cursors", async () => {
+  const first = await seqsOn(page);
+  await Promise.all([page.waitForURL(/cursor=/), page.click("#next")]);
+  const second = await seqsOn(page);
+  assert.equal(second.length, 10);
+  assert.equal(second.filter((s) => first.includes(s)).length, 0, "no repeats");
+  await Promise.all([page.waitForURL(/cursor=/), page.click("#next")]);
+  const third = await seqsOn(page);
+  await page.click("#prev");
+  await page.waitForLoadState("load");
+  assert.deepEqual(await seqsOn(page), second);
+  assert.equal(third.filter((s) => second.includes(s)).length, 0);
+  await page.click("#prev");
+  await page.waitForLoadState("load");
+  assert.deepEqual(await seqsOn(page), first);
+});
+
+await step("clicking a value filters by it (and the URL holds the filter)", async () => {
+  const actor = (await cellsOf(page, "a.actor"))[0];
+  await Promise.all([page.waitForURL(/actor=/), page.click("a.actor >> nth=0")]);
+  assert.ok(new URL(page.url()).searchParams.get("actor") === actor);
+  const actors = await cellsOf(page, "a.actor");
+  assert.ok(actors.length > 0);
+  assert.ok(actors.every((a) => a === actor), "every row is the clicked actor's");
+  assert.equal(await page.inputValue("#f-actor"), actor);
+});
+
+await step("export the current filter as CSV", async () => {
+  const actor = await page.inputValue("#f-actor");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
+  const file = path.join(OUT, "export.csv");
+  await download.saveAs(file);
+  const lines = fs.readFileSync(file, "utf8").trim().split("\r\n");
+  assert.equal(lines[0], "seq,time,action,outcome,actor.id,actor.role,patient.id,resource.type,resource.id,source.system,source.ip");
+  assert.ok(lines.length > 1);
+  assert.ok(lines.slice(1).every((l) => l.split(",")[4] === actor));
+});
+
+await step("an event's proof is verified in the browser", async () => {
+  await page.goto(`${URL0}/search?limit=10`);
+  await Promise.all([page.waitForURL(/\/event\//), page.click("a.time >> nth=0")]);
+  await page.waitForSelector("#proof[data-result]");
+  assert.equal(await page.getAttribute("#proof", "data-result"), "verified", await page.textContent("#proof-status"));
+  assert.match(await page.textContent("#proof-status"), /Verified in checkpoint \d+/);
+  await shotAndAxe(page, "03-event");
+});
+
+await step("a tampered checkpoint signature is shown as a failure", async () => {
+  // The fixture: the checkpoint the browser receives has one signature byte changed.
+  await page.route("**/console/proof/*", async (route) => {
+    const res = await route.fetch();
+    const p = await res.json();
+    const lines = p.checkpoint.split("\n");
+    const i = lines.findIndex((l) => l.startsWith("\u2014 "));
+    const parts = lines[i].split(" ");
+    const raw = Buffer.from(parts[2], "base64");
+    raw[10] ^= 1;
+    parts[2] = raw.toString("base64");
+    lines[i] = parts.join(" ");
+    p.checkpoint = lines.join("\n");
+    await route.fulfill({ response: res, json: p });
+  });
+  await page.reload();
+  await page.waitForSelector("#proof[data-result]");
+  assert.equal(await page.getAttribute("#proof", "data-result"), "failed");
+  assert.match(await page.textContent("#proof-status"), /FAILED: the checkpoint's signature does not verify/);
+  await page.screenshot({ path: path.join(OUT, "04-event-tampered.png"), fullPage: true });
+  await page.unroute("**/console/proof/*");
+});
+
+await step("review a break-glass access", async () => {
+  await page.goto(`${URL0}/reviews`);
+  await shotAndAxe(page, "05-reviews");
+  const form = page.locator("form.review").first();
+  reviewedSeq = (await form.getAttribute("action")).split("/").pop();
+  await form.locator("select").selectOption("appropriate");
+  await form.locator("input[name=note]").fill("synthetic review note");
+  await Promise.all([page.waitForURL(/state=all/), form.locator("button").click()]);
+  const item = page.locator(`#item-${reviewedSeq}`);
+  assert.match(await item.textContent(), /reviewed/);
+  assert.match(await item.textContent(), /appropriate/);
+  await page.screenshot({ path: path.join(OUT, "06-reviewed.png"), fullPage: true });
+});
+
+await step("a POST without the CSRF token is refused and changes nothing", async () => {
+  const res = await page.request.post(`${URL0}/reviews/${reviewedSeq}`, {
+    form: { disposition: "inappropriate" }, maxRedirects: 0,
+  });
+  assert.equal(res.status(), 403);
+  const out = await page.request.post(`${URL0}/logout`, { form: {}, maxRedirects: 0 });
+  assert.equal(out.status(), 403);
+  await page.goto(`${URL0}/reviews?state=all`);
+  const badges = await cellsOf(page, `#item-${reviewedSeq} .badge`);
+  assert.ok(badges.includes("appropriate") && !badges.includes("inappropriate"), badges.join());
+});
+
+await step("an idle session expires", async () => {
+  await page.waitForTimeout((IDLE + 1) * 1000);
+  await page.goto(`${URL0}/search`);
+  assert.match(page.url(), /\/login\?why=expired/);
+});
+
+await step("logout ends the session on the server", async () => {
+  // The code of the next step: this user's current one was used above.
+  await signIn(page, "po", PASSWORD, totp(process.env.PO_TOTP, 1));
+  assert.match(page.url(), /\/search$/);
+  const id = (await ctx.cookies()).find((c) => c.name === "recall_session").value;
+  await Promise.all([page.waitForURL(/why=signedout/), page.click("#logout")]);
+  const replay = await page.request.get(`${URL0}/search`, {
+    headers: { cookie: `recall_session=${id}` }, maxRedirects: 0,
+  });
+  assert.equal(replay.status(), 303);
+  assert.match(replay.headers()["location"], /\/login/);
+});
+
+await step("an engineer sees pseudonyms only", async () => {
+  const eng = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  const p = await eng.newPage();
+  sameOriginOnly(p);
+  await signIn(p, "eng", PASSWORD, totp(process.env.ENG_TOTP));
+  await p.goto(`${URL0}/search?limit=10&action=read`);
+  const patients = (await cellsOf(p, "a.patient")).filter((x) => x.length > 0);
+  assert.equal(patients.length, 10);
+  assert.equal(patients.filter((x) => officerPatients.includes(x)).length, 0, "no real patient id");
+  await shotAndAxe(p, "07-search-engineer");
+  await eng.close();
+});
+
+await browser.close();
+console.log(`${passed} passed, 0 failed`);
