@@ -215,6 +215,13 @@ pub enum Act<'a> {
         /// The event's id, under which this version is found again (`assessments.rs`).
         event_id: &'a str,
     },
+    /// Failed integrity verifications of the tenant's log acknowledged (`integrity.rs`).
+    IntegrityAcknowledged {
+        /// Failures acknowledged.
+        failures: u64,
+        /// The newest verdict then (its number in `integrity.db`).
+        latest_verdict: i64,
+    },
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -344,6 +351,9 @@ impl Act<'_> {
                 };
                 (action, "BreachAssessment", "HCOMPL", None)
             }
+            Act::IntegrityAcknowledged { .. } => {
+                ("acknowledge", "IntegrityVerification", "HSYSADMIN", None)
+            }
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -360,6 +370,9 @@ impl Act<'_> {
             } => {
                 e["resource"]["id"] = json!(a.id);
                 e["id"] = json!(event_id);
+            }
+            Act::IntegrityAcknowledged { latest_verdict, .. } => {
+                e["resource"]["id"] = json!(latest_verdict.to_string());
             }
             _ => {}
         }
@@ -455,6 +468,9 @@ impl Act<'_> {
             } => {
                 detail.insert("assessment".into(), json!(assessment));
                 detail.insert("changed".into(), json!(changed));
+            }
+            Act::IntegrityAcknowledged { failures, .. } => {
+                detail.insert("acknowledged_failures".into(), json!(failures));
             }
         }
     }

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// caller from `[reviews]`.
     #[serde(skip)]
     pub reviews: recall_query::Deadlines,
+    /// How often the server verifies every log; built by the caller from `[integrity]`.
+    #[serde(skip)]
+    pub verify_interval: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +87,7 @@ impl Default for ServerConfig {
             policy: Policy::default(),
             retention: Retention::default(),
             reviews: recall_query::Deadlines::default(),
+            verify_interval: crate::integrity::DEFAULT_INTERVAL,
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct Config {
     /// `[reviews]`: how long a break-glass access may wait for its review.
     #[serde(default)]
     pub reviews: ReviewsConfig,
+    /// `[integrity]`: how often the server verifies every log.
+    #[serde(default)]
+    pub integrity: recall_server::integrity::IntegrityConfig,
 }
 
 /// `[reviews]`.
@@ -284,6 +287,7 @@ impl Config {
             bail!("import.batch_events: must be 1..=1000000");
         }
         self.server.validate().map_err(anyhow::Error::msg)?;
+        self.integrity.interval().map_err(anyhow::Error::msg)?;
         self.disclosure()?;
         self.retention
             .policy()
@@ -416,6 +420,11 @@ default_years = 6
 break_glass_deadline_days = 7
 # [reviews.tenants]
 # "st-marys" = 3
+
+[integrity]
+# Hours between the server's verifications of every tenant's log (the same checks as
+# `recall verify`; the first run 30 s after start). Verdicts: GET /v1/integrity.
+verify_interval_hours = 24
 "#
     )
 }
