@@ -399,3 +399,59 @@ pub fn checkpoints(
         .collect();
     Ok((entries, notes.last().cloned()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(tenant: &str, result: Outcome) -> Verdict {
+        Verdict {
+            id: 0,
+            tenant: tenant.into(),
+            started: Timestamp::now().to_string(),
+            duration_ms: 3,
+            result,
+            tree_size: 10,
+            checkpoints: 2,
+            failure: (result != Outcome::Ok).then(|| "tile tile/0/000: differs".into()),
+            first_bad_seq: None,
+            acknowledged: None,
+        }
+    }
+
+    #[test]
+    fn failures_stay_unacknowledged_through_passing_runs_restarts_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INTEGRITY_FILE);
+        let v = Verdicts::open(&path).unwrap();
+        v.insert(&mut verdict("a", Outcome::Failed)).unwrap();
+        for _ in 0..KEEP + 5 {
+            v.insert(&mut verdict("a", Outcome::Ok)).unwrap();
+        }
+        v.insert(&mut verdict("b", Outcome::Error)).unwrap();
+        drop(v);
+        let v = Verdicts::open(&path).unwrap();
+        assert_eq!(v.unacknowledged("a").unwrap(), 1);
+        assert_eq!(v.unacknowledged("b").unwrap(), 1);
+        let s = v.summary().unwrap();
+        assert_eq!((s.failing, s.unacknowledged, s.latest.len()), (1, 2, 2));
+        // Old passing verdicts go; the unacknowledged failure is kept.
+        let kept: i64 = v
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM verdicts WHERE tenant = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kept, KEEP + 1);
+        let ack = Acknowledgement {
+            by: "key:0123".into(),
+            at: Timestamp::now().to_string(),
+        };
+        assert_eq!(v.acknowledge("a", &ack).unwrap(), 1);
+        assert_eq!(v.unacknowledged("a").unwrap(), 0);
+        assert_eq!(v.summary().unwrap().unacknowledged, 1);
+        assert_eq!(v.recent("a", 1).unwrap()[0].result, Outcome::Ok);
+    }
+}

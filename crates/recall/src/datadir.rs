@@ -307,14 +307,18 @@ impl DataDir {
     /// carries records, not reads): the error names the endpoint that does the same.
     pub fn open_or_use(path: &Path, endpoint: &str) -> anyhow::Result<Self> {
         Self::open(path, false).map_err(|e| {
-            match e.downcast_ref::<recall_store::StoreError>() {
-                Some(recall_store::StoreError::Locked(_)) => anyhow::anyhow!(
-                    "a recall server holds {}: while it runs, use its HTTP API, {endpoint} \
-                     (this command reads the indexes the server has open)",
-                    path.display()
-                ),
-                _ => e,
+            let locked = matches!(
+                e.downcast_ref::<recall_store::StoreError>(),
+                Some(recall_store::StoreError::Locked(_))
+            );
+            if !locked {
+                return e;
             }
+            anyhow::anyhow!(
+                "a recall server holds {}: while it runs, use its HTTP API, {endpoint} \
+                 (this command reads the indexes the server has open)",
+                path.display()
+            )
         })
     }
 

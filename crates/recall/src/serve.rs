@@ -64,7 +64,11 @@ pub fn serve(
     cfg.policy = dir.config.disclosure()?;
     cfg.retention = dir.config.retention.policy();
     cfg.reviews = dir.config.reviews.deadlines();
-    cfg.verify_interval = dir.config.integrity.interval().map_err(anyhow::Error::msg)?;
+    cfg.verify_interval = dir
+        .config
+        .integrity
+        .interval()
+        .map_err(anyhow::Error::msg)?;
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;

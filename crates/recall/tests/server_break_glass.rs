@@ -63,7 +63,16 @@ fn cli_names_the_endpoint_while_the_server_runs(data: &std::path::Path, seq: u64
     let seq = seq.to_string();
     let tries: [(&[&str], &str); 3] = [
         (
-            &["reviews", "break-glass", "review", "--tenant", T, &seq, "--disposition", "education"],
+            &[
+                "reviews",
+                "break-glass",
+                "review",
+                "--tenant",
+                T,
+                &seq,
+                "--disposition",
+                "education",
+            ],
             "POST /v1/reviews/break-glass/{seq}",
         ),
         (
@@ -71,7 +80,15 @@ fn cli_names_the_endpoint_while_the_server_runs(data: &std::path::Path, seq: u64
             "PUT /v1/roster",
         ),
         (
-            &["roster", "import", "--tenant", T, "--kind", "patients", roster.to_str().unwrap()],
+            &[
+                "roster",
+                "import",
+                "--tenant",
+                T,
+                "--kind",
+                "patients",
+                roster.to_str().unwrap(),
+            ],
             "PUT /v1/roster/patients",
         ),
     ];
@@ -80,7 +97,10 @@ fn cli_names_the_endpoint_while_the_server_runs(data: &std::path::Path, seq: u64
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} ran beside the server");
         assert!(err.contains("a recall server holds"), "{args:?}: {err}");
-        assert!(err.contains(endpoint), "{args:?} does not name {endpoint}: {err}");
+        assert!(
+            err.contains(endpoint),
+            "{args:?} does not name {endpoint}: {err}"
+        );
     }
 }
 

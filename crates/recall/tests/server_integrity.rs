@@ -17,8 +17,9 @@ use common::server::{Server, create_key, json};
 use serde_json::{Value, json};
 
 const TENANT: &str = "t";
-/// Hours between scheduled runs: under two seconds, so the test waits little.
-const INTERVAL_HOURS: &str = "0.0005";
+/// Hours between scheduled runs (7.2 s): short waits, and few enough runs that the
+/// failure is still among the 20 verdicts shown after the restart.
+const INTERVAL_HOURS: &str = "0.002";
 
 struct Keys {
     writer: String,
@@ -74,7 +75,7 @@ fn status(s: &Server, key: &str) -> Value {
     body["tenants"][0].clone()
 }
 
-/// Polls the status until `ok` holds of it (a scheduled run comes every ~2 s).
+/// Polls the status until `ok` holds of it (a scheduled run comes every 7.2 s).
 fn await_status(s: &Server, key: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -129,11 +130,23 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
         result(st) == "ok" && st["last_verification"]["tree_size"].as_u64() >= Some(40)
     });
     assert_eq!(clean["unacknowledged_failure"], false, "{clean}");
-    assert!(clean["latest_checkpoint"].as_str().unwrap().contains("/t\n"));
+    assert!(
+        clean["latest_checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("/t\n")
+    );
     let history = clean["checkpoints"].as_array().unwrap();
-    assert!(history.iter().all(|c| c["invalid"].is_null() && c["root"].is_string()));
+    assert!(
+        history
+            .iter()
+            .all(|c| c["invalid"].is_null() && c["root"].is_string())
+    );
     assert_eq!(server.gauge("recall_integrity_tenants_failing"), 0.0);
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 0.0);
+    assert_eq!(
+        server.gauge("recall_integrity_unacknowledged_failures"),
+        0.0
+    );
     assert!(server.gauge("recall_integrity_oldest_verification_age_seconds") < 60.0);
 
     // Nothing to acknowledge yet: 409, and nothing recorded.
@@ -155,7 +168,10 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
     assert!(!why.contains("MRN-"), "no PHI in the failure: {why}");
     assert_eq!(failed["unacknowledged_failure"], true);
     assert_eq!(server.gauge("recall_integrity_tenants_failing"), 1.0);
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 1.0);
+    assert_eq!(
+        server.gauge("recall_integrity_unacknowledged_failures"),
+        1.0
+    );
 
     // Repaired: runs pass again, the failure stays unacknowledged.
     write_at(&seg, offset, &original);
@@ -166,7 +182,10 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
     let repaired = status(&server, &k.auditor);
     assert_eq!(repaired["unacknowledged_failure"], true, "{repaired}");
     assert_eq!(server.gauge("recall_integrity_tenants_failing"), 0.0);
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 1.0);
+    assert_eq!(
+        server.gauge("recall_integrity_unacknowledged_failures"),
+        1.0
+    );
 
     // An auditor only reads; the officer acknowledges, as an event in the log.
     let r = server.post(&k.auditor, &ack, "application/json", "");
@@ -177,7 +196,10 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
     assert!(n >= 1);
     let acked = status(&server, &k.admin);
     assert_eq!(acked["unacknowledged_failure"], false, "{acked}");
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 0.0);
+    assert_eq!(
+        server.gauge("recall_integrity_unacknowledged_failures"),
+        0.0
+    );
     let record = acknowledgement_record(&server, &k.auditor);
     assert_eq!(record["detail"]["acknowledged_failures"], n, "{record}");
     assert!(record["actor"]["id"].as_str().unwrap().starts_with("key:"));
@@ -188,7 +210,10 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
     let after = status(&server, &k.auditor);
     let kept = after["verifications"].as_array().unwrap();
     let failure = kept.iter().find(|v| v["result"] == "failed").unwrap();
-    assert_eq!(failure["acknowledged"]["by"], record["actor"]["id"], "{after}");
+    assert_eq!(
+        failure["acknowledged"]["by"], record["actor"]["id"],
+        "{after}"
+    );
     assert_eq!(after["unacknowledged_failure"], false);
     server.stop();
 }
