@@ -143,14 +143,71 @@ fn history(doc: &mut Document<Vec<u8>>, history: &Value) -> Result<(), PdfError>
     Ok(())
 }
 
-/// An object's fields as a key/value block (lists joined, empty ones left out).
+/// Words for the JSON names a reader of the document sees (scope and deadlines); a
+/// name not listed reads as itself, capitalised, underscores as spaces.
+const LABELS: [(&str, &str); 13] = [
+    ("from", "From"),
+    ("to", "To"),
+    ("actors", "Actors"),
+    ("ips", "IP addresses"),
+    ("systems", "Systems"),
+    ("resource_types", "Resource types"),
+    ("patients", "Patients"),
+    ("individuals", "Notice to individuals due"),
+    ("hhs", "Notice to HHS due"),
+    ("hhs_route", "Notice to HHS"),
+    ("media_required", "Media notice required"),
+    ("media_states", "States needing media notice"),
+    ("media", "Media notice due"),
+];
+
+/// The HHS routes (`deadlines.hhs_route`) in words.
+const ROUTES: [(&str, &str); 2] = [
+    (
+        "within_60_days",
+        "within 60 days of discovery (500 or more affected)",
+    ),
+    (
+        "annual_log",
+        "in the annual log, 60 days after the year ends (fewer than 500 affected)",
+    ),
+];
+
+fn lookup(table: &[(&str, &str)], name: &str) -> Option<String> {
+    table
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, w)| (*w).to_string())
+}
+
+/// The words for `name` ([`LABELS`]).
+fn words(name: &str) -> String {
+    if let Some(w) = lookup(&LABELS, name) {
+        return w;
+    }
+    let spaced = name.replace('_', " ");
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => spaced,
+    }
+}
+
+/// An object's fields as a key/value block (lists joined, empty ones left out), named
+/// in words; a coded value (the HHS route) in words too.
 fn pairs(doc: &mut Document<Vec<u8>>, v: &Value) -> Result<(), PdfError> {
     let Some(obj) = v.as_object() else {
         return Ok(());
     };
     let shown: Vec<(String, String)> = obj
         .iter()
-        .map(|(k, v)| (k.replace('_', " "), text(v)))
+        .map(|(k, v)| {
+            let value = match (k.as_str(), v.as_str()) {
+                ("hhs_route", Some(code)) => lookup(&ROUTES, code).unwrap_or_else(|| text(v)),
+                _ => text(v),
+            };
+            (words(k), value)
+        })
         .filter(|(_, v)| !v.is_empty())
         .collect();
     let refs: Vec<(&str, &str)> = shown

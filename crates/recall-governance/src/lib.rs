@@ -11,7 +11,7 @@
 //! - Keys are destroyed only after the run's record is durable in the tenant's log.
 //! - Every change to a key or a hold is recorded in the tenant's log; a change whose record
 //!   could not be written is taken back.
-//! - `auth.db`, `holds.db`, `assessments.db` and `outbox.db` hold no patient identifier: patients and actors
+//! - `auth.db`, `holds.db`, `assessments.db`, `integrity.db` and `outbox.db` hold no patient identifier: patients and actors
 //!   appear only as keyed hashes.
 //! - `sealed.db` holds only ciphertext (the rosters), under a per-tenant key in the
 //!   keystore that retention never destroys; a roster import and an access review's
@@ -26,6 +26,7 @@ mod assessment_view;
 pub mod assessments;
 pub mod credentials;
 pub mod holds;
+pub mod integrity;
 pub mod operator;
 pub mod outbox;
 pub mod record;
@@ -103,6 +104,9 @@ pub enum GovernanceError {
     /// A breach assessment could not be opened, changed or read.
     #[error(transparent)]
     Assessment(AssessmentError),
+    /// The integrity verdicts could not be read or kept.
+    #[error(transparent)]
+    Integrity(#[from] integrity::IntegrityError),
     /// A tenant without a log, where one is needed.
     #[error("this data directory has no tenant {0}")]
     UnknownTenant(String),

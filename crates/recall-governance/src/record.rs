@@ -232,6 +232,13 @@ pub enum Act<'a> {
     /// Authentication"; a lockout is a 110113 security alert). Never carries a password or
     /// a code; the actor is the user (`user:<name>`).
     ConsoleSession(SessionAct),
+    /// Failed integrity verifications of the tenant's log acknowledged (`integrity.rs`).
+    IntegrityAcknowledged {
+        /// Failures acknowledged.
+        failures: u64,
+        /// The newest verdict then (its number in `integrity.db`).
+        latest_verdict: i64,
+    },
 }
 
 /// The change a record of [`Act::KeyChanged`] flags as granting or ending PHI access
@@ -384,6 +391,9 @@ impl Act<'_> {
                     Some(("110113", Some("110137"))),
                 ),
             },
+            Act::IntegrityAcknowledged { .. } => {
+                ("acknowledge", "IntegrityVerification", "HSYSADMIN", None)
+            }
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -400,6 +410,9 @@ impl Act<'_> {
             } => {
                 e["resource"]["id"] = json!(a.id);
                 e["id"] = json!(event_id);
+            }
+            Act::IntegrityAcknowledged { latest_verdict, .. } => {
+                e["resource"]["id"] = json!(latest_verdict.to_string());
             }
             _ => {}
         }
@@ -495,6 +508,9 @@ impl Act<'_> {
             } => {
                 detail.insert("assessment".into(), json!(assessment));
                 detail.insert("changed".into(), json!(changed));
+            }
+            Act::IntegrityAcknowledged { failures, .. } => {
+                detail.insert("acknowledged_failures".into(), json!(failures));
             }
         }
     }

@@ -385,7 +385,9 @@ impl Db {
     }
 
     /// Open and overdue (open, event time older than `now − deadline`) items of the
-    /// tenant: a scan of the open items' keys, nothing decrypted.
+    /// tenant: a scan of the open items' keys, nothing decrypted. An access whose epoch
+    /// keys retention destroyed is not counted: it can no longer be read or reviewed, and
+    /// the queue's pages leave it out too.
     pub fn break_glass_counts(
         &self,
         tenant: &str,
@@ -398,14 +400,44 @@ impl Db {
         let cutoff = keys::time(now.checked_sub(deadline).unwrap_or(Timestamp::MIN));
         let p = prefix(t.no, OPEN);
         let (mut open, mut overdue) = (0, 0);
-        for entry in self.parts().breakglass.prefix(&p) {
+        let parts = self.parts();
+        let mut shredded = std::collections::HashMap::new();
+        for entry in parts.breakglass.prefix(&p) {
             let (key, _) = entry?;
+            let (_, seq) = keys::parse_pos(&key).ok_or_else(breakglass::corrupt)?;
+            if self.is_shredded(tenant, &parts, t.no, seq, &mut shredded)? {
+                continue;
+            }
             open += 1;
             if key.get(p.len()..p.len() + keys::TIME) < Some(&cutoff[..]) {
                 overdue += 1;
             }
         }
         Ok((open, overdue))
+    }
+
+    /// Whether the keys of `seq`'s epoch are gone (read from the block table and the
+    /// keystore, nothing decrypted); `seen` remembers each epoch's answer.
+    fn is_shredded(
+        &self,
+        tenant: &str,
+        parts: &Parts,
+        no: u32,
+        seq: u64,
+        seen: &mut std::collections::HashMap<u32, bool>,
+    ) -> Result<bool, QueryError> {
+        let Some((_, run)) = self.run_of(parts, no, seq)? else {
+            return Ok(false);
+        };
+        if let Some(&gone) = seen.get(&run.epoch) {
+            return Ok(gone);
+        }
+        let gone = self
+            .journal
+            .existing_epoch_keys(tenant, run.epoch)?
+            .is_none();
+        seen.insert(run.epoch, gone);
+        Ok(gone)
     }
 }
 

@@ -64,6 +64,9 @@ pub struct ServerConfig {
     /// Console sessions and sign-in limits; built by the caller from `[console]`.
     #[serde(skip)]
     pub console: crate::console::ConsoleConfig,
+    /// How often the server verifies every log; built by the caller from `[integrity]`.
+    #[serde(skip)]
+    pub verify_interval: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             retention: Retention::default(),
             reviews: recall_query::Deadlines::default(),
             console: crate::console::ConsoleConfig::default(),
+            verify_interval: crate::integrity::DEFAULT_INTERVAL,
         }
     }
 }

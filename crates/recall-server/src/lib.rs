@@ -23,9 +23,11 @@ pub mod connections;
 pub mod console;
 pub mod governance;
 pub mod ingest;
+pub mod integrity;
 pub mod listen;
 pub mod openapi;
 pub mod openapi_assessments;
+mod openapi_integrity;
 mod openapi_reviews;
 pub mod problem;
 pub mod routes;
@@ -151,6 +153,12 @@ pub fn app(state: AppState) -> Router {
             get(assessments::get_one).patch(assessments::update),
         )
         .route("/v1/assessments/{id}/patients", get(assessments::patients))
+        .route("/v1/integrity", get(routes::integrity::status))
+        .route("/v1/integrity/verify", post(routes::integrity::verify))
+        .route(
+            "/v1/integrity/{tenant}/acknowledge",
+            post(routes::integrity::acknowledge),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -110,8 +110,24 @@ fn fail(
 }
 
 /// Verifies every tenant (or just `only`), holding each log also against `saved` (a
-/// signed checkpoint note saved earlier) when its origin names that tenant.
+/// signed checkpoint note saved earlier) when its origin names that tenant; body checks
+/// on as many threads as the machine has cores (at most 8).
 pub fn verify(journal: &Journal, only: Option<&str>, saved: Option<&str>) -> Result<Report> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8);
+    verify_with(journal, only, saved, workers)
+}
+
+/// [`verify`] with body checks on `workers` threads (at least one): a server verifying
+/// beside its ingest uses one, so verification cannot take every core.
+pub fn verify_with(
+    journal: &Journal,
+    only: Option<&str>,
+    saved: Option<&str>,
+    workers: usize,
+) -> Result<Report> {
+    let workers = workers.max(1);
     let mut report = Report::default();
     let saved = match saved {
         Some(note) => match journal.parse_checkpoint(note) {
@@ -143,7 +159,7 @@ pub fn verify(journal: &Journal, only: Option<&str>, saved: Option<&str>) -> Res
             tenant: tenant.clone(),
             ..TenantReport::default()
         };
-        let failure = verify_tenant(journal, &tenant, saved.as_ref(), &mut tr)?;
+        let failure = verify_tenant(journal, &tenant, saved.as_ref(), workers, &mut tr)?;
         report.tenants.push(tr);
         if failure.is_some() {
             report.failure = failure;
@@ -157,6 +173,7 @@ fn verify_tenant(
     journal: &Journal,
     tenant: &str,
     saved: Option<&Checkpoint>,
+    workers: usize,
     tr: &mut TenantReport,
 ) -> Result<Option<Failure>> {
     let mut expected = Vec::new();
@@ -219,7 +236,7 @@ fn verify_tenant(
     let mut walker = Walker::new(journal, tenant, expected, seals)?;
     let tombstones = journal.keystore().forgotten_epochs_at(tenant)?;
     let forgotten: Forgotten = tombstones.iter().cloned().collect();
-    let outcome = scan_parallel(journal, tenant, &forgotten, &mut walker);
+    let outcome = scan_parallel(journal, tenant, &forgotten, workers, &mut walker);
     tr.events = walker.frontier.size();
     tr.checkpoints = walker.checked;
     tr.shredded = walker
@@ -419,11 +436,9 @@ fn scan_parallel(
     journal: &Journal,
     tenant: &str,
     forgotten: &Forgotten,
+    workers: usize,
     walker: &mut Walker<'_>,
 ) -> std::result::Result<crate::ScanSummary, Stop> {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
     std::thread::scope(|s| {
         let (work_tx, work_rx) = sync_channel::<(u64, SealedBatch, Location)>(workers * 2);
         let work_rx = Arc::new(Mutex::new(work_rx));

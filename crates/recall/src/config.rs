@@ -45,6 +45,9 @@ pub struct Config {
     /// `[console]`: session lifetimes and sign-in limits of the web console.
     #[serde(default)]
     pub console: recall_server::console::ConsoleConfig,
+    /// `[integrity]`: how often the server verifies every log.
+    #[serde(default)]
+    pub integrity: recall_server::integrity::IntegrityConfig,
 }
 
 /// `[reviews]`.
@@ -288,6 +291,7 @@ impl Config {
         }
         self.server.validate().map_err(anyhow::Error::msg)?;
         self.console.validate().map_err(anyhow::Error::msg)?;
+        self.integrity.interval().map_err(anyhow::Error::msg)?;
         self.disclosure()?;
         self.retention
             .policy()
@@ -420,6 +424,11 @@ default_years = 6
 break_glass_deadline_days = 7
 # [reviews.tenants]
 # "st-marys" = 3
+
+[integrity]
+# Hours between the server's verifications of every tenant's log (the same checks as
+# `recall verify`; the first run 30 s after start). Verdicts: GET /v1/integrity.
+verify_interval_hours = 24
 "#
     )
 }

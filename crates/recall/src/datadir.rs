@@ -301,6 +301,27 @@ pub fn rotate_kek(path: &Path, new_env: Option<&str>) -> anyhow::Result<Rotated>
 }
 
 impl DataDir {
+    /// Opens the data directory for a command that needs the log and its indexes to
+    /// itself (it reads the index before it records). While a server holds the
+    /// directory the command cannot run beside it, and the outbox does not help (it
+    /// carries records, not reads): the error names the endpoint that does the same.
+    pub fn open_or_use(path: &Path, endpoint: &str) -> anyhow::Result<Self> {
+        Self::open(path, false).map_err(|e| {
+            let locked = matches!(
+                e.downcast_ref::<recall_store::StoreError>(),
+                Some(recall_store::StoreError::Locked(_))
+            );
+            if !locked {
+                return e;
+            }
+            anyhow::anyhow!(
+                "a recall server holds {}: while it runs, use its HTTP API, {endpoint} \
+                 (this command reads the indexes the server has open)",
+                path.display()
+            )
+        })
+    }
+
     /// Opens the data directory. `read_only` opens the store without recovery and without
     /// the writer lock (verification must not change what it checks).
     pub fn open(path: &Path, read_only: bool) -> anyhow::Result<Self> {

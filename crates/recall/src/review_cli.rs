@@ -44,7 +44,11 @@ fn sealed(dir: &Path) -> anyhow::Result<Sealed> {
 /// `recall roster import …`.
 pub fn run_roster(data: &Path, cmd: RosterCommand) -> anyhow::Result<()> {
     let RosterCommand::Import { tenant, kind, file } = cmd;
-    let dir = crate::datadir::DataDir::open(data, false)?;
+    let endpoint = match kind.as_str() {
+        "patients" => "PUT /v1/roster/patients",
+        _ => "PUT /v1/roster",
+    };
+    let dir = crate::datadir::DataDir::open_or_use(data, endpoint)?;
     let db = crate::serve::open_db(&dir)?;
     check_tenant(&db, &tenant)?;
     let input = if file.as_os_str() == "-" {

@@ -103,11 +103,16 @@ pub struct ListArgs {
 
 /// `recall reviews …` on the data directory at `data`.
 pub fn run_cli(data: &std::path::Path, cmd: ReviewsCommand) -> anyhow::Result<()> {
-    let dir = crate::datadir::DataDir::open(data, false)?;
+    let ReviewsCommand::BreakGlass(cmd) = cmd;
+    let endpoint = match &cmd {
+        BreakGlassCommand::List(_) => "GET /v1/reviews/break-glass",
+        BreakGlassCommand::Show { .. } => "GET /v1/reviews/break-glass/{seq}",
+        BreakGlassCommand::Review { .. } => "POST /v1/reviews/break-glass/{seq}",
+    };
+    let dir = crate::datadir::DataDir::open_or_use(data, endpoint)?;
     let db = crate::serve::open_db(&dir)?;
     let policy = dir.config.disclosure()?;
     let deadlines = dir.config.reviews.deadlines();
-    let ReviewsCommand::BreakGlass(cmd) = cmd;
     let out = &mut std::io::stdout().lock();
     match cmd {
         BreakGlassCommand::List(args) => {

@@ -65,6 +65,11 @@ pub fn serve(
     cfg.retention = dir.config.retention.policy();
     cfg.reviews = dir.config.reviews.deadlines();
     cfg.console = dir.config.console.clone();
+    cfg.verify_interval = dir
+        .config
+        .integrity
+        .interval()
+        .map_err(anyhow::Error::msg)?;
     recall_server::telemetry::init_logging();
     let metrics = recall_server::telemetry::install_metrics();
     let auth = authenticator(&dir)?;
@@ -81,6 +86,7 @@ pub fn serve(
         let _in_runtime = runtime.enter();
         recall_server::governance::spawn_periodic(state.clone());
         recall_server::governance::spawn_outbox_drain(state.clone());
+        recall_server::integrity::spawn_scheduled(state.clone());
         recall_server::telemetry::spawn_upkeep(metrics);
     }
     let served = runtime.block_on(recall_server::listen::serve(

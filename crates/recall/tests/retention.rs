@@ -18,7 +18,8 @@ const T: &str = "st-marys";
 const NDJSON: &str = "application/x-ndjson";
 
 /// Synthetic events in three months: two that a 2-year period puts past retention
-/// (2023-02, 2023-03) and one it keeps (the current month).
+/// (2023-02, 2023-03) and one it keeps (the current month). The first is a break-glass
+/// access (purpose ETREAT), open in the review queue until shredded.
 fn events() -> Vec<Value> {
     let now = jiff::Timestamp::now().to_string();
     let mut out = Vec::new();
@@ -41,6 +42,7 @@ fn events() -> Vec<Value> {
             "reason": format!("synthetic reason {i}"),
         }));
     }
+    out[0]["purpose"] = json!("ETREAT");
     out
 }
 
@@ -94,6 +96,7 @@ fn months_past_retention_are_recorded_then_shredded_and_the_log_still_verifies()
     let (root, data, writer, officer) = setup();
     let server = Server::start(&data);
     let base = post_events(&server, &writer);
+    assert_eq!(server.gauge("recall_break_glass_open"), 1.0);
     server.stop();
 
     // Two years later (as far as the 2023 months are concerned): a shorter period.
@@ -149,6 +152,12 @@ fn months_past_retention_are_recorded_then_shredded_and_the_log_still_verifies()
             .status(),
         200
     );
+    // A shredded break-glass access leaves the queue and its gauges: it cannot be
+    // reviewed any more.
+    assert_eq!(server.gauge("recall_break_glass_open"), 0.0);
+    assert_eq!(server.gauge("recall_break_glass_overdue"), 0.0);
+    let queue = json(server.get(&officer, "/v1/reviews/break-glass?state=all"));
+    assert_eq!(queue["items"], json!([]), "{queue}");
     // Searches find only what is still readable.
     let kept = json(server.get(&officer, "/v1/events?action=read"));
     assert_eq!(kept["events"].as_array().unwrap().len(), 1, "{kept}");

@@ -229,11 +229,19 @@ fn an_assessment_is_opened_changed_read_and_exported_with_every_step_in_the_log(
             "Low probability of compromise",
             "2027-03-01",
             "Distinct patients affected",
+            "Notice to individuals due",
+            "Notice to HHS",
+            "in the annual log",
+            "Media notice required",
         ] {
             assert!(
                 text.contains(expected),
                 "{expected} not in the PDF:\n{text}"
             );
+        }
+        // Deadlines in words, not the JSON's names and codes.
+        for raw in ["hhs route", "hhs_route", "annual_log", "media required"] {
+            assert!(!text.contains(raw), "{raw} in the PDF:\n{text}");
         }
     }
 

@@ -54,13 +54,54 @@ fn seqs(items: &[Value]) -> Vec<u64> {
     items.iter().map(|i| i["seq"].as_u64().unwrap()).collect()
 }
 
-fn gauge(server: &Server, name: &str) -> f64 {
-    let text = server.get("", "/metrics").text().unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        .parse()
-        .unwrap()
+/// With a server holding the data directory, `reviews break-glass review` and `roster
+/// import` (which read the indexes the server has open) refuse, naming the endpoint to
+/// use instead of a lock error; nothing is reviewed (checked by the caller's queue).
+fn cli_names_the_endpoint_while_the_server_runs(data: &std::path::Path, seq: u64) {
+    let roster = data.with_file_name("roster.csv");
+    std::fs::write(&roster, "user_id,status\nu-1,active\n").unwrap();
+    let seq = seq.to_string();
+    let tries: [(&[&str], &str); 3] = [
+        (
+            &[
+                "reviews",
+                "break-glass",
+                "review",
+                "--tenant",
+                T,
+                &seq,
+                "--disposition",
+                "education",
+            ],
+            "POST /v1/reviews/break-glass/{seq}",
+        ),
+        (
+            &["roster", "import", "--tenant", T, roster.to_str().unwrap()],
+            "PUT /v1/roster",
+        ),
+        (
+            &[
+                "roster",
+                "import",
+                "--tenant",
+                T,
+                "--kind",
+                "patients",
+                roster.to_str().unwrap(),
+            ],
+            "PUT /v1/roster/patients",
+        ),
+    ];
+    for (args, endpoint) in tries {
+        let out = common::recall(data, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} ran beside the server");
+        assert!(err.contains("a recall server holds"), "{args:?}: {err}");
+        assert!(
+            err.contains(endpoint),
+            "{args:?} does not name {endpoint}: {err}"
+        );
+    }
 }
 
 #[test]
@@ -117,8 +158,8 @@ fn the_queue_end_to_end() {
     assert_eq!(open[0]["patient"]["id"], "MRN-BG000");
     assert_eq!(open[0]["reason"], "synthetic emergency");
     assert!(open[2]["age_seconds"].as_i64().unwrap() >= 5 * 86_400);
-    assert_eq!(gauge(&server, "recall_break_glass_open"), 4.0);
-    assert_eq!(gauge(&server, "recall_break_glass_overdue"), 3.0);
+    assert_eq!(server.gauge("recall_break_glass_open"), 4.0);
+    assert_eq!(server.gauge("recall_break_glass_overdue"), 3.0);
 
     // Paging: two pages of two, never repeating.
     let r = server.get(&auditor, "/v1/reviews/break-glass?limit=2");
@@ -242,8 +283,8 @@ fn the_queue_end_to_end() {
     assert_eq!(record["appended_by"], "recall:server");
     assert_eq!(record["detail"]["review"]["seq"], seq(1));
     assert_eq!(record["detail"]["review"]["leaf_hash"], leaf(1));
-    assert_eq!(gauge(&server, "recall_break_glass_open"), 3.0);
-    assert_eq!(gauge(&server, "recall_break_glass_overdue"), 2.0);
+    assert_eq!(server.gauge("recall_break_glass_open"), 3.0);
+    assert_eq!(server.gauge("recall_break_glass_overdue"), 2.0);
     let all = queue(&server, &auditor, "state=all");
     assert_eq!(seqs(&all), vec![seq(0), seq(4), seq(1), seq(2)]);
     server.stop();
@@ -285,10 +326,11 @@ fn the_queue_end_to_end() {
     assert_eq!(seqs(&cli), vec![seq(0), seq(4), seq(1), seq(2)]);
     assert_eq!(cli[3]["review"]["disposition"], "education");
     let server = Server::start(&data);
+    cli_names_the_endpoint_while_the_server_runs(&data, seq(0));
     let reviewed = queue(&server, &auditor, "state=reviewed");
     assert_eq!(seqs(&reviewed), vec![seq(1), seq(2)]);
-    assert_eq!(gauge(&server, "recall_break_glass_open"), 2.0);
-    assert_eq!(gauge(&server, "recall_break_glass_overdue"), 1.0);
+    assert_eq!(server.gauge("recall_break_glass_open"), 2.0);
+    assert_eq!(server.gauge("recall_break_glass_overdue"), 1.0);
     // The lens: an engineer reads nothing here; the auditor's reads are on record.
     let searches = json(server.get(
         &officer,

@@ -277,6 +277,12 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/v1/assessments/0000000000000000", None,                   [403, 404, 403, 403, 403, 404, 403, 401, 401, 401]),
         row(M::PATCH, "/v1/assessments/0000000000000000", factors,              [403, 403, 403, 403, 403, 404, 403, 401, 401, 401]),
         row(M::GET, "/v1/assessments/0000000000000000/patients", None,          [403, 403, 403, 403, 403, 404, 403, 401, 401, 401]),
+        // Integrity verdicts: read and run by admin, auditor and officer; acknowledged by
+        // admin and officer (409: a clean log has no failure to acknowledge).
+        row(M::GET, "/v1/integrity", None,                                      [403, 200, 200, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::POST, "/v1/integrity/verify", None,                              [403, 200, 200, 403, 403, 200, 403, 401, 401, 401]),
+        row(M::POST, "/v1/integrity/st-marys/acknowledge", None,                [403, 403, 409, 403, 403, 409, 403, 401, 401, 401]),
+        row(M::POST, "/v1/integrity/other-clinic/acknowledge", None,            [403, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -21,6 +21,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use common::frames::{Frame, batch_frames, sealed_offset, split_frames, with_body_byte_flipped};
 use common::{both, copy_dir, origin_prefix, recall_ok, shrink_segments};
 use jiff::Timestamp;
 use recall_crypto::{KeyProvider, Keystore};
@@ -291,62 +292,8 @@ fn assert_detected(data: &Path, extra: &[&str], needles: &[&str]) -> String {
     stdout
 }
 
-/// One frame of a segment or checkpoint file.
-struct Frame {
-    offset: usize,
-    len: usize,
-}
-
-/// Splits a file made of frames (a segment, the checkpoint log) into its frames.
-fn split_frames(buf: &[u8]) -> Vec<Frame> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    // The active segment ends in preallocated zeros.
-    while at < buf.len() && buf[at..].iter().any(|&b| b != 0) {
-        let (_, used) = read_frame(&buf[at..]).unwrap();
-        out.push(Frame {
-            offset: at,
-            len: used,
-        });
-        at += used;
-    }
-    out
-}
-
-/// The batch frames of a segment with their decoded batches.
-fn batch_frames(buf: &[u8]) -> Vec<(Frame, SealedBatch)> {
-    split_frames(buf)
-        .into_iter()
-        .filter_map(|f| {
-            let (payload, _) = read_frame(&buf[f.offset..]).unwrap();
-            match decode(payload).unwrap() {
-                Record::Batch(b) => Some((f, b)),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 fn checkpoint_frames(data: &Path) -> Vec<Frame> {
     split_frames(&std::fs::read(tenant_file(data, "checkpoints")).unwrap())
-}
-
-/// Byte offset, inside a batch payload, of block `k`'s sealed bytes (per the layout in
-/// recall_store::format::encode_batch).
-fn sealed_offset(batch: &SealedBatch, k: usize) -> usize {
-    let mut at = 1 + 8 + 4 + 32 * batch.commitments.len() + 2;
-    for (i, block) in batch.blocks.iter().enumerate() {
-        at += 4 + 1;
-        if let Some(ix) = &block.indices {
-            at += 4 + 4 * ix.len();
-        }
-        at += 4;
-        if i == k {
-            return at;
-        }
-        at += block.sealed.len();
-    }
-    panic!("batch has no block {k}");
 }
 
 /// First seq of block `k` of a batch.
@@ -401,17 +348,7 @@ fn flipped_byte_in_a_body_block_is_caught_by_the_frame_checksum() {
 fn flipped_byte_in_a_body_block_with_fixed_checksum_fails_authentication() {
     let (_tmp, data) = fresh();
     let (mut buf, fr, batch) = middle_batch(&data);
-    let k = sealed_offset(&batch, 0);
-    let mut payload = buf[fr.offset + 8..fr.offset + fr.len].to_vec();
-    assert_eq!(
-        &payload[k..k + batch.blocks[0].sealed.len()],
-        batch.blocks[0].sealed.as_slice(),
-        "block offset computed from the documented layout"
-    );
-    payload[k + batch.blocks[0].sealed.len() / 2] ^= 0x01;
-    // An attacker who knows the format recomputes the frame checksum.
-    let reframed = frame(&payload);
-    assert_eq!(reframed.len(), fr.len);
+    let reframed = with_body_byte_flipped(&buf, &fr, &batch);
     buf[fr.offset..fr.offset + fr.len].copy_from_slice(&reframed);
     std::fs::write(seg_path(&data, SEG1), &buf).unwrap();
     let first_bad = block_first_seq(&batch, 0);

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assessments;
 pub mod events;
 pub mod holds;
+pub mod integrity;
 pub mod logs;
 pub mod ops;
 pub mod reading;

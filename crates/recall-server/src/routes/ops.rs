@@ -41,6 +41,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("recall_index_write_buffer_bytes").set(buffers.write_buffer_bytes as f64);
     metrics::gauge!("recall_index_sealed_memtables").set(buffers.sealed_memtables as f64);
     crate::routes::reviews::set_gauges(&state).await;
+    crate::integrity::set_gauges(&state).await;
     if let Some(dir) = state.cfg.data_dir.clone() {
         // A walk of the directory: blocking I/O, off the async workers.
         if let Ok(bytes) = tokio::task::spawn_blocking(move || tree_bytes(&dir)).await {

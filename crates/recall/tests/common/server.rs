@@ -131,6 +131,16 @@ impl Server {
         b.send().expect("request")
     }
 
+    /// The value of an unlabelled gauge in `/metrics`.
+    pub fn gauge(&self, name: &str) -> f64 {
+        let text = self.get("", "/metrics").text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+            .parse()
+            .unwrap()
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
