@@ -52,7 +52,7 @@ pub use limits::{
 };
 pub use provenance::{
     APPENDED_BY_CLI, APPENDED_BY_SERVER, RESERVED_ACTOR_PREFIXES, RESERVED_SYSTEMS,
-    appended_by_import, appended_by_recall,
+    appended_by_import, appended_by_recall, appended_by_syslog,
 };
 pub use validate::{parse_client_event, parse_event, validate_tenant};
 pub use view::{View, view_canonical};

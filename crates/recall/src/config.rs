@@ -42,6 +42,9 @@ pub struct Config {
     /// `[reviews]`: how long a break-glass access may wait for its review.
     #[serde(default)]
     pub reviews: ReviewsConfig,
+    /// `[sources.<name>]`: IHE ATNA syslog listeners (docs/design/atna.md).
+    #[serde(default)]
+    pub sources: BTreeMap<String, recall_server::syslog::SourceConfig>,
 }
 
 /// `[reviews]`.
