@@ -4,9 +4,12 @@
 //! events (`map`). No I/O: the server's listeners call [`decode`] on each message.
 //!
 //! Invariants: [`decode`] never fails and never panics — a message it cannot map
-//! becomes one "unparsed" event (action `unparsed`) holding the message's text, so a
-//! sender's record is never dropped; every event it returns passed the same validation
-//! as an event posted over HTTP; reasons are fixed phrases, never message content.
+//! becomes one "unparsed" event (action `unparsed`), so a sender's record is never
+//! dropped; every event carries the whole syslog message byte for byte as its `origin`
+//! (format `atna-dicom`, `atna-rfc3881` or `syslog-unparsed`: recall-model's one
+//! mechanism for originals), as long as it is within [`recall_model::MAX_ORIGIN_BYTES`];
+//! every event passed the same validation as an event posted over HTTP; reasons are
+//! fixed phrases, never message content.
 
 #![forbid(unsafe_code)]
 
@@ -18,7 +21,7 @@ pub mod xml;
 use std::net::IpAddr;
 
 use jiff::Timestamp;
-use recall_model::Event;
+use recall_model::{Event, Origin, Understood};
 use serde_json::{Map, Value, json};
 
 pub use frame::{Frame, FrameError, Framing, next_frame};
@@ -29,8 +32,8 @@ pub const AUDIT_MSGIDS: [&str; 2] = ["IHE+RFC-3881", "ATNA"];
 /// The action of an event that keeps a message recall could not map.
 pub const UNPARSED_ACTION: &str = "unparsed";
 
-/// Most bytes of a message's text an unparsed event holds in its `detail` (the native
-/// `detail` is at most 16 KiB); the length of the whole message is kept beside it.
+/// Most bytes of a message's text an unparsed event holds in its `detail` when the
+/// message is too large for an origin (the native `detail` is at most 16 KiB).
 pub const UNPARSED_TEXT_BYTES: usize = 12 * 1024;
 
 /// Where a message came from.
@@ -103,11 +106,21 @@ pub fn decode(message: &[u8], ctx: &Context) -> Decoded {
         fallback_time: h.timestamp,
     };
     match map::map(&root, &meta) {
-        Ok(events) => Decoded {
-            events,
-            unparsed: None,
-            keys,
-        },
+        Ok(mut events) => {
+            let format = match map::is_dicom(&root) {
+                true => "atna-dicom",
+                false => "atna-rfc3881",
+            };
+            let origin = origin(format, Understood::Full, Vec::new(), message);
+            for e in &mut events {
+                e.origin = origin.clone();
+            }
+            Decoded {
+                events,
+                unparsed: None,
+                keys,
+            }
+        }
         Err(why) => unparsed(message, ctx, Some((syslog, h.timestamp)), why).with_keys(keys),
     }
 }
@@ -119,8 +132,13 @@ impl Decoded {
     }
 }
 
-/// The event that keeps a message recall could not map: its text (up to
-/// [`UNPARSED_TEXT_BYTES`]), its length and why, at the header's time when it had one.
+/// The message as an origin; `None` when it is larger than an origin may be.
+fn origin(format: &str, understood: Understood, problems: Vec<String>, message: &[u8]) -> Option<Origin> {
+    Origin::new(format, understood, problems, message).ok()
+}
+
+/// The event that keeps a message recall could not map: the message as its origin, its
+/// length and why, at the header's time when it had one.
 fn unparsed(
     message: &[u8],
     ctx: &Context,
@@ -134,18 +152,17 @@ fn unparsed(
             t.as_second() <= ctx.received.as_second() + recall_model::MAX_FUTURE_SKEW_SECONDS
         })
         .unwrap_or(ctx.received);
-    let text = String::from_utf8_lossy(message);
-    let kept = fit(&text, UNPARSED_TEXT_BYTES);
+    let origin = origin("syslog-unparsed", Understood::None, vec![why.clone()], message);
+    let mut unparsed = json!({ "reason": why, "bytes": message.len() });
+    if origin.is_none() {
+        // Too large for an origin: the message's beginning, marked as cut.
+        let text = String::from_utf8_lossy(message);
+        let kept = fit(&text, UNPARSED_TEXT_BYTES);
+        unparsed["text"] = json!(kept);
+        unparsed["truncated"] = json!(kept.len() < text.len());
+    }
     let mut detail = Map::new();
-    detail.insert(
-        "unparsed".into(),
-        json!({
-            "reason": why,
-            "bytes": message.len(),
-            "text": kept,
-            "truncated": kept.len() < text.len(),
-        }),
-    );
+    detail.insert("unparsed".into(), unparsed);
     if !syslog.is_null() {
         detail.insert("syslog".into(), syslog);
     }
@@ -170,6 +187,7 @@ fn unparsed(
             ..recall_model::Source::default()
         }),
         detail: Some(detail),
+        origin,
     };
     Decoded {
         events: vec![event],

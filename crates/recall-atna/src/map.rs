@@ -233,11 +233,15 @@ fn resource_type(o: &Element, kind: Option<&str>) -> String {
     .into()
 }
 
+/// Whether the message uses DICOM's attribute names (`csd-code`) rather than RFC 3881's.
+pub fn is_dicom(root: &Element) -> bool {
+    root.child("EventIdentification")
+        .and_then(|ev| ev.child("EventID"))
+        .is_some_and(|id| id.attr("csd-code").is_some())
+}
+
 fn detail(root: &Element, ev: &Element, meta: &Meta) -> Value {
-    let format = match ev.child("EventID") {
-        Some(id) if id.attr("csd-code").is_some() => "dicom",
-        _ => "rfc3881",
-    };
+    let format = if is_dicom(root) { "dicom" } else { "rfc3881" };
     let mut atna = Map::new();
     atna.insert("format".into(), json!(format));
     if let Some(id) = ev.child("EventID") {

@@ -3,6 +3,7 @@
 
 use jiff::Timestamp;
 use recall_atna::{Context, UNPARSED_ACTION, decode};
+use recall_model::Understood;
 
 const DICOM: &str = include_str!("fixtures/dicom.xml");
 const RFC3881: &str = include_str!("fixtures/rfc3881.xml");
@@ -52,6 +53,13 @@ fn dicom_audit_message_maps_one_event_per_patient() {
     assert_eq!(detail["atna"]["event_id"]["code"], "110110");
     assert_eq!(detail["atna"]["format"], "dicom");
     assert_eq!(detail["syslog"]["msgid"], "IHE+RFC-3881");
+    // Both events keep the whole message, byte for byte.
+    let m = message("IHE+RFC-3881", DICOM);
+    for e in &d.events {
+        let o = e.origin.as_ref().unwrap();
+        assert_eq!((o.format.as_str(), o.understood), ("atna-dicom", Understood::Full));
+        assert_eq!(o.body.as_bytes(), &m[..]);
+    }
 }
 
 #[test]
@@ -107,20 +115,21 @@ fn what_cannot_be_mapped_is_kept_unparsed() {
             panic!("one event")
         };
         assert_eq!(e.action, UNPARSED_ACTION);
-        let kept = &e.detail.as_ref().unwrap()["unparsed"];
-        assert_eq!(kept["text"], String::from_utf8_lossy(&m).as_ref());
-        assert_eq!(kept["bytes"], m.len());
+        assert_eq!(e.detail.as_ref().unwrap()["unparsed"]["bytes"], m.len());
+        let o = e.origin.as_ref().unwrap();
+        assert_eq!((o.format.as_str(), o.understood), ("syslog-unparsed", Understood::None));
+        assert_eq!(o.body.as_bytes(), &m[..]);
         assert_eq!(
             e.source.as_ref().unwrap().ip,
             Some("127.0.0.9".parse().unwrap())
         );
-        assert!(!kept["text"].as_str().unwrap().contains("lollol"));
+        assert!(!String::from_utf8_lossy(o.body.as_bytes()).contains("lollol"));
     }
 }
 
 #[test]
-fn a_long_unparsed_message_is_cut_to_fit_the_detail() {
-    let body = "\u{1}".repeat(100 * 1024);
+fn a_message_too_large_for_an_origin_is_cut_to_fit_the_detail() {
+    let body = "\u{1}".repeat(recall_model::MAX_ORIGIN_BYTES);
     let d = decode(&message("ATNA", &body), &ctx());
     let e = &d.events[0];
     let mut canonical = Vec::new();
@@ -134,4 +143,5 @@ fn a_long_unparsed_message_is_cut_to_fit_the_detail() {
         canonical.len()
     );
     assert_eq!(e.detail.as_ref().unwrap()["unparsed"]["truncated"], true);
+    assert!(e.origin.is_none());
 }

@@ -203,9 +203,14 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     assert_eq!(e["source"]["system"], "pacs-prod");
     assert_eq!(e["appended_by"], "syslog:pacs");
     assert_eq!(e["time"], "2026-03-04T14:02:11.123Z");
+    // The whole syslog message is kept with the event, byte for byte.
+    assert_eq!(e["origin"]["format"], "atna-dicom");
+    let frame = e["origin"]["text"].as_str().unwrap();
+    assert!(frame.starts_with("<110>1 ") && frame.ends_with(&body(DICOM, &[])));
     // One event per patient, found by each of the mapped fields.
     assert_eq!(await_hits(&server, &officer, "patient=MRN-0002", 1).len(), 1);
-    assert_eq!(await_hits(&server, &officer, "patient=MRN-0065", 1).len(), 1);
+    let big_one = await_hits(&server, &officer, "patient=MRN-0065", 1);
+    assert!(big_one[0]["origin"]["text"].as_str().unwrap().len() > 64 * 1024);
     for q in ["ip=10.20.30.40", "system=pacs-prod", "actor=u-4711&action=read"] {
         assert_eq!(search(&server, &officer, q).len(), 4, "{q}");
     }
@@ -239,7 +244,8 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
 
     let kept = await_hits(&server, &officer, "action=unparsed", 2);
     for e in &kept {
-        let text = e["detail"]["unparsed"]["text"].as_str().unwrap();
+        assert_eq!(e["origin"]["format"], "syslog-unparsed");
+        let text = e["origin"]["text"].as_str().unwrap();
         assert!(text.contains("<!DOCTYPE"), "the raw text is kept");
         assert!(!text.contains("root:") && !text.contains("lollol"), "nothing expanded");
         assert!(e["detail"]["unparsed"]["reason"].as_str().unwrap().contains("document type"));

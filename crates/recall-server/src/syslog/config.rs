@@ -61,13 +61,15 @@ pub struct SourceConfig {
     /// CA certificates (PEM) that senders' client certificates must chain to; unset, no
     /// client certificate is asked for.
     pub client_ca: Option<PathBuf>,
-    /// Longest message accepted, in bytes (a longer frame closes the connection).
+    /// Longest message accepted, in bytes (a longer frame closes the connection); at most,
+    /// and by default, the largest origin (256 KiB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
 }
 
+/// Every message accepted fits an event's origin, so each is kept byte for byte.
 fn default_max_message_bytes() -> usize {
-    1 << 20
+    recall_model::MAX_ORIGIN_BYTES
 }
 
 impl SourceConfig {
@@ -109,8 +111,9 @@ impl SourceConfig {
         if !tls && has_tls {
             return Err(format!("{}: only a tls source takes certificates", at("kind")));
         }
-        if !(1024..=(64 << 20)).contains(&self.max_message_bytes) {
-            return Err(format!("{}: must be 1024..=67108864", at("max_message_bytes")));
+        let most = recall_model::MAX_ORIGIN_BYTES;
+        if !(1024..=most).contains(&self.max_message_bytes) {
+            return Err(format!("{}: must be 1024..={most}", at("max_message_bytes")));
         }
         Ok(())
     }
