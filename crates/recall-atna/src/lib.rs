@@ -133,7 +133,12 @@ impl Decoded {
 }
 
 /// The message as an origin; `None` when it is larger than an origin may be.
-fn origin(format: &str, understood: Understood, problems: Vec<String>, message: &[u8]) -> Option<Origin> {
+fn origin(
+    format: &str,
+    understood: Understood,
+    problems: Vec<String>,
+    message: &[u8],
+) -> Option<Origin> {
     Origin::new(format, understood, problems, message).ok()
 }
 
@@ -152,7 +157,12 @@ fn unparsed(
             t.as_second() <= ctx.received.as_second() + recall_model::MAX_FUTURE_SKEW_SECONDS
         })
         .unwrap_or(ctx.received);
-    let origin = origin("syslog-unparsed", Understood::None, vec![why.clone()], message);
+    let origin = origin(
+        "syslog-unparsed",
+        Understood::None,
+        vec![why.clone()],
+        message,
+    );
     let mut unparsed = json!({ "reason": why, "bytes": message.len() });
     if origin.is_none() {
         // Too large for an origin: the message's beginning, marked as cut.

@@ -57,7 +57,10 @@ fn dicom_audit_message_maps_one_event_per_patient() {
     let m = message("IHE+RFC-3881", DICOM);
     for e in &d.events {
         let o = e.origin.as_ref().unwrap();
-        assert_eq!((o.format.as_str(), o.understood), ("atna-dicom", Understood::Full));
+        assert_eq!(
+            (o.format.as_str(), o.understood),
+            ("atna-dicom", Understood::Full)
+        );
         assert_eq!(o.body.as_bytes(), &m[..]);
     }
 }
@@ -117,7 +120,10 @@ fn what_cannot_be_mapped_is_kept_unparsed() {
         assert_eq!(e.action, UNPARSED_ACTION);
         assert_eq!(e.detail.as_ref().unwrap()["unparsed"]["bytes"], m.len());
         let o = e.origin.as_ref().unwrap();
-        assert_eq!((o.format.as_str(), o.understood), ("syslog-unparsed", Understood::None));
+        assert_eq!(
+            (o.format.as_str(), o.understood),
+            ("syslog-unparsed", Understood::None)
+        );
         assert_eq!(o.body.as_bytes(), &m[..]);
         assert_eq!(
             e.source.as_ref().unwrap().ip,

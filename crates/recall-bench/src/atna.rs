@@ -23,7 +23,11 @@ fn audit_message(e: &Value) -> String {
         "delete" => "D",
         _ => "E",
     };
-    let outcome = if s("/outcome") == "success" || s("/outcome").is_empty() { "0" } else { "4" };
+    let outcome = if s("/outcome") == "success" || s("/outcome").is_empty() {
+        "0"
+    } else {
+        "4"
+    };
     let mut m = String::with_capacity(1024);
     let _ = write!(
         m,
@@ -92,7 +96,15 @@ pub fn frames(ndjson: &Path, dir: &Path, conns: usize) -> Result<(Vec<std::path:
 pub fn configure(data: &Path, tenant: &str, port: u16) -> Result<()> {
     let (cert, key) = (data.join("bench-syslog.crt"), data.join("bench-syslog.key"));
     let ok = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
         .args(["-days", "2", "-subj", "/CN=localhost", "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -117,12 +129,19 @@ pub fn configure(data: &Path, tenant: &str, port: u16) -> Result<()> {
 
 /// A port free at the moment of asking.
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 /// Sends every frame file over its own `openssl s_client` connection and waits until
 /// `log_size()` reaches `until`; returns the seconds taken.
-pub fn send(port: u16, files: &[std::path::PathBuf], until: u64, log_size: impl Fn() -> Result<u64>) -> Result<f64> {
+pub fn send(
+    port: u16,
+    files: &[std::path::PathBuf],
+    until: u64,
+    log_size: impl Fn() -> Result<u64>,
+) -> Result<f64> {
     let started = Instant::now();
     let mut children = Vec::new();
     for f in files {

@@ -1068,7 +1068,13 @@ impl fmt::Display for ServeReport {
 
 /// ATNA TLS ingest: the workload as AuditMessages over one TLS connection per client
 /// (`atna.rs`), on a fresh data directory; fills `atna_eps` and its CPU per event.
-fn atna_ingest(bin: &Path, workdir: &Path, ndjson: &Path, conns: usize, rep: &mut ServeReport) -> Result<()> {
+fn atna_ingest(
+    bin: &Path,
+    workdir: &Path,
+    ndjson: &Path,
+    conns: usize,
+    rep: &mut ServeReport,
+) -> Result<()> {
     let data = workdir.join("recall-atna");
     recall(bin, &data, &["init"])?;
     key(bin, &data, "writer")?;
@@ -1077,7 +1083,10 @@ fn atna_ingest(bin: &Path, workdir: &Path, ndjson: &Path, conns: usize, rep: &mu
     let (files, n) = crate::atna::frames(ndjson, workdir, conns)?;
     sync_all();
     let (server, _) = Server::start(bin, &data)?;
-    eprintln!("recall: ATNA TLS ingest, {n} events over {} connections", files.len());
+    eprintln!(
+        "recall: ATNA TLS ingest, {n} events over {} connections",
+        files.len()
+    );
     let http = client()?;
     let size = || log_events(&http, &server.url);
     let before = size()?;

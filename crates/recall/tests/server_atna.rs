@@ -47,7 +47,10 @@ fn pki(dir: &Path) -> Pki {
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let leaf = |names: Vec<String>| {
         let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names).unwrap().signed_by(&key, &ca).unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
         (cert.pem(), key.serialize_pem())
     };
     let (server_cert, server_key) = leaf(vec!["127.0.0.1".into(), "localhost".into()]);
@@ -103,7 +106,14 @@ tenant = "{TENANT}"
 fn logger(port: &str, udp: bool, msgid: &str, message: &str) {
     let transport = if udp { "--udp" } else { "--tcp" };
     let mut cmd = Command::new("logger");
-    cmd.args(["--rfc5424", transport, "--server", "127.0.0.1", "--port", port]);
+    cmd.args([
+        "--rfc5424",
+        transport,
+        "--server",
+        "127.0.0.1",
+        "--port",
+        port,
+    ]);
     if !udp {
         cmd.arg("--octet-count");
     }
@@ -111,7 +121,11 @@ fn logger(port: &str, udp: bool, msgid: &str, message: &str) {
         .args(["--msgid", msgid, "--tag", "ehr-synth", "--", message])
         .output()
         .expect("util-linux logger");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Octet-counted RFC 5424 frames through `openssl s_client`; `client` presents the
@@ -124,7 +138,10 @@ fn tls_send(port: &str, pki: &Pki, client: bool, messages: &[String]) -> bool {
         .arg(&pki.ca)
         .args(["-verify_return_error", "-verify_hostname", "127.0.0.1"]);
     if client {
-        cmd.arg("-cert").arg(&pki.client_cert).arg("-key").arg(&pki.client_key);
+        cmd.arg("-cert")
+            .arg(&pki.client_cert)
+            .arg("-key")
+            .arg(&pki.client_key);
     }
     let mut child = cmd
         .stdin(Stdio::piped())
@@ -160,7 +177,10 @@ fn senders() -> bool {
     let ok = Command::new("logger").arg("--version").output().is_ok()
         && Command::new("openssl").arg("version").output().is_ok();
     if !ok {
-        assert!(std::env::var("CI").is_err(), "logger and openssl are required under CI");
+        assert!(
+            std::env::var("CI").is_err(),
+            "logger and openssl are required under CI"
+        );
         eprintln!("skipped: util-linux logger or openssl is not installed");
     }
     ok
@@ -187,14 +207,24 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     // naming two patients and a message of more than 64 KiB.
     let refused = body(DICOM, &[("MRN-0001", "MRN-0900"), ("MRN-0002", "MRN-0901")]);
     tls_send(&port("pacs"), &pki, false, &[refused]);
-    let padding = format!("<ParticipantObjectDetail type=\"pad\" value=\"{}\"/>", "QUJD".repeat(17 * 1024));
+    let padding = format!(
+        "<ParticipantObjectDetail type=\"pad\" value=\"{}\"/>",
+        "QUJD".repeat(17 * 1024)
+    );
     let big = body(DICOM, &[("MRN-0001", "MRN-0064"), ("MRN-0002", "MRN-0065")])
         .replace("</AuditMessage>", &format!("{padding}</AuditMessage>"));
     assert!(big.len() > 64 * 1024);
-    assert!(tls_send(&port("pacs"), &pki, true, &[body(DICOM, &[]), big]));
+    assert!(tls_send(
+        &port("pacs"),
+        &pki,
+        true,
+        &[body(DICOM, &[]), big]
+    ));
 
     let hits = await_hits(&server, &officer, "patient=MRN-0001", 1);
-    let [e] = &hits[..] else { panic!("one event for MRN-0001: {hits:?}") };
+    let [e] = &hits[..] else {
+        panic!("one event for MRN-0001: {hits:?}")
+    };
     assert_eq!(e["actor"]["id"], "u-4711");
     assert_eq!(e["actor"]["role"], "physician");
     assert_eq!(e["action"], "read");
@@ -208,10 +238,17 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     let frame = e["origin"]["text"].as_str().unwrap();
     assert!(frame.starts_with("<110>1 ") && frame.ends_with(&body(DICOM, &[])));
     // One event per patient, found by each of the mapped fields.
-    assert_eq!(await_hits(&server, &officer, "patient=MRN-0002", 1).len(), 1);
+    assert_eq!(
+        await_hits(&server, &officer, "patient=MRN-0002", 1).len(),
+        1
+    );
     let big_one = await_hits(&server, &officer, "patient=MRN-0065", 1);
     assert!(big_one[0]["origin"]["text"].as_str().unwrap().len() > 64 * 1024);
-    for q in ["ip=10.20.30.40", "system=pacs-prod", "actor=u-4711&action=read"] {
+    for q in [
+        "ip=10.20.30.40",
+        "system=pacs-prod",
+        "actor=u-4711&action=read",
+    ] {
         assert_eq!(search(&server, &officer, q).len(), 4, "{q}");
     }
     assert!(search(&server, &officer, "patient=MRN-0900").is_empty());
@@ -232,26 +269,48 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     let legacy = port("legacy");
     logger(&legacy, false, "IHE+RFC-3881", &body(RFC3881, &[]));
     let other = await_hits(&server, &other_officer, "patient=MRN-0003", 1);
-    assert_eq!((other[0]["action"].as_str(), other[0]["outcome"].as_str()), (Some("search"), Some("failure")));
+    assert_eq!(
+        (other[0]["action"].as_str(), other[0]["outcome"].as_str()),
+        (Some("search"), Some("failure"))
+    );
     assert_eq!(other[0]["appended_by"], "syslog:legacy");
     let xxe = r#"<?xml version="1.0"?><!DOCTYPE AuditMessage [<!ENTITY x SYSTEM "file:///etc/passwd">]><AuditMessage>&x;</AuditMessage>"#;
     let laughs = r#"<!DOCTYPE AuditMessage [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><AuditMessage>&c;</AuditMessage>"#;
     logger(&legacy, false, "ATNA", xxe);
     logger(&legacy, false, "ATNA", laughs);
     // UDP (logger): a DICOM message for a third patient.
-    logger(&port("dgram"), true, "ATNA", &body(DICOM, &[("MRN-0001", "MRN-0077"), ("MRN-0002", "MRN-0078")]));
-    assert_eq!(await_hits(&server, &officer, "patient=MRN-0078", 1)[0]["appended_by"], "syslog:dgram");
+    logger(
+        &port("dgram"),
+        true,
+        "ATNA",
+        &body(DICOM, &[("MRN-0001", "MRN-0077"), ("MRN-0002", "MRN-0078")]),
+    );
+    assert_eq!(
+        await_hits(&server, &officer, "patient=MRN-0078", 1)[0]["appended_by"],
+        "syslog:dgram"
+    );
 
     let kept = await_hits(&server, &officer, "action=unparsed", 2);
     for e in &kept {
         assert_eq!(e["origin"]["format"], "syslog-unparsed");
         let text = e["origin"]["text"].as_str().unwrap();
         assert!(text.contains("<!DOCTYPE"), "the raw text is kept");
-        assert!(!text.contains("root:") && !text.contains("lollol"), "nothing expanded");
-        assert!(e["detail"]["unparsed"]["reason"].as_str().unwrap().contains("document type"));
+        assert!(
+            !text.contains("root:") && !text.contains("lollol"),
+            "nothing expanded"
+        );
+        assert!(
+            e["detail"]["unparsed"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("document type")
+        );
     }
     let metrics = server.get(&officer, "/metrics").text().unwrap();
-    assert!(metrics.contains("recall_syslog_unparsed_total{source=\"legacy\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("recall_syslog_unparsed_total{source=\"legacy\"} 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("recall_syslog_unparsed_total{source=\"pacs\"} 0"));
     server.stop();
 }

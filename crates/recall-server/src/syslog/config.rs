@@ -94,26 +94,41 @@ impl SourceConfig {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
         if !name_ok {
-            return Err(format!("sources.{name}: a source name is 1-64 of [A-Za-z0-9_-]"));
+            return Err(format!(
+                "sources.{name}: a source name is 1-64 of [A-Za-z0-9_-]"
+            ));
         }
         let tenants = std::iter::once(&self.tenant).chain(self.tenants.values());
         for t in tenants {
-            recall_model::validate_tenant(t).map_err(|e| format!("{}: {}", at("tenant"), e.message))?;
+            recall_model::validate_tenant(t)
+                .map_err(|e| format!("{}: {}", at("tenant"), e.message))?;
         }
         if self.tenant_by.is_some() == self.tenants.is_empty() {
-            return Err(format!("{}: set both tenant_by and tenants, or neither", at("tenants")));
+            return Err(format!(
+                "{}: set both tenant_by and tenants, or neither",
+                at("tenants")
+            ));
         }
         let tls = self.kind == SourceKind::Tls;
         if tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
-            return Err(format!("{}: a tls source needs tls_cert and tls_key", at("tls_cert")));
+            return Err(format!(
+                "{}: a tls source needs tls_cert and tls_key",
+                at("tls_cert")
+            ));
         }
         let has_tls = self.tls_cert.is_some() || self.tls_key.is_some() || self.client_ca.is_some();
         if !tls && has_tls {
-            return Err(format!("{}: only a tls source takes certificates", at("kind")));
+            return Err(format!(
+                "{}: only a tls source takes certificates",
+                at("kind")
+            ));
         }
         let most = recall_model::MAX_ORIGIN_BYTES;
         if !(1024..=most).contains(&self.max_message_bytes) {
-            return Err(format!("{}: must be 1024..={most}", at("max_message_bytes")));
+            return Err(format!(
+                "{}: must be 1024..={most}",
+                at("max_message_bytes")
+            ));
         }
         Ok(())
     }
@@ -149,12 +164,31 @@ mod tests {
         tls.validate("t").unwrap();
         assert_eq!(tls.listen(), "0.0.0.0:6514");
         let no_key = parse("kind = \"tls\"\ntenant = \"t1\"\ntls_cert = \"c\"");
-        assert!(no_key.validate("t").unwrap_err().contains("sources.t.tls_cert"));
+        assert!(
+            no_key
+                .validate("t")
+                .unwrap_err()
+                .contains("sources.t.tls_cert")
+        );
         let cert_on_udp = parse("kind = \"udp\"\ntenant = \"t1\"\nclient_ca = \"c\"");
-        assert!(cert_on_udp.validate("u").unwrap_err().contains("sources.u.kind"));
+        assert!(
+            cert_on_udp
+                .validate("u")
+                .unwrap_err()
+                .contains("sources.u.kind")
+        );
         let bad_tenant = parse("kind = \"udp\"\ntenant = \"T 1\"");
-        assert!(bad_tenant.validate("u").unwrap_err().contains("sources.u.tenant"));
-        assert!(parse("kind = \"udp\"\ntenant = \"t\"").validate("a b").is_err());
+        assert!(
+            bad_tenant
+                .validate("u")
+                .unwrap_err()
+                .contains("sources.u.tenant")
+        );
+        assert!(
+            parse("kind = \"udp\"\ntenant = \"t\"")
+                .validate("a b")
+                .is_err()
+        );
         assert!(toml::from_str::<SourceConfig>("kind = \"tcp\"\ntenant = \"t\"").is_err());
     }
 

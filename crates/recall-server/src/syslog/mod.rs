@@ -117,7 +117,10 @@ impl Source {
                 .increment(1);
             tracing::warn!(source = %self.name, %peer, reason = %why, "syslog message kept unparsed");
         }
-        (self.cfg.tenant_for(&decoded.keys).to_owned(), decoded.events)
+        (
+            self.cfg.tenant_for(&decoded.keys).to_owned(),
+            decoded.events,
+        )
     }
 
     /// Appends the events of `messages` messages to the tenant's log in one submission
@@ -132,7 +135,12 @@ impl Source {
     ) -> Result<(), Stopped> {
         let mut wait = Duration::from_millis(10);
         loop {
-            match self.state.ingest.submit(tenant, &self.by, events.clone()).await {
+            match self
+                .state
+                .ingest
+                .submit(tenant, &self.by, events.clone())
+                .await
+            {
                 Ok(_) => break,
                 Err(IngestError::Overloaded { .. }) => {}
                 Err(IngestError::Storage(f)) if f.is_storage_full() => {}

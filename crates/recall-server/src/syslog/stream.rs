@@ -115,7 +115,12 @@ fn client_verifier(
 }
 
 /// Commits every message of one connection in order until it closes or fails.
-async fn serve(mut conn: impl AsyncRead + Unpin, framing: Framing, peer: SocketAddr, source: &Source) {
+async fn serve(
+    mut conn: impl AsyncRead + Unpin,
+    framing: Framing,
+    peer: SocketAddr,
+    source: &Source,
+) {
     let max = source.cfg.max_message_bytes;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
