@@ -1,6 +1,8 @@
 //! Whole messages through `decode`: the DICOM and RFC 3881 fixtures map field by field,
 //! one event per patient; what cannot be mapped is kept as one unparsed event.
 
+#![allow(clippy::unwrap_used)]
+
 use jiff::Timestamp;
 use recall_atna::{Context, UNPARSED_ACTION, decode};
 use recall_model::Understood;
