@@ -131,6 +131,11 @@ pub struct ServeReport {
     /// Server CPU time (user + system, all threads) per ingested event, microseconds:
     /// steadier than events/s on a busy machine.
     pub ingest_cpu_us_per_event: Option<f64>,
+    /// ATNA TLS ingest (the same events as DICOM AuditMessages over syslog): events/s
+    /// until the log held them all.
+    pub atna_eps: Option<f64>,
+    /// Server CPU per event during ATNA TLS ingest, microseconds.
+    pub atna_cpu_us_per_event: Option<f64>,
     /// Seconds after the bulk ingest until the server was idle (indexing and compaction
     /// of the backlog done), before the single-event phase started.
     pub settle_secs: Option<f64>,
@@ -718,6 +723,11 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
     }
     let _ = fs::remove_dir_all(&ingest_data);
 
+    // 1b: ATNA TLS ingest of the same events on a fresh data directory.
+    if let Err(e) = atna_ingest(&bin, &workdir, &ndjson, opts.ingest_clients, &mut rep) {
+        rep.errors.push(format!("recall ATNA ingest: {e:#}"));
+    }
+
     // 3 + 4 (recall side): import, serve (indexes on open), patient queries, size.
     let r = (|| -> Result<()> {
         recall(&bin, &query_data, &["init"])?;
@@ -876,6 +886,11 @@ impl ServeReport {
                 single.is_some_and(|v| v <= GOAL_SINGLE_P99_MS),
             ),
             goal(
+                "ATNA TLS ingest >= 50% of the HTTP rate".into(),
+                ratio(self.atna_eps, self.ingest_eps),
+                ratio(self.atna_eps, self.ingest_eps).is_some_and(|v| v >= 0.5),
+            ),
+            goal(
                 format!("typical patient p99 <= {GOAL_TYPICAL_RATIO}x the peer's"),
                 typical,
                 typical.is_some_and(|v| v <= GOAL_TYPICAL_RATIO),
@@ -922,6 +937,20 @@ impl fmt::Display for ServeReport {
         row(
             "server CPU us/event during ingest",
             cell(self.ingest_cpu_us_per_event, &|x| format!("{x:.1}")),
+            "-".into(),
+            String::new(),
+            "user + system, all server threads",
+        );
+        row(
+            "ATNA TLS ingest events/s",
+            cell(self.atna_eps, &thousands),
+            "-".into(),
+            cell(ratio(self.atna_eps, self.ingest_eps), &x2),
+            "syslog over TLS, ratio to HTTP",
+        );
+        row(
+            "server CPU us/event, ATNA TLS",
+            cell(self.atna_cpu_us_per_event, &|x| format!("{x:.1}")),
             "-".into(),
             String::new(),
             "user + system, all server threads",
@@ -1028,4 +1057,52 @@ impl fmt::Display for ServeReport {
         }
         Ok(())
     }
+}
+
+/// ATNA TLS ingest: the workload as AuditMessages over one TLS connection per client
+/// (`atna.rs`), on a fresh data directory; fills `atna_eps` and its CPU per event.
+fn atna_ingest(
+    bin: &Path,
+    workdir: &Path,
+    ndjson: &Path,
+    conns: usize,
+    rep: &mut ServeReport,
+) -> Result<()> {
+    let data = workdir.join("recall-atna");
+    recall(bin, &data, &["init"])?;
+    key(bin, &data, "writer")?;
+    let port = crate::atna::free_port()?;
+    crate::atna::configure(&data, TENANT, port)?;
+    let (files, n) = crate::atna::frames(ndjson, workdir, conns)?;
+    sync_all();
+    let (server, _) = Server::start(bin, &data)?;
+    eprintln!(
+        "recall: ATNA TLS ingest, {n} events over {} connections",
+        files.len()
+    );
+    let http = client()?;
+    let size = || log_events(&http, &server.url);
+    let before = size()?;
+    let cpu_before = server.cpu_secs();
+    let secs = crate::atna::send(port, &files, before + n, size)?;
+    if let (Some(a), Some(b)) = (cpu_before, server.cpu_secs()) {
+        rep.atna_cpu_us_per_event = Some((b - a) * 1e6 / n as f64);
+    }
+    rep.atna_eps = Some(n as f64 / secs);
+    server.stop()?;
+    for f in &files {
+        let _ = fs::remove_file(f);
+    }
+    let _ = fs::remove_dir_all(&data);
+    Ok(())
+}
+
+/// Events in every log, from `/metrics` (`recall_log_events`, read from the store).
+fn log_events(http: &Client, url: &str) -> Result<u64> {
+    let text = http.get(format!("{url}/metrics")).send()?.text()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("recall_log_events "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .context("recall_log_events missing from /metrics")
 }

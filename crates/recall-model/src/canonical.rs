@@ -65,6 +65,9 @@ pub fn canonical_parts_into(e: &Event, stamp: &Stamp<'_>, out: &mut Vec<u8>) {
         write_object(out, detail);
     }
     member(out, "id", e.id.as_deref());
+    if let Some(o) = &e.origin {
+        crate::origin::write(out, o);
+    }
     out.extend_from_slice(b",\"outcome\":\"");
     out.extend_from_slice(e.outcome.as_str().as_bytes());
     out.push(b'"');
@@ -155,10 +158,11 @@ impl std::fmt::Write for VecWriter<'_> {
 /// recorded shape; callers that need exactness re-canonicalise and compare.
 ///
 /// The same field rules as [`parse_event`](crate::parse_event) apply, except that
-/// `time` may lie in the future; `tenant`, `seq` and `received` are required. The
-/// returned event's `tenant` is `Some` of the recorded tenant. Inputs over
-/// [`MAX_EVENT_BYTES`](crate::MAX_EVENT_BYTES) are refused; a valid event's canonical
-/// form stays under half of that even at every field's maximum.
+/// `time` may lie in the future; `tenant`, `seq` and `received` are required, `origin`
+/// is allowed. The returned event's `tenant` is `Some` of the recorded tenant. Inputs
+/// over [`MAX_RECORDED_BYTES`](crate::MAX_RECORDED_BYTES) are refused; a valid event's
+/// canonical form without an origin stays under half of
+/// [`MAX_EVENT_BYTES`](crate::MAX_EVENT_BYTES) even at every field's maximum.
 pub fn parse_canonical(bytes: &[u8]) -> Result<Recorded, ValidationError> {
     let parsed = parse(bytes, Shape::Recorded, None)?;
     let tenant = parsed
@@ -208,6 +212,7 @@ mod tests {
                 reason: None,
                 source: None,
                 detail: None,
+                origin: None,
             },
             tenant: "t-1".into(),
             seq: 0,

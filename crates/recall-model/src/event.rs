@@ -34,6 +34,9 @@ pub struct Event {
     pub source: Option<Source>,
     /// Free-form object (≤ 16 KiB in canonical form).
     pub detail: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The original record recall decoded this event from (FHIR, ATNA); set only by
+    /// recall's decoders, never read from a client's native event.
+    pub origin: Option<crate::Origin>,
 }
 
 /// The person, system or device that acted.

@@ -89,6 +89,24 @@ impl<'a> Cursor<'a> {
         if self.peek()? == b'n' {
             return self.null().map(|()| None);
         }
+        let span = self.object_span()?;
+        if self.skip_detail {
+            return Some(None);
+        }
+        serde_json::from_str(span).ok().map(Some)
+    }
+
+    /// Steps over an object (or `null`) without reading it: only for stored events,
+    /// whose bytes were validated when they were accepted.
+    fn skip_object(&mut self) -> Option<()> {
+        if self.peek()? == b'n' {
+            return self.null();
+        }
+        self.object_span().map(|_| ())
+    }
+
+    /// The text of the object that starts here, stepped over.
+    fn object_span(&mut self) -> Option<&'a str> {
         let b = self.text.as_bytes();
         let start = self.at;
         if b.get(start) != Some(&b'{') {
@@ -109,11 +127,7 @@ impl<'a> Cursor<'a> {
                     depth -= 1;
                     if depth == 0 {
                         self.at = i + 1;
-                        if self.skip_detail {
-                            return Some(None);
-                        }
-                        let span = self.text.get(start..i + 1)?;
-                        return serde_json::from_str(span).ok().map(Some);
+                        return self.text.get(start..i + 1);
                     }
                 }
                 _ => {}
@@ -194,6 +208,7 @@ const TOP: &[&str] = &[
     "seq",
     "received",
     "appended_by",
+    "origin",
 ];
 
 /// Reads the common shape, or `None` for anything else.
@@ -235,7 +250,11 @@ fn read_with(text: &str, skip_detail: bool) -> Option<RawEvent<'_>> {
             11 => raw.detail = c.opt_detail()?,
             12 => raw.seq = Some(c.opt_u64()?),
             13 => raw.received = Some(c.opt_string()?),
-            _ => raw.appended_by = Some(c.opt_string()?),
+            14 => raw.appended_by = Some(c.opt_string()?),
+            // The original record is only stepped over, by the view; the serde path
+            // reads it for a whole event.
+            _ if c.skip_detail => c.skip_object()?,
+            _ => return None,
         }
         Some(())
     })?;

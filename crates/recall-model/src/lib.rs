@@ -11,8 +11,10 @@
 //!   because values may be PHI.
 //! - `canonical(parse_canonical(canonical(r))) == canonical(r)`: the canonical form is a
 //!   fixed point, and it does not depend on the key order or whitespace of the input.
-//! - A client event never carries `appended_by` nor claims recall's own names
+//! - A client event never carries `appended_by` or `origin` nor claims recall's own names
 //!   ([`provenance`]): recall's records are told apart by what recall alone writes.
+//!   `origin` is the original record (FHIR, ATNA) that one of recall's decoders mapped
+//!   the event from ([`Origin`]), committed and encrypted with it.
 //! - No I/O happens here.
 //!
 //! Parsing has two paths. The fast one deserialises straight into borrowed raw structs
@@ -35,6 +37,7 @@ mod fields;
 mod flat;
 mod jcs;
 mod limits;
+mod origin;
 pub mod provenance;
 mod raw;
 mod slow;
@@ -50,9 +53,13 @@ pub use limits::{
     MAX_DETAIL_BYTES, MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS, MAX_ID_CHARS, MAX_REASON_CHARS,
     MAX_TEXT_CHARS, Rule, ValidationError,
 };
+pub use origin::{
+    MAX_ORIGIN_BYTES, MAX_ORIGIN_PROBLEMS, MAX_RECORDED_BYTES, MORE_PROBLEMS, Origin, OriginBody,
+    Understood,
+};
 pub use provenance::{
     APPENDED_BY_CLI, APPENDED_BY_SERVER, RESERVED_ACTOR_PREFIXES, RESERVED_SYSTEMS,
-    appended_by_import, appended_by_recall,
+    appended_by_import, appended_by_recall, appended_by_syslog,
 };
 pub use validate::{parse_client_event, parse_event, validate_tenant};
 pub use view::{View, view_canonical};

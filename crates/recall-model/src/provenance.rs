@@ -39,6 +39,11 @@ pub fn appended_by_import(user: &str) -> String {
     by
 }
 
+/// `appended_by` of events received by the syslog listener `[sources.<source>]`.
+pub fn appended_by_syslog(source: &str) -> String {
+    format!("syslog:{source}")
+}
+
 /// Refuses a client event that claims one of recall's names, naming the field.
 pub(crate) fn refuse_reserved(event: &Event) -> Result<(), ValidationError> {
     let system = event.source.as_ref().and_then(|s| s.system.as_deref());

@@ -80,8 +80,8 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// Every field of the wire format (plus the stored form's `seq`, `received` and
-/// `appended_by`), all
+/// Every field of the wire format (plus the stored form's `seq`, `received`,
+/// `appended_by` and `origin`), all
 /// optional so that "required" is reported by validation, not as a serde error.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +115,24 @@ pub(crate) struct RawEvent<'a> {
     pub(crate) received: Option<Option<Str<'a>>>,
     #[serde(borrow, default, deserialize_with = "present")]
     pub(crate) appended_by: Option<Option<Str<'a>>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    pub(crate) origin: Option<Option<Obj<RawOrigin<'a>>>>,
+}
+
+/// `origin` (stored events only: set by recall's decoders).
+#[derive(Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOrigin<'a> {
+    #[serde(borrow)]
+    pub(crate) base64: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) format: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) problems: Option<Vec<Str<'a>>>,
+    #[serde(borrow)]
+    pub(crate) text: Option<Str<'a>>,
+    #[serde(borrow)]
+    pub(crate) understood: Option<Str<'a>>,
 }
 
 /// `actor`.

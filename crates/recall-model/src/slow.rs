@@ -8,16 +8,18 @@ use std::borrow::Cow;
 use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
-use crate::raw::{Detail, Obj, RawActor, RawEvent, RawPatient, RawResource, RawSource, Str};
+use crate::raw::{
+    Detail, Obj, RawActor, RawEvent, RawOrigin, RawPatient, RawResource, RawSource, Str,
+};
 use crate::value::{Path, Tracker, ValueSeed};
 use crate::{Rule, ValidationError};
 
 /// Which top-level shape is expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
-    /// An incoming event: `seq`, `received` and `appended_by` are unknown fields.
+    /// An incoming event: `seq`, `received`, `appended_by` and `origin` are unknown fields.
     Event,
-    /// The stored form: `seq`, `received` and `appended_by` are allowed.
+    /// The stored form: `seq`, `received`, `appended_by` and `origin` are allowed.
     Recorded,
 }
 
@@ -82,6 +84,7 @@ pub(crate) fn parse(input: &[u8], shape: Shape) -> Result<RawEvent<'static>, Val
         seq: None,
         received: None,
         appended_by: None,
+        origin: None,
     };
     if shape == Shape::Recorded {
         raw.seq = match top.remove("seq") {
@@ -100,9 +103,38 @@ pub(crate) fn parse(input: &[u8], shape: Shape) -> Result<RawEvent<'static>, Val
             false => None,
             true => Some(string(&mut top, "appended_by")?),
         };
+        raw.origin = match top.contains_key("origin") {
+            false => None,
+            true => Some(object(&mut top, "origin")?.map(origin).transpose()?),
+        };
     }
     no_more(top, "")?;
     Ok(raw)
+}
+
+/// The stored `origin` object, its structure checked member by member.
+fn origin(mut o: Map<String, Value>) -> Result<Obj<RawOrigin<'static>>, ValidationError> {
+    let problems = match o.remove("problems") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(Str(Cow::Owned(s))),
+                    _ => Err(wrong_type("origin.problems", "must hold strings")),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(_) => return Err(wrong_type("origin.problems", "must be an array")),
+    };
+    let raw = RawOrigin {
+        base64: string(&mut o, "origin.base64")?,
+        format: string(&mut o, "origin.format")?,
+        problems,
+        text: string(&mut o, "origin.text")?,
+        understood: string(&mut o, "origin.understood")?,
+    };
+    no_more(o, "origin.").map(|()| Obj(raw))
 }
 
 /// Parses JSON with duplicate keys refused, naming the duplicate's path.

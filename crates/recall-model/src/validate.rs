@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use crate::fields::{Case, code, detail, ident, ip, reason, text, timestamp};
 use crate::limits::{MAX_EVENT_BYTES, MAX_FUTURE_SKEW_SECONDS};
+use crate::origin::MAX_RECORDED_BYTES;
 use crate::raw::{self, RawEvent};
 use crate::slow::{self, Shape};
 use crate::{Actor, Event, Outcome, Patient, Resource, Rule, Source, ValidationError};
@@ -57,11 +58,16 @@ pub(crate) fn parse(
     shape: Shape,
     now: Option<Timestamp>,
 ) -> Result<Parsed, ValidationError> {
-    if input.len() > MAX_EVENT_BYTES {
+    // A stored event may also hold its original record (an origin), hence its own limit.
+    let max = match shape {
+        Shape::Event => MAX_EVENT_BYTES,
+        Shape::Recorded => MAX_RECORDED_BYTES,
+    };
+    if input.len() > max {
         return Err(ValidationError::new(
             "event",
             Rule::TooLarge,
-            format!("must be at most {MAX_EVENT_BYTES} bytes"),
+            format!("must be at most {max} bytes"),
         ));
     }
     match raw::fast(input) {
@@ -98,6 +104,13 @@ fn build(
         if raw.appended_by.is_some() {
             return Err(ValidationError::new(
                 "appended_by",
+                Rule::UnknownField,
+                "unknown field",
+            ));
+        }
+        if raw.origin.is_some() {
+            return Err(ValidationError::new(
+                "origin",
                 Rule::UnknownField,
                 "unknown field",
             ));
@@ -196,6 +209,10 @@ fn build(
     };
     let detail = raw.detail.map(|d| detail(d.0)).transpose()?;
 
+    let origin = match (shape, raw.origin.flatten()) {
+        (Shape::Recorded, Some(o)) => Some(crate::origin::build(o.0)?),
+        _ => None,
+    };
     let (seq, received, appended_by) = match shape {
         Shape::Event => (None, None, None),
         Shape::Recorded => {
@@ -221,6 +238,7 @@ fn build(
             reason,
             source,
             detail,
+            origin,
         },
         seq,
         received,

@@ -162,6 +162,7 @@ prop_compose! {
             reason,
             source: source.map(|(ip, system, device, session)| Source { ip, system, device, session }),
             detail,
+            origin: None,
         }
     }
 }

@@ -135,9 +135,13 @@ pub enum Field {
     Detail,
     /// `appended_by`: the credential that appended the event (recall sets it).
     AppendedBy,
+    /// `origin`: the original record (FHIR, ATNA) the event was decoded from. It holds
+    /// every other field in the sender's words, so a lens shows it only when it shows
+    /// everything else ([`Policy::lens`]).
+    Origin,
 }
 
-const FIELDS: usize = 16;
+const FIELDS: usize = 17;
 
 impl Field {
     /// Every governed field, in table order.
@@ -158,6 +162,7 @@ impl Field {
         Field::SourceSession,
         Field::Detail,
         Field::AppendedBy,
+        Field::Origin,
     ];
 
     /// The object holding the field (`None`: the event itself) and its key there.
@@ -179,6 +184,7 @@ impl Field {
             Field::SourceSession => (Some("source"), "session"),
             Field::Detail => (None, "detail"),
             Field::AppendedBy => (None, "appended_by"),
+            Field::Origin => (None, "origin"),
         }
     }
 
@@ -197,6 +203,7 @@ impl Field {
             "device" => b"\"device\":",
             "session" => b"\"session\":",
             "appended_by" => b"\"appended_by\":",
+            "origin" => b"\"origin\":",
             _ => b"\"detail\":",
         }
     }
@@ -248,6 +255,9 @@ impl Default for Policy {
             (Field::Detail, [W, J, S, W]),
             // A credential id names workforce or a service, like `actor.id`.
             (Field::AppendedBy, [P, S, S, W]),
+            // The sender's own record: PHI-bearing like `detail`, and never shown beside
+            // a field the lens hides (see `lens`).
+            (Field::Origin, [W, J, S, W]),
         ];
         let mut rules = BTreeMap::new();
         for (field, row) in table {
@@ -290,9 +300,9 @@ impl Policy {
                     "policy.{reader}.{field}: unknown rule {rule:?} (show, withhold, pseudonym or justified)"
                 ))
             })?;
-        if f == Field::Detail && rule == Rule::Pseudonym {
+        if matches!(f, Field::Detail | Field::Origin) && rule == Rule::Pseudonym {
             return Err(PolicyError(format!(
-                "policy.{reader}.detail: an object cannot be pseudonymised"
+                "policy.{reader}.{field}: an object cannot be pseudonymised"
             )));
         }
         self.rules.insert((r, f), rule);
@@ -323,6 +333,12 @@ impl Policy {
                 Rule::Justified => Rule::Withhold,
                 other => other,
             };
+        }
+        // The original repeats every field in the sender's words: it is shown only to a
+        // lens that shows all of them.
+        let origin = Field::Origin.index();
+        if (0..FIELDS).any(|i| i != origin && rules[i] != Rule::Show) {
+            rules[origin] = Rule::Withhold;
         }
         Lens { rules, pseudonyms }
     }
@@ -661,6 +677,29 @@ mod tests {
             let want = format!("\"{}\":", f.path().1);
             assert_eq!(f.key_pattern(), want.as_bytes(), "{f:?}");
         }
+    }
+
+    #[test]
+    fn the_original_is_shown_only_where_everything_is() {
+        const WITH: &[u8] = br#"{"action":"read","actor":{"id":"u-1"},"origin":{"format":"fhir-r4","text":"{}","understood":"full"},"patient":{"id":"MRN-1"},"seq":3,"tenant":"t","time":"2026-01-01T00:00:00Z"}"#;
+        let shown = |reader, justified, p: &Policy| {
+            let lens = p.lens(reader, justified, Some(indexer()));
+            let v: Value = serde_json::from_slice(&lens.json(WITH).unwrap()).unwrap();
+            v.get("origin").is_some()
+        };
+        let mut p = Policy::default();
+        assert!(shown(Reader::PrivacyOfficer, false, &p));
+        assert!(shown(Reader::Auditor, true, &p));
+        assert!(!shown(Reader::Auditor, false, &p), "hidden with detail");
+        assert!(
+            !shown(Reader::Engineer, false, &p),
+            "hidden with the patient"
+        );
+        assert!(!shown(Reader::Patient, false, &p));
+        // Configured to show, it is still hidden beside a hidden field.
+        p.set("engineer", "origin", "show").unwrap();
+        assert!(!shown(Reader::Engineer, true, &p));
+        assert!(p.set("auditor", "origin", "pseudonym").is_err());
     }
 
     #[test]

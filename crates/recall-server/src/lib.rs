@@ -32,6 +32,7 @@ mod openapi_reviews;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod syslog;
 pub mod telemetry;
 
 pub use auth::{Authenticator, Principal, Role};

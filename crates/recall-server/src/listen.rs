@@ -89,7 +89,7 @@ async fn resolve(listen: &str) -> Result<SocketAddr, ListenError> {
         .ok_or_else(|| fail("resolves to no address".into()))
 }
 
-fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ListenError> {
+pub(crate) fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ListenError> {
     let fail = |reason: String| ListenError::Certificate {
         path: path.to_owned(),
         reason,
@@ -104,7 +104,7 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, ListenError
     Ok(chain)
 }
 
-fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, ListenError> {
+pub(crate) fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, ListenError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| ListenError::PrivateKey {
         path: path.to_owned(),
         // pki-types' errors name the problem (missing section, I/O), not key bytes.

@@ -20,8 +20,10 @@ use crate::store::{Location, Reserve, Store};
 /// 32 KiB keeps a random read (one block per hit) near 30 µs at ~8% more bytes per event
 /// than 256 KiB blocks (measured on the hospital workload: 114.7 vs 106.2 bytes/event).
 pub const BLOCK_BYTES: usize = 32 << 10;
-/// Largest plaintext of one block: the close threshold plus one maximal event.
-pub const MAX_BLOCK_PLAIN: usize = BLOCK_BYTES + recall_model::MAX_EVENT_BYTES * 2 + 8;
+/// Largest plaintext of one block: the close threshold plus one maximal event (its
+/// native part under twice the input limit, plus the largest original record it keeps).
+pub const MAX_BLOCK_PLAIN: usize =
+    BLOCK_BYTES + recall_model::MAX_EVENT_BYTES * 2 + recall_model::MAX_RECORDED_BYTES + 8;
 /// zstd level of body blocks: level 1 is both faster and, on audit events, smaller than 3.
 pub const ZSTD_LEVEL: i32 = 1;
 /// Domain prefix of a block's AAD.

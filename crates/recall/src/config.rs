@@ -48,6 +48,9 @@ pub struct Config {
     /// `[integrity]`: how often the server verifies every log.
     #[serde(default)]
     pub integrity: recall_server::integrity::IntegrityConfig,
+    /// `[sources.<name>]`: IHE ATNA syslog listeners (docs/design/atna.md).
+    #[serde(default)]
+    pub sources: BTreeMap<String, recall_server::syslog::SourceConfig>,
 }
 
 /// `[reviews]`.

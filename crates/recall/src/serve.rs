@@ -82,6 +82,13 @@ pub fn serve(
     let marker = runtime
         .block_on(recall_server::governance::start_recording(&state))
         .context("recording the start in every tenant's log")?;
+    let listeners = runtime
+        .block_on(recall_server::syslog::start(
+            &state,
+            &dir.config.sources,
+            |name, kind, addr| eprintln!("recall syslog {name} {kind:?} listening on {addr}"),
+        ))
+        .context("starting the syslog sources")?;
     {
         let _in_runtime = runtime.enter();
         recall_server::governance::spawn_periodic(state.clone());
@@ -96,6 +103,8 @@ pub fn serve(
         shutdown_signal(),
     ));
     state.ready.store(false, Ordering::Release);
+    // No syslog message is taken after the stop is recorded.
+    listeners.iter().for_each(tokio::task::JoinHandle::abort);
     tracing::info!("stopping: recording the stop, draining the writer");
     if let Err(e) = runtime.block_on(recall_server::governance::stop_recording(&state, marker)) {
         // The next start records that this run ended without its stop record.

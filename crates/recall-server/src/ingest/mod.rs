@@ -185,7 +185,9 @@ impl Ingestor {
     }
 
     /// Appends a client's `events` to the tenant's log, appended by the caller's credential
-    /// `by` (its subject); resolves once they are durable.
+    /// `by` (its subject); resolves once they are durable. The entry point of every
+    /// ingest path: events a decoder mapped from another format (FHIR, ATNA) carry their
+    /// original record in [`Event::origin`], committed with them.
     pub async fn submit(
         &self,
         tenant: &str,

@@ -22,6 +22,8 @@ pub struct Server {
     pub url: String,
     /// The client used by the helpers.
     pub http: Client,
+    /// Bound address of each `[sources.<name>]` syslog listener, by name.
+    pub syslog: std::collections::HashMap<String, String>,
 }
 
 impl Server {
@@ -59,11 +61,17 @@ impl Server {
         let mut child = cmd.spawn().expect("start recall serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let (syslog_tx, syslog_rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("recall listening on ") {
+                // "recall syslog <name> <kind> listening on <addr>", before the HTTP line.
+                if let Some(rest) = line.strip_prefix("recall syslog ") {
+                    let name = rest.split(' ').next().unwrap_or_default().to_string();
+                    let addr = rest.rsplit(' ').next().unwrap_or_default().to_string();
+                    let _ = syslog_tx.send((name, addr));
+                } else if let Some(addr) = line.strip_prefix("recall listening on ") {
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr.trim().to_string());
                     }
@@ -87,6 +95,7 @@ impl Server {
                 .timeout(Duration::from_secs(60))
                 .build()
                 .unwrap(),
+            syslog: syslog_rx.try_iter().collect(),
         }
     }
 
