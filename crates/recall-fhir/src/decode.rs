@@ -364,13 +364,12 @@ impl Mapper {
             }
         }
         let kinds = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
-        if let Some(k) = kinds
+        let kind = kinds
             .iter()
             .find(|c| st(c, &["system"]) == Some(ACTOR_TYPE_SYSTEM))
-        {
-            if let Some(code) = st(k, &["code"]) {
-                self.set("actor.type", code, at("type.coding"));
-            }
+            .and_then(|k| st(k, &["code"]));
+        if let Some(code) = kind {
+            self.set("actor.type", code, at("type.coding"));
         }
         let ip = match v {
             FhirVersion::R4 => st(a, &["network", "address"]).map(|x| (x, "network.address")),

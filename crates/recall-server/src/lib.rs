@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod listen;
 pub mod openapi;
 pub mod openapi_assessments;
+mod openapi_fhir;
 mod openapi_reviews;
 pub mod problem;
 pub mod routes;
@@ -150,6 +151,10 @@ pub fn app(state: AppState) -> Router {
             get(assessments::get_one).patch(assessments::update),
         )
         .route("/v1/assessments/{id}/patients", get(assessments::patients))
+        .route("/fhir", post(routes::fhir::bundle))
+        .route("/fhir/AuditEvent", post(routes::fhir::create))
+        .route("/fhir/AuditEvent/{id}", get(routes::fhir::read))
+        .route("/fhir/metadata", get(routes::fhir::metadata))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -259,7 +259,11 @@ pub async fn errors_as_problems(response: Response) -> Response {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+        .is_some_and(|v| {
+            // FHIR routes answer errors with an OperationOutcome, which names the element.
+            let v = v.as_bytes();
+            v.starts_with(b"application/problem+json") || v.starts_with(b"application/fhir+json")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;
     }
