@@ -28,6 +28,7 @@ pub mod listen;
 pub mod openapi;
 pub mod openapi_assessments;
 mod openapi_integrity;
+mod openapi_fhir;
 mod openapi_reviews;
 pub mod problem;
 pub mod routes;
@@ -160,6 +161,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/integrity/{tenant}/acknowledge",
             post(routes::integrity::acknowledge),
         )
+        .route("/fhir", post(routes::fhir::bundle))
+        .route("/fhir/AuditEvent", post(routes::fhir::create))
+        .route("/fhir/AuditEvent/{id}", get(routes::fhir::read))
+        .route("/fhir/metadata", get(routes::fhir::metadata))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

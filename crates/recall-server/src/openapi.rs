@@ -241,6 +241,7 @@ fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::openapi_reviews::ReviewsDoc::openapi());
     doc.merge(crate::openapi_integrity::IntegrityDoc::openapi());
+    doc.merge(crate::openapi_fhir::FhirDoc::openapi());
     doc
 }
 

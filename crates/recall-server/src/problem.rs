@@ -260,9 +260,12 @@ pub async fn errors_as_problems(response: Response) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| {
-            // The console's pages answer errors as HTML pages of their own.
-            v.as_bytes().starts_with(b"application/problem+json")
-                || v.as_bytes().starts_with(b"text/html")
+            // The console's pages answer errors as HTML pages of their own, and FHIR routes
+            // with an OperationOutcome, which names the element.
+            let v = v.as_bytes();
+            v.starts_with(b"application/problem+json")
+                || v.starts_with(b"text/html")
+                || v.starts_with(b"application/fhir+json")
         });
     if !(status.is_client_error() || status.is_server_error()) || is_problem {
         return response;

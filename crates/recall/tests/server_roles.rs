@@ -239,6 +239,10 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
     let read = format!("/v1/events/st-marys/{patient_seq}");
     let queue_item = format!("/v1/reviews/break-glass/{patient_seq}");
     let disposition = Some(json!({"disposition": "appropriate"}));
+    let fhir_read = format!("/fhir/AuditEvent/{patient_seq}");
+    let audit_event = Some(json!({"resourceType": "AuditEvent", "action": "R",
+        "recorded": jiff::Timestamp::now().to_string(),
+        "agent": [{"who": {"identifier": {"value": "u-1"}}, "requestor": true}]}));
     #[rustfmt::skip]
     let rows = vec![
         //                                                                  writer auditor admin verifier engineer officer patient none bad revoked
@@ -283,6 +287,10 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::POST, "/v1/integrity/verify", None,                              [403, 200, 200, 403, 403, 200, 403, 401, 401, 401]),
         row(M::POST, "/v1/integrity/st-marys/acknowledge", None,                [403, 403, 409, 403, 403, 409, 403, 401, 401, 401]),
         row(M::POST, "/v1/integrity/other-clinic/acknowledge", None,            [403, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
+        // The FHIR face: the ITI-20 feed is a writer's, reads follow GET /v1/events/{t}/{seq}.
+        row(M::POST, "/fhir/AuditEvent", audit_event,                           [201, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
+        row(M::GET, &fhir_read, None,                                           [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        row(M::GET, "/fhir/metadata", None,                                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

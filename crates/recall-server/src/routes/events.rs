@@ -59,6 +59,28 @@ pub async fn post_events(
         tokio::task::spawn_blocking(parse).await.map_err(internal)?
     }
     .map_err(body_problem)?;
+    check_events(&state, &who, &events)?;
+    metrics::histogram!("recall_ingest_request_events").record(events.len() as f64);
+    let receipts = state
+        .ingest
+        .submit(&who.tenant, &who.subject, events)
+        .await
+        .map_err(ingest_problem)?;
+    let status = if receipts.iter().all(|r| r.replayed) {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, json_body(receipts_json(&receipts))).into_response())
+}
+
+/// Refuses events for another tenant, or already past their retention period (they
+/// would be shredded at once); shared by every ingest route.
+pub(crate) fn check_events(
+    state: &AppState,
+    who: &Principal,
+    events: &[recall_model::Event],
+) -> Result<(), Problem> {
     let now = Timestamp::now();
     let retention = &state.cfg.retention;
     for (i, e) in events.iter().enumerate() {
@@ -76,18 +98,7 @@ pub async fn post_events(
             .index(i));
         }
     }
-    metrics::histogram!("recall_ingest_request_events").record(events.len() as f64);
-    let receipts = state
-        .ingest
-        .submit(&who.tenant, &who.subject, events)
-        .await
-        .map_err(ingest_problem)?;
-    let status = if receipts.iter().all(|r| r.replayed) {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, json_body(receipts_json(&receipts))).into_response())
+    Ok(())
 }
 
 fn receipts_json(receipts: &[Receipt]) -> Value {
@@ -269,42 +280,15 @@ pub async fn get_event(
     }
     who.require_tenant(&tenant)?;
     let Query(params) = params.map_err(Problem::from)?;
-    let (db, t) = (state.db.clone(), tenant.clone());
-    let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
-        Lookup::Found(f) => f,
-        Lookup::NotFound => return Err(not_found()),
-        Lookup::Unreadable { epoch } => return Err(shredded(&state, &tenant, seq, epoch).await),
-    };
-    let patient = found.event.patient.as_ref().map(|p| p.id.as_str());
     let mut query = Map::new();
     query.insert("seq".into(), json!(seq));
     query.insert("proof".into(), json!(params.proof.unwrap_or(false)));
-    let asked = Use {
-        kind: recall_governance::UseKind::Search,
+    let asked = Asked {
         endpoint: "GET /v1/events/{tenant}/{seq}",
-        patient,
         query,
-        client: Some(peer.ip()),
-        justification: None,
+        client: peer.ip(),
     };
-    // A patient credential learns nothing of other patients' events, not even that
-    // they exist; the attempt is on record.
-    let read = match reading(&state, &who, &headers, patient) {
-        Ok(read) => read,
-        Err(_) if who.role == Role::Patient => {
-            return Err(audit::refused(&state, &who, asked, not_found()).await);
-        }
-        Err(p) => return Err(p),
-    };
-    audit::record(
-        &state,
-        &who,
-        Use {
-            justification: read.justification.as_deref(),
-            ..asked
-        },
-    )
-    .await?;
+    let (read, found) = read_event(&state, &who, &headers, &tenant, seq, asked).await?;
     let leaf = {
         let journal = state.db.journal().clone();
         let t = tenant.clone();
@@ -321,6 +305,62 @@ pub async fn get_event(
     }
     out.push(b'}');
     Ok(json_bytes(out))
+}
+
+/// How a read of one event is put on record.
+pub(crate) struct Asked {
+    /// The endpoint, as recorded.
+    pub(crate) endpoint: &'static str,
+    /// The request's parameters, as recorded.
+    pub(crate) query: Map<String, Value>,
+    /// The caller's address.
+    pub(crate) client: std::net::IpAddr,
+}
+
+/// Reads event `seq` of `tenant` for `who`: its lens, and the event once the read's
+/// self-audit record is durable (404, 410, 403 otherwise; a refused read is recorded).
+pub(crate) async fn read_event(
+    state: &AppState,
+    who: &Principal,
+    headers: &HeaderMap,
+    tenant: &str,
+    seq: u64,
+    asked: Asked,
+) -> Result<(crate::routes::reading::Reading, recall_query::Found), Problem> {
+    let (db, t) = (state.db.clone(), tenant.to_string());
+    let found = match blocking(move || db.get(&t, seq).map_err(query_problem)).await? {
+        Lookup::Found(f) => f,
+        Lookup::NotFound => return Err(not_found()),
+        Lookup::Unreadable { epoch } => return Err(shredded(state, tenant, seq, epoch).await),
+    };
+    let patient = found.event.patient.as_ref().map(|p| p.id.as_str());
+    let asked = Use {
+        kind: recall_governance::UseKind::Search,
+        endpoint: asked.endpoint,
+        patient,
+        query: asked.query,
+        client: Some(asked.client),
+        justification: None,
+    };
+    // A patient credential learns nothing of other patients' events, not even that
+    // they exist; the attempt is on record.
+    let read = match reading(state, who, headers, patient) {
+        Ok(read) => read,
+        Err(_) if who.role == Role::Patient => {
+            return Err(audit::refused(state, who, asked, not_found()).await);
+        }
+        Err(p) => return Err(p),
+    };
+    audit::record(
+        state,
+        who,
+        Use {
+            justification: read.justification.as_deref(),
+            ..asked
+        },
+    )
+    .await?;
+    Ok((read, found))
 }
 
 /// 410 for an event whose epoch keys retention destroyed: its seq and when.

@@ -1,0 +1,551 @@
+//! AuditEvent → native events, best effort (IHE BALP: an audit repository does not
+//! reject an AuditEvent for non-conformance). Each element recall maps is remembered
+//! with its FHIR path; the native result is validated like a client's event, and a value
+//! the native rules refuse is dropped (or, when required, replaced) and its FHIR path
+//! reported as a problem. Elements recall does not map are problems too.
+
+use jiff::Timestamp;
+use recall_model::{Event, MAX_ORIGIN_BYTES, Origin, Understood, parse_client_event};
+use serde_json::{Map, Value, json};
+
+use crate::FhirVersion;
+use crate::codes::*;
+
+/// What an AuditEvent became.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The version it was read as.
+    pub version: FhirVersion,
+    /// One event per patient named (one event when none is), each with the original.
+    pub events: Vec<Event>,
+}
+
+/// Why a body is not taken at all (everything else is accepted, best effort).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not well-formed JSON (position only, never the input).
+    #[error("the body is not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not an AuditEvent resource.
+    #[error("the resource is not an AuditEvent")]
+    NotAuditEvent,
+    /// Larger than recall keeps as an original.
+    #[error("the resource is larger than {MAX_ORIGIN_BYTES} bytes")]
+    TooLarge,
+    /// `POST /fhir` takes a Bundle only.
+    #[error("the resource is not a Bundle")]
+    NotBundle,
+    /// A Bundle that is neither a batch nor a transaction.
+    #[error("the Bundle type must be batch or transaction")]
+    BundleType,
+}
+
+impl DecodeError {
+    /// The FHIRPath expression of the element at fault.
+    pub fn expression(&self) -> &'static str {
+        match self {
+            Self::NotAuditEvent | Self::NotBundle => "resourceType",
+            Self::BundleType => "Bundle.type",
+            _ => "AuditEvent",
+        }
+    }
+}
+
+/// Decodes one AuditEvent. `hint` is the version the request named (media type), if
+/// any; else the resource's shape decides, R4 by default. `now` stands in for a time
+/// the resource does not give.
+pub fn decode(
+    bytes: &[u8],
+    hint: Option<FhirVersion>,
+    now: Timestamp,
+) -> Result<Decoded, DecodeError> {
+    if bytes.len() > MAX_ORIGIN_BYTES {
+        return Err(DecodeError::TooLarge);
+    }
+    let ae: Value = serde_json::from_slice(bytes)
+        .map_err(|e| DecodeError::NotJson(format!("line {} column {}", e.line(), e.column())))?;
+    if ae.get("resourceType").and_then(Value::as_str) != Some("AuditEvent") {
+        return Err(DecodeError::NotAuditEvent);
+    }
+    let version = hint.unwrap_or_else(|| shape_version(&ae));
+    let mut m = Mapper::default();
+    m.map(&ae, version, now);
+    let patients = std::mem::take(&mut m.patients);
+    let mut natives = Vec::new();
+    if patients.is_empty() {
+        natives.push(m.native.clone());
+    }
+    for (id, path) in patients {
+        let mut native = m.native.clone();
+        native.insert("patient".into(), json!({ "id": id }));
+        m.from.push(("patient".into(), path));
+        natives.push(native);
+    }
+    let events: Vec<Event> = natives.into_iter().map(|n| m.validate(n, now)).collect();
+    m.problems.dedup();
+    let understood = match m.problems.is_empty() {
+        true => Understood::Full,
+        false => Understood::Partial,
+    };
+    // Within MAX_ORIGIN_BYTES and with a fixed format code, Origin::new cannot fail.
+    let origin = Origin::new(version.origin_format(), understood, m.problems, bytes)
+        .map_err(|_| DecodeError::TooLarge)?;
+    let events = events
+        .into_iter()
+        .map(|mut e| {
+            e.origin = Some(origin.clone());
+            e
+        })
+        .collect();
+    Ok(Decoded { version, events })
+}
+
+/// R5 by its own elements, else R4.
+fn shape_version(ae: &Value) -> FhirVersion {
+    let r5 = [
+        "category",
+        "code",
+        "occurredDateTime",
+        "occurredPeriod",
+        "patient",
+        "authorization",
+    ]
+    .iter()
+    .any(|k| ae.get(*k).is_some())
+        || ae.get("outcome").is_some_and(Value::is_object);
+    if r5 { FhirVersion::R5 } else { FhirVersion::R4 }
+}
+
+/// Top-level elements recall reads (or that say nothing about the access).
+const KNOWN_R4: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "text",
+    "extension",
+    "type",
+    "subtype",
+    "action",
+    "period",
+    "recorded",
+    "outcome",
+    "outcomeDesc",
+    "purposeOfEvent",
+    "agent",
+    "source",
+    "entity",
+];
+const KNOWN_R5: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "text",
+    "extension",
+    "category",
+    "code",
+    "action",
+    "occurredDateTime",
+    "occurredPeriod",
+    "recorded",
+    "outcome",
+    "authorization",
+    "patient",
+    "agent",
+    "source",
+    "entity",
+];
+
+#[derive(Default)]
+struct Mapper {
+    native: Map<String, Value>,
+    /// Native field → the FHIR path its value came from.
+    from: Vec<(String, String)>,
+    patients: Vec<(String, String)>,
+    problems: Vec<String>,
+}
+
+fn st<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_str()
+}
+
+fn arr(v: &Value, key: &str) -> Vec<Value> {
+    v.get(key)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+impl Mapper {
+    fn set(&mut self, native: &str, value: &str, fhir: String) {
+        let (parent, key) = match native.split_once('.') {
+            Some((p, k)) => (Some(p), k),
+            None => (None, native),
+        };
+        let target = match parent {
+            None => &mut self.native,
+            Some(p) => self
+                .native
+                .entry(p)
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("nested native fields are objects"),
+        };
+        target.insert(key.into(), json!(value));
+        self.from.push((native.into(), fhir));
+    }
+
+    fn problem(&mut self, path: impl Into<String>) {
+        let p = path.into();
+        if !self.problems.contains(&p) {
+            self.problems.push(p);
+        }
+    }
+
+    fn map(&mut self, ae: &Value, v: FhirVersion, now: Timestamp) {
+        let known = if v == FhirVersion::R4 {
+            KNOWN_R4
+        } else {
+            KNOWN_R5
+        };
+        if let Some(obj) = ae.as_object() {
+            for k in obj.keys().filter(|k| !known.contains(&k.as_str())) {
+                self.problem(k.clone());
+            }
+        }
+        self.time(ae, v, now);
+        self.action(ae, v);
+        self.outcome(ae, v);
+        let purpose_key = if v == FhirVersion::R4 {
+            "purposeOfEvent"
+        } else {
+            "authorization"
+        };
+        if let Some(p) = arr(ae, purpose_key).first() {
+            if let Some(code) = arr(p, "coding").first().and_then(|c| st(c, &["code"])) {
+                self.set("purpose", code, format!("{purpose_key}[0].coding[0].code"));
+            }
+            if let Some(text) = st(p, &["text"]) {
+                self.set("reason", text, format!("{purpose_key}[0].text"));
+            }
+        }
+        self.agent(ae, v);
+        let observer = &ae["source"]["observer"];
+        let system = st(observer, &["identifier", "value"])
+            .map(|s| (s, "source.observer.identifier.value"))
+            .or_else(|| st(observer, &["reference"]).map(|s| (s, "source.observer.reference")))
+            .or_else(|| st(observer, &["display"]).map(|s| (s, "source.observer.display")));
+        if let Some((s, path)) = system {
+            self.set("source.system", s, path.into());
+        }
+        self.extensions(ae);
+        self.entities(ae, v);
+    }
+
+    fn time(&mut self, ae: &Value, v: FhirVersion, now: Timestamp) {
+        let candidates: &[(&[&str], &str)] = match v {
+            FhirVersion::R4 => &[
+                (&["period", "start"], "period.start"),
+                (&["recorded"], "recorded"),
+            ],
+            FhirVersion::R5 => &[
+                (&["occurredDateTime"], "occurredDateTime"),
+                (&["occurredPeriod", "start"], "occurredPeriod.start"),
+                (&["recorded"], "recorded"),
+            ],
+        };
+        match candidates
+            .iter()
+            .find_map(|(p, name)| st(ae, p).map(|t| (t, *name)))
+        {
+            Some((t, name)) => self.set("time", t, name.into()),
+            None => {
+                self.problem("recorded");
+                self.native.insert("time".into(), json!(now.to_string()));
+            }
+        }
+    }
+
+    fn action(&mut self, ae: &Value, v: FhirVersion) {
+        let (codes, path) = match v {
+            FhirVersion::R4 => (arr(ae, "subtype"), "subtype"),
+            FhirVersion::R5 => (
+                ae.get("code").map(|c| arr(c, "coding")).unwrap_or_default(),
+                "code.coding",
+            ),
+        };
+        let find = |system: &str| {
+            codes.iter().enumerate().find_map(|(i, c)| {
+                (st(c, &["system"]) == Some(system)).then(|| st(c, &["code"]).map(|x| (i, x)))?
+            })
+        };
+        let picked = find(ACTION_SYSTEM)
+            .or_else(|| find(RESTFUL_INTERACTION))
+            .map(|(i, code)| (code, format!("{path}[{i}].code")))
+            .or_else(|| match find(DICOM) {
+                Some((i, "110122")) => Some(("login", format!("{path}[{i}].code"))),
+                Some((i, "110123")) => Some(("logout", format!("{path}[{i}].code"))),
+                _ => None,
+            })
+            .or_else(|| {
+                let code = st(ae, &["action"])?;
+                action_of_crude(code).map(|a| (a, "action".to_string()))
+            });
+        match picked {
+            Some((code, from)) => self.set("action", code, from),
+            None => {
+                self.problem("action");
+                self.native.insert("action".into(), json!("execute"));
+            }
+        }
+    }
+
+    fn outcome(&mut self, ae: &Value, v: FhirVersion) {
+        let (code, path) = match v {
+            FhirVersion::R4 => (st(ae, &["outcome"]), "outcome"),
+            FhirVersion::R5 => (st(ae, &["outcome", "code", "code"]), "outcome.code.code"),
+        };
+        let Some(code) = code else { return };
+        match outcome_of_code(code) {
+            Some(o) => self.set("outcome", o, path.into()),
+            None => self.problem(path),
+        }
+    }
+
+    /// The requesting agent is the actor (the first agent when none says it requested).
+    fn agent(&mut self, ae: &Value, v: FhirVersion) {
+        let agents = arr(ae, "agent");
+        let requestor = agents
+            .iter()
+            .position(|a| a.get("requestor") == Some(&Value::Bool(true)));
+        let i = match requestor {
+            Some(i) => i,
+            None if !agents.is_empty() => {
+                self.problem("agent.requestor");
+                0
+            }
+            None => {
+                self.problem("agent");
+                self.native
+                    .insert("actor".into(), json!({ "id": "unknown" }));
+                return;
+            }
+        };
+        for k in (0..agents.len()).filter(|k| *k != i) {
+            self.problem(format!("agent[{k}]"));
+        }
+        let a = &agents[i];
+        let at = |p: &str| format!("agent[{i}].{p}");
+        match st(a, &["who", "identifier", "value"])
+            .map(|id| (id, at("who.identifier.value")))
+            .or_else(|| st(a, &["who", "reference"]).map(|id| (id, at("who.reference"))))
+        {
+            Some((id, from)) => self.set("actor.id", id, from),
+            None => {
+                self.problem(at("who"));
+                self.native
+                    .insert("actor".into(), json!({ "id": "unknown" }));
+            }
+        }
+        if let Some(name) = st(a, &["who", "display"]) {
+            self.set("actor.name", name, at("who.display"));
+        } else if let Some(name) = st(a, &["name"]) {
+            self.set("actor.name", name, at("name"));
+        }
+        if let Some(role) = arr(a, "role").first() {
+            let coded = || {
+                let c = role.get("coding")?.get(0)?;
+                st(c, &["display"]).or(st(c, &["code"]))
+            };
+            let text = st(role, &["text"])
+                .map(|t| (t.to_string(), "role[0].text"))
+                .or_else(|| coded().map(|t| (t.to_string(), "role[0].coding[0]")));
+            if let Some((t, p)) = text {
+                self.set("actor.role", &t, at(p));
+            }
+        }
+        let kinds = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
+        let kind = kinds
+            .iter()
+            .find(|c| st(c, &["system"]) == Some(ACTOR_TYPE_SYSTEM))
+            .and_then(|k| st(k, &["code"]));
+        if let Some(code) = kind {
+            self.set("actor.type", code, at("type.coding"));
+        }
+        let ip = match v {
+            FhirVersion::R4 => st(a, &["network", "address"]).map(|x| (x, "network.address")),
+            FhirVersion::R5 => st(a, &["networkString"]).map(|x| (x, "networkString")),
+        };
+        if let Some((ip, p)) = ip {
+            self.set("source.ip", ip, at(p));
+        }
+    }
+
+    fn extensions(&mut self, ae: &Value) {
+        for (i, e) in arr(ae, "extension").iter().enumerate() {
+            let value = st(e, &["valueString"]);
+            let path = format!("extension[{i}]");
+            let field = match st(e, &["url"]) {
+                Some(EXT_EVENT_ID) => "id",
+                Some(EXT_DEVICE) => "source.device",
+                Some(EXT_SESSION) => "source.session",
+                Some(EXT_DETAIL) => {
+                    match value.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
+                        Some(d @ Value::Object(_)) => {
+                            self.native.insert("detail".into(), d);
+                            self.from.push(("detail".into(), path));
+                        }
+                        _ => self.problem(path),
+                    }
+                    continue;
+                }
+                // recall's server fields: set by the recall that wrote them, not taken.
+                Some(EXT_APPENDED_BY | EXT_RECEIVED | EXT_UNDERSTOOD) => continue,
+                _ => {
+                    self.problem(path);
+                    continue;
+                }
+            };
+            match value {
+                Some(v) => self.set(field, v, format!("{path}.valueString")),
+                None => self.problem(path),
+            }
+        }
+    }
+
+    /// Patients (one event each) and the resource touched.
+    fn entities(&mut self, ae: &Value, v: FhirVersion) {
+        if v == FhirVersion::R5 {
+            let p = &ae["patient"];
+            if let Some(id) = st(p, &["identifier", "value"]) {
+                self.patients
+                    .push((id.into(), "patient.identifier.value".into()));
+            } else if let Some(id) = st(p, &["reference"]).map(|r| r.trim_start_matches("Patient/"))
+            {
+                self.patients.push((id.into(), "patient.reference".into()));
+            }
+        }
+        let mut resource_done = false;
+        let mut patient_ref = None;
+        for (i, e) in arr(ae, "entity").iter().enumerate() {
+            let reference = st(e, &["what", "reference"]);
+            // R4 `type` is a Coding, R5 `role` a CodeableConcept: code "1" is a patient.
+            let one = |k: &str| {
+                let code = st(e, &[k, "code"])
+                    .or_else(|| e.get(k)?.get("coding")?.get(0)?.get("code")?.as_str());
+                code == Some("1")
+            };
+            let is_patient = reference.is_some_and(|r| r.starts_with("Patient/"))
+                || (one("type") && one("role"))
+                || (v == FhirVersion::R5 && one("role"));
+            if is_patient {
+                let by_ref = reference.and_then(|r| r.strip_prefix("Patient/"));
+                if let Some(r) = by_ref {
+                    patient_ref = Some((r.to_string(), i));
+                }
+                let id = match st(e, &["what", "identifier", "value"]) {
+                    Some(x) => Some((x, format!("entity[{i}].what.identifier.value"))),
+                    None => by_ref.map(|r| (r, format!("entity[{i}].what.reference"))),
+                };
+                match id {
+                    Some((id, path)) if !self.patients.iter().any(|(p, _)| p == id) => {
+                        self.patients.push((id.to_string(), path))
+                    }
+                    Some(_) => {}
+                    None => self.problem(format!("entity[{i}].what")),
+                }
+                continue;
+            }
+            if resource_done {
+                self.problem(format!("entity[{i}]"));
+                continue;
+            }
+            resource_done = self.resource(e, i);
+        }
+        if !resource_done && let Some((id, i)) = patient_ref {
+            self.set(
+                "resource.type",
+                "Patient",
+                format!("entity[{i}].what.reference"),
+            );
+            self.set("resource.id", &id, format!("entity[{i}].what.reference"));
+        }
+    }
+
+    /// The resource of one entity; false when it names none.
+    fn resource(&mut self, e: &Value, i: usize) -> bool {
+        let what = &e["what"];
+        let split = st(what, &["reference"]).and_then(|r| r.split_once('/'));
+        let kind = st(what, &["type"]).or(split.map(|s| s.0));
+        let Some(kind) = kind else {
+            self.problem(format!("entity[{i}].what"));
+            return false;
+        };
+        self.set("resource.type", kind, format!("entity[{i}].what"));
+        let id = st(what, &["identifier", "value"]).or(split.map(|s| s.1));
+        if let Some(id) = id {
+            self.set("resource.id", id, format!("entity[{i}].what"));
+        }
+        true
+    }
+
+    /// The native event, validated like a client's; refused values dropped or replaced.
+    fn validate(&mut self, mut native: Map<String, Value>, now: Timestamp) -> Event {
+        for _ in 0..32 {
+            let bytes = serde_json::to_vec(&native).unwrap_or_default();
+            let err = match parse_client_event(&bytes, now) {
+                Ok(e) => return e,
+                Err(err) => err,
+            };
+            let path = self
+                .from
+                .iter()
+                .rev()
+                .find(|(n, _)| err.field == *n || err.field.starts_with(&format!("{n}.")))
+                .map(|(_, f)| f.clone())
+                .unwrap_or_else(|| err.field.clone());
+            self.problem(path);
+            repair(&mut native, &err.field, now);
+        }
+        // Unreachable in practice: each repair removes or fixes one field.
+        let minimal =
+            json!({"time": now.to_string(), "actor": {"id": "unknown"}, "action": "execute"});
+        parse_client_event(minimal.to_string().as_bytes(), now).expect("a minimal event is valid")
+    }
+}
+
+/// Drops (or, when required, replaces) the native field `field` that validation refused.
+fn repair(native: &mut Map<String, Value>, field: &str, now: Timestamp) {
+    let top = field.split('.').next().unwrap_or(field);
+    match field {
+        "time" => {
+            native.insert("time".into(), json!(now.to_string()));
+        }
+        "actor" | "actor.id" => {
+            let actor = native.entry("actor").or_insert_with(|| json!({}));
+            actor["id"] = json!("unknown");
+        }
+        "action" => {
+            native.insert("action".into(), json!("execute"));
+        }
+        // ETREAT without a justification: the purpose cannot stand alone.
+        "reason" if !native.contains_key("reason") => {
+            native.remove("purpose");
+        }
+        // The whole event is too large: the free-form parts go first.
+        "event" => {
+            if native.remove("detail").is_none() {
+                native.remove("reason");
+            }
+        }
+        _ => match field.split_once('.') {
+            Some((parent, key)) if top != "detail" => {
+                if let Some(obj) = native.get_mut(parent).and_then(Value::as_object_mut) {
+                    obj.remove(key.split('.').next().unwrap_or(key));
+                }
+            }
+            _ => {
+                native.remove(top);
+            }
+        },
+    }
+}

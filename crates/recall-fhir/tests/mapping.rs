@@ -1,0 +1,209 @@
+//! The FHIR mapping: native → FHIR → native exact in R4 and R5, one event per patient,
+//! best effort with problems named by path, and refusals only for what is not an
+//! AuditEvent. All values are synthetic.
+
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use jiff::Timestamp;
+use recall_fhir::{DecodeError, FhirVersion, decode, to_audit_event};
+use recall_model::{Event, OriginBody, Recorded, Understood, canonical, parse_client_event};
+use serde_json::{Value, json};
+
+const FULL: &str = r#"{"id":"evt-1","time":"2026-03-04T15:02:11.123456789Z",
+ "actor":{"id":"u-1234","role":"nurse","name":"Test Person \"A\"","type":"user"},
+ "action":"read","resource":{"type":"Observation","id":"obs-99"},
+ "patient":{"id":"MRN-0001"},"outcome":"denied","purpose":"ETREAT","reason":"code blue\nbed 4",
+ "source":{"ip":"2001:db8::1","system":"ehr-test","device":"ws-12","session":"s-9"},
+ "detail":{"query":{"name":"x"},"n":[1,2.5]}}"#;
+
+fn now() -> Timestamp {
+    "2026-03-05T00:00:00Z".parse().unwrap()
+}
+
+/// The lensed JSON form of a stored event (what `/v1` reads return for a full lens).
+fn stored(event: &Event) -> Value {
+    let rec = Recorded {
+        event: event.clone(),
+        tenant: "t-1".into(),
+        seq: 41,
+        received: "2026-03-04T15:02:12Z".parse().unwrap(),
+        appended_by: Some("key:k-1".into()),
+    };
+    serde_json::from_slice(&canonical(&rec)).unwrap()
+}
+
+fn round_trip(native: &str, v: FhirVersion) {
+    let event = parse_client_event(native.as_bytes(), now()).unwrap();
+    let ae = to_audit_event(&stored(&event), v);
+    let bytes = serde_json::to_vec(&ae).unwrap();
+    let back = decode(&bytes, None, now()).unwrap();
+    assert_eq!(back.version, v, "the shape says the version");
+    assert_eq!(back.events.len(), 1);
+    let mut got = back.events[0].clone();
+    let origin = got.origin.take().unwrap();
+    assert_eq!(origin.understood, Understood::Full, "{:?}", origin.problems);
+    assert_eq!(origin.format, v.origin_format());
+    assert_eq!(
+        origin.body,
+        OriginBody::Text(String::from_utf8(bytes).unwrap().into())
+    );
+    assert_eq!(got, event, "{v}: {ae:#}");
+}
+
+#[test]
+fn native_fhir_native_is_exact() {
+    let minimal = r#"{"time":"2026-03-04T15:02:11Z","actor":{"id":"u-1"},"action":"login"}"#;
+    let custom = r#"{"time":"2026-03-04T15:02:11Z","actor":{"id":"u-1"},"action":"print","resource":{"type":"report.pdf"},"outcome":"failure","reason":"why"}"#;
+    for v in [FhirVersion::R4, FhirVersion::R5] {
+        round_trip(FULL, v);
+        round_trip(minimal, v);
+        round_trip(custom, v);
+    }
+}
+
+#[test]
+fn several_patients_make_several_events() {
+    let ae = json!({
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "search-type"}],
+        "action": "E", "recorded": "2026-03-04T10:00:00+01:00", "outcome": "0",
+        "agent": [{"who": {"identifier": {"value": "u-7"}}, "requestor": true,
+                   "network": {"address": "10.1.2.3", "type": "2"}}],
+        "source": {"observer": {"reference": "Device/ehr"}},
+        "entity": [
+            {"what": {"reference": "Patient/p-1"}},
+            {"what": {"identifier": {"value": "MRN-2"}},
+             "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "1"},
+             "role": {"system": "http://terminology.hl7.org/CodeSystem/object-role", "code": "1"}}
+        ]
+    });
+    let d = decode(ae.to_string().as_bytes(), None, now()).unwrap();
+    assert_eq!(d.version, FhirVersion::R4);
+    let patients: Vec<&str> = d
+        .events
+        .iter()
+        .map(|e| e.patient.as_ref().unwrap().id.as_str())
+        .collect();
+    assert_eq!(patients, ["p-1", "MRN-2"]);
+    let e = &d.events[0];
+    assert_eq!(e.action, "search-type");
+    assert_eq!(e.actor.id, "u-7");
+    assert_eq!(
+        e.source.as_ref().unwrap().ip.unwrap().to_string(),
+        "10.1.2.3"
+    );
+    assert_eq!(
+        e.source.as_ref().unwrap().system.as_deref(),
+        Some("Device/ehr")
+    );
+    assert_eq!(e.time.to_string(), "2026-03-04T09:00:00Z");
+    let r = e.resource.as_ref().unwrap();
+    assert_eq!((r.kind.as_str(), r.id.as_deref()), ("Patient", Some("p-1")));
+    assert_eq!(e.origin, d.events[1].origin, "one original for both");
+}
+
+#[test]
+fn non_conformant_input_is_kept_and_marked_partial() {
+    let ae = json!({
+        "resourceType": "AuditEvent",
+        "code": {"coding": [{"system": "urn:other", "code": "x"}]},
+        "action": "Q", "recorded": "yesterday",
+        "outcome": {"code": {"code": "99"}},
+        "agent": [{"who": {"display": "Somebody"}}, {"who": {"reference": "Device/d"}}],
+        "basedOn": [{"reference": "Task/1"}]
+    });
+    let d = decode(ae.to_string().as_bytes(), None, now()).unwrap();
+    assert_eq!(d.version, FhirVersion::R5);
+    let e = &d.events[0];
+    let o = e.origin.as_ref().unwrap();
+    assert_eq!(o.understood, Understood::Partial);
+    for p in [
+        "basedOn",
+        "action",
+        "outcome.code.code",
+        "agent.requestor",
+        "agent[1]",
+        "agent[0].who",
+        "recorded",
+    ] {
+        assert!(o.problems.iter().any(|x| x == p), "{p} in {:?}", o.problems);
+    }
+    assert!(
+        !o.problems.iter().any(|p| p.contains("Somebody")),
+        "paths, never values"
+    );
+    assert_eq!(
+        (e.actor.id.as_str(), e.action.as_str()),
+        ("unknown", "execute")
+    );
+    assert_eq!(e.time, now());
+}
+
+#[test]
+fn a_client_cannot_claim_recalls_names_through_fhir() {
+    let ae = json!({"resourceType": "AuditEvent", "action": "R", "recorded": "2026-03-04T10:00:00Z",
+        "agent": [{"who": {"identifier": {"value": "recall:server"}}, "requestor": true}],
+        "source": {"observer": {"identifier": {"value": "recall"}}}});
+    let d = decode(ae.to_string().as_bytes(), None, now()).unwrap();
+    let e = &d.events[0];
+    assert_eq!(e.actor.id, "unknown");
+    assert!(e.source.is_none() || e.source.as_ref().unwrap().system.is_none());
+    let problems = &e.origin.as_ref().unwrap().problems;
+    assert!(
+        problems.contains(&"agent[0].who.identifier.value".to_string()),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&"source.observer.identifier.value".to_string()),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn only_what_is_not_an_audit_event_is_refused() {
+    let err = |b: &[u8]| decode(b, None, now()).unwrap_err();
+    assert!(matches!(err(b"{not json"), DecodeError::NotJson(_)));
+    assert_eq!(
+        err(br#"{"resourceType":"Patient"}"#),
+        DecodeError::NotAuditEvent
+    );
+    assert_eq!(err(b"[1]"), DecodeError::NotAuditEvent);
+    let big = format!(
+        r#"{{"resourceType":"AuditEvent","x":"{}"}}"#,
+        "a".repeat(300 * 1024)
+    );
+    assert_eq!(err(big.as_bytes()), DecodeError::TooLarge);
+}
+
+#[test]
+fn the_media_type_wins_over_the_shape() {
+    let ae = br#"{"resourceType":"AuditEvent","action":"R","recorded":"2026-03-04T10:00:00Z"}"#;
+    assert_eq!(decode(ae, None, now()).unwrap().version, FhirVersion::R4);
+    let d = decode(ae, Some(FhirVersion::R5), now()).unwrap();
+    assert_eq!(d.events[0].origin.as_ref().unwrap().format, "fhir-r5");
+}
+
+/// The fuzz target's property (fuzz/fuzz_targets/fhir_mapper.rs) on its seeds: a decoded
+/// event keeps the input, and maps to R4 and R5 and back exactly.
+#[test]
+fn fuzz_seeds_decode_and_round_trip() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/fhir_mapper");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        for event in decode(&bytes, None, now()).unwrap().events {
+            assert_eq!(event.origin.as_ref().unwrap().body.as_bytes(), &bytes[..]);
+            let mut want = event.clone();
+            want.origin = None;
+            for v in [FhirVersion::R4, FhirVersion::R5] {
+                let ae = serde_json::to_vec(&to_audit_event(&stored(&event), v)).unwrap();
+                let mut back = decode(&ae, Some(v), now()).unwrap().events.remove(0);
+                back.origin = None;
+                assert_eq!(back, want, "{v}");
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "the seeds decode to events");
+}

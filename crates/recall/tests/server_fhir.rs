@@ -1,0 +1,220 @@
+//! The FHIR face over real HTTP (`recall serve`): an IHE BALP-style AuditEvent posted
+//! (ITI-20) becomes one event per patient, keeps the resource byte for byte, and reads
+//! back as sent for a reader who sees everything, as a mapped AuditEvent under a lens;
+//! what is not an AuditEvent is refused with an OperationOutcome and changes nothing;
+//! every read is on record. All data synthetic.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::recall_ok;
+use common::server::{Server, create_key, json};
+use serde_json::{Value, json};
+
+const TENANT: &str = "st-marys";
+const FHIR: &str = "application/fhir+json";
+
+/// An R4 AuditEvent of a search touching two patients, as an EHR would send it
+/// (pretty-printed: the bytes kept must be these, not a re-encoding).
+fn r4_search() -> String {
+    let ae = json!({
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "search-type"}],
+        "action": "E",
+        "recorded": jiff::Timestamp::now().to_string(),
+        "outcome": "0",
+        "purposeOfEvent": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason", "code": "TREAT"}]}],
+        "agent": [
+            {"type": {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "110153"}]},
+             "who": {"identifier": {"value": "u-synth-7"}, "display": "Synthetic Clinician"},
+             "requestor": true, "network": {"address": "10.1.2.3", "type": "2"}},
+            {"who": {"reference": "Device/ehr-synth"}, "requestor": false}
+        ],
+        "source": {"observer": {"identifier": {"value": "ehr-synth"}}},
+        "entity": [
+            {"what": {"reference": "Patient/MRN-SYNTH-1"}},
+            {"what": {"reference": "Patient/MRN-SYNTH-2"}},
+            {"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
+             "query": "UGF0aWVudD9uYW1lPXg="}
+        ]
+    });
+    serde_json::to_string_pretty(&ae).unwrap()
+}
+
+fn get_fhir(s: &Server, key: &str, path: &str, version: &str) -> reqwest::blocking::Response {
+    s.http
+        .get(format!("{}{path}", s.url))
+        .bearer_auth(key)
+        .header("accept", format!("{FHIR}; fhirVersion={version}"))
+        .send()
+        .unwrap()
+}
+
+/// Appends one native event; its seq.
+fn append_one(s: &Server, key: &str) -> u64 {
+    let e = json!({"time": jiff::Timestamp::now().to_string(), "actor": {"id": "u-1"}, "action": "read"});
+    let r = s.post(key, "/v1/events", "application/json", e.to_string());
+    assert_eq!(r.status(), 201);
+    json(r)["receipts"][0]["seq"].as_u64().unwrap()
+}
+
+#[test]
+fn fhir_feed_keeps_the_original_and_reads_follow_the_lens() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let writer = create_key(&data, TENANT, "writer");
+    let officer = create_key(&data, TENANT, "privacy_officer");
+    let engineer = create_key(&data, TENANT, "engineer");
+    let auditor = create_key(&data, TENANT, "auditor");
+    let server = Server::start(&data);
+
+    // The feed: one AuditEvent naming two patients becomes two events.
+    let sent = r4_search();
+    let r = server.post(&writer, "/fhir/AuditEvent", FHIR, sent.clone());
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(FHIR)
+    );
+    let oo = json(r);
+    assert_eq!(oo["resourceType"], "OperationOutcome");
+    let seq: u64 = location
+        .strip_prefix("/fhir/AuditEvent/")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // The privacy officer sees everything: the original, byte for byte.
+    let r = get_fhir(&server, &officer, &location, "4.0");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().unwrap(), sent);
+    // Its native form: mapped fields, and how much was understood.
+    let native = json(server.get(&officer, &format!("/v1/events/{TENANT}/{seq}")));
+    let e = &native["event"];
+    assert_eq!(e["patient"]["id"], "MRN-SYNTH-1");
+    assert_eq!(e["action"], "search-type");
+    assert_eq!(e["actor"]["id"], "u-synth-7");
+    assert_eq!(e["source"]["ip"], "10.1.2.3");
+    assert_eq!(e["purpose"], "TREAT");
+    assert_eq!(e["origin"]["format"], "fhir-r4");
+    assert_eq!(e["origin"]["understood"], "partial");
+    assert_eq!(e["origin"]["text"], sent);
+    let problems = e["origin"]["problems"].to_string();
+    assert!(
+        problems.contains("agent[1]") && problems.contains("entity[2]"),
+        "{problems}"
+    );
+    let second = json(server.get(&officer, &format!("/v1/events/{TENANT}/{}", seq + 1)));
+    assert_eq!(second["event"]["patient"]["id"], "MRN-SYNTH-2");
+
+    // An engineer gets a mapped AuditEvent: pseudonyms, no original, no names.
+    let r = get_fhir(&server, &engineer, &location, "5.0");
+    assert_eq!(r.status(), 200);
+    let ae: Value = r.json().unwrap();
+    assert_eq!(ae["resourceType"], "AuditEvent");
+    assert_eq!(ae["id"], seq.to_string());
+    let text = ae.to_string();
+    assert!(
+        !text.contains("MRN-SYNTH-1") && !text.contains("Synthetic Clinician"),
+        "{text}"
+    );
+    assert!(
+        ae["patient"]["identifier"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("psn_")
+    );
+    // The read is on record before the answer left: the last event of the log.
+    let next = append_one(&server, &writer);
+    let record = json(server.get(&officer, &format!("/v1/events/{TENANT}/{}", next - 1)));
+    assert_eq!(
+        record["event"]["detail"]["endpoint"],
+        "GET /fhir/AuditEvent/{id}"
+    );
+    assert_eq!(record["event"]["detail"]["dicom_event"], "110101");
+    // Without a justification an auditor does not see the original either.
+    let plain = json(server.get(&auditor, &format!("/v1/events/{TENANT}/{seq}")));
+    assert!(plain["event"].get("origin").is_none());
+
+    // Refusals: an OperationOutcome naming the element, and nothing recorded.
+    let before = append_one(&server, &writer);
+    for (body, expression) in [
+        ("{not json".to_string(), "AuditEvent"),
+        (
+            json!({"resourceType": "Patient", "id": "x"}).to_string(),
+            "resourceType",
+        ),
+    ] {
+        let r = server.post(&writer, "/fhir/AuditEvent", FHIR, body);
+        assert_eq!(r.status(), 400);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(FHIR)
+        );
+        let oo = json(r);
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["expression"][0], expression);
+    }
+    let r = server.post(&writer, "/fhir/AuditEvent", "text/plain", sent.clone());
+    assert_eq!(r.status(), 415);
+    // A native client may not pass an original off as decoded by recall.
+    let forged = json!({"time": jiff::Timestamp::now().to_string(), "actor": {"id": "u-1"},
+        "action": "read", "origin": {"format": "fhir-r4", "text": "{}", "understood": "full"}});
+    let r = server.post(
+        &writer,
+        "/v1/events",
+        "application/json",
+        forged.to_string(),
+    );
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r)["field"], "origin");
+    assert_eq!(
+        append_one(&server, &writer),
+        before + 1,
+        "refusals append nothing"
+    );
+
+    // R5 by media type, read back as sent in R5.
+    let r5 = json!({"resourceType": "AuditEvent",
+        "code": {"coding": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}]},
+        "action": "R", "recorded": jiff::Timestamp::now().to_string(),
+        "outcome": {"code": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-outcome", "code": "0"}},
+        "patient": {"reference": "Patient/MRN-SYNTH-3"},
+        "agent": [{"who": {"identifier": {"value": "u-synth-8"}}, "requestor": true}],
+        "source": {"observer": {"display": "pacs-synth"}}})
+    .to_string();
+    let r = server.post(
+        &writer,
+        "/fhir/AuditEvent",
+        &format!("{FHIR}; fhirVersion=5.0"),
+        r5.clone(),
+    );
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        get_fhir(&server, &officer, &location, "5.0")
+            .text()
+            .unwrap(),
+        r5
+    );
+    // Asked in R4, the same event is mapped (the original is R5).
+    let ae: Value = get_fhir(&server, &officer, &location, "4.0")
+        .json()
+        .unwrap();
+    assert_eq!(ae["subtype"][0]["code"], "read");
+    assert_eq!(
+        ae["entity"][0]["what"]["identifier"]["value"],
+        "MRN-SYNTH-3"
+    );
+
+    let r = server.get("", "/fhir/metadata");
+    assert_eq!(json(r)["rest"][0]["resource"][0]["type"], "AuditEvent");
+    server.stop();
+}

@@ -1,0 +1,150 @@
+//! Everything recall emits as FHIR validates with third-party validators: @medplum/core's
+//! `validateResource` against the official R4 definitions (npm), and the fhir.resources
+//! models for R4B and R5 (PyPI). The resources come from a real server: native events,
+//! FHIR-fed events, recall's own records, seen by a privacy officer and through an
+//! engineer's pseudonymising lens, and a batch-response Bundle. Validators are installed
+//! by .ci/run from crates/recall/tests/fhir (lock file, pinned requirements); without
+//! them the test skips, except under `CI=true`, where it fails. All data synthetic.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::recall_ok;
+use common::server::{Server, create_key, json};
+use serde_json::{Value, json};
+
+const TENANT: &str = "st-marys";
+const FHIR: &str = "application/fhir+json";
+
+fn tools() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir");
+    let node = dir.join("node_modules/@medplum/core").is_dir()
+        && Command::new("node").arg("--version").output().is_ok();
+    let py = Command::new("python3")
+        .args(["-c", "import fhir.resources"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if node && py {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "the FHIR validators are required under CI (npm ci and pip install in crates/recall/tests/fhir)"
+    );
+    eprintln!("skipped: @medplum/core or fhir.resources is not installed");
+    None
+}
+
+/// Runs one validator over the resources; panics with its report when any is invalid.
+fn validate(dir: &Path, program: &str, args: &[&str], resources: &[Value]) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec(resources).unwrap()).unwrap();
+    let out = Command::new(program)
+        .current_dir(dir)
+        .args(args)
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{program} {args:?}: {report}");
+    assert!(
+        report.contains(&format!("validated {}", resources.len())),
+        "{report}"
+    );
+}
+
+fn get(s: &Server, key: &str, path: &str, version: &str) -> Value {
+    let r = s
+        .http
+        .get(format!("{}{path}", s.url))
+        .bearer_auth(key)
+        .header("accept", format!("{FHIR}; fhirVersion={version}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().unwrap()
+}
+
+#[test]
+fn what_recall_emits_as_fhir_validates() {
+    let Some(dir) = tools() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let writer = create_key(&data, TENANT, "writer");
+    let officer = create_key(&data, TENANT, "privacy_officer");
+    let engineer = create_key(&data, TENANT, "engineer");
+    let server = Server::start(&data);
+
+    let now = jiff::Timestamp::now().to_string();
+    let natives = [
+        json!({"id": "evt-1", "time": now, "actor": {"id": "u-1", "role": "nurse", "name": "Test Person", "type": "user"},
+            "action": "read", "resource": {"type": "Observation", "id": "obs-1"}, "patient": {"id": "MRN-SYNTH-1"},
+            "outcome": "denied", "purpose": "ETREAT", "reason": "code blue",
+            "source": {"ip": "2001:db8::1", "system": "ehr-synth", "device": "ws-1", "session": "s-1"},
+            "detail": {"query": {"name": "x"}}}),
+        json!({"time": now, "actor": {"id": "u-2"}, "action": "login"}),
+        json!({"time": now, "actor": {"id": "u-3"}, "action": "print", "resource": {"type": "report.pdf"}, "outcome": "failure"}),
+    ];
+    let body: String = natives.iter().map(|e| format!("{e}\n")).collect();
+    let r = server.post(&writer, "/v1/events", "application/x-ndjson", body);
+    assert_eq!(r.status(), 201);
+    // A batch Bundle with one good and one bad entry: its batch-response is validated too.
+    // (Read back as sent by the officer: it is the sender's, so it is a valid one.)
+    let fed = json!({"resourceType": "AuditEvent", "action": "R", "recorded": now,
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "source": {"observer": {"display": "ehr-synth"}},
+        "agent": [{"who": {"identifier": {"value": "u-4"}}, "requestor": true}],
+        "entity": [{"what": {"reference": "Patient/MRN-SYNTH-2"}}]});
+    let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": [
+        {"resource": fed, "request": {"method": "POST", "url": "AuditEvent"}},
+        {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "AuditEvent"}}]});
+    let r = server.post(&writer, "/fhir", FHIR, bundle.to_string());
+    assert_eq!(r.status(), 200);
+    let response = json(r);
+    assert_eq!(response["entry"][0]["response"]["status"], "201 Created");
+    assert_eq!(
+        response["entry"][1]["response"]["status"],
+        "400 Bad Request"
+    );
+
+    // Every event of the log so far (recall's own records of key creation first), as
+    // each reader sees it; the reads add recall's records of the reads.
+    let next = json(server.post(
+        &writer,
+        "/v1/events",
+        "application/json",
+        json!({"time": now, "actor": {"id": "u-5"}, "action": "read"}).to_string(),
+    ))["receipts"][0]["seq"]
+        .as_u64()
+        .unwrap();
+    let (mut r4, mut r5) = (vec![response], Vec::new());
+    for seq in 0..=next {
+        let path = format!("/fhir/AuditEvent/{seq}");
+        for key in [&officer, &engineer] {
+            r4.push(get(&server, key, &path, "4.0"));
+            r5.push(get(&server, key, &path, "5.0"));
+        }
+    }
+    // The records of those reads, recall's own 110101 events.
+    for seq in next + 1..next + 5 {
+        r4.push(get(
+            &server,
+            &officer,
+            &format!("/fhir/AuditEvent/{seq}"),
+            "4.0",
+        ));
+    }
+    assert!(
+        r4.iter().any(|r| r["type"]["code"] == "110101"),
+        "recall's own records included"
+    );
+    r4.push(json(server.get("", "/fhir/metadata")));
+    validate(&dir, "node", &["validate.mjs"], &r4);
+    validate(&dir, "python3", &["validate.py", "R4B"], &r4);
+    validate(&dir, "python3", &["validate.py", "R5"], &r5);
+    server.stop();
+}
