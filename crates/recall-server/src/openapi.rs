@@ -240,6 +240,7 @@ fn metrics() {}
 fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(crate::openapi_reviews::ReviewsDoc::openapi());
+    doc.merge(crate::openapi_export::ExportDoc::openapi());
     doc
 }
 

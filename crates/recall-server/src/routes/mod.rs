@@ -5,6 +5,7 @@ pub mod access_review;
 pub mod admin;
 pub mod assessments;
 pub mod events;
+pub mod export;
 pub mod holds;
 pub mod logs;
 pub mod ops;
