@@ -50,7 +50,10 @@ pub(crate) fn event(e: &Map<String, Value>) -> Value {
     out.insert("activity_name".into(), json!(caption));
     out.insert("type_uid".into(), json!(class * 100 + activity));
     out.insert("severity_id".into(), json!(1));
-    out.insert("time".into(), json!(millis(text(e.get("time"))).unwrap_or(0)));
+    out.insert(
+        "time".into(),
+        json!(millis(text(e.get("time"))).unwrap_or(0)),
+    );
     let (status, status_id) = match outcome.as_str() {
         "success" => ("Success", 1),
         _ => ("Failure", 2),
@@ -100,7 +103,10 @@ fn metadata(e: &Map<String, Value>) -> Value {
     put("uid", text(e.get("seq")).map(Value::from));
     put("tenant_uid", text(e.get("tenant")).map(Value::from));
     put("original_event_uid", text(e.get("id")).map(Value::from));
-    put("logged_time", millis(text(e.get("received"))).map(Value::from));
+    put(
+        "logged_time",
+        millis(text(e.get("received"))).map(Value::from),
+    );
     Value::Object(m)
 }
 
@@ -190,7 +196,10 @@ mod tests {
     #[test]
     fn classes_follow_the_action() {
         let read = event(&native("read"));
-        assert_eq!((read["class_uid"].as_u64(), read["type_uid"].as_u64()), (Some(6003), Some(600302)));
+        assert_eq!(
+            (read["class_uid"].as_u64(), read["type_uid"].as_u64()),
+            (Some(6003), Some(600302))
+        );
         assert_eq!(read["resources"][1]["uid"], "p-1");
         assert_eq!(read["status_id"], 2);
         assert_eq!(read["metadata"]["sequence"], 7);

@@ -75,7 +75,15 @@ pub fn export(
     let patient = params.recorded_patient(&lens);
     let justification = args.view.justification.as_deref();
     let command = "recall export";
-    audit(db, tenant, UseKind::Export, command, patient, recorded, justification)?;
+    audit(
+        db,
+        tenant,
+        UseKind::Export,
+        command,
+        patient,
+        recorded,
+        justification,
+    )?;
     let bar = progress_bar(checked.after.map_or(0, |a| a + 1), horizon);
     let x = Export {
         tenant,
@@ -90,7 +98,10 @@ pub fn export(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     if stats.unreadable > 0 {
-        eprintln!("{} events passed over: their month's keys are destroyed", stats.unreadable);
+        eprintln!(
+            "{} events passed over: their month's keys are destroyed",
+            stats.unreadable
+        );
     }
     eprintln!("{} events", stats.events);
     Ok(recall_query::cursor_after(checked.after, horizon))
@@ -102,9 +113,9 @@ fn progress_bar(from: u64, horizon: u64) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(horizon);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{bar:40} {pos}/{len} seqs ({per_sec}) {elapsed}",
-    ) {
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seqs ({per_sec}) {elapsed}")
+    {
         bar.set_style(style);
     }
     bar.set_position(from);
@@ -125,7 +136,12 @@ pub fn run(data: &Path, args: ExportArgs) -> anyhow::Result<()> {
             out.into_inner()?.sync_all()?;
             cursor
         }
-        None => export(&db, &policy, &args, &mut BufWriter::new(std::io::stdout().lock()))?,
+        None => export(
+            &db,
+            &policy,
+            &args,
+            &mut BufWriter::new(std::io::stdout().lock()),
+        )?,
     };
     if let Some(c) = cursor {
         eprintln!("cursor {c} (resume with --after {c})");

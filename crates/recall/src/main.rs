@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    assessments_cli, datadir, demo, export_cli, holds_cli, import_cli, keys, proofs, query_cli, retention,
-    review_cli, reviews_cli, serve, verify_cli,
+    assessments_cli, datadir, demo, export_cli, holds_cli, import_cli, keys, proofs, query_cli,
+    retention, review_cli, reviews_cli, serve, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel

@@ -26,7 +26,9 @@ fn export(server: &Server, key: &str, query: &str) -> reqwest::blocking::Respons
 
 /// Every line of an NDJSON body, parsed.
 fn lines(body: &str) -> Vec<Value> {
-    body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    body.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn cursor(r: &reqwest::blocking::Response) -> u64 {
@@ -102,7 +104,10 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
     let all = lines(&r.text().unwrap());
     let seqs: Vec<u64> = all.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (0..=until).collect::<Vec<_>>(), "every seq, in order");
-    let by_seq: BTreeMap<u64, &Value> = all.iter().map(|e| (e["seq"].as_u64().unwrap(), e)).collect();
+    let by_seq: BTreeMap<u64, &Value> = all
+        .iter()
+        .map(|e| (e["seq"].as_u64().unwrap(), e))
+        .collect();
     for s in &sent {
         assert_eq!(by_seq[&s.seq]["id"], s.event["id"], "seq {}", s.seq);
     }
@@ -126,7 +131,11 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
     let end = cursor(&r);
     got.extend(lines(&r.text().unwrap()));
     let got_seqs: Vec<u64> = got.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
-    assert_eq!(got_seqs, (0..=end).collect::<Vec<_>>(), "nothing skipped, nothing twice");
+    assert_eq!(
+        got_seqs,
+        (0..=end).collect::<Vec<_>>(),
+        "nothing skipped, nothing twice"
+    );
     for s in &sent {
         assert_eq!(got[s.seq as usize]["id"], s.event["id"], "seq {}", s.seq);
     }
@@ -146,12 +155,20 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
 
     // CSV, read by Python's csv module: the native export's seqs and fields.
     let r = export(&server, auditor, &format!("?format=csv&after={}", until));
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
     let csv = r.text().unwrap();
     let read = "import csv, json, sys; print(json.dumps(list(csv.DictReader(sys.stdin))))";
     let rows: Vec<BTreeMap<String, String>> =
         serde_json::from_str(&python("python3", &["-c", read], &csv)).unwrap();
-    let native: Vec<&Value> = got.iter().filter(|e| e["seq"].as_u64().unwrap() > until).collect();
+    let native: Vec<&Value> = got
+        .iter()
+        .filter(|e| e["seq"].as_u64().unwrap() > until)
+        .collect();
     assert!(rows.len() >= native.len());
     for (row, e) in rows.iter().zip(&native) {
         assert_eq!(row["record"], "event");
@@ -168,7 +185,10 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
         .find_map(|s| s.get("/patient/id"))
         .unwrap()
         .to_string();
-    assert!(!ocsf.contains(&format!("\"{patient}\"")), "a patient id in the engineer's OCSF");
+    assert!(
+        !ocsf.contains(&format!("\"{patient}\"")),
+        "a patient id in the engineer's OCSF"
+    );
     assert!(ocsf.contains("\"psn_"));
     let native_eng = export(&server, engineer, "").text().unwrap();
     assert!(!native_eng.contains(&format!("\"{patient}\"")));
@@ -181,7 +201,10 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
     assert_eq!(n.len(), lines(&ocsf).len());
     assert_eq!(n[5]["metadata"]["sequence"], 5);
     if let Some(py) = ocsf_python() {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ocsf/validate.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ocsf/validate.py"
+        );
         for body in [&ocsf, &auditor_ocsf] {
             let counts: BTreeMap<String, u64> =
                 serde_json::from_str(&python(&py, &[script], body)).unwrap();
@@ -206,7 +229,11 @@ fn export_streams_the_log_resumes_without_skipping_in_every_format() {
     }
     let r = server.get(engineer, &format!("/v1/export?patient={patient}"));
     assert_eq!(r.status(), 400);
-    let fresh = lines(&export(&server, auditor, &format!("?after={before}")).text().unwrap());
+    let fresh = lines(
+        &export(&server, auditor, &format!("?after={before}"))
+            .text()
+            .unwrap(),
+    );
     assert_eq!(fresh.len(), 1, "only the good export's record: {fresh:?}");
     assert_eq!(fresh[0]["action"], "export");
     assert_eq!(fresh[0]["detail"]["query"]["after"], end.to_string());
