@@ -145,7 +145,7 @@ impl Db {
 /// Where records go, per format.
 enum Sink<'w> {
     Lines(ExportFormat, &'w mut dyn Write),
-    Csv(csv::Writer<&'w mut dyn Write>),
+    Csv(Box<csv::Writer<&'w mut dyn Write>>),
 }
 
 impl<'w> Sink<'w> {
@@ -154,7 +154,7 @@ impl<'w> Sink<'w> {
             ExportFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(crate::report::CSV_COLUMNS)?;
-                Sink::Csv(w)
+                Sink::Csv(Box::new(w))
             }
             f => Sink::Lines(f, out),
         })
