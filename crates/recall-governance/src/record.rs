@@ -98,6 +98,8 @@ pub enum UseKind {
     Search,
     /// Reports.
     Report,
+    /// Exports (`GET /v1/export`, `recall export`, a forwarder's sink).
+    Export,
 }
 
 /// A change to a credential or a hold.
@@ -318,6 +320,7 @@ impl Act<'_> {
                 let action = match kind {
                     UseKind::Search => "search",
                     UseKind::Report => "report",
+                    UseKind::Export => "export",
                 };
                 (action, "AuditEvent", "HCOMPL", Some(("110101", None)))
             }

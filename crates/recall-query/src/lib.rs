@@ -34,6 +34,8 @@ mod db;
 mod disclose;
 mod entries;
 mod error;
+mod export;
+mod export_ocsf;
 mod generation;
 mod idfilter;
 mod impact;
@@ -54,6 +56,8 @@ pub use breakglass::{BREAK_GLASS, DISPOSITIONS, REVIEW_ACTION, REVIEW_RESOURCE, 
 pub use db::Db;
 pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, Refused, Rule};
 pub use error::QueryError;
+pub use export::{Checked, Export, ExportFormat, ExportParams, ExportStats, cursor_after};
+pub use export_ocsf::OCSF_VERSION;
 pub use generation::IndexBuffers;
 pub use impact::{Affected, Impact, IncidentScope};
 pub use months::Subject;

@@ -441,13 +441,9 @@ fn write_csv(
 }
 
 /// A CSV event row from the event as the lens shows it (so CSV and JSON agree).
-fn event_row(e: &Map<String, Value>) -> [String; COLUMNS] {
-    let text = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    };
-    let at = |parent: &str, key: &str| text(e.get(parent).and_then(|o| o.get(key)));
+pub(crate) fn event_row(e: &Map<String, Value>) -> [String; COLUMNS] {
+    let text = |v: Option<&Value>| crate::export::text(v).unwrap_or_default();
+    let at = |parent: &str, key: &str| crate::export::at(e, parent, key).unwrap_or_default();
     let mut row: [String; COLUMNS] = Default::default();
     row[0] = "event".into();
     row[1] = at("actor", "id");

@@ -9,6 +9,7 @@ pub mod assessments_cli;
 pub mod config;
 pub mod datadir;
 pub mod demo;
+pub mod export_cli;
 pub mod holds_cli;
 pub mod import;
 pub mod import_cli;

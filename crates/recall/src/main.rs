@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use recall::{
-    assessments_cli, datadir, demo, holds_cli, import_cli, keys, proofs, query_cli, retention,
-    review_cli, reviews_cli, serve, users_cli, verify_cli,
+    assessments_cli, datadir, demo, export_cli, holds_cli, import_cli, keys, proofs, query_cli,
+    retention, review_cli, reviews_cli, serve, users_cli, verify_cli,
 };
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
@@ -59,6 +59,8 @@ enum Command {
     },
     /// Search a tenant's events (NDJSON on standard output); audited like the API.
     Search(query_cli::SearchArgs),
+    /// Export events in log order after a cursor (native, ocsf or csv); audited like the API.
+    Export(export_cli::ExportArgs),
     /// A patient-access or actor-activity report; audited like the API.
     Report(query_cli::ReportArgs),
     /// Drop and rebuild every index from the logs.
@@ -111,6 +113,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve { listen } => done(serve::run(data, listen)),
         Command::Demo { events, listen } => done(demo::run(data, events, listen)),
         Command::Search(args) => done(query_cli::run_search(data, &args)),
+        Command::Export(args) => done(export_cli::run(data, args)),
         Command::Report(args) => done(query_cli::run_report(data, args)),
         Command::Reindex => done(query_cli::run_reindex(data)),
         Command::Proof(args) => done(proofs::run_proof(data, args)),

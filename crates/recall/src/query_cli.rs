@@ -58,9 +58,9 @@ impl ViewArgs {
     }
 }
 
-/// Filters of `recall search` (the API's query parameters as flags).
+/// Filters of `recall search` and `recall export` (the API's query parameters as flags).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct SearchArgs {
+pub struct FilterArgs {
     /// Tenant to search.
     #[arg(long, default_value = "default")]
     pub tenant: String,
@@ -94,6 +94,14 @@ pub struct SearchArgs {
     /// Until this time (RFC 3339, exclusive).
     #[arg(long)]
     pub to: Option<Timestamp>,
+}
+
+/// `recall search` flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SearchArgs {
+    /// Filters.
+    #[command(flatten)]
+    pub filters: FilterArgs,
     /// Order by (time, seq): asc (oldest first) or desc (newest first).
     #[arg(long, value_parser = ["asc", "desc"], default_value = "asc")]
     pub order: String,
@@ -124,9 +132,9 @@ pub fn check_tenant(db: &Db, tenant: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-impl SearchArgs {
+impl FilterArgs {
     /// The flags as the API's parameters: one builder checks both (`SearchParams`).
-    fn params(&self) -> SearchParams {
+    pub(crate) fn params(&self) -> SearchParams {
         SearchParams {
             patient: self.patient.clone(),
             actor: self.actor.clone(),
@@ -138,9 +146,7 @@ impl SearchArgs {
             break_glass: self.break_glass.then_some(true),
             from: self.from.map(|t| t.to_string()),
             to: self.to.map(|t| t.to_string()),
-            order: Some(self.order.clone()),
-            limit: None,
-            cursor: None,
+            ..Default::default()
         }
     }
 }
@@ -154,20 +160,24 @@ pub fn search(
     args: &SearchArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<u64> {
-    check_tenant(db, &args.tenant)?;
-    let lens = args.view.lens(db, &args.tenant, policy)?;
-    if args.view.view == "patient" && args.patient.is_none() {
+    let tenant = &args.filters.tenant;
+    check_tenant(db, tenant)?;
+    let lens = args.view.lens(db, tenant, policy)?;
+    if args.view.view == "patient" && args.filters.patient.is_none() {
         anyhow::bail!("--as patient: give --patient");
     }
-    let horizon = db.journal().store().size(&args.tenant)?;
-    let params = args.params();
+    let horizon = db.journal().store().size(tenant)?;
+    let params = SearchParams {
+        order: Some(args.order.clone()),
+        ..args.filters.params()
+    };
     let mut query = params.query(&lens).map_err(|e| anyhow::anyhow!("{e}"))?;
     query.limit = MAX_LIMIT;
     let mut recorded = params.recorded(&lens);
     args.view.record(&mut recorded);
     audit(
         db,
-        &args.tenant,
+        tenant,
         UseKind::Search,
         "recall search",
         params.recorded_patient(&lens),
@@ -180,7 +190,7 @@ pub fn search(
             query.limit = (max - printed).clamp(1, MAX_LIMIT as u64) as usize;
         }
         let page = db
-            .search(&args.tenant, &query)
+            .search(tenant, &query)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for f in page.events.iter().filter(|f| f.seq < horizon) {
             out.write_all(

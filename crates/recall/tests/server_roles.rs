@@ -252,6 +252,9 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, &read, None,                                                [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
+        // Export: the search's roles and filters; a patient only with its own patient.
+        row(M::GET, "/v1/export", None,                                         [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
+        row(M::GET, "/v1/export?patient=MRN-100&format=ocsf", None,             [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/actor-activity?actor=u-1", None,               [403, 200, 403, 403, 400, 200, 403, 401, 401, 401]),
         row(M::GET, "/v1/reports/patient-access?patient=MRN-100&format=pdf", None, [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, "/v1/reports/actor-activity?actor=u-1&format=pdf", None,    [403, 200, 403, 403, 400, 200, 403, 401, 401, 401]),

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assessments;
 pub mod events;
 pub mod fhir;
+pub mod export;
 pub mod holds;
 pub mod integrity;
 pub mod logs;

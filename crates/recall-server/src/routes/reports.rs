@@ -226,7 +226,7 @@ async fn report(
 /// A response whose body `produce` writes on a blocking thread, through a bounded
 /// channel. A failure midway is logged and truncates the body (the client never sees a
 /// complete-looking report).
-pub(super) fn streamed<E: std::fmt::Display>(
+pub(crate) fn streamed<E: std::fmt::Display>(
     content_type: &'static str,
     produce: impl FnOnce(&mut dyn Write) -> Result<(), E> + Send + 'static,
 ) -> Response {

@@ -1,0 +1,314 @@
+//! Export: a tenant's events in log (seq) order, after a resume cursor, through the
+//! caller's lens, written in one of several formats — what `GET /v1/export`, `recall
+//! export` and the forwarder all call.
+//!
+//! Invariants:
+//! - The cursor is the seq of the last event a consumer has: `after = S` exports every
+//!   matching event with seq > S and below the horizon taken once at the start, in seq
+//!   order. Every record carries its seq, so a consumer that stops anywhere resumes from
+//!   the last record it kept and skips nothing (it may see an event twice).
+//! - Memory is bounded: one event (and the block it sits in) at a time, never the result.
+//! - Events of months whose keys retention destroyed cannot be read: they are passed
+//!   over and counted (`ExportStats::unreadable`), never shown.
+//! - Every record leaves through the [`Lens`]; formats other than native are computed
+//!   from the lensed native JSON, so no format can show more than the native one.
+
+use std::io::Write;
+
+use serde_json::{Map, Value};
+
+use crate::db::Db;
+use crate::disclose::Lens;
+use crate::error::QueryError;
+use crate::read::{Read, SeqReader};
+use crate::search::{Compiled, Filter};
+
+/// An export's output format. Adding a format is one arm here and one in [`Sink::put`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// recall's native JSON (canonical form plus tenant, seq, received), one per line.
+    Native,
+    /// OCSF events (see `export_ocsf.rs` and docs/design/export.md), one per line.
+    Ocsf,
+    /// The reports' CSV columns, event rows only (`record` = `event`).
+    Csv,
+}
+
+impl ExportFormat {
+    /// Every format's name, as `format=` takes it.
+    pub const NAMES: [&'static str; 3] = ["native", "ocsf", "csv"];
+
+    /// The format named `name`.
+    pub fn parse(name: &str) -> Option<ExportFormat> {
+        match name {
+            "native" | "ndjson" => Some(ExportFormat::Native),
+            "ocsf" => Some(ExportFormat::Ocsf),
+            "csv" => Some(ExportFormat::Csv),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Native => "native",
+            ExportFormat::Ocsf => "ocsf",
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    /// Its media type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Native | ExportFormat::Ocsf => "application/x-ndjson",
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct Export<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// Which events (checked against the lens, like a search's).
+    pub filter: &'a Filter,
+    /// The cursor: only seqs after it (all when `None`).
+    pub after: Option<u64>,
+    /// Only seqs below it: the log's indexed size when the export starts.
+    pub horizon: u64,
+    /// The format.
+    pub format: ExportFormat,
+    /// How events are shown.
+    pub lens: &'a Lens,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExportStats {
+    /// Records written.
+    pub events: u64,
+    /// Seq of the last record written.
+    pub last: Option<u64>,
+    /// Events passed over because their month's keys are destroyed.
+    pub unreadable: u64,
+}
+
+/// Seqs walked between two calls of the progress callback.
+const PROGRESS_EVERY: u64 = 4096;
+
+impl Db {
+    /// Writes the matching events of `x` to `out`; `progress` is called now and then with
+    /// the seq reached (for a progress bar, or a forwarder's lag).
+    pub fn export(
+        &self,
+        x: &Export<'_>,
+        out: &mut dyn Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<ExportStats, QueryError> {
+        let filter = Compiled::new(x.filter)?;
+        let mut sink = Sink::new(x.format, out)?;
+        let mut stats = ExportStats::default();
+        let Some(t) = self.tenant(x.tenant)? else {
+            sink.finish()?;
+            return Ok(stats);
+        };
+        let parts = self.parts();
+        let mut reader = SeqReader::new(self, x.tenant, &t, &parts);
+        let start = x.after.map_or(0, |s| s.saturating_add(1));
+        for seq in start..x.horizon {
+            if seq % PROGRESS_EVERY == 0 {
+                progress(seq);
+            }
+            let found = reader.with(seq, |block, k, view| {
+                filter.matches(view).then(|| block.shared(k))
+            })?;
+            match found {
+                Read::Found(Some(Some(canonical))) => {
+                    sink.put(x.lens, &canonical)?;
+                    stats.events += 1;
+                    stats.last = Some(seq);
+                }
+                Read::Found(_) => {}
+                Read::Unreadable(_) | Read::NotCached(..) => stats.unreadable += 1,
+                Read::NotFound => {
+                    return Err(QueryError::Corrupt(format!("event {seq} is not indexed")));
+                }
+            }
+        }
+        progress(x.horizon);
+        sink.finish()?;
+        Ok(stats)
+    }
+}
+
+/// Where records go, per format.
+enum Sink<'w> {
+    Lines(ExportFormat, &'w mut dyn Write),
+    Csv(Box<csv::Writer<&'w mut dyn Write>>),
+}
+
+impl<'w> Sink<'w> {
+    fn new(format: ExportFormat, out: &'w mut dyn Write) -> Result<Sink<'w>, QueryError> {
+        Ok(match format {
+            ExportFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(crate::report::CSV_COLUMNS)?;
+                Sink::Csv(Box::new(w))
+            }
+            f => Sink::Lines(f, out),
+        })
+    }
+
+    fn put(&mut self, lens: &Lens, canonical: &[u8]) -> Result<(), QueryError> {
+        match self {
+            Sink::Lines(ExportFormat::Native, out) => {
+                out.write_all(&lens.json(canonical)?)?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Lines(_, out) => {
+                let event = crate::export_ocsf::event(&lens.object(canonical)?);
+                serde_json::to_writer(&mut **out, &event)
+                    .map_err(|e| QueryError::Output(e.into()))?;
+                out.write_all(b"\n")?;
+            }
+            Sink::Csv(w) => w.write_record(crate::report::event_row(&lens.object(canonical)?))?,
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), QueryError> {
+        match self {
+            Sink::Lines(_, out) => out.flush()?,
+            Sink::Csv(mut w) => w.flush()?,
+        }
+        Ok(())
+    }
+}
+
+/// Text of a JSON value for a flat format (strings as they are, numbers in decimal).
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `e[parent][key]` as text.
+pub(crate) fn at(e: &Map<String, Value>, parent: &str, key: &str) -> Option<String> {
+    text(e.get(parent).and_then(|o| o.get(key)))
+}
+
+/// An export's parameters as text, unchecked (the API's query string, `recall export`'s
+/// flags): the search filters, the cursor and the format.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// `patient.id`.
+    pub patient: Option<String>,
+    /// `actor.id`.
+    pub actor: Option<String>,
+    /// `action`.
+    pub action: Option<String>,
+    /// `outcome`.
+    pub outcome: Option<String>,
+    /// `purpose`.
+    pub purpose: Option<String>,
+    /// `source.system`.
+    pub system: Option<String>,
+    /// `source.ip`.
+    pub ip: Option<String>,
+    /// Only break-glass events.
+    pub break_glass: Option<bool>,
+    /// Event time from (RFC 3339, inclusive).
+    pub from: Option<String>,
+    /// Event time until (RFC 3339, exclusive).
+    pub to: Option<String>,
+    /// The cursor: the seq of the last event already had (decimal).
+    pub after: Option<String>,
+    /// `native` (default), `ocsf` or `csv`.
+    pub format: Option<String>,
+}
+
+/// An export checked: the filter, the cursor and the format.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// Which events.
+    pub filter: Filter,
+    /// Seqs after this one.
+    pub after: Option<u64>,
+    /// The format.
+    pub format: ExportFormat,
+}
+
+impl ExportParams {
+    /// The filters as a search's: one builder checks both.
+    fn search(&self) -> crate::SearchParams {
+        crate::SearchParams {
+            patient: self.patient.clone(),
+            actor: self.actor.clone(),
+            action: self.action.clone(),
+            outcome: self.outcome.clone(),
+            purpose: self.purpose.clone(),
+            system: self.system.clone(),
+            ip: self.ip.clone(),
+            break_glass: self.break_glass,
+            from: self.from.clone(),
+            to: self.to.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The checked export as `lens`'s reader may ask it (the search's rules for the
+    /// filters); errors name the parameter.
+    pub fn checked(&self, lens: &Lens) -> Result<Checked, QueryError> {
+        let filter = self.search().query(lens)?.filter;
+        let after = match self.after.as_deref() {
+            None => None,
+            Some(s) => Some(s.parse::<u64>().map_err(|_| QueryError::BadFilter {
+                field: "after",
+                message: "after must be the seq of an exported event (a decimal integer)".into(),
+            })?),
+        };
+        let format = match self.format.as_deref() {
+            None => ExportFormat::Native,
+            Some(f) => ExportFormat::parse(f).ok_or_else(|| QueryError::BadFilter {
+                field: "format",
+                message: format!("format must be one of {}", ExportFormat::NAMES.join(", ")),
+            })?,
+        };
+        Ok(Checked {
+            filter,
+            after,
+            format,
+        })
+    }
+
+    /// The patient the export's own audit event names (see
+    /// [`crate::SearchParams::recorded_patient`]).
+    pub fn recorded_patient(&self, lens: &Lens) -> Option<&str> {
+        self.search()
+            .recorded_patient(lens)
+            .and(self.patient.as_deref())
+    }
+
+    /// The parameters as the export's audit event records them, with the range's end
+    /// (`until`: the export covers seqs after `after` and below `until`).
+    pub fn recorded(&self, lens: &Lens, until: u64) -> Map<String, Value> {
+        let mut m = self.search().recorded(lens);
+        if let Some(a) = &self.after {
+            m.insert("after".into(), Value::from(a.as_str()));
+        }
+        let format = self.format.as_deref().unwrap_or("native");
+        m.insert("format".into(), Value::from(format));
+        m.insert("until".into(), Value::from(until));
+        m
+    }
+}
+
+/// The cursor after a complete export: the last seq it covered, or `after` when the
+/// log held nothing newer.
+pub fn cursor_after(after: Option<u64>, horizon: u64) -> Option<u64> {
+    horizon.checked_sub(1).max(after)
+}
