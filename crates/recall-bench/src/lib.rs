@@ -4,8 +4,8 @@
 
 /// The synthetic workload (its own crate, shared with the demo and the tests).
 pub use recall_synth as generator;
-pub mod compliance;
 pub mod atna;
+pub mod compliance;
 pub mod peer;
 pub mod recall_cli;
 pub mod report;

@@ -15,6 +15,7 @@
 
 use std::io::Write;
 
+use recall_fhir::FhirVersion;
 use serde_json::{Map, Value};
 
 use crate::db::Db;
@@ -32,11 +33,15 @@ pub enum ExportFormat {
     Ocsf,
     /// The reports' CSV columns, event rows only (`record` = `event`).
     Csv,
+    /// FHIR R4 AuditEvent resources (IHE BALP), one per line (`recall-fhir`).
+    FhirR4,
+    /// FHIR R5 AuditEvent resources, one per line.
+    FhirR5,
 }
 
 impl ExportFormat {
     /// Every format's name, as `format=` takes it.
-    pub const NAMES: [&'static str; 3] = ["native", "ocsf", "csv"];
+    pub const NAMES: [&'static str; 5] = ["native", "ocsf", "csv", "fhir-r4", "fhir-r5"];
 
     /// The format named `name`.
     pub fn parse(name: &str) -> Option<ExportFormat> {
@@ -44,6 +49,8 @@ impl ExportFormat {
             "native" | "ndjson" => Some(ExportFormat::Native),
             "ocsf" => Some(ExportFormat::Ocsf),
             "csv" => Some(ExportFormat::Csv),
+            "fhir-r4" => Some(ExportFormat::FhirR4),
+            "fhir-r5" => Some(ExportFormat::FhirR5),
             _ => None,
         }
     }
@@ -54,6 +61,8 @@ impl ExportFormat {
             ExportFormat::Native => "native",
             ExportFormat::Ocsf => "ocsf",
             ExportFormat::Csv => "csv",
+            ExportFormat::FhirR4 => "fhir-r4",
+            ExportFormat::FhirR5 => "fhir-r5",
         }
     }
 
@@ -61,6 +70,7 @@ impl ExportFormat {
     pub fn content_type(self) -> &'static str {
         match self {
             ExportFormat::Native | ExportFormat::Ocsf => "application/x-ndjson",
+            ExportFormat::FhirR4 | ExportFormat::FhirR5 => "application/fhir+ndjson",
             ExportFormat::Csv => "text/csv; charset=utf-8",
         }
     }
@@ -166,8 +176,13 @@ impl<'w> Sink<'w> {
                 out.write_all(&lens.json(canonical)?)?;
                 out.write_all(b"\n")?;
             }
-            Sink::Lines(_, out) => {
-                let event = crate::export_ocsf::event(&lens.object(canonical)?);
+            Sink::Lines(format, out) => {
+                let event = lens.object(canonical)?;
+                let event = match format {
+                    ExportFormat::FhirR4 => fhir(event, FhirVersion::R4),
+                    ExportFormat::FhirR5 => fhir(event, FhirVersion::R5),
+                    _ => crate::export_ocsf::event(&event),
+                };
                 serde_json::to_writer(&mut **out, &event)
                     .map_err(|e| QueryError::Output(e.into()))?;
                 out.write_all(b"\n")?;
@@ -184,6 +199,11 @@ impl<'w> Sink<'w> {
         }
         Ok(())
     }
+}
+
+/// One lensed event as a FHIR AuditEvent: the same mapping `/fhir` answers with.
+fn fhir(event: Map<String, Value>, version: FhirVersion) -> Value {
+    recall_fhir::to_audit_event(&Value::Object(event), version)
 }
 
 /// Text of a JSON value for a flat format (strings as they are, numbers in decimal).

@@ -16,7 +16,7 @@ pub struct ExportDoc;
 /// The caller tenant's events in log (seq) order after a cursor, streamed (docs/design/export.md). The cursor is the `seq` of the last event the consumer kept: `after=S` answers every matching event with seq > S that the log held when the request arrived. A consumer cut off midway resumes with the last record's `seq` (every format carries it: native `seq`, OCSF `metadata.sequence`, CSV column `seq`); after a complete body it resumes with the `Recall-Export-Cursor` header. At least once: nothing is skipped, an event may come twice. One self-audit event (action `export`, `detail.query` with the filters, `after`, `until` and `format`) is appended before the first byte.
 #[utoipa::path(get, path = "/v1/export", tag = "export",
     params(("after" = Option<String>, Query, description = "the cursor: seq of the last event already had (absent: from the start)"),
-        ("format" = Option<String>, Query, description = "native (NDJSON, default) | ocsf (NDJSON of OCSF 1.7.0 events) | csv"),
+        ("format" = Option<String>, Query, description = "native (NDJSON, default) | ocsf (NDJSON of OCSF 1.7.0 events) | csv | fhir-r4 / fhir-r5 (NDJSON of FHIR AuditEvent resources)"),
         ("patient" = Option<String>, Query), ("actor" = Option<String>, Query), ("action" = Option<String>, Query),
         ("outcome" = Option<String>, Query), ("purpose" = Option<String>, Query), ("system" = Option<String>, Query),
         ("ip" = Option<String>, Query), ("break_glass" = Option<bool>, Query),

@@ -162,7 +162,7 @@ fn fhir_feed_keeps_the_original_and_reads_follow_the_lens() {
         assert_eq!(oo["resourceType"], "OperationOutcome");
         assert_eq!(oo["issue"][0]["expression"][0], expression);
     }
-    let r = server.post(&writer, "/fhir/AuditEvent", "text/plain", sent.clone());
+    let r = server.post(&writer, "/fhir/AuditEvent", "text/plain", sent);
     assert_eq!(r.status(), 415);
     // A native client may not pass an original off as decoded by recall.
     let forged = json!({"time": jiff::Timestamp::now().to_string(), "actor": {"id": "u-1"},

@@ -142,6 +142,22 @@ fn what_recall_emits_as_fhir_validates() {
         r4.iter().any(|r| r["type"]["code"] == "110101"),
         "recall's own records included"
     );
+    // The export's FHIR formats: one resource per line for every event, for each reader.
+    for key in [&officer, &engineer] {
+        for (format, out) in [("fhir-r4", &mut r4), ("fhir-r5", &mut r5)] {
+            let body = server.get(key, &format!("/v1/export?format={format}"));
+            assert_eq!(body.status(), 200, "{format}");
+            let lines: Vec<Value> = body
+                .text()
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert!(lines.len() as u64 > next, "{format}: every event exported");
+            assert!(lines.iter().all(|r| r["resourceType"] == "AuditEvent"));
+            out.extend(lines);
+        }
+    }
     r4.push(json(server.get("", "/fhir/metadata")));
     validate(&dir, "node", &["validate.mjs"], &r4);
     validate(&dir, "python3", &["validate.py", "R4B"], &r4);
