@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(d.events[0].action, UNPARSED_ACTION);
     }
     if d.unparsed.is_none() {
-        assert!(!data.windows(9).any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE")));
+        assert!(!declares_doctype(data), "a message with a DTD was mapped");
     }
     // The XML reader alone: a DTD is refused whatever surrounds it.
     if let Ok(text) = std::str::from_utf8(data) {
@@ -29,3 +29,21 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// Whether quick-xml itself, reading the message's body, meets a document type
+/// declaration. (`<!DOCTYPE` text inside a name, a comment or CDATA declares nothing: the
+/// fuzzer found such a message, mapped as it should be.)
+fn declares_doctype(data: &[u8]) -> bool {
+    let Ok(header) = recall_atna::header::parse(data) else {
+        return false;
+    };
+    let mut reader = quick_xml::Reader::from_reader(header.msg);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::DocType(_)) => return true,
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return false,
+            Ok(_) => buf.clear(),
+        }
+    }
+}

@@ -541,6 +541,12 @@ fn repair(native: &mut Map<String, Value>, field: &str, now: Timestamp) {
             Some((parent, key)) if top != "detail" => {
                 if let Some(obj) = native.get_mut(parent).and_then(Value::as_object_mut) {
                     obj.remove(key.split('.').next().unwrap_or(key));
+                    // An object left empty was made only for the dropped value: the
+                    // sender gave none of it, so the event has none (`source: {}` would
+                    // not survive a round trip).
+                    if obj.is_empty() {
+                        native.remove(parent);
+                    }
                 }
             }
             _ => {

@@ -207,3 +207,27 @@ fn fuzz_seeds_decode_and_round_trip() {
     }
     assert!(n >= 3, "the seeds decode to events");
 }
+
+/// Found by the fuzzer: a refused `agent.network.address` (leading zero) left an empty
+/// `source` behind, which a round trip through FHIR did not keep.
+#[test]
+fn a_dropped_value_leaves_no_empty_object_behind() {
+    let ae = json!({"resourceType": "AuditEvent", "action": "E", "recorded": "2026-03-04T10:00:00Z",
+        "agent": [{"who": {"identifier": {"value": "u-7"}}, "requestor": true,
+                   "network": {"address": "05.1.2.3", "type": "2"}}]});
+    let d = decode(ae.to_string().as_bytes(), None, now()).unwrap();
+    let event = &d.events[0];
+    assert_eq!(event.source, None, "no source was given that survived");
+    let problems = &event.origin.as_ref().unwrap().problems;
+    assert!(
+        problems.iter().any(|p| p.contains("network")),
+        "{problems:?}"
+    );
+    for v in [FhirVersion::R4, FhirVersion::R5] {
+        let again = to_audit_event(&stored(event), v);
+        let back = decode(&serde_json::to_vec(&again).unwrap(), None, now()).unwrap();
+        let (mut got, mut want) = (back.events[0].clone(), event.clone());
+        (got.origin, want.origin) = (None, None);
+        assert_eq!(got, want, "{v}");
+    }
+}

@@ -164,7 +164,10 @@ pub fn app(state: AppState) -> Router {
             post(routes::integrity::acknowledge),
         )
         .route("/fhir", post(routes::fhir::bundle))
-        .route("/fhir/AuditEvent", post(routes::fhir::create))
+        .route(
+            "/fhir/AuditEvent",
+            post(routes::fhir::create).get(routes::fhir_search::search_audit_events),
+        )
         .route("/fhir/AuditEvent/{id}", get(routes::fhir::read))
         .route("/fhir/metadata", get(routes::fhir::metadata))
         .route("/healthz", get(ops::healthz))

@@ -8,7 +8,7 @@ use utoipa::OpenApi;
 /// The FHIR part of the API document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create_audit_event, read_audit_event, metadata),
+    paths(create_audit_event, search_audit_events, read_audit_event, metadata),
     tags((name = "fhir", description = "FHIR AuditEvent R4 (4.0.1) and R5 (5.0.0) following IHE BALP: the ITI-20 feed and reads, over the same writer, lens and self-audit as /v1"))
 )]
 pub struct FhirDoc;
@@ -30,6 +30,13 @@ fn create_audit_event() {}
         (status = 410, description = "shredded by retention", content_type = "application/problem+json"),
         (status = 403, description = "the role reads no events", content_type = "application/problem+json")))]
 fn read_audit_event() {}
+
+/// ITI-81: the caller's tenant's events as a searchset Bundle of AuditEvents, newest or oldest first, with a `next` link while more remain. Parameters: `date` (eq/ge/gt/le/lt, repeatable), `patient`, `patient.identifier`, `agent`, `agent.identifier`, `subtype`, `outcome`, `source`, `purpose`, `_count`, `_sort=date|-date`, `_cursor`. Same roles, lens and self-audit as `GET /v1/events`.
+#[utoipa::path(get, path = "/fhir/AuditEvent", tag = "fhir",
+    responses((status = 200, description = "a searchset Bundle", content_type = "application/fhir+json"),
+        (status = 400, description = "an unsupported or malformed parameter: an OperationOutcome naming it", content_type = "application/fhir+json"),
+        (status = 403, description = "the role reads no events", content_type = "application/problem+json")))]
+fn search_audit_events() {}
 
 /// The CapabilityStatement of the FHIR face.
 #[utoipa::path(get, path = "/fhir/metadata", tag = "fhir", security(()),

@@ -218,3 +218,148 @@ fn fhir_feed_keeps_the_original_and_reads_follow_the_lens() {
     assert_eq!(json(r)["rest"][0]["resource"][0]["type"], "AuditEvent");
     server.stop();
 }
+
+/// The `entry[].resource.id`s of a searchset Bundle and its `next` link, if any.
+fn page(bundle: &Value) -> (Vec<String>, Option<String>) {
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "searchset");
+    let ids = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let next = bundle["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .map(|l| l["url"].as_str().unwrap().to_owned());
+    (ids, next)
+}
+
+#[test]
+fn fhir_search_filters_pages_by_next_links_and_follows_the_lens() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    recall_ok(&data, &["init"]);
+    let writer = create_key(&data, TENANT, "writer");
+    let officer = create_key(&data, TENANT, "privacy_officer");
+    let engineer = create_key(&data, TENANT, "engineer");
+    let server = Server::start(&data);
+
+    // 25 accesses to one synthetic patient, a minute apart, and 5 to another.
+    let now = jiff::Timestamp::now();
+    let body: String = (0..30)
+        .map(|i| {
+            let patient = if i < 25 { "MRN-S-1" } else { "MRN-S-2" };
+            let time = now - jiff::SignedDuration::from_mins(60 - i);
+            format!(
+                "{}\n",
+                json!({"time": time.to_string(), "actor": {"id": "u-a"}, "action": "read",
+                       "patient": {"id": patient}, "outcome": if i % 5 == 0 { "denied" } else { "success" }})
+            )
+        })
+        .collect();
+    let r = server.post(&writer, "/v1/events", "application/x-ndjson", body);
+    assert_eq!(r.status(), 201);
+    let receipts = json(r)["receipts"].as_array().unwrap().clone();
+    let first: Vec<String> = receipts[..25]
+        .iter()
+        .map(|r| r["seq"].as_u64().unwrap().to_string())
+        .collect();
+
+    // Newest first, 10 a page, following the next links: every event once, in order.
+    let mut path = "/fhir/AuditEvent?patient=Patient/MRN-S-1&_count=10&_sort=-date".to_owned();
+    let mut seen = Vec::new();
+    for pages in 1.. {
+        let r = get_fhir(&server, &officer, &path, "4.0");
+        assert_eq!(r.status(), 200, "{path}");
+        let (ids, next) = page(&json(r));
+        seen.extend(ids);
+        match next {
+            Some(n) => path = n,
+            None => {
+                assert_eq!(pages, 3);
+                break;
+            }
+        }
+    }
+    let mut expected = first;
+    expected.reverse();
+    assert_eq!(seen, expected, "no event skipped or repeated, newest first");
+
+    // Filters: outcome, a date range that holds nothing, R5 answers.
+    let r = get_fhir(
+        &server,
+        &officer,
+        "/fhir/AuditEvent?patient=MRN-S-1&outcome=4",
+        "4.0",
+    );
+    assert_eq!(page(&json(r)).0.len(), 5);
+    let r = get_fhir(
+        &server,
+        &officer,
+        "/fhir/AuditEvent?date=gt2099&date=lt2100",
+        "4.0",
+    );
+    assert!(page(&json(r)).0.is_empty());
+    let r = get_fhir(
+        &server,
+        &officer,
+        "/fhir/AuditEvent?subtype=read&_count=50",
+        "5.0",
+    );
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("fhirVersion=5.0")
+    );
+    assert_eq!(page(&json(r)).0.len(), 30);
+
+    // Unsupported or bad parameters: an OperationOutcome naming the parameter.
+    for (query, param) in [
+        ("entity=Observation/1", "entity"),
+        ("outcome=3", "outcome"),
+        ("date=03/2026", "date"),
+    ] {
+        let r = get_fhir(
+            &server,
+            &officer,
+            &format!("/fhir/AuditEvent?{query}"),
+            "4.0",
+        );
+        assert_eq!(r.status(), 400, "{query}");
+        let oo = json(r);
+        assert_eq!(oo["resourceType"], "OperationOutcome");
+        assert_eq!(oo["issue"][0]["expression"][0], param);
+    }
+
+    // The engineer's lens: pseudonyms only, and a clear patient id is not a filter it has.
+    let r = get_fhir(&server, &engineer, "/fhir/AuditEvent?_count=100", "4.0");
+    assert_eq!(r.status(), 200);
+    let text = r.text().unwrap();
+    assert!(
+        !text.contains("MRN-S-"),
+        "no clear patient id for an engineer"
+    );
+    assert!(text.contains("psn_"));
+    let r = get_fhir(
+        &server,
+        &engineer,
+        "/fhir/AuditEvent?patient=MRN-S-1",
+        "4.0",
+    );
+    assert_eq!(r.status(), 400);
+
+    // Every search was recorded before its answer left, under its FHIR endpoint.
+    let r = server.get(&officer, "/v1/events?action=search&limit=100");
+    assert_eq!(r.status(), 200);
+    let audits = r.text().unwrap();
+    assert!(
+        audits.matches("GET /fhir/AuditEvent").count() >= 7,
+        "{audits}"
+    );
+    server.stop();
+}

@@ -294,6 +294,7 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::POST, "/fhir/AuditEvent", audit_event,                           [201, 403, 403, 403, 403, 403, 403, 401, 401, 401]),
         row(M::GET, &fhir_read, None,                                           [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
         row(M::GET, "/fhir/metadata", None,                                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/fhir/AuditEvent?patient=MRN-100", None,                  [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         // For probes and scrapers: no credential needed, and a bad one is ignored.
         row(M::GET, "/healthz", None,                                           [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/readyz", None,                                            [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),

@@ -196,7 +196,47 @@ pub async fn search_events(
         reading(&state, &who, &headers, None)?;
     }
     let Query(params) = params.map_err(Problem::from)?;
-    let endpoint = "GET /v1/events";
+    let found = search(&state, &who, peer, &headers, &params, "GET /v1/events").await?;
+    let page = &found.page;
+    let mut out = Vec::with_capacity(
+        64 + page
+            .events
+            .iter()
+            .map(|f| f.canonical.len() + 1)
+            .sum::<usize>(),
+    );
+    out.extend_from_slice(b"{\"events\":[");
+    for (i, f) in page.events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&found.lens.json(&f.canonical).map_err(internal)?);
+    }
+    out.extend_from_slice(b"],\"next_cursor\":");
+    out.extend_from_slice(&serde_json::to_vec(&page.next_cursor).map_err(internal)?);
+    out.push(b'}');
+    Ok(json_bytes(out))
+}
+
+/// A page of a search and the lens its events are to be shown through.
+pub(crate) struct Searched {
+    /// How the caller sees the events.
+    pub lens: recall_query::Lens,
+    /// The matching events, still in their stored form.
+    pub page: recall_query::Page,
+}
+
+/// The one search path of every face (`GET /v1/events`, `GET /fhir/AuditEvent`): role and
+/// lens checks, the filter as this reader may ask it, and the self-audit record, durable
+/// before the page is returned. Refusals are recorded too.
+pub(crate) async fn search(
+    state: &AppState,
+    who: &Principal,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    params: &recall_query::SearchParams,
+    endpoint: &'static str,
+) -> Result<Searched, Problem> {
     let asked = |lens: &recall_query::Lens| Use {
         kind: recall_governance::UseKind::Search,
         endpoint,
@@ -205,16 +245,16 @@ pub async fn search_events(
         client: Some(peer.ip()),
         justification: None,
     };
-    let read = match reading(&state, &who, &headers, params.patient.as_deref()) {
+    let read = match reading(state, who, headers, params.patient.as_deref()) {
         Ok(read) => read,
         Err(p) => {
-            return Err(audit::refused(&state, &who, asked(&recall_query::Lens::full()), p).await);
+            return Err(audit::refused(state, who, asked(&recall_query::Lens::full()), p).await);
         }
     };
     let query = match params.query(&read.lens) {
         Ok(q) => q,
         Err(e) => {
-            return Err(audit::refused(&state, &who, asked(&read.lens), query_problem(e)).await);
+            return Err(audit::refused(state, who, asked(&read.lens), query_problem(e)).await);
         }
     };
     // Prepared after the wait: a tenant's first events may be what makes it known to the
@@ -231,32 +271,18 @@ pub async fn search_events(
     let db = state.db.clone();
     let search = blocking(move || db.run(&prepared, horizon).map_err(query_problem));
     let record = audit::record(
-        &state,
-        &who,
+        state,
+        who,
         Use {
             justification: read.justification.as_deref(),
             ..asked(&read.lens)
         },
     );
     let (page, ()) = tokio::try_join!(search, record)?;
-    let mut out = Vec::with_capacity(
-        64 + page
-            .events
-            .iter()
-            .map(|f| f.canonical.len() + 1)
-            .sum::<usize>(),
-    );
-    out.extend_from_slice(b"{\"events\":[");
-    for (i, f) in page.events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&read.lens.json(&f.canonical).map_err(internal)?);
-    }
-    out.extend_from_slice(b"],\"next_cursor\":");
-    out.extend_from_slice(&serde_json::to_vec(&page.next_cursor).map_err(internal)?);
-    out.push(b'}');
-    Ok(json_bytes(out))
+    Ok(Searched {
+        lens: read.lens,
+        page,
+    })
 }
 
 /// Query parameters of `GET /v1/events/{tenant}/{seq}`.

@@ -27,13 +27,13 @@ use crate::routes::events::{Asked, check_events, ingest_problem, read_event};
 use crate::state::{AppState, internal};
 
 /// The answer of a FHIR interaction: a resource in this version's media type.
-fn fhir(status: StatusCode, version: FhirVersion, body: Vec<u8>) -> Response {
+pub(crate) fn fhir(status: StatusCode, version: FhirVersion, body: Vec<u8>) -> Response {
     let media = version.media_type();
     (status, [(header::CONTENT_TYPE, media)], body).into_response()
 }
 
 /// An OperationOutcome with one issue about `expression`.
-fn outcome(status: StatusCode, code: &str, expression: &str, text: &str) -> Response {
+pub(crate) fn outcome(status: StatusCode, code: &str, expression: &str, text: &str) -> Response {
     let oo = json!({
         "resourceType": "OperationOutcome",
         "issue": [{
@@ -48,7 +48,7 @@ fn outcome(status: StatusCode, code: &str, expression: &str, text: &str) -> Resp
 }
 
 /// A problem of the shared paths (roles, storage) as an OperationOutcome.
-fn from_problem(p: Problem) -> Response {
+pub(crate) fn from_problem(p: Problem) -> Response {
     let mut r = p.into_response();
     // Roles, overload and storage answers keep their problem document: clients of both
     // faces handle them alike (RFC 9457 is also what FHIR servers send for transport
@@ -58,7 +58,7 @@ fn from_problem(p: Problem) -> Response {
 }
 
 /// The version a request names in its Content-Type or Accept header.
-fn named_version(headers: &HeaderMap, name: header::HeaderName) -> Option<FhirVersion> {
+pub(crate) fn named_version(headers: &HeaderMap, name: header::HeaderName) -> Option<FhirVersion> {
     let value = headers.get(name)?.to_str().ok()?;
     FhirVersion::from_media_type(value)
 }
@@ -283,7 +283,11 @@ pub async fn metadata(headers: HeaderMap) -> Response {
             "mode": "server",
             "resource": [{
                 "type": "AuditEvent",
-                "interaction": [{ "code": "create" }, { "code": "read" }],
+                "interaction": [{ "code": "create" }, { "code": "read" }, { "code": "search-type" }],
+                "searchParam": crate::routes::fhir_search::SEARCH_PARAMS
+                    .iter()
+                    .map(|(name, kind)| json!({ "name": name, "type": kind }))
+                    .collect::<Vec<_>>(),
             }],
         }],
     });

@@ -7,6 +7,7 @@ pub mod assessments;
 pub mod events;
 pub mod export;
 pub mod fhir;
+pub mod fhir_search;
 pub mod holds;
 pub mod integrity;
 pub mod logs;
