@@ -150,6 +150,19 @@ impl Server {
             .unwrap()
     }
 
+    /// Waits (up to 10 s) until a gauge reads `want`, and returns what it read last: gauges
+    /// computed from the index lag an acknowledged write by the indexing delay.
+    pub fn gauge_settled(&self, name: &str, want: f64) -> f64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let got = self.gauge(name);
+            if got == want || std::time::Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Sends SIGTERM and waits for a clean exit.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
