@@ -248,7 +248,12 @@ impl Store for EmbeddedStore {
             }
             buf.clear();
             File::open(&seg.path)
-                .and_then(|mut f| f.read_to_end(&mut buf))
+                .and_then(|mut f| {
+                    // Exact: amortised growth doubled the buffer whenever a segment was a
+                    // byte longer than the last (measured: 128 MiB for 64 MiB segments).
+                    buf.reserve_exact(usize::try_from(f.metadata()?.len()).unwrap_or(0));
+                    f.read_to_end(&mut buf)
+                })
                 .map_err(StoreError::io(&seg.path))?;
             let file = self.relative(&seg.path);
             let scanned = segment::scan(&seg.path, &buf, is_last, |batch, offset| {
