@@ -18,6 +18,12 @@ pub struct Nav {
     pub csrf: String,
     /// Whether the role reads events (search, reviews).
     pub reads: bool,
+    /// Whether the role sees the integrity page.
+    pub watches: bool,
+    /// Whether the role reads breach assessments.
+    pub assesses: bool,
+    /// A failed verification nobody acknowledged yet.
+    pub alert: bool,
 }
 
 impl Nav {
@@ -28,6 +34,9 @@ impl Nav {
             role: s.session.role.as_str(),
             csrf: s.session.csrf.clone(),
             reads: s.session.role.reader().is_some(),
+            watches: crate::routes::integrity::WATCHERS.contains(&s.session.role),
+            assesses: crate::routes::assessments::READERS.contains(&s.session.role),
+            alert: s.alert,
         }
     }
 }

@@ -237,6 +237,29 @@ pub(crate) async fn search(
     params: &recall_query::SearchParams,
     endpoint: &'static str,
 ) -> Result<Searched, Problem> {
+    let (lens, page) = over_filter(state, who, peer, headers, params, endpoint, |db, p, h| {
+        db.run(p, h)
+    })
+    .await?;
+    Ok(Searched { lens, page })
+}
+
+/// What every read over a search filter shares (searches, facet counts): role and lens
+/// checks, the filter as this reader may ask it, and the self-audit record, durable
+/// before the answer is returned; `run` reads below the horizon taken at the start, so
+/// it never sees its own record. Refusals are recorded too. Answers the lens and `run`'s
+/// result.
+pub(crate) async fn over_filter<T: Send + 'static>(
+    state: &AppState,
+    who: &Principal,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    params: &recall_query::SearchParams,
+    endpoint: &'static str,
+    run: impl FnOnce(&recall_query::Db, &recall_query::Prepared, u64) -> Result<T, recall_query::QueryError>
+    + Send
+    + 'static,
+) -> Result<(recall_query::Lens, T), Problem> {
     let asked = |lens: &recall_query::Lens| Use {
         kind: recall_governance::UseKind::Search,
         endpoint,
@@ -269,7 +292,7 @@ pub(crate) async fn search(
     // The audit record is made durable while the search runs (it needs only the
     // request); the search stops below `horizon`, so it never returns its own record.
     let db = state.db.clone();
-    let search = blocking(move || db.run(&prepared, horizon).map_err(query_problem));
+    let search = blocking(move || run(&*db, &prepared, horizon).map_err(query_problem));
     let record = audit::record(
         state,
         who,
@@ -278,11 +301,8 @@ pub(crate) async fn search(
             ..asked(&read.lens)
         },
     );
-    let (page, ()) = tokio::try_join!(search, record)?;
-    Ok(Searched {
-        lens: read.lens,
-        page,
-    })
+    let (out, ()) = tokio::try_join!(search, record)?;
+    Ok((read.lens, out))
 }
 
 /// Query parameters of `GET /v1/events/{tenant}/{seq}`.

@@ -1,0 +1,96 @@
+//! The integrity page: per tenant the latest signed checkpoint and its history, and the
+//! verdicts of the scheduled verification (result, time, what failed); a run asked for
+//! now; the acknowledgement of failures. Everything goes through the API's handlers
+//! (`routes::integrity`: roles, the acknowledgement recorded in the log before the
+//! answer); no event contents are shown, so there is no self-audit record (as for
+//! `GET /v1/integrity`). [`unacknowledged`] is what puts a failure in every page's header.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::Console;
+use super::login::csrf_refused;
+use super::pages::{Nav, api_json, html, problem_page};
+use super::session::{Session, Signed, same};
+use crate::routes::integrity::{ACKNOWLEDGERS, WATCHERS, acknowledge, status, verify};
+
+/// Whether the session's tenant has a failed verification nobody acknowledged, for a
+/// role that watches integrity (a small SQLite count; an unreadable store is no alert
+/// here: the integrity page and `/metrics` report it).
+pub fn unacknowledged(c: &Console, s: &Session) -> bool {
+    if !WATCHERS.contains(&s.role) {
+        return false;
+    }
+    crate::integrity::verdicts(&c.app)
+        .ok()
+        .flatten()
+        .and_then(|v| v.unacknowledged(&s.tenant).ok())
+        .is_some_and(|n| n > 0)
+}
+
+#[derive(Template)]
+#[template(path = "console/integrity.html")]
+struct IntegrityPage {
+    nav: Option<Nav>,
+    t: Value,
+    verifications: Vec<Value>,
+    checkpoints: Vec<Value>,
+    interval: String,
+    acknowledger: bool,
+}
+
+/// `GET /integrity`.
+pub async fn page(State(c): State<Console>, s: Signed) -> Response {
+    let nav = Nav::of(&s);
+    let v = match api_json(status(State(c.app.clone()), s.principal()).await).await {
+        Ok(v) => v,
+        Err(p) => return problem_page(Some(nav), &p),
+    };
+    let t = v["tenants"][0].clone();
+    let list = |k: &str| t[k].as_array().cloned().unwrap_or_default();
+    html(&IntegrityPage {
+        acknowledger: ACKNOWLEDGERS.contains(&s.session.role),
+        nav: Some(nav),
+        verifications: list("verifications"),
+        // Newest first, like the verdicts.
+        checkpoints: list("checkpoints").into_iter().rev().collect(),
+        t,
+        interval: v["verify_interval_hours"].to_string(),
+    })
+}
+
+/// A POST form carrying only the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /integrity/{what}`: `verify` (a run now) or `acknowledge`; back to the page.
+pub async fn act(
+    State(c): State<Console>,
+    s: Signed,
+    peer: ConnectInfo<SocketAddr>,
+    Path(what): Path<String>,
+    Form(f): Form<Csrf>,
+) -> Response {
+    if !same(&s.session.csrf, &f.csrf) {
+        return csrf_refused();
+    }
+    let (state, who) = (State(c.app.clone()), s.principal());
+    let done = match what.as_str() {
+        "verify" => verify(state, who).await,
+        "acknowledge" => acknowledge(state, who, peer, Path(s.session.tenant.clone())).await,
+        _ => Err(crate::problem::Problem::not_found().detail("no such integrity action")),
+    };
+    match done {
+        Ok(_) => Redirect::to("/integrity").into_response(),
+        Err(p) => problem_page(Some(Nav::of(&s)), &p),
+    }
+}
