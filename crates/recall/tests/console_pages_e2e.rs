@@ -152,7 +152,8 @@ fn report_and_governance_pages_in_a_real_browser() {
     let r = server.post(&admin, "/v1/integrity/verify", "application/json", String::new());
     assert_eq!(json(r)["verification"]["result"], "failed");
     write_at(&seg, offset, &original);
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 1.0);
+    // (A scheduled run may have come in the moment the byte was altered: at least one.)
+    assert!(server.gauge("recall_integrity_unacknowledged_failures") >= 1.0);
     let out = run_script("pages.mjs", &env("integrity"));
     assert!(out.contains("2 passed, 0 failed"), "{out}");
     assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 0.0);

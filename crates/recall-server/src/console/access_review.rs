@@ -16,10 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::login::csrf_refused;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, form_post, html, problem_page, text};
 use super::search::{percent, utc_day};
-use super::session::{Signed, same};
+use super::session::Signed;
 use crate::problem::Problem;
 use crate::routes::access_review::{
     DIGEST_HEADER, ReviewParams, SIGNERS, SignoffBody, access_review, signoff,
@@ -204,22 +203,23 @@ pub async fn sign(
     peer: ConnectInfo<SocketAddr>,
     Form(f): Form<SignForm>,
 ) -> Response {
-    if !same(&s.session.csrf, &f.csrf) {
-        return csrf_refused();
-    }
+    let back = format!(
+        "/access-review?from={}&to={}&signed=1",
+        percent(&f.from_day),
+        percent(&f.to_day)
+    );
     let body = SignoffBody {
         reviewer: f.reviewer,
         from: f.from,
         to: f.to,
         sha256: f.sha256,
     };
-    match signoff(State(c.app.clone()), s.principal(), peer, Ok(Json(body))).await {
-        Ok(_) => Redirect::to(&format!(
-            "/access-review?from={}&to={}&signed=1",
-            percent(&f.from_day),
-            percent(&f.to_day)
-        ))
-        .into_response(),
-        Err(p) => problem_page(Some(Nav::of(&s)), &p),
+    let done = form_post(&s, &f.csrf, Ok(body), |body| {
+        signoff(State(c.app.clone()), s.principal(), peer, Ok(Json(body)))
+    })
+    .await;
+    match done {
+        Ok(_) => Redirect::to(&back).into_response(),
+        Err(page) => page,
     }
 }

@@ -20,10 +20,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::login::csrf_refused;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, form_post, html, problem_page, text};
 use super::search::{Filter, percent, utc_day};
-use super::session::{Signed, same};
+use super::session::Signed;
 use crate::problem::Problem;
 use crate::routes::assessments::{OFFICERS, OneParams, get_one, list, open, update};
 
@@ -176,18 +175,18 @@ pub async fn create(
     headers: HeaderMap,
     Form(f): Form<OpenForm>,
 ) -> Response {
-    if !same(&s.session.csrf, &f.csrf) {
-        return csrf_refused();
-    }
-    let nav = || Some(Nav::of(&s));
-    let req = match f.request() {
-        Ok(r) => r,
-        Err(p) => return problem_page(nav(), &p),
+    let csrf = f.csrf.clone();
+    let opened = form_post(&s, &csrf, f.request(), |req| {
+        open(State(c.app.clone()), s.principal(), peer, headers, Ok(Json(req)))
+    })
+    .await;
+    let answer = match opened {
+        Ok(res) => api_json(Ok(res)).await,
+        Err(page) => return page,
     };
-    let answer = open(State(c.app.clone()), s.principal(), peer, headers, Ok(Json(req))).await;
-    match api_json(answer).await {
+    match answer {
         Ok(v) => Redirect::to(&format!("/assessments/{}", percent(text(&v, "id")))).into_response(),
-        Err(p) => problem_page(nav(), &p),
+        Err(p) => problem_page(Some(Nav::of(&s)), &p),
     }
 }
 
@@ -333,17 +332,14 @@ pub async fn change(
     Path(id): Path<String>,
     Form(f): Form<UpdateForm>,
 ) -> Response {
-    if !same(&s.session.csrf, &f.csrf) {
-        return csrf_refused();
-    }
-    let nav = || Some(Nav::of(&s));
-    let req = match f.request() {
-        Ok(r) => r,
-        Err(p) => return problem_page(nav(), &p),
-    };
+    let csrf = f.csrf.clone();
     let path = Path(id.clone());
-    match update(State(c.app.clone()), s.principal(), peer, headers, path, Ok(Json(req))).await {
+    let done = form_post(&s, &csrf, f.request(), |req| {
+        update(State(c.app.clone()), s.principal(), peer, headers, path, Ok(Json(req)))
+    })
+    .await;
+    match done {
         Ok(_) => Redirect::to(&format!("/assessments/{}", percent(&id))).into_response(),
-        Err(p) => problem_page(nav(), &p),
+        Err(page) => page,
     }
 }

@@ -15,9 +15,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::login::csrf_refused;
-use super::pages::{Nav, api_json, html, problem_page};
-use super::session::{Session, Signed, same};
+use super::pages::{Nav, api_json, form_post, html, problem_page};
+use super::session::{Session, Signed};
+use crate::problem::Problem;
 use crate::routes::integrity::{ACKNOWLEDGERS, WATCHERS, acknowledge, status, verify};
 
 /// Whether the session's tenant has a failed verification nobody acknowledged, for a
@@ -39,6 +39,7 @@ pub fn unacknowledged(c: &Console, s: &Session) -> bool {
 struct IntegrityPage {
     nav: Option<Nav>,
     t: Value,
+    last: Value,
     verifications: Vec<Value>,
     checkpoints: Vec<Value>,
     interval: String,
@@ -58,6 +59,7 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Response {
         acknowledger: ACKNOWLEDGERS.contains(&s.session.role),
         nav: Some(nav),
         verifications: list("verifications"),
+        last: t["last_verification"].clone(),
         // Newest first, like the verdicts.
         checkpoints: list("checkpoints").into_iter().rev().collect(),
         t,
@@ -80,17 +82,18 @@ pub async fn act(
     Path(what): Path<String>,
     Form(f): Form<Csrf>,
 ) -> Response {
-    if !same(&s.session.csrf, &f.csrf) {
-        return csrf_refused();
-    }
     let (state, who) = (State(c.app.clone()), s.principal());
-    let done = match what.as_str() {
-        "verify" => verify(state, who).await,
-        "acknowledge" => acknowledge(state, who, peer, Path(s.session.tenant.clone())).await,
-        _ => Err(crate::problem::Problem::not_found().detail("no such integrity action")),
-    };
+    let tenant = Path(s.session.tenant.clone());
+    let done = form_post(&s, &f.csrf, Ok(()), |()| async move {
+        match what.as_str() {
+            "verify" => verify(state, who).await,
+            "acknowledge" => acknowledge(state, who, peer, tenant).await,
+            _ => Err(Problem::not_found().detail("no such integrity action")),
+        }
+    })
+    .await;
     match done {
         Ok(_) => Redirect::to("/integrity").into_response(),
-        Err(p) => problem_page(Some(Nav::of(&s)), &p),
+        Err(page) => page,
     }
 }

@@ -96,6 +96,25 @@ pub async fn api_json(res: Result<Response, Problem>) -> Result<serde_json::Valu
     serde_json::from_slice(&bytes).map_err(crate::state::internal)
 }
 
+/// What every form POST shares: the CSRF check (403, nothing done), the form turned into
+/// the API's body (a refusal shown as a page), then the API handler `call`; its answer,
+/// or the page to show instead.
+pub async fn form_post<B, F>(
+    s: &Signed,
+    csrf: &str,
+    body: Result<B, Problem>,
+    call: impl FnOnce(B) -> F,
+) -> Result<Response, Response>
+where
+    F: std::future::Future<Output = Result<Response, Problem>>,
+{
+    if !super::session::same(&s.session.csrf, csrf) {
+        return Err(super::login::csrf_refused());
+    }
+    let shown = |p: Problem| problem_page(Some(Nav::of(s)), &p);
+    call(body.map_err(shown)?).await.map_err(shown)
+}
+
 /// A string field of a JSON event (`a.b` paths), or "".
 pub fn text<'a>(v: &'a serde_json::Value, path: &str) -> &'a str {
     path.split('.')

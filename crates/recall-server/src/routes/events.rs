@@ -226,9 +226,8 @@ pub(crate) struct Searched {
     pub page: recall_query::Page,
 }
 
-/// The one search path of every face (`GET /v1/events`, `GET /fhir/AuditEvent`): role and
-/// lens checks, the filter as this reader may ask it, and the self-audit record, durable
-/// before the page is returned. Refusals are recorded too.
+/// The one search path of every face (`GET /v1/events`, `GET /fhir/AuditEvent`): a page
+/// of [`over_filter`].
 pub(crate) async fn search(
     state: &AppState,
     who: &Principal,
@@ -237,11 +236,26 @@ pub(crate) async fn search(
     params: &recall_query::SearchParams,
     endpoint: &'static str,
 ) -> Result<Searched, Problem> {
-    let (lens, page) = over_filter(state, who, peer, headers, params, endpoint, |db, p, h| {
-        db.run(p, h)
-    })
-    .await?;
+    let on = Filtered {
+        state,
+        who,
+        peer,
+        headers,
+        params,
+        endpoint,
+    };
+    let (lens, page) = over_filter(on, |db, p, h| db.run(p, h)).await?;
     Ok(Searched { lens, page })
+}
+
+/// A request that reads over a search filter, and the endpoint its record names.
+pub(crate) struct Filtered<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) who: &'a Principal,
+    pub(crate) peer: SocketAddr,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) params: &'a recall_query::SearchParams,
+    pub(crate) endpoint: &'static str,
 }
 
 /// What every read over a search filter shares (searches, facet counts): role and lens
@@ -250,16 +264,13 @@ pub(crate) async fn search(
 /// it never sees its own record. Refusals are recorded too. Answers the lens and `run`'s
 /// result.
 pub(crate) async fn over_filter<T: Send + 'static>(
-    state: &AppState,
-    who: &Principal,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    params: &recall_query::SearchParams,
-    endpoint: &'static str,
+    on: Filtered<'_>,
     run: impl FnOnce(&recall_query::Db, &recall_query::Prepared, u64) -> Result<T, recall_query::QueryError>
     + Send
     + 'static,
 ) -> Result<(recall_query::Lens, T), Problem> {
+    let (state, who, headers, params) = (on.state, on.who, on.headers, on.params);
+    let (peer, endpoint) = (on.peer, on.endpoint);
     let asked = |lens: &recall_query::Lens| Use {
         kind: recall_governance::UseKind::Search,
         endpoint,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Principal;
 use crate::problem::Problem;
-use crate::routes::events::over_filter;
+use crate::routes::events::{Filtered, over_filter};
 use crate::routes::json_body;
 use crate::routes::reading::reading;
 use crate::state::AppState;
@@ -60,10 +60,15 @@ pub async fn count(
             .field(name));
         }
     }
-    let (_, f) = over_filter(state, who, peer, headers, &params, ENDPOINT, |db, p, h| {
-        db.facets(p, h, MAX_FACET_EVENTS)
-    })
-    .await?;
+    let on = Filtered {
+        state,
+        who,
+        peer,
+        headers,
+        params: &params,
+        endpoint: ENDPOINT,
+    };
+    let (_, f) = over_filter(on, |db, p, h| db.facets(p, h, MAX_FACET_EVENTS)).await?;
     Ok(to_json(&f))
 }
 
