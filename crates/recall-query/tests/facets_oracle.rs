@@ -10,10 +10,17 @@ use std::collections::BTreeMap;
 use common::{Rec, oracle, world};
 use recall_query::{Facets, Field, Filter, Lens, Order, Query, Reader, Rule};
 
-fn count(recs: &[Rec], seqs: &[u64], key: impl Fn(&Rec) -> Option<String>) -> BTreeMap<String, u64> {
+fn count(
+    recs: &[Rec],
+    seqs: &[u64],
+    key: impl Fn(&Rec) -> Option<String>,
+) -> BTreeMap<String, u64> {
     let mut m = BTreeMap::new();
     for s in seqs {
-        let r = recs.iter().find(|r| r.seq == *s && r.tenant == "north").unwrap();
+        let r = recs
+            .iter()
+            .find(|r| r.seq == *s && r.tenant == "north")
+            .unwrap();
         if let Some(k) = key(r) {
             *m.entry(k).or_default() += 1;
         }
@@ -36,7 +43,13 @@ fn facets(w: &common::World, filter: &Filter, max: usize) -> Facets {
 fn facets_match_a_brute_force_count() {
     let w = world(1500, 17);
     let recs = &w.recs;
-    let action = recs.iter().find(|r| r.tenant == "north").unwrap().event.action.clone();
+    let action = recs
+        .iter()
+        .find(|r| r.tenant == "north")
+        .unwrap()
+        .event
+        .action
+        .clone();
     for filter in [
         Filter::default(),
         Filter {
@@ -54,7 +67,10 @@ fn facets_match_a_brute_force_count() {
             let take = &seqs[..seqs.len().min(max)];
             assert_eq!(got.counted, take.len() as u64);
             assert_eq!(got.complete, take.len() == seqs.len());
-            assert_eq!(got.action, count(recs, take, |r| Some(r.event.action.clone())));
+            assert_eq!(
+                got.action,
+                count(recs, take, |r| Some(r.event.action.clone()))
+            );
             assert_eq!(
                 got.outcome,
                 count(recs, take, |r| Some(r.event.outcome.as_str().to_string()))
@@ -71,9 +87,13 @@ fn facets_match_a_brute_force_count() {
 fn facets_go_through_the_lens() {
     let w = world(600, 3);
     let mut policy = recall_query::Policy::default();
-    policy.set("engineer", "source.system", "pseudonym").unwrap();
+    policy
+        .set("engineer", "source.system", "pseudonym")
+        .unwrap();
     policy.set("engineer", "actor.role", "withhold").unwrap();
-    let lens: Lens = w.db.lens("north", &policy, Reader::Engineer, false).unwrap();
+    let lens: Lens =
+        w.db.lens("north", &policy, Reader::Engineer, false)
+            .unwrap();
     assert_eq!(lens.rule(Field::SourceSystem), Rule::Pseudonym);
     let filter = Filter {
         lens: Some(lens),
@@ -82,5 +102,9 @@ fn facets_go_through_the_lens() {
     let got = facets(&w, &filter, 10_000);
     assert!(got.counted > 0 && got.complete);
     assert!(!got.system.is_empty() && got.role.is_empty());
-    assert!(got.system.keys().all(|k| k.starts_with("psn_")), "{:?}", got.system);
+    assert!(
+        got.system.keys().all(|k| k.starts_with("psn_")),
+        "{:?}",
+        got.system
+    );
 }

@@ -60,7 +60,12 @@ fn facets_match_a_full_search(server: &Server, key: &str, query: &str) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| (c["value"].as_str().unwrap().to_owned(), c["count"].as_u64().unwrap()))
+            .map(|c| {
+                (
+                    c["value"].as_str().unwrap().to_owned(),
+                    c["count"].as_u64().unwrap(),
+                )
+            })
             .collect()
     };
     let text = |p: &'static str| move |e: &Value| e.pointer(p)?.as_str().map(str::to_owned);
@@ -73,7 +78,10 @@ fn facets_match_a_full_search(server: &Server, key: &str, query: &str) {
     let bad = server.get(key, "/v1/events/facets?outcome=fine");
     assert_eq!(bad.status(), 400);
     assert_eq!(json(bad)["field"], "outcome");
-    assert_eq!(json(server.get(key, "/v1/events/facets?cursor=x"))["field"], "cursor");
+    assert_eq!(
+        json(server.get(key, "/v1/events/facets?cursor=x"))["field"],
+        "cursor"
+    );
 }
 
 /// The tenant's events recall appended for `actor` with `action`, newest last.
@@ -118,14 +126,20 @@ fn report_and_governance_pages_in_a_real_browser() {
     if recall_testkit::pdf::pdf_tools() {
         for name in ["search-patient.pdf", "patient-report.pdf"] {
             let text = recall_testkit::pdf::checked_text(&artefacts().join(name));
-            assert!(text.contains("Accesses to a health record"), "{name}: {text}");
+            assert!(
+                text.contains("Accesses to a health record"),
+                "{name}: {text}"
+            );
         }
     }
     // The sign-off names the digest of the review the page showed.
     let digest = std::fs::read_to_string(artefacts().join("signoff-digest.txt")).unwrap();
     let signed = own_records(&server, &auditor, "user:po", "approve");
     assert_eq!(signed.len(), 1);
-    assert_eq!(signed[0]["detail"]["access_review"]["sha256"], digest.trim());
+    assert_eq!(
+        signed[0]["detail"]["access_review"]["sha256"],
+        digest.trim()
+    );
     // Every page that showed event contents put its read on record first.
     let mut used = own_records(&server, &auditor, "user:po", "search");
     used.extend(own_records(&server, &auditor, "user:po", "report"));
@@ -142,21 +156,32 @@ fn report_and_governance_pages_in_a_real_browser() {
         "GET /v1/reports/access-review",
         "GET /v1/assessments/{id}",
     ] {
-        assert!(endpoints.contains(&want), "{want} not recorded: {endpoints:?}");
+        assert!(
+            endpoints.contains(&want),
+            "{want} not recorded: {endpoints:?}"
+        );
     }
 
     // A verification fails (a body byte altered, the log repaired right after): the
     // failure stays, counted, until someone acknowledges it.
     let (seg, offset, original, tampered) = tamper_plan(&data, TENANT);
     write_at(&seg, offset, &tampered);
-    let r = server.post(&admin, "/v1/integrity/verify", "application/json", String::new());
+    let r = server.post(
+        &admin,
+        "/v1/integrity/verify",
+        "application/json",
+        String::new(),
+    );
     assert_eq!(json(r)["verification"]["result"], "failed");
     write_at(&seg, offset, &original);
     // (A scheduled run may have come in the moment the byte was altered: at least one.)
     assert!(server.gauge("recall_integrity_unacknowledged_failures") >= 1.0);
     let out = run_script("pages.mjs", &env("integrity"));
     assert!(out.contains("2 passed, 0 failed"), "{out}");
-    assert_eq!(server.gauge("recall_integrity_unacknowledged_failures"), 0.0);
+    assert_eq!(
+        server.gauge("recall_integrity_unacknowledged_failures"),
+        0.0
+    );
     let acks = own_records(&server, &auditor, "user:po2", "acknowledge");
     assert_eq!(acks.len(), 1);
     assert_eq!(acks[0]["resource"]["type"], "IntegrityVerification");

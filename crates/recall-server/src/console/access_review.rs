@@ -72,7 +72,11 @@ impl Period {
     fn bounds(&self) -> Result<(String, String, String, String), Problem> {
         let today = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
         let or = |s: &str, d: jiff::civil::Date| {
-            if s.trim().is_empty() { d.to_string() } else { s.trim().to_owned() }
+            if s.trim().is_empty() {
+                d.to_string()
+            } else {
+                s.trim().to_owned()
+            }
         };
         let from = or(&self.from, today.checked_sub(30.days()).unwrap_or(today));
         let to = or(&self.to, today);
@@ -104,7 +108,10 @@ fn flagged(v: &Value) -> Vec<(&'static str, String)> {
     }
     for x in list("after_status") {
         let why = format!("{} since {}", text(&x, "status"), text(&x, "status_date"));
-        out.push(("access after status change", format!("{} ({why})", text(&x, "user_id"))));
+        out.push((
+            "access after status change",
+            format!("{} ({why})", text(&x, "user_id")),
+        ));
     }
     for x in list("dormant") {
         out.push(("dormant account", text(&x, "user_id").to_owned()));
@@ -130,7 +137,14 @@ pub async fn page(
         to: Some(to_ts.clone()),
         format: Some("json".into()),
     };
-    let answer = access_review(State(c.app.clone()), s.principal(), peer, headers, Ok(Query(params))).await;
+    let answer = access_review(
+        State(c.app.clone()),
+        s.principal(),
+        peer,
+        headers,
+        Ok(Query(params)),
+    )
+    .await;
     let sha256 = answer
         .as_ref()
         .ok()
@@ -157,7 +171,12 @@ pub async fn page(
         .flatten()
         .map(|c| {
             let role = text(c, "role").to_owned();
-            (text(c, "credential").to_owned(), role, c["uses"].as_u64().unwrap_or(0), text(c, "last_use").to_owned())
+            (
+                text(c, "credential").to_owned(),
+                role,
+                c["uses"].as_u64().unwrap_or(0),
+                text(c, "last_use").to_owned(),
+            )
         })
         .collect();
     html(&ReviewPage {

@@ -177,7 +177,13 @@ pub async fn create(
 ) -> Response {
     let csrf = f.csrf.clone();
     let opened = form_post(&s, &csrf, f.request(), |req| {
-        open(State(c.app.clone()), s.principal(), peer, headers, Ok(Json(req)))
+        open(
+            State(c.app.clone()),
+            s.principal(),
+            peer,
+            headers,
+            Ok(Json(req)),
+        )
     })
     .await;
     let answer = match opened {
@@ -256,9 +262,19 @@ pub async fn one(
         .map(|h| {
             let changed = h["changed"]
                 .as_array()
-                .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .map(|c| {
+                    c.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
-            (h["version"].as_u64().unwrap_or(0), text(h, "at").to_owned(), text(h, "by").to_owned(), changed)
+            (
+                h["version"].as_u64().unwrap_or(0),
+                text(h, "at").to_owned(),
+                text(h, "by").to_owned(),
+                changed,
+            )
         })
         .collect();
     html(&OnePage {
@@ -306,8 +322,9 @@ impl UpdateForm {
                 reason: self.reason,
             }),
             _ => {
-                return Err(Problem::bad_request("decision must be breach or no-breach")
-                    .field("decision"));
+                return Err(
+                    Problem::bad_request("decision must be breach or no-breach").field("decision")
+                );
             }
         };
         Ok(UpdateRequest {
@@ -335,7 +352,14 @@ pub async fn change(
     let csrf = f.csrf.clone();
     let path = Path(id.clone());
     let done = form_post(&s, &csrf, f.request(), |req| {
-        update(State(c.app.clone()), s.principal(), peer, headers, path, Ok(Json(req)))
+        update(
+            State(c.app.clone()),
+            s.principal(),
+            peer,
+            headers,
+            path,
+            Ok(Json(req)),
+        )
     })
     .await;
     match done {

@@ -68,8 +68,13 @@ pub fn chart(per_day: &BTreeMap<Date, u64>) -> Option<Chart> {
         .iter()
         .enumerate()
         .map(|(i, &count)| {
-            let start = first.checked_add((i as i64 * per_bar).days()).unwrap_or(first);
-            let end = start.checked_add((per_bar - 1).days()).unwrap_or(start).min(last);
+            let start = first
+                .checked_add((i as i64 * per_bar).days())
+                .unwrap_or(first);
+            let end = start
+                .checked_add((per_bar - 1).days())
+                .unwrap_or(start)
+                .min(last);
             let h = (count as i64 * plot) / peak as i64;
             Bar {
                 x: i as i64 * w,

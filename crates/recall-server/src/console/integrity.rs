@@ -40,6 +40,8 @@ struct IntegrityPage {
     nav: Option<Nav>,
     t: Value,
     last: Value,
+    /// Whether the last verification passed.
+    last_ok: bool,
     verifications: Vec<Value>,
     checkpoints: Vec<Value>,
     interval: String,
@@ -60,6 +62,7 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Response {
         nav: Some(nav),
         verifications: list("verifications"),
         last: t["last_verification"].clone(),
+        last_ok: t["last_verification"]["result"] == "ok",
         // Newest first, like the verdicts.
         checkpoints: list("checkpoints").into_iter().rev().collect(),
         t,

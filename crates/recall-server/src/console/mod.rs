@@ -22,14 +22,14 @@ use crate::state::AppState;
 mod access_review;
 mod assessments;
 mod assets;
+mod chart;
 mod event;
 mod export;
 mod facets;
 mod integrity;
-mod chart;
-mod patient;
 mod login;
 mod pages;
+mod patient;
 mod reviews;
 mod search;
 mod session;
@@ -112,9 +112,15 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/patient", get(patient::page))
         .route("/access-review", get(access_review::page))
         .route("/access-review/signoff", post(access_review::sign))
-        .route("/assessments", get(assessments::index).post(assessments::create))
+        .route(
+            "/assessments",
+            get(assessments::index).post(assessments::create),
+        )
         .route("/assessments/new", get(assessments::new))
-        .route("/assessments/{id}", get(assessments::one).post(assessments::change))
+        .route(
+            "/assessments/{id}",
+            get(assessments::one).post(assessments::change),
+        )
         .route("/integrity", get(integrity::page))
         .route("/integrity/{what}", post(integrity::act))
         .route("/reviews", get(reviews::page))

@@ -106,7 +106,7 @@ pub async fn form_post<B, F>(
     call: impl FnOnce(B) -> F,
 ) -> Result<Response, Response>
 where
-    F: std::future::Future<Output = Result<Response, Problem>>,
+    F: Future<Output = Result<Response, Problem>>,
 {
     if !super::session::same(&s.session.csrf, csrf) {
         return Err(super::login::csrf_refused());

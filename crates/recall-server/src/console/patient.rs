@@ -108,14 +108,21 @@ pub async fn page(
             format: Some("json".into()),
             ..ReportParams::default()
         };
-        let answer = patient_access(State(c.app.clone()), s.principal(), peer, headers, Ok(Query(r)));
+        let answer = patient_access(
+            State(c.app.clone()),
+            s.principal(),
+            peer,
+            headers,
+            Ok(Query(r)),
+        );
         let v = match api_json(answer.await).await {
             Ok(v) => v,
             Err(p) => return problem_page(Some(nav), &p),
         };
         let rows = v["summary"].as_array().cloned().unwrap_or_default();
         page.people = rows.iter().map(|r| person(&f, r)).collect();
-        page.people.sort_by(|a, b| b.count.cmp(&a.count).then(a.actor.cmp(&b.actor)));
+        page.people
+            .sort_by(|a, b| b.count.cmp(&a.count).then(a.actor.cmp(&b.actor)));
         let events = v["events"].as_array().cloned().unwrap_or_default();
         page.total = events.len() as u64;
         page.chart = chart(&per_day(&events));

@@ -265,7 +265,11 @@ pub(crate) struct Filtered<'a> {
 /// result.
 pub(crate) async fn over_filter<T: Send + 'static>(
     on: Filtered<'_>,
-    run: impl FnOnce(&recall_query::Db, &recall_query::Prepared, u64) -> Result<T, recall_query::QueryError>
+    run: impl FnOnce(
+        &recall_query::Db,
+        &recall_query::Prepared,
+        u64,
+    ) -> Result<T, recall_query::QueryError>
     + Send
     + 'static,
 ) -> Result<(recall_query::Lens, T), Problem> {
@@ -303,7 +307,7 @@ pub(crate) async fn over_filter<T: Send + 'static>(
     // The audit record is made durable while the search runs (it needs only the
     // request); the search stops below `horizon`, so it never returns its own record.
     let db = state.db.clone();
-    let search = blocking(move || run(&*db, &prepared, horizon).map_err(query_problem));
+    let search = blocking(move || run(&db, &prepared, horizon).map_err(query_problem));
     let record = audit::record(
         state,
         who,

@@ -32,7 +32,14 @@ pub async fn facets(
     params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
     Ok(json_body(
-        count(&state, &who, peer, &headers, params.map_err(Problem::from)?.0).await?,
+        count(
+            &state,
+            &who,
+            peer,
+            &headers,
+            params.map_err(Problem::from)?.0,
+        )
+        .await?,
     ))
 }
 
