@@ -26,12 +26,10 @@ use crate::routes::access_review::{
 
 /// `?from=&to=` (dates, `to` inclusive) and `signed` after a sign-off.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Period {
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     signed: String,
 }
 
@@ -197,21 +195,15 @@ pub async fn page(
 }
 
 /// The sign-off form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct SignForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     reviewer: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     sha256: String,
-    #[serde(default)]
     from_day: String,
-    #[serde(default)]
     to_day: String,
 }
 

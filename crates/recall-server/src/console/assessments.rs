@@ -119,25 +119,17 @@ fn day_of(ts: Option<&str>) -> Option<String> {
 }
 
 /// The form that opens an assessment (lists comma-separated, dates `YYYY-MM-DD`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct OpenForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     description: String,
-    #[serde(default)]
     discovered: String,
-    #[serde(default)]
     actors: String,
-    #[serde(default)]
     ips: String,
-    #[serde(default)]
     systems: String,
-    #[serde(default)]
     patients: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
 }
 
@@ -293,22 +285,16 @@ pub async fn one(
 }
 
 /// The factor and decision form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct UpdateForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     nature: String,
-    #[serde(default)]
     unauthorized_person: String,
-    #[serde(default)]
     acquired_or_viewed: String,
-    #[serde(default)]
     mitigation: String,
     /// `breach`, `no-breach` or empty (no decision yet).
-    #[serde(default)]
     decision: String,
-    #[serde(default)]
     reason: String,
 }
 

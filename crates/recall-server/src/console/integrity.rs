@@ -71,9 +71,9 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Response {
 }
 
 /// A POST form carrying only the CSRF token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct Csrf {
-    #[serde(default)]
     csrf: String,
 }
 
