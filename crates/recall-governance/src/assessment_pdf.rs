@@ -23,7 +23,7 @@ pub fn shown_history(versions: &[Version], lens: &Lens) -> Value {
 }
 
 /// The four factors of the risk assessment, in the rule's order, with their keys.
-const FACTORS: [(&str, &str); 4] = [
+pub const FACTORS: [(&str, &str); 4] = [
     ("nature", "1. Nature and extent of the PHI involved"),
     (
         "unauthorized_person",

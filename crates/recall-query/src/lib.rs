@@ -36,6 +36,7 @@ mod entries;
 mod error;
 mod export;
 mod export_ocsf;
+mod facets;
 mod generation;
 mod idfilter;
 mod impact;
@@ -58,6 +59,7 @@ pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, 
 pub use error::QueryError;
 pub use export::{Checked, Export, ExportFormat, ExportParams, ExportStats, cursor_after};
 pub use export_ocsf::OCSF_VERSION;
+pub use facets::{Facets, MAX_FACET_EVENTS};
 pub use generation::IndexBuffers;
 pub use impact::{Affected, Impact, IncidentScope};
 pub use months::Subject;

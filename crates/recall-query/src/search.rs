@@ -306,10 +306,10 @@ pub fn decode_cursor(cursor: &str, fp: &[u8; FINGERPRINT]) -> Result<Pos, QueryE
 /// lets a caller refuse a bad request before it records anything about it.
 #[derive(Clone)]
 pub struct Prepared {
-    tenant: String,
+    pub(crate) tenant: String,
     /// `None`: the index has never seen the tenant (an empty answer).
-    t: Option<Tenant>,
-    filter: Compiled,
+    pub(crate) t: Option<Tenant>,
+    pub(crate) filter: Compiled,
     fp: [u8; FINGERPRINT],
     after: Option<Pos>,
     order: Order,

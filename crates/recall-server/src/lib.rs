@@ -28,6 +28,7 @@ pub mod listen;
 pub mod openapi;
 pub mod openapi_assessments;
 mod openapi_export;
+mod openapi_facets;
 mod openapi_fhir;
 mod openapi_integrity;
 mod openapi_reviews;
@@ -112,6 +113,7 @@ pub fn app(state: AppState) -> Router {
             post(events::post_events).get(events::search_events),
         )
         .route("/v1/events/{tenant}/{seq}", get(events::get_event))
+        .route("/v1/events/facets", get(routes::facets::facets))
         .route("/v1/export", get(routes::export::export))
         .route("/v1/reports/patient-access", get(reports::patient_access))
         .route("/v1/reports/actor-activity", get(reports::actor_activity))

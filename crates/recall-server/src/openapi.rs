@@ -243,6 +243,7 @@ fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::openapi_integrity::IntegrityDoc::openapi());
     doc.merge(crate::openapi_fhir::FhirDoc::openapi());
     doc.merge(crate::openapi_export::ExportDoc::openapi());
+    doc.merge(crate::openapi_facets::FacetsDoc::openapi());
     doc
 }
 

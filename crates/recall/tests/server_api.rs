@@ -323,6 +323,7 @@ fn openapi_and_swagger_ui_are_served() {
     for path in [
         "/v1/events",
         "/v1/events/{tenant}/{seq}",
+        "/v1/events/facets",
         "/v1/reports/patient-access",
         "/v1/logs/{tenant}/checkpoint",
     ] {

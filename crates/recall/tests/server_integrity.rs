@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::frames::{batch_frames, with_body_byte_flipped};
+use common::frames::{tamper_plan, write_at};
 use common::recall_ok;
 use common::server::{Server, create_key, json};
 use serde_json::{Value, json};
@@ -92,32 +91,6 @@ fn result(st: &Value) -> &str {
     st["last_verification"]["result"].as_str().unwrap_or("")
 }
 
-/// The active segment and, for its last batch frame, the original bytes and the
-/// tampered ones.
-fn tamper_plan(data: &Path) -> (PathBuf, usize, Vec<u8>, Vec<u8>) {
-    let log = data.join("tenants").join(TENANT).join("log");
-    let mut segs: Vec<_> = std::fs::read_dir(&log)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    segs.sort();
-    let seg = segs.pop().unwrap();
-    let buf = std::fs::read(&seg).unwrap();
-    let (fr, batch) = batch_frames(&buf).pop().unwrap();
-    let original = buf[fr.offset..fr.offset + fr.len].to_vec();
-    let tampered = with_body_byte_flipped(&buf, &fr, &batch);
-    (seg, fr.offset, original, tampered)
-}
-
-/// Writes `bytes` at `offset` in place (the server keeps the segment open).
-fn write_at(path: &Path, offset: usize, bytes: &[u8]) {
-    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.seek(SeekFrom::Start(offset as u64)).unwrap();
-    f.write_all(bytes).unwrap();
-    f.sync_all().unwrap();
-}
-
 #[test]
 fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_restart() {
     let tmp = tempfile::tempdir().unwrap();
@@ -155,7 +128,7 @@ fn scheduled_verification_reports_tampering_until_acknowledged_and_survives_rest
     assert_eq!(r.status(), 409);
 
     // Tamper: the scheduled run (no request asks for it) reports the failure.
-    let (seg, offset, original, tampered) = tamper_plan(&data);
+    let (seg, offset, original, tampered) = tamper_plan(&data, TENANT);
     write_at(&seg, offset, &tampered);
     let failed = await_status(&server, &k.auditor, "a failed run", |st| {
         result(st) == "failed"

@@ -251,6 +251,9 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         // (a clear identifier is 400: disclosure.md, "Filters").
         row(M::GET, "/v1/events?patient=MRN-100", None,                         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         row(M::GET, &read, None,                                                [403, 200, 403, 403, 200, 200, 200, 401, 401, 401]),
+        // Facet counts: the search's roles, lens and patient binding.
+        row(M::GET, "/v1/events/facets?patient=MRN-100", None,                  [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
+        row(M::GET, "/v1/events/facets", None,                                  [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),
         row(M::GET, "/v1/reports/patient-access?patient=MRN-100", None,         [403, 200, 403, 403, 400, 200, 200, 401, 401, 401]),
         // Export: the search's roles and filters; a patient only with its own patient.
         row(M::GET, "/v1/export", None,                                         [403, 200, 403, 403, 200, 200, 403, 401, 401, 401]),

@@ -1,137 +1,97 @@
-//! Export of the search page's current filter as CSV or JSON: the API's search handler
-//! page by page (each page self-audited like any search), up to [`MAX_EXPORT`] events.
+//! Export of the search page's current filter: CSV and JSON (NDJSON of the lensed native
+//! events) through the API's `GET /v1/export` handler, PDF through the API's report
+//! handler (`format=pdf`): the patient access report when the filter names a patient,
+//! else the actor activity report when it names an actor, over the filter's date range.
+//! So role, lens, self-audit record and streaming are the API's.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use jiff::Timestamp;
-use serde_json::Value;
+use recall_query::ExportParams;
 
 use super::Console;
-use super::pages::{Nav, api_json, problem_page, text};
+use super::pages::{Nav, problem_page};
 use super::search::Filter;
 use super::session::Signed;
 use crate::problem::Problem;
-use crate::routes::events::search_events;
+use crate::routes::reports::{ReportParams, actor_activity, patient_access};
 
-/// Most events one export holds.
-pub const MAX_EXPORT: usize = 10_000;
-
-const COLUMNS: [&str; 11] = [
-    "seq",
-    "time",
-    "action",
-    "outcome",
-    "actor.id",
-    "actor.role",
-    "patient.id",
-    "resource.type",
-    "resource.id",
-    "source.system",
-    "source.ip",
-];
-
-async fn collect(
-    c: &Console,
-    s: &Signed,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    f: &Filter,
-) -> Result<Vec<Value>, Problem> {
-    let mut params = f.params(Timestamp::now())?;
-    params.limit = Some(recall_query::MAX_LIMIT);
-    params.cursor = None;
-    let mut out = Vec::new();
-    loop {
-        let res = search_events(
-            State(c.app.clone()),
-            s.principal(),
-            ConnectInfo(peer),
-            headers.clone(),
-            Ok(Query(params.clone())),
-        )
-        .await;
-        let v = api_json(res).await?;
-        out.extend(v["events"].as_array().cloned().unwrap_or_default());
-        match v["next_cursor"].as_str() {
-            Some(next) if out.len() < MAX_EXPORT => params.cursor = Some(next.to_owned()),
-            _ => break,
-        }
-    }
-    out.truncate(MAX_EXPORT);
-    Ok(out)
-}
-
-/// RFC 4180 field quoting.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-fn csv(events: &[Value]) -> String {
-    let mut out = COLUMNS.join(",");
-    out.push_str("\r\n");
-    for e in events {
-        let row: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| match *c {
-                "seq" => e["seq"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
-                path => csv_field(text(e, path)),
-            })
-            .collect();
-        out.push_str(&row.join(","));
-        out.push_str("\r\n");
-    }
-    out
-}
-
-fn download(body: String, kind: &'static str, name: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, kind),
-            (header::CONTENT_DISPOSITION, name),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// `GET /export/{format}`: `csv` or `json`.
+/// `GET /export/{format}`: `csv`, `json` or `pdf`.
 pub async fn export(
     State(c): State<Console>,
     s: Signed,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    peer: ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(format): Path<String>,
     Query(f): Query<Filter>,
 ) -> Response {
     let nav = || Some(Nav::of(&s));
-    if format != "csv" && format != "json" {
-        return problem_page(
-            nav(),
-            &Problem::not_found().detail("exports are csv or json"),
-        );
-    }
-    let events = match collect(&c, &s, peer, &headers, &f).await {
-        Ok(ev) => ev,
+    let p = match f.params(Timestamp::now()) {
+        Ok(p) => p,
         Err(p) => return problem_page(nav(), &p),
     };
-    if format == "csv" {
-        download(
-            csv(&events),
-            "text/csv; charset=utf-8",
-            "attachment; filename=\"recall-search.csv\"",
-        )
-    } else {
-        download(
-            serde_json::json!({ "events": events }).to_string(),
-            "application/json",
-            "attachment; filename=\"recall-search.json\"",
-        )
+    let state = State(c.app.clone());
+    let who = s.principal();
+    let (answer, name) = match format.as_str() {
+        "csv" | "json" => {
+            let x = ExportParams {
+                patient: p.patient,
+                actor: p.actor,
+                action: p.action,
+                outcome: p.outcome,
+                purpose: p.purpose,
+                system: p.system,
+                ip: p.ip,
+                break_glass: p.break_glass,
+                from: p.from,
+                to: p.to,
+                after: None,
+                format: Some(if format == "csv" { "csv" } else { "native" }.into()),
+            };
+            let name = if format == "csv" {
+                "recall-search.csv"
+            } else {
+                "recall-search.ndjson"
+            };
+            let answer =
+                crate::routes::export::export(state, who, peer, headers, Ok(Query(x))).await;
+            (answer, name)
+        }
+        "pdf" => {
+            let r = ReportParams {
+                patient: p.patient.clone(),
+                actor: p.actor.clone().filter(|_| p.patient.is_none()),
+                from: p.from,
+                to: p.to,
+                format: Some("pdf".into()),
+                tree_size: None,
+            };
+            let answer = match (&r.patient, &r.actor) {
+                (Some(_), _) => patient_access(state, who, peer, headers, Ok(Query(r))).await,
+                (None, Some(_)) => actor_activity(state, who, peer, headers, Ok(Query(r))).await,
+                (None, None) => Err(Problem::bad_request(
+                    "a PDF report is about one patient or one actor: filter on one first",
+                )
+                .field("patient")),
+            };
+            (answer, "recall-report.pdf")
+        }
+        _ => (
+            Err(Problem::not_found().detail("exports are csv, json or pdf")),
+            "",
+        ),
+    };
+    match answer {
+        Ok(mut res) => {
+            let disposition = format!("attachment; filename=\"{name}\"");
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            res
+        }
+        Err(p) => problem_page(nav(), &p),
     }
 }

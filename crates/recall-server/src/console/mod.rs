@@ -19,11 +19,17 @@ use recall_governance::users::{USERS_FILE, Users};
 
 use crate::state::AppState;
 
+mod access_review;
+mod assessments;
 mod assets;
+mod chart;
 mod event;
 mod export;
+mod facets;
+mod integrity;
 mod login;
 mod pages;
+mod patient;
 mod reviews;
 mod search;
 mod session;
@@ -103,6 +109,20 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/export/{format}", get(export::export))
         .route("/event/{seq}", get(event::page))
         .route("/console/proof/{seq}", get(event::proof))
+        .route("/patient", get(patient::page))
+        .route("/access-review", get(access_review::page))
+        .route("/access-review/signoff", post(access_review::sign))
+        .route(
+            "/assessments",
+            get(assessments::index).post(assessments::create),
+        )
+        .route("/assessments/new", get(assessments::new))
+        .route(
+            "/assessments/{id}",
+            get(assessments::one).post(assessments::change),
+        )
+        .route("/integrity", get(integrity::page))
+        .route("/integrity/{what}", post(integrity::act))
         .route("/reviews", get(reviews::page))
         .route("/reviews/{seq}", post(reviews::submit))
         .route("/assets/{name}", get(assets::asset))

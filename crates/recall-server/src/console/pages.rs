@@ -18,6 +18,12 @@ pub struct Nav {
     pub csrf: String,
     /// Whether the role reads events (search, reviews).
     pub reads: bool,
+    /// Whether the role sees the integrity page.
+    pub watches: bool,
+    /// Whether the role reads breach assessments.
+    pub assesses: bool,
+    /// A failed verification nobody acknowledged yet.
+    pub alert: bool,
 }
 
 impl Nav {
@@ -28,6 +34,9 @@ impl Nav {
             role: s.session.role.as_str(),
             csrf: s.session.csrf.clone(),
             reads: s.session.role.reader().is_some(),
+            watches: crate::routes::integrity::WATCHERS.contains(&s.session.role),
+            assesses: crate::routes::assessments::READERS.contains(&s.session.role),
+            alert: s.alert,
         }
     }
 }
@@ -85,6 +94,25 @@ pub async fn api_json(res: Result<Response, Problem>) -> Result<serde_json::Valu
         .await
         .map_err(crate::state::internal)?;
     serde_json::from_slice(&bytes).map_err(crate::state::internal)
+}
+
+/// What every form POST shares: the CSRF check (403, nothing done), the form turned into
+/// the API's body (a refusal shown as a page), then the API handler `call`; its answer,
+/// or the page to show instead.
+pub async fn form_post<B, F>(
+    s: &Signed,
+    csrf: &str,
+    body: Result<B, Problem>,
+    call: impl FnOnce(B) -> F,
+) -> Result<Response, Response>
+where
+    F: Future<Output = Result<Response, Problem>>,
+{
+    if !super::session::same(&s.session.csrf, csrf) {
+        return Err(super::login::csrf_refused());
+    }
+    let shown = |p: Problem| problem_page(Some(Nav::of(s)), &p);
+    call(body.map_err(shown)?).await.map_err(shown)
 }
 
 /// A string field of a JSON event (`a.b` paths), or "".

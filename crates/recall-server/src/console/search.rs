@@ -27,36 +27,36 @@ const PAGE: usize = 50;
 #[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct Filter {
     #[serde(default)]
-    patient: String,
+    pub patient: String,
     #[serde(default)]
-    actor: String,
+    pub actor: String,
     #[serde(default)]
-    action: String,
+    pub action: String,
     #[serde(default)]
-    outcome: String,
+    pub outcome: String,
     #[serde(default)]
-    purpose: String,
+    pub purpose: String,
     #[serde(default)]
-    system: String,
+    pub system: String,
     #[serde(default)]
-    ip: String,
+    pub ip: String,
     #[serde(default)]
-    break_glass: String,
+    pub break_glass: String,
     /// `today`, `7d`, `30d`, `custom` or empty (all time).
     #[serde(default)]
-    range: String,
+    pub range: String,
     /// Custom range, `YYYY-MM-DD`, inclusive.
     #[serde(default)]
-    from: String,
+    pub from: String,
     #[serde(default)]
-    to: String,
+    pub to: String,
     #[serde(default)]
-    limit: String,
+    pub limit: String,
     #[serde(default)]
-    cursor: String,
+    pub cursor: String,
     /// Earlier pages' cursors, `.`-separated (the first page's is empty).
     #[serde(default)]
-    trail: String,
+    pub trail: String,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -68,7 +68,9 @@ fn bad(field: &str, message: &str) -> Problem {
     Problem::bad_request(message.to_owned()).field(field.to_owned())
 }
 
-fn day_start(field: &str, day: &str, add_days: i64) -> Result<String, Problem> {
+/// Midnight UTC starting `day` (`YYYY-MM-DD`) plus `add_days`, RFC 3339; the error
+/// names `field`.
+pub fn utc_day(field: &str, day: &str, add_days: i64) -> Result<String, Problem> {
     let d: jiff::civil::Date = day
         .parse()
         .map_err(|_| bad(field, "must be a date, YYYY-MM-DD"))?;
@@ -90,9 +92,9 @@ impl Filter {
             "30d" => (Some(since(30)), None),
             "custom" => (
                 opt(&self.from)
-                    .map(|d| day_start("from", &d, 0))
+                    .map(|d| utc_day("from", &d, 0))
                     .transpose()?,
-                opt(&self.to).map(|d| day_start("to", &d, 1)).transpose()?,
+                opt(&self.to).map(|d| utc_day("to", &d, 1)).transpose()?,
             ),
             _ => return Err(bad("range", "must be today, 7d, 30d or custom")),
         };
@@ -153,6 +155,17 @@ impl Filter {
         } else {
             format!("{base}?{q}")
         }
+    }
+
+    /// Drops every field but the patient and the date range (the report takes no others).
+    pub fn keep_only_patient_and_range(&mut self) {
+        *self = Filter {
+            patient: std::mem::take(&mut self.patient),
+            range: std::mem::take(&mut self.range),
+            from: std::mem::take(&mut self.from),
+            to: std::mem::take(&mut self.to),
+            ..Filter::default()
+        };
     }
 
     fn page_url(&self, cursor: &str, trail: &str) -> String {
@@ -290,13 +303,18 @@ struct SearchPage {
     prev: Option<String>,
     csv: String,
     json: String,
+    /// The PDF report of the filter's patient (or actor), when it names one.
+    pdf: Option<String>,
+    /// The new assessment form, filled from this filter.
+    assess: String,
+    facets: super::facets::Shown,
 }
 
 /// `GET /search`.
 pub async fn page(
     State(c): State<Console>,
     s: Signed,
-    peer: ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(f): Query<Filter>,
 ) -> Response {
@@ -309,8 +327,8 @@ pub async fn page(
         search_events(
             State(c.app.clone()),
             s.principal(),
-            peer,
-            headers,
+            ConnectInfo(peer),
+            headers.clone(),
             Ok(Query(params)),
         )
         .await,
@@ -325,10 +343,18 @@ pub async fn page(
     let mut export = f.clone();
     export.cursor.clear();
     export.trail.clear();
+    let facets = match super::facets::shown(&c, &s, peer, &headers, &f).await {
+        Ok(shown) => shown,
+        Err(p) => return problem_page(Some(nav), &p),
+    };
     html(&SearchPage {
         nav: Some(nav),
         csv: export.url("/export/csv"),
         json: export.url("/export/json"),
+        assess: export.url("/assessments/new"),
+        pdf: (!export.patient.trim().is_empty() || !export.actor.trim().is_empty())
+            .then(|| export.url("/export/pdf")),
+        facets,
         count: events.len(),
         days: days(&events),
         next,

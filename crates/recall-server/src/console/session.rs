@@ -173,6 +173,9 @@ pub struct Signed {
     pub session: Session,
     /// Its id (to end it at logout).
     pub id: String,
+    /// Whether the tenant has an unacknowledged failed verification the role may see
+    /// (every page's header shows it until it is acknowledged).
+    pub alert: bool,
 }
 
 impl Signed {
@@ -199,9 +202,11 @@ impl FromRequestParts<Console> for Signed {
             c.sessions.end(id);
             return Err(to_login("expired"));
         }
+        let alert = super::integrity::unacknowledged(c, &session);
         Ok(Signed {
             session,
             id: id.to_owned(),
+            alert,
         })
     }
 }

@@ -40,9 +40,12 @@ const ENDPOINT: &str = "GET /v1/reports/access-review";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewParams {
-    from: Option<String>,
-    to: Option<String>,
-    format: Option<String>,
+    /// Period start (RFC 3339, inclusive).
+    pub from: Option<String>,
+    /// Period end (RFC 3339, exclusive).
+    pub to: Option<String>,
+    /// `json`, `csv` or `pdf`.
+    pub format: Option<String>,
 }
 
 /// `GET /v1/reports/access-review?from&to&format=json|csv`.
@@ -132,10 +135,14 @@ pub async fn access_review(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignoffBody {
-    reviewer: String,
-    from: String,
-    to: String,
-    sha256: String,
+    /// The reviewer as they name themselves.
+    pub reviewer: String,
+    /// Period start (RFC 3339).
+    pub from: String,
+    /// Period end (RFC 3339).
+    pub to: String,
+    /// SHA-256 of the JSON report reviewed.
+    pub sha256: String,
 }
 
 /// `POST /v1/reports/access-review/signoff`: records who reviewed which period and the

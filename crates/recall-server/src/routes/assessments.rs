@@ -184,7 +184,7 @@ pub async fn get_one(
 }
 
 /// Query of one assessment: `format=json` (default) or `pdf`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OneParams {
     format: Option<String>,

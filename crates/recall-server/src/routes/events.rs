@@ -226,9 +226,8 @@ pub(crate) struct Searched {
     pub page: recall_query::Page,
 }
 
-/// The one search path of every face (`GET /v1/events`, `GET /fhir/AuditEvent`): role and
-/// lens checks, the filter as this reader may ask it, and the self-audit record, durable
-/// before the page is returned. Refusals are recorded too.
+/// The one search path of every face (`GET /v1/events`, `GET /fhir/AuditEvent`): a page
+/// of [`over_filter`].
 pub(crate) async fn search(
     state: &AppState,
     who: &Principal,
@@ -237,6 +236,45 @@ pub(crate) async fn search(
     params: &recall_query::SearchParams,
     endpoint: &'static str,
 ) -> Result<Searched, Problem> {
+    let on = Filtered {
+        state,
+        who,
+        peer,
+        headers,
+        params,
+        endpoint,
+    };
+    let (lens, page) = over_filter(on, |db, p, h| db.run(p, h)).await?;
+    Ok(Searched { lens, page })
+}
+
+/// A request that reads over a search filter, and the endpoint its record names.
+pub(crate) struct Filtered<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) who: &'a Principal,
+    pub(crate) peer: SocketAddr,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) params: &'a recall_query::SearchParams,
+    pub(crate) endpoint: &'static str,
+}
+
+/// What every read over a search filter shares (searches, facet counts): role and lens
+/// checks, the filter as this reader may ask it, and the self-audit record, durable
+/// before the answer is returned; `run` reads below the horizon taken at the start, so
+/// it never sees its own record. Refusals are recorded too. Answers the lens and `run`'s
+/// result.
+pub(crate) async fn over_filter<T: Send + 'static>(
+    on: Filtered<'_>,
+    run: impl FnOnce(
+        &recall_query::Db,
+        &recall_query::Prepared,
+        u64,
+    ) -> Result<T, recall_query::QueryError>
+    + Send
+    + 'static,
+) -> Result<(recall_query::Lens, T), Problem> {
+    let (state, who, headers, params) = (on.state, on.who, on.headers, on.params);
+    let (peer, endpoint) = (on.peer, on.endpoint);
     let asked = |lens: &recall_query::Lens| Use {
         kind: recall_governance::UseKind::Search,
         endpoint,
@@ -269,7 +307,7 @@ pub(crate) async fn search(
     // The audit record is made durable while the search runs (it needs only the
     // request); the search stops below `horizon`, so it never returns its own record.
     let db = state.db.clone();
-    let search = blocking(move || db.run(&prepared, horizon).map_err(query_problem));
+    let search = blocking(move || run(&db, &prepared, horizon).map_err(query_problem));
     let record = audit::record(
         state,
         who,
@@ -278,11 +316,8 @@ pub(crate) async fn search(
             ..asked(&read.lens)
         },
     );
-    let (page, ()) = tokio::try_join!(search, record)?;
-    Ok(Searched {
-        lens: read.lens,
-        page,
-    })
+    let (out, ()) = tokio::try_join!(search, record)?;
+    Ok((read.lens, out))
 }
 
 /// Query parameters of `GET /v1/events/{tenant}/{seq}`.

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assessments;
 pub mod events;
 pub mod export;
+pub mod facets;
 pub mod fhir;
 pub mod fhir_search;
 pub mod holds;

@@ -28,12 +28,18 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
-    patient: Option<String>,
-    actor: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    format: Option<String>,
-    tree_size: Option<u64>,
+    /// The patient (patient access).
+    pub patient: Option<String>,
+    /// The actor (actor activity).
+    pub actor: Option<String>,
+    /// Event time from (RFC 3339, inclusive).
+    pub from: Option<String>,
+    /// Event time until (RFC 3339, exclusive).
+    pub to: Option<String>,
+    /// `json`, `csv` or `pdf`.
+    pub format: Option<String>,
+    /// Read at this tree size (JSON and CSV).
+    pub tree_size: Option<u64>,
 }
 
 /// What the caller wants back.

@@ -1,6 +1,9 @@
 //! Reading segment files frame by frame, for tests that damage a log on disk the way
 //! an attacker who knows the format would (see tamper_detection.rs).
 
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
 use recall_store::format::{Record, SealedBatch, decode, frame, read_frame};
 
 /// One frame of a segment or checkpoint file.
@@ -75,4 +78,30 @@ pub fn with_body_byte_flipped(buf: &[u8], fr: &Frame, batch: &SealedBatch) -> Ve
     let reframed = frame(&payload);
     assert_eq!(reframed.len(), fr.len);
     reframed
+}
+
+/// The active segment of `tenant` and, for its last batch frame, the original bytes and the
+/// tampered ones.
+pub fn tamper_plan(data: &Path, tenant: &str) -> (PathBuf, usize, Vec<u8>, Vec<u8>) {
+    let log = data.join("tenants").join(tenant).join("log");
+    let mut segs: Vec<_> = std::fs::read_dir(&log)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segs.sort();
+    let seg = segs.pop().unwrap();
+    let buf = std::fs::read(&seg).unwrap();
+    let (fr, batch) = batch_frames(&buf).pop().unwrap();
+    let original = buf[fr.offset..fr.offset + fr.len].to_vec();
+    let tampered = with_body_byte_flipped(&buf, &fr, &batch);
+    (seg, fr.offset, original, tampered)
+}
+
+/// Writes `bytes` at `offset` in place (the server keeps the segment open).
+pub fn write_at(path: &Path, offset: usize, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.seek(SeekFrom::Start(offset as u64)).unwrap();
+    f.write_all(bytes).unwrap();
+    f.sync_all().unwrap();
 }

@@ -1,0 +1,105 @@
+//! `GET /v1/events/facets`: how many of the events a search filter matches have each
+//! action, outcome, actor role and source system (`recall_query::Db::facets`), through
+//! the same path as `GET /v1/events` (role, lens, patient binding, self-audit record
+//! before the answer). Bounded: the newest `MAX_FACET_EVENTS` matches are counted and
+//! `complete` says whether that was all.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use recall_query::{Facets, MAX_FACET_EVENTS, SearchParams};
+use serde_json::{Value, json};
+
+use crate::auth::Principal;
+use crate::problem::Problem;
+use crate::routes::events::{Filtered, over_filter};
+use crate::routes::json_body;
+use crate::routes::reading::reading;
+use crate::state::AppState;
+
+/// The endpoint as its self-audit records name it.
+pub const ENDPOINT: &str = "GET /v1/events/facets";
+
+/// Counts the facets of the caller's filter.
+pub async fn facets(
+    State(state): State<AppState>,
+    who: Principal,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    Ok(json_body(
+        count(
+            &state,
+            &who,
+            peer,
+            &headers,
+            params.map_err(Problem::from)?.0,
+        )
+        .await?,
+    ))
+}
+
+/// The facet counts of `params` as JSON (what the endpoint answers; the console renders
+/// the same value).
+pub async fn count(
+    state: &AppState,
+    who: &Principal,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    params: SearchParams,
+) -> Result<Value, Problem> {
+    if who.role.reader().is_none() {
+        reading(state, who, headers, None)?;
+    }
+    for (name, given) in [
+        ("cursor", params.cursor.is_some()),
+        ("limit", params.limit.is_some()),
+        ("order", params.order.is_some()),
+    ] {
+        if given {
+            return Err(Problem::bad_request(format!(
+                "{name} is not taken here: facets count the whole filter, newest first"
+            ))
+            .field(name));
+        }
+    }
+    let on = Filtered {
+        state,
+        who,
+        peer,
+        headers,
+        params: &params,
+        endpoint: ENDPOINT,
+    };
+    let (_, f) = over_filter(on, |db, p, h| db.facets(p, h, MAX_FACET_EVENTS)).await?;
+    Ok(to_json(&f))
+}
+
+/// Values by count, most frequent first (ties by value).
+fn ranked(m: &BTreeMap<String, u64>) -> Value {
+    let mut v: Vec<(&String, &u64)> = m.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    Value::Array(
+        v.into_iter()
+            .map(|(value, count)| json!({"value": value, "count": count}))
+            .collect(),
+    )
+}
+
+fn to_json(f: &Facets) -> Value {
+    json!({
+        "counted": f.counted,
+        "complete": f.complete,
+        "max": MAX_FACET_EVENTS,
+        "facets": {
+            "action": ranked(&f.action),
+            "outcome": ranked(&f.outcome),
+            "role": ranked(&f.role),
+            "system": ranked(&f.system),
+        }
+    })
+}
