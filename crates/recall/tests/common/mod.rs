@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 pub mod frames;
+pub mod pki;
 pub mod server;
 pub mod synth;
 
