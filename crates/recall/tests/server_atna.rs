@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -56,6 +56,12 @@ tenants = {{ "ehr-legacy" = "{OTHER}" }}
 kind = "udp"
 listen = "127.0.0.1:0"
 tenant = "{TENANT}"
+
+[sources.capped]
+kind = "insecure_tcp"
+listen = "127.0.0.1:0"
+tenant = "{TENANT}"
+max_connections = 1
 "#,
         pki.cert.display(),
         pki.key.display(),
@@ -276,5 +282,31 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
         "{metrics}"
     );
     assert!(metrics.contains("recall_syslog_unparsed_total{source=\"pacs\"} 0"));
+
+    // max_connections = 1: a second connection while one is open is closed at once and
+    // counted; the first one still delivers.
+    let capped = format!("127.0.0.1:{}", port("capped"));
+    let mut first = std::net::TcpStream::connect(&capped).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = std::net::TcpStream::connect(&capped).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let closed = match second.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the second connection is closed by recall, not left open");
+    let dicom = body(DICOM, &[("MRN-0001", "MRN-0555"), ("MRN-0002", "MRN-0556")]);
+    let message = format!("<110>1 - capped-host ehr - ATNA - {dicom}");
+    write!(first, "{} {message}", message.len()).unwrap();
+    drop(first);
+    assert_eq!(
+        await_hits(&server, &officer, "patient=MRN-0556&action=read", 1)[0]["appended_by"],
+        "syslog:capped"
+    );
+    let metrics = server.get(&officer, "/metrics").text().unwrap();
+    assert!(metrics.contains("recall_syslog_refused_total{source=\"capped\"} 1"));
     server.stop();
 }

@@ -228,7 +228,7 @@ impl Sink {
     async fn idle(&self, after: Option<u64>) {
         let want = after.map_or(1, |a| a + 2);
         let progress = self.state.ingest.progress();
-        progress
+        let _ = progress
             .wait_for(&self.state.db, &self.cfg.tenant, want, IDLE)
             .await;
     }

@@ -90,9 +90,10 @@ impl Target {
         let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
         let server_name = ServerName::try_from(host)
             .map_err(|e| format!("sinks.{name}: receiver host name: {e}"))?;
-        let tls = match cfg.kind.tls() {
-            true => Some(TlsConnector::from(Arc::new(client_tls(name, cfg)?))),
-            false => None,
+        let tls = if cfg.kind.tls() {
+            Some(TlsConnector::from(Arc::new(client_tls(name, cfg)?)))
+        } else {
+            None
         };
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
@@ -135,6 +136,13 @@ impl Target {
     }
 
     async fn try_send(&mut self, lines: &[u8], cursor: u64) -> Result<(), String> {
+        // A kept HTTP connection the receiver has closed meanwhile is replaced, not
+        // counted as a failure.
+        if let Some(Conn::Http(sender)) = &self.conn
+            && sender.is_closed()
+        {
+            self.conn = None;
+        }
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
@@ -151,9 +159,10 @@ impl Target {
                 let status = answer.status();
                 // Read (a bounded part of) the answer so the connection can be reused.
                 let _ = Limited::new(answer.into_body(), ANSWER_BYTES).collect().await;
-                match status.is_success() {
-                    true => Ok(()),
-                    false => Err(format!("receiver answered {status}")),
+                if status.is_success() {
+                    Ok(())
+                } else {
+                    Err(format!("receiver answered {status}"))
                 }
             }
             None => Err("not connected".into()),

@@ -10,6 +10,7 @@
 //! tls_cert = "pacs.crt"         # tls only
 //! tls_key = "pacs.key"
 //! client_ca = "senders-ca.pem"  # tls only, optional: senders must present a certificate
+//! max_connections = 200         # tls and insecure_tcp, optional: more are refused
 //! ```
 
 use std::collections::BTreeMap;
@@ -65,6 +66,9 @@ pub struct SourceConfig {
     /// and by default, the largest origin (256 KiB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Most connections open at once (stream kinds); a connection beyond it is closed at
+    /// once and counted (`recall_syslog_refused_total`). Unset: no cap of its own.
+    pub max_connections: Option<usize>,
 }
 
 /// Every message accepted fits an event's origin, so each is kept byte for byte.
@@ -121,6 +125,15 @@ impl SourceConfig {
             return Err(format!(
                 "{}: only a tls source takes certificates",
                 at("kind")
+            ));
+        }
+        if self.max_connections == Some(0) {
+            return Err(format!("{}: must be at least 1", at("max_connections")));
+        }
+        if self.kind == SourceKind::Udp && self.max_connections.is_some() {
+            return Err(format!(
+                "{}: a udp source has no connections",
+                at("max_connections")
             ));
         }
         let most = recall_model::MAX_ORIGIN_BYTES;
@@ -190,6 +203,15 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<SourceConfig>("kind = \"tcp\"\ntenant = \"t\"").is_err());
+        let capped_udp = parse("kind = \"udp\"\ntenant = \"t1\"\nmax_connections = 5");
+        assert!(
+            capped_udp
+                .validate("u")
+                .unwrap_err()
+                .contains("sources.u.max_connections")
+        );
+        let no_room = parse("kind = \"insecure_tcp\"\ntenant = \"t1\"\nmax_connections = 0");
+        assert!(no_room.validate("c").is_err());
     }
 
     #[test]
