@@ -121,12 +121,7 @@ impl SinkConfig {
     /// Checks what parses but makes no sense; the error names the option.
     pub fn validate(&self, name: &str) -> Result<(), String> {
         let at = |opt: &str| format!("sinks.{name}.{opt}");
-        let name_ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-        if !name_ok {
+        if !crate::syslog::config::valid_name(name) {
             return Err(format!("sinks.{name}: a sink name is 1-64 of [A-Za-z0-9_-]"));
         }
         recall_model::validate_tenant(&self.tenant)

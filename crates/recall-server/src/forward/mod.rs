@@ -130,6 +130,10 @@ pub fn start(
 impl Sink {
     async fn run(mut self) {
         let mut after = until_ok!(self, "reading the cursor", self.cursor.load().map_err(|e| e.to_string()));
+        // A tenant without a log yet has nothing to forward and no keys for a lens.
+        while self.state.log_size(&self.cfg.tenant).unwrap_or(0) == 0 {
+            tokio::time::sleep(IDLE).await;
+        }
         let lens = until_ok!(self, "starting", self.begin(after).await);
         loop {
             match self.next_batch(after, &lens).await {
@@ -140,12 +144,9 @@ impl Sink {
         }
     }
 
-    /// Waits until the tenant has a log, then records the start and returns the lens.
+    /// Records the start and returns the lens of the sink's role.
     async fn begin(&self, after: Option<u64>) -> Result<Lens, String> {
         let tenant = &self.cfg.tenant;
-        if self.state.log_size(tenant).map_err(|_| "reading the log size")? == 0 {
-            return Err("the tenant has no log yet".into());
-        }
         let role = self.cfg.reader_role().ok_or("role")?;
         let reader = role.reader().ok_or("role")?;
         let lens = (self.state.db)

@@ -170,8 +170,9 @@ impl Target {
     }
 
     fn request(&self, lines: &[u8], cursor: u64) -> Result<Request<Full<Bytes>>, String> {
-        let uri = self.uri.clone().ok_or("no url")?;
-        let mut req = Request::post(uri)
+        // Origin form (`/path?query`): the authority goes in `Host`.
+        let target = self.uri.as_ref().and_then(Uri::path_and_query).ok_or("no url")?;
+        let mut req = Request::post(target.as_str())
             .header("host", self.addr.as_str())
             .header("content-type", self.content_type)
             .header("recall-sink", self.name.as_str())

@@ -71,6 +71,16 @@ pub struct SourceConfig {
     pub max_connections: Option<usize>,
 }
 
+/// Whether `name` may name a source or a sink (it becomes a metric label and part of
+/// `appended_by`): 1-64 of `[A-Za-z0-9_-]`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+}
+
 /// Every message accepted fits an event's origin, so each is kept byte for byte.
 fn default_max_message_bytes() -> usize {
     recall_model::MAX_ORIGIN_BYTES
@@ -92,12 +102,7 @@ impl SourceConfig {
     /// Checks what parses but makes no sense; the error names the option.
     pub fn validate(&self, name: &str) -> Result<(), String> {
         let at = |opt: &str| format!("sources.{name}.{opt}");
-        let name_ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-        if !name_ok {
+        if !valid_name(name) {
             return Err(format!(
                 "sources.{name}: a source name is 1-64 of [A-Za-z0-9_-]"
             ));
