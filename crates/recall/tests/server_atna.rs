@@ -33,10 +33,10 @@ fn body(xml: &str, rename: &[(&str, &str)]) -> String {
 }
 
 fn configure(data: &Path, pki: &Pki) {
-    let cfg = data.join("recall.toml");
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        r#"
+    common::append_config(
+        data,
+        &format!(
+            r#"
 [sources.pacs]
 kind = "tls"
 listen = "127.0.0.1:0"
@@ -63,11 +63,11 @@ listen = "127.0.0.1:0"
 tenant = "{TENANT}"
 max_connections = 1
 "#,
-        pki.cert.display(),
-        pki.key.display(),
-        pki.ca.display()
-    ));
-    std::fs::write(cfg, text).unwrap();
+            pki.cert.display(),
+            pki.key.display(),
+            pki.ca.display()
+        ),
+    );
 }
 
 /// `logger` with RFC 5424 headers to a port, octet-counted TCP or UDP.
@@ -297,7 +297,10 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
         Ok(n) => n == 0,
         Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
     };
-    assert!(closed, "the second connection is closed by recall, not left open");
+    assert!(
+        closed,
+        "the second connection is closed by recall, not left open"
+    );
     let dicom = body(DICOM, &[("MRN-0001", "MRN-0555"), ("MRN-0002", "MRN-0556")]);
     let message = format!("<110>1 - capped-host ehr - ATNA - {dicom}");
     write!(first, "{} {message}", message.len()).unwrap();

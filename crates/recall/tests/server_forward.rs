@@ -84,7 +84,11 @@ template(name="fields" type="string" string="%msgid% %app-name% %msg%\n")
         .expect("start rsyslogd");
     let peer = Peer(child);
     let port = poll("rsyslog's port", Duration::from_secs(30), || {
-        std::fs::read_to_string(&port_file).ok()?.trim().parse().ok()
+        std::fs::read_to_string(&port_file)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     });
     (peer, port)
 }
@@ -110,10 +114,10 @@ fn http_receiver(pki: &Pki, out: &Path, fail_first: u32, delay_ms: u32) -> (Peer
 }
 
 fn configure(data: &Path, pki: &Pki, syslog_port: u16, http_port: u16) {
-    let cfg = data.join("recall.toml");
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        r#"
+    common::append_config(
+        data,
+        &format!(
+            r#"
 [sinks.siem]
 kind = "syslog_tls"
 address = "127.0.0.1:{syslog_port}"
@@ -131,9 +135,9 @@ ca = "{ca}"
 batch_events = {BATCH}
 max_backoff_secs = 1
 "#,
-        ca = pki.ca.display()
-    ));
-    std::fs::write(cfg, text).unwrap();
+            ca = pki.ca.display()
+        ),
+    );
 }
 
 /// The seqs rsyslog wrote, in order (each line `native recall <record>`).
@@ -141,7 +145,9 @@ fn syslog_seqs(out: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(out).unwrap_or_default();
     text.lines()
         .map(|l| {
-            let record = l.strip_prefix("native recall ").expect("MSGID and APP-NAME");
+            let record = l
+                .strip_prefix("native recall ")
+                .expect("MSGID and APP-NAME");
             serde_json::from_str(record).unwrap()
         })
         .collect()
@@ -150,7 +156,9 @@ fn syslog_seqs(out: &Path) -> Vec<Value> {
 /// The OCSF records the HTTPS receiver kept, in order.
 fn http_records(out: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(out).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// A labelled sink metric from `/metrics` (`None` before the sink first sets it).
@@ -175,7 +183,12 @@ fn caught_up(server: &Server) {
 fn every_seq_in_order(seqs: &[u64], at_least: u64, what: &str) {
     assert_eq!(seqs.first(), Some(&0), "{what}: starts at seq 0");
     for w in seqs.windows(2) {
-        assert!(w[1] <= w[0] + 1, "{what}: skipped from {} to {}", w[0], w[1]);
+        assert!(
+            w[1] <= w[0] + 1,
+            "{what}: skipped from {} to {}",
+            w[0],
+            w[1]
+        );
     }
     let max = *seqs.iter().max().unwrap();
     assert!(max + 1 >= at_least, "{what}: only up to {max}");
@@ -206,7 +219,12 @@ fn sinks_forward_every_event_at_least_once_across_a_crash() {
     let before = http_records(&http_out).len();
 
     // More events, and a SIGKILL while the slow receiver is taking them.
-    let r = server.post(&writer, "/v1/events", "application/x-ndjson", hospital_ndjson(400, 19));
+    let r = server.post(
+        &writer,
+        "/v1/events",
+        "application/x-ndjson",
+        hospital_ndjson(400, 19),
+    );
     assert!(r.status().is_success(), "{}", r.status());
     poll("a batch of the new events", Duration::from_secs(60), || {
         (http_records(&http_out).len() > before).then_some(())
@@ -214,7 +232,10 @@ fn sinks_forward_every_event_at_least_once_across_a_crash() {
     server.kill();
     let server = Server::start(&data);
     caught_up(&server);
-    assert_eq!(sink_metric(&server, "recall_sink_lag_seconds", "siem"), Some(0.0));
+    assert_eq!(
+        sink_metric(&server, "recall_sink_lag_seconds", "siem"),
+        Some(0.0)
+    );
 
     let native = syslog_seqs(&syslog_out);
     let seqs: Vec<u64> = native.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
@@ -227,7 +248,10 @@ fn sinks_forward_every_event_at_least_once_across_a_crash() {
     every_seq_in_order(&seqs, 700, "https receiver");
 
     // The engineer's lens (the default role): pseudonyms, never the patient ids.
-    let patients: Vec<&str> = native.iter().filter_map(|e| e["patient"]["id"].as_str()).collect();
+    let patients: Vec<&str> = native
+        .iter()
+        .filter_map(|e| e["patient"]["id"].as_str())
+        .collect();
     assert!(patients.len() >= 500 && patients.iter().all(|p| p.starts_with("psn_")));
 
     // Each start of each sink is recorded: who, what, to where, from which cursor.
@@ -241,7 +265,10 @@ fn sinks_forward_every_event_at_least_once_across_a_crash() {
     assert_eq!(starts.len(), 2, "two starts of the archive sink");
     let query = &starts[1]["detail"]["query"];
     assert_eq!(query["format"], "ocsf");
-    assert_eq!(query["destination"], format!("https://127.0.0.1:{http_port}/ingest"));
+    assert_eq!(
+        query["destination"],
+        format!("https://127.0.0.1:{http_port}/ingest")
+    );
     assert!(query["after"].as_str().unwrap().parse::<u64>().unwrap() >= 299);
     assert_eq!(starts[0]["actor"]["role"], "engineer");
     server.stop();
@@ -253,13 +280,17 @@ fn a_bad_sink_stops_the_start_naming_the_option() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     common::recall_ok(&data, &["init"]);
-    let cfg = data.join("recall.toml");
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str("\n[sinks.siem]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/in\"\ntenant = \"t1\"\n");
-    std::fs::write(&cfg, text).unwrap();
+    common::append_config(
+        &data,
+        "\n[sinks.siem]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/in\"\ntenant = \"t1\"\n",
+    );
     let out = common::recall(&data, &["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
-    assert!(common::both(&out).contains("sinks.siem.url"), "{}", common::both(&out));
+    assert!(
+        common::both(&out).contains("sinks.siem.url"),
+        "{}",
+        common::both(&out)
+    );
 }
 
 /// `recall export` on a real data dir, resumed from its printed cursor and from a seq
@@ -279,7 +310,11 @@ fn cli_export_resumes_after_its_cursor() {
         let seqs: Vec<u64> = String::from_utf8(out.stdout)
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["seq"].as_u64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["seq"]
+                    .as_u64()
+                    .unwrap()
+            })
             .collect();
         let stderr = String::from_utf8(out.stderr).unwrap();
         let cursor: u64 = stderr

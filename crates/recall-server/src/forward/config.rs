@@ -122,7 +122,9 @@ impl SinkConfig {
     pub fn validate(&self, name: &str) -> Result<(), String> {
         let at = |opt: &str| format!("sinks.{name}.{opt}");
         if !crate::syslog::config::valid_name(name) {
-            return Err(format!("sinks.{name}: a sink name is 1-64 of [A-Za-z0-9_-]"));
+            return Err(format!(
+                "sinks.{name}: a sink name is 1-64 of [A-Za-z0-9_-]"
+            ));
         }
         recall_model::validate_tenant(&self.tenant)
             .map_err(|e| format!("{}: {}", at("tenant"), e.message))?;
@@ -149,16 +151,24 @@ impl SinkConfig {
         }
         self.validate_target(&at)?;
         if self.client_cert.is_some() != self.client_key.is_some() {
-            return Err(format!("{}: set both client_cert and client_key", at("client_cert")));
+            return Err(format!(
+                "{}: set both client_cert and client_key",
+                at("client_cert")
+            ));
         }
         if !self.kind.tls() && (self.ca.is_some() || self.client_cert.is_some()) {
-            return Err(format!("{}: only a TLS sink takes certificates", at("kind")));
+            return Err(format!(
+                "{}: only a TLS sink takes certificates",
+                at("kind")
+            ));
         }
-        let printable = |h: &String| {
-            (1..=255).contains(&h.len()) && h.bytes().all(|b| (33..=126).contains(&b))
-        };
+        let printable =
+            |h: &String| (1..=255).contains(&h.len()) && h.bytes().all(|b| (33..=126).contains(&b));
         if self.hostname.as_ref().is_some_and(|h| !printable(h)) {
-            return Err(format!("{}: 1-255 printable ASCII characters", at("hostname")));
+            return Err(format!(
+                "{}: 1-255 printable ASCII characters",
+                at("hostname")
+            ));
         }
         Ok(())
     }
@@ -166,7 +176,10 @@ impl SinkConfig {
     fn validate_target(&self, at: &dyn Fn(&str) -> String) -> Result<(), String> {
         if self.kind.syslog() {
             if self.url.is_some() || !self.headers.is_empty() {
-                return Err(format!("{}: a syslog sink takes address, not url or headers", at("url")));
+                return Err(format!(
+                    "{}: a syslog sink takes address, not url or headers",
+                    at("url")
+                ));
             }
             let ok = self
                 .address
@@ -179,7 +192,10 @@ impl SinkConfig {
             return Ok(());
         }
         if self.address.is_some() {
-            return Err(format!("{}: an http sink takes url, not address", at("address")));
+            return Err(format!(
+                "{}: an http sink takes url, not address",
+                at("address")
+            ));
         }
         let scheme = if self.kind.tls() { "https" } else { "http" };
         let uri = self
@@ -220,26 +236,45 @@ mod tests {
         s.validate("s").unwrap();
         assert_eq!(s.reader_role(), Some(Role::Engineer));
         assert_eq!(s.export_format(), Some(ExportFormat::Native));
-        let h = parse("kind = \"http\"\nurl = \"https://siem/in\"\ntenant = \"t1\"\nformat = \"ocsf\"");
+        let h =
+            parse("kind = \"http\"\nurl = \"https://siem/in\"\ntenant = \"t1\"\nformat = \"ocsf\"");
         h.validate("h").unwrap();
         let plain = parse("kind = \"http\"\nurl = \"http://siem/in\"\ntenant = \"t1\"");
         assert!(plain.validate("h").unwrap_err().contains("sinks.h.url"));
         let insecure = parse("kind = \"insecure_http\"\nurl = \"http://siem/in\"\ntenant = \"t1\"");
         insecure.validate("h").unwrap();
         let no_port = parse("kind = \"syslog_tls\"\naddress = \"siem\"\ntenant = \"t1\"");
-        assert!(no_port.validate("s").unwrap_err().contains("sinks.s.address"));
-        let csv = parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nformat = \"csv\"");
+        assert!(
+            no_port
+                .validate("s")
+                .unwrap_err()
+                .contains("sinks.s.address")
+        );
+        let csv =
+            parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nformat = \"csv\"");
         assert!(csv.validate("s").unwrap_err().contains("sinks.s.format"));
-        let writer = parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nrole = \"patient\"");
+        let writer =
+            parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nrole = \"patient\"");
         assert!(writer.validate("s").unwrap_err().contains("sinks.s.role"));
         let ca_plain =
             parse("kind = \"insecure_syslog_tcp\"\naddress = \"s:1\"\ntenant = \"t1\"\nca = \"c\"");
         assert!(ca_plain.validate("s").unwrap_err().contains("sinks.s.kind"));
-        let half = parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nclient_cert = \"c\"");
-        assert!(half.validate("s").unwrap_err().contains("sinks.s.client_cert"));
-        let big = parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nbatch_events = 0");
-        assert!(big.validate("s").unwrap_err().contains("sinks.s.batch_events"));
-        let host = parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nhostname = \"a b\"");
+        let half =
+            parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nclient_cert = \"c\"");
+        assert!(
+            half.validate("s")
+                .unwrap_err()
+                .contains("sinks.s.client_cert")
+        );
+        let big =
+            parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nbatch_events = 0");
+        assert!(
+            big.validate("s")
+                .unwrap_err()
+                .contains("sinks.s.batch_events")
+        );
+        let host =
+            parse("kind = \"syslog_tls\"\naddress = \"s:1\"\ntenant = \"t1\"\nhostname = \"a b\"");
         assert!(host.validate("s").unwrap_err().contains("sinks.s.hostname"));
         assert!(s.validate("a b").is_err());
         assert!(toml::from_str::<SinkConfig>("kind = \"kafka\"\ntenant = \"t\"").is_err());

@@ -86,7 +86,10 @@ mod tests {
         c.store(42).unwrap();
         assert_eq!(c.load().unwrap(), Some(42));
         assert!(!dir.path().join("sinks/siem.cursor.tmp").exists());
-        assert_eq!(CursorFile::new(dir.path(), "siem", "t2").load().unwrap(), None);
+        assert_eq!(
+            CursorFile::new(dir.path(), "siem", "t2").load().unwrap(),
+            None
+        );
         fs::write(dir.path().join("sinks/siem.cursor"), b"{").unwrap();
         assert!(c.load().is_err());
     }

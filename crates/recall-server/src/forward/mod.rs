@@ -86,6 +86,7 @@ macro_rules! until_ok {
         }
     }};
 }
+
 /// One running sink.
 struct Sink {
     name: String,
@@ -111,7 +112,9 @@ pub fn start(
         })?;
         let sink = Sink {
             name: name.clone(),
-            format: cfg.export_format().ok_or_else(|| SinkError::Config(name.clone()))?,
+            format: cfg
+                .export_format()
+                .ok_or_else(|| SinkError::Config(name.clone()))?,
             cursor: CursorFile::new(data, name, &cfg.tenant),
             target: Target::new(name, cfg).map_err(SinkError::Config)?,
             max_backoff: Duration::from_secs(cfg.max_backoff_secs),
@@ -129,7 +132,11 @@ pub fn start(
 
 impl Sink {
     async fn run(mut self) {
-        let mut after = until_ok!(self, "reading the cursor", self.cursor.load().map_err(|e| e.to_string()));
+        let mut after = until_ok!(
+            self,
+            "reading the cursor",
+            self.cursor.load().map_err(|e| e.to_string())
+        );
         // A tenant without a log yet has nothing to forward and no keys for a lens.
         while self.state.log_size(&self.cfg.tenant).unwrap_or(0) == 0 {
             tokio::time::sleep(IDLE).await;
@@ -188,12 +195,20 @@ impl Sink {
             return None;
         }
         let horizon = indexed.min(start + self.cfg.batch_events);
-        let (lines, stats) = until_ok!(self, "exporting", self.export(after, horizon, lens.clone()).await);
+        let (lines, stats) = until_ok!(
+            self,
+            "exporting",
+            self.export(after, horizon, lens.clone()).await
+        );
         let end = horizon - 1;
         if !lines.is_empty() {
             until_ok!(self, "sending", self.target.send(&lines, end).await);
         }
-        until_ok!(self, "keeping the cursor", self.cursor.store(end).map_err(|e| e.to_string()));
+        until_ok!(
+            self,
+            "keeping the cursor",
+            self.cursor.store(end).map_err(|e| e.to_string())
+        );
         metrics::counter!("recall_sink_sent_total", "sink" => self.name.clone())
             .increment(stats.events);
         Some(end)
@@ -245,13 +260,15 @@ impl Sink {
             let (db, tenant) = (self.state.db.clone(), self.cfg.tenant.clone());
             let found = blocking(move || db.get(&tenant, next).map_err(internal)).await;
             if let Ok(Lookup::Found(f)) = found {
-                seconds = Timestamp::now().duration_since(f.received).as_secs_f64().max(0.0);
+                seconds = Timestamp::now()
+                    .duration_since(f.received)
+                    .as_secs_f64()
+                    .max(0.0);
             }
         }
         metrics::gauge!("recall_sink_lag_events", "sink" => self.name.clone()).set(lag as f64);
         metrics::gauge!("recall_sink_lag_seconds", "sink" => self.name.clone()).set(seconds);
     }
-
 }
 
 /// A wait between `d / 2` and `d`, so that sinks failing together do not retry together.

@@ -41,8 +41,9 @@ const SYSTEM_BUNDLES: [&str; 4] = [
     "/etc/ssl/cert.pem",
 ];
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+// Sync too: a sink's task holds `&Sink` across awaits, and the task must be Send.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 enum Conn {
     Syslog(Box<dyn Stream>),
@@ -87,7 +88,10 @@ impl Target {
                 (addr.clone(), host.to_owned(), None)
             }
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let server_name = ServerName::try_from(host)
             .map_err(|e| format!("sinks.{name}: receiver host name: {e}"))?;
         let tls = if cfg.kind.tls() {
@@ -97,8 +101,10 @@ impl Target {
         };
         let mut headers = HeaderMap::new();
         for (k, v) in &cfg.headers {
-            let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v))
-            else {
+            let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) else {
                 return Err(format!("sinks.{name}.headers: invalid header"));
             };
             headers.insert(k, v);
@@ -146,6 +152,10 @@ impl Target {
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
+        let request = match self.uri {
+            Some(_) => Some(self.request(lines, cursor)?),
+            None => None,
+        };
         match self.conn.as_mut() {
             Some(Conn::Syslog(stream)) => {
                 let frames = frames(lines, &self.hostname, self.msgid, Timestamp::now());
@@ -153,12 +163,17 @@ impl Target {
                 stream.flush().await.map_err(|e| e.to_string())
             }
             Some(Conn::Http(sender)) => {
-                let request = self.request(lines, cursor)?;
+                let request = request.ok_or("no url")?;
                 sender.ready().await.map_err(|e| e.to_string())?;
-                let answer = sender.send_request(request).await.map_err(|e| e.to_string())?;
+                let answer = sender
+                    .send_request(request)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let status = answer.status();
                 // Read (a bounded part of) the answer so the connection can be reused.
-                let _ = Limited::new(answer.into_body(), ANSWER_BYTES).collect().await;
+                let _ = Limited::new(answer.into_body(), ANSWER_BYTES)
+                    .collect()
+                    .await;
                 if status.is_success() {
                     Ok(())
                 } else {
@@ -171,7 +186,11 @@ impl Target {
 
     fn request(&self, lines: &[u8], cursor: u64) -> Result<Request<Full<Bytes>>, String> {
         // Origin form (`/path?query`): the authority goes in `Host`.
-        let target = self.uri.as_ref().and_then(Uri::path_and_query).ok_or("no url")?;
+        let target = self
+            .uri
+            .as_ref()
+            .and_then(Uri::path_and_query)
+            .ok_or("no url")?;
         let mut req = Request::post(target.as_str())
             .header("host", self.addr.as_str())
             .header("content-type", self.content_type)
@@ -301,12 +320,21 @@ mod tests {
         {
             let msg = &rest[f.start..f.end];
             let h = recall_atna::header::parse(msg).unwrap();
-            assert_eq!((h.pri, h.hostname, h.app_name), (110, Some("host-1"), Some("recall")));
+            assert_eq!(
+                (h.pri, h.hostname, h.app_name),
+                (110, Some("host-1"), Some("recall"))
+            );
             assert_eq!(h.msgid, Some("ocsf"));
-            assert_eq!(h.timestamp.unwrap().to_string(), "2026-01-02T03:04:05.123456Z");
+            assert_eq!(
+                h.timestamp.unwrap().to_string(),
+                "2026-01-02T03:04:05.123456Z"
+            );
             bodies.push(h.msg.to_vec());
             rest = &rest[f.consumed..];
         }
-        assert_eq!(bodies, [&b"{\"seq\":1}"[..], "{\"seq\":2,\"x\":\"é\"}".as_bytes()]);
+        assert_eq!(
+            bodies,
+            [&b"{\"seq\":1}"[..], "{\"seq\":2,\"x\":\"é\"}".as_bytes()]
+        );
     }
 }

@@ -50,7 +50,10 @@ pub(super) async fn start(
     };
     let listener = TcpListener::bind(addr).await.map_err(bind)?;
     let bound = listener.local_addr().map_err(bind)?;
-    let slots = source.cfg.max_connections.map(|n| Arc::new(Semaphore::new(n)));
+    let slots = source
+        .cfg
+        .max_connections
+        .map(|n| Arc::new(Semaphore::new(n)));
     let handle = tokio::spawn(async move {
         loop {
             let (tcp, peer) = match listener.accept().await {

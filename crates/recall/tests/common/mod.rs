@@ -74,6 +74,14 @@ pub fn populated(root: &Path, tenant: &str, events: u64, seed: u64) -> PathBuf {
     data
 }
 
+/// Appends TOML tables to the data directory's `recall.toml`.
+pub fn append_config(data: &Path, tables: &str) {
+    let cfg = data.join("recall.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(tables);
+    std::fs::write(cfg, text).unwrap();
+}
+
 /// The user name of this process's uid (`id -un`): the CLI records `cli:<this>` as its
 /// operator, whatever `$USER` says.
 pub fn uid_name() -> String {
