@@ -208,15 +208,16 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<SourceConfig>("kind = \"tcp\"\ntenant = \"t\"").is_err());
-        let capped_udp = parse("kind = \"udp\"\ntenant = \"t1\"\nmax_connections = 5");
-        assert!(
-            capped_udp
-                .validate("u")
-                .unwrap_err()
-                .contains("sources.u.max_connections")
-        );
-        let no_room = parse("kind = \"insecure_tcp\"\ntenant = \"t1\"\nmax_connections = 0");
-        assert!(no_room.validate("c").is_err());
+        // A cap on a datagram source, or of no connection at all, makes no sense.
+        for bad in [
+            "udp\"\nmax_connections = 5",
+            "insecure_tcp\"\nmax_connections = 0",
+        ] {
+            let err = parse(&format!("tenant = \"t1\"\nkind = \"{bad}"))
+                .validate("c")
+                .unwrap_err();
+            assert!(err.contains("sources.c.max_connections"), "{err}");
+        }
     }
 
     #[test]
