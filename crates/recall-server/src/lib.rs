@@ -21,6 +21,7 @@ pub mod auth;
 pub mod config;
 pub mod connections;
 pub mod console;
+pub mod forward;
 pub mod governance;
 pub mod ingest;
 pub mod integrity;

@@ -51,6 +51,9 @@ pub struct Config {
     /// `[sources.<name>]`: IHE ATNA syslog listeners (docs/design/atna.md).
     #[serde(default)]
     pub sources: BTreeMap<String, recall_server::syslog::SourceConfig>,
+    /// `[sinks.<name>]`: forwarders to SIEMs and archives (docs/design/export.md).
+    #[serde(default)]
+    pub sinks: BTreeMap<String, recall_server::forward::SinkConfig>,
 }
 
 /// `[reviews]`.

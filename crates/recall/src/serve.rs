@@ -89,6 +89,10 @@ pub fn serve(
             |name, kind, addr| eprintln!("recall syslog {name} {kind:?} listening on {addr}"),
         ))
         .context("starting the syslog sources")?;
+    let sinks = {
+        let _in_runtime = runtime.enter();
+        recall_server::forward::start(&state, &dir.config.sinks).context("starting the sinks")?
+    };
     {
         let _in_runtime = runtime.enter();
         recall_server::governance::spawn_periodic(state.clone());
@@ -105,6 +109,7 @@ pub fn serve(
     state.ready.store(false, Ordering::Release);
     // No syslog message is taken after the stop is recorded.
     listeners.iter().for_each(tokio::task::JoinHandle::abort);
+    sinks.iter().for_each(tokio::task::JoinHandle::abort);
     tracing::info!("stopping: recording the stop, draining the writer");
     if let Err(e) = runtime.block_on(recall_server::governance::stop_recording(&state, marker)) {
         // The next start records that this run ended without its stop record.

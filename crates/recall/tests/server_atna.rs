@@ -8,11 +8,12 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::pki::{Pki, pki};
 use common::server::{Server, create_key, json};
 use common::{poll, recall_ok};
 use serde_json::Value;
@@ -31,55 +32,11 @@ fn body(xml: &str, rename: &[(&str, &str)]) -> String {
     one
 }
 
-struct Pki {
-    ca: std::path::PathBuf,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-    client_cert: std::path::PathBuf,
-    client_key: std::path::PathBuf,
-}
-
-/// A CA, a server certificate for 127.0.0.1 and a client certificate, both CA-signed.
-fn pki(dir: &Path) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Distinct subjects: a leaf named like its CA would look self-issued to openssl.
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "recall test CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf = |names: Vec<String>| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(names.clone()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, names[0].clone());
-        let cert = params.signed_by(&key, &ca).unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = leaf(vec!["127.0.0.1".into(), "localhost".into()]);
-    let (client_cert, client_key) = leaf(vec!["pacs.example".into()]);
-    let pki = Pki {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-        client_cert: dir.join("client.pem"),
-        client_key: dir.join("client.key"),
-    };
-    std::fs::write(&pki.ca, ca.pem()).unwrap();
-    std::fs::write(&pki.cert, server_cert).unwrap();
-    std::fs::write(&pki.key, server_key).unwrap();
-    std::fs::write(&pki.client_cert, client_cert).unwrap();
-    std::fs::write(&pki.client_key, client_key).unwrap();
-    pki
-}
-
 fn configure(data: &Path, pki: &Pki) {
-    let cfg = data.join("recall.toml");
-    let mut text = std::fs::read_to_string(&cfg).unwrap();
-    text.push_str(&format!(
-        r#"
+    common::append_config(
+        data,
+        &format!(
+            r#"
 [sources.pacs]
 kind = "tls"
 listen = "127.0.0.1:0"
@@ -99,12 +56,18 @@ tenants = {{ "ehr-legacy" = "{OTHER}" }}
 kind = "udp"
 listen = "127.0.0.1:0"
 tenant = "{TENANT}"
+
+[sources.capped]
+kind = "insecure_tcp"
+listen = "127.0.0.1:0"
+tenant = "{TENANT}"
+max_connections = 1
 "#,
-        pki.cert.display(),
-        pki.key.display(),
-        pki.ca.display()
-    ));
-    std::fs::write(cfg, text).unwrap();
+            pki.cert.display(),
+            pki.key.display(),
+            pki.ca.display()
+        ),
+    );
 }
 
 /// `logger` with RFC 5424 headers to a port, octet-counted TCP or UDP.
@@ -319,5 +282,34 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
         "{metrics}"
     );
     assert!(metrics.contains("recall_syslog_unparsed_total{source=\"pacs\"} 0"));
+
+    // max_connections = 1: a second connection while one is open is closed at once and
+    // counted; the first one still delivers.
+    let capped = format!("127.0.0.1:{}", port("capped"));
+    let mut first = std::net::TcpStream::connect(&capped).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = std::net::TcpStream::connect(&capped).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let closed = match second.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed,
+        "the second connection is closed by recall, not left open"
+    );
+    let dicom = body(DICOM, &[("MRN-0001", "MRN-0555"), ("MRN-0002", "MRN-0556")]);
+    let message = format!("<110>1 - capped-host ehr - ATNA - {dicom}");
+    write!(first, "{} {message}", message.len()).unwrap();
+    drop(first);
+    assert_eq!(
+        await_hits(&server, &officer, "patient=MRN-0556&action=read", 1)[0]["appended_by"],
+        "syslog:capped"
+    );
+    let metrics = server.get(&officer, "/metrics").text().unwrap();
+    assert!(metrics.contains("recall_syslog_refused_total{source=\"capped\"} 1"));
     server.stop();
 }

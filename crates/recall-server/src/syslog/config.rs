@@ -10,6 +10,7 @@
 //! tls_cert = "pacs.crt"         # tls only
 //! tls_key = "pacs.key"
 //! client_ca = "senders-ca.pem"  # tls only, optional: senders must present a certificate
+//! max_connections = 200         # tls and insecure_tcp, optional: more are refused
 //! ```
 
 use std::collections::BTreeMap;
@@ -65,6 +66,19 @@ pub struct SourceConfig {
     /// and by default, the largest origin (256 KiB).
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: usize,
+    /// Most connections open at once (stream kinds); a connection beyond it is closed at
+    /// once and counted (`recall_syslog_refused_total`). Unset: no cap of its own.
+    pub max_connections: Option<usize>,
+}
+
+/// Whether `name` may name a source or a sink (it becomes a metric label and part of
+/// `appended_by`): 1-64 of `[A-Za-z0-9_-]`.
+pub(crate) fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
 
 /// Every message accepted fits an event's origin, so each is kept byte for byte.
@@ -88,12 +102,7 @@ impl SourceConfig {
     /// Checks what parses but makes no sense; the error names the option.
     pub fn validate(&self, name: &str) -> Result<(), String> {
         let at = |opt: &str| format!("sources.{name}.{opt}");
-        let name_ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-        if !name_ok {
+        if !valid_name(name) {
             return Err(format!(
                 "sources.{name}: a source name is 1-64 of [A-Za-z0-9_-]"
             ));
@@ -121,6 +130,15 @@ impl SourceConfig {
             return Err(format!(
                 "{}: only a tls source takes certificates",
                 at("kind")
+            ));
+        }
+        if self.max_connections == Some(0) {
+            return Err(format!("{}: must be at least 1", at("max_connections")));
+        }
+        if self.kind == SourceKind::Udp && self.max_connections.is_some() {
+            return Err(format!(
+                "{}: a udp source has no connections",
+                at("max_connections")
             ));
         }
         let most = recall_model::MAX_ORIGIN_BYTES;
@@ -190,6 +208,16 @@ mod tests {
                 .is_err()
         );
         assert!(toml::from_str::<SourceConfig>("kind = \"tcp\"\ntenant = \"t\"").is_err());
+        // A cap on a datagram source, or of no connection at all, makes no sense.
+        for bad in [
+            "udp\"\nmax_connections = 5",
+            "insecure_tcp\"\nmax_connections = 0",
+        ] {
+            let err = parse(&format!("tenant = \"t1\"\nkind = \"{bad}"))
+                .validate("c")
+                .unwrap_err();
+            assert!(err.contains("sources.c.max_connections"), "{err}");
+        }
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub async fn start(
         });
         metrics::counter!("recall_syslog_unparsed_total", "source" => name.clone()).increment(0);
         metrics::counter!("recall_syslog_messages_total", "source" => name.clone()).increment(0);
+        if cfg.max_connections.is_some() {
+            metrics::counter!("recall_syslog_refused_total", "source" => name.clone()).increment(0);
+        }
         let addr = cfg.listen();
         let bind = |source| SourceError::Bind {
             name: name.clone(),

@@ -16,6 +16,7 @@ use std::time::Duration;
 use recall_atna::{Framing, next_frame};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -49,6 +50,10 @@ pub(super) async fn start(
     };
     let listener = TcpListener::bind(addr).await.map_err(bind)?;
     let bound = listener.local_addr().map_err(bind)?;
+    let slots = source
+        .cfg
+        .max_connections
+        .map(|n| Arc::new(Semaphore::new(n)));
     let handle = tokio::spawn(async move {
         loop {
             let (tcp, peer) = match listener.accept().await {
@@ -59,8 +64,14 @@ pub(super) async fn start(
                     continue;
                 }
             };
+            let Ok(slot) = take_slot(slots.as_ref()) else {
+                refuse(&source, peer);
+                continue;
+            };
             let (source, tls) = (source.clone(), tls.clone());
             tokio::spawn(async move {
+                // The slot is held for as long as the connection is served.
+                let _slot = slot;
                 let _ = tcp.set_nodelay(true);
                 match tls {
                     Some(tls) => match tokio::time::timeout(HANDSHAKE, tls.accept(tcp)).await {
@@ -78,6 +89,20 @@ pub(super) async fn start(
         }
     });
     Ok((bound, handle))
+}
+
+/// A slot under the source's `max_connections`, if it has one; `Err` when all are taken.
+fn take_slot(
+    slots: Option<&Arc<Semaphore>>,
+) -> Result<Option<OwnedSemaphorePermit>, tokio::sync::TryAcquireError> {
+    slots.map(|s| s.clone().try_acquire_owned()).transpose()
+}
+
+/// Closes a connection beyond `max_connections` at once (the sender sees it closed and
+/// retries later) and counts it.
+fn refuse(source: &Source, peer: SocketAddr) {
+    metrics::counter!("recall_syslog_refused_total", "source" => source.name.clone()).increment(1);
+    tracing::warn!(source = %source.name, %peer, "syslog connection refused: max_connections reached");
 }
 
 /// The TLS acceptor: the source's certificate, and client certificates required and

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 pub mod console;
 pub mod frames;
+pub mod pki;
 pub mod server;
 pub mod synth;
 
@@ -72,6 +73,14 @@ pub fn populated(root: &Path, tenant: &str, events: u64, seed: u64) -> PathBuf {
         ],
     );
     data
+}
+
+/// Appends TOML tables to the data directory's `recall.toml`.
+pub fn append_config(data: &Path, tables: &str) {
+    let cfg = data.join("recall.toml");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(tables);
+    std::fs::write(cfg, text).unwrap();
 }
 
 /// The user name of this process's uid (`id -un`): the CLI records `cli:<this>` as its
