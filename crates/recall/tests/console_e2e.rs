@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 
+use common::console::{browser_tools, run_script, totp_of};
 use common::server::{Server, create_key, json};
 use common::{populated, recall_ok};
 
@@ -19,56 +19,15 @@ const TENANT: &str = "st-marys";
 const PASSWORD: &str = "synthetic-pass-0123";
 const IDLE_SECS: u64 = 6;
 
-fn console_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
-}
-
-/// Whether chromium, node and the npm packages are there (panics under CI when not).
-fn browser_tools() -> bool {
-    let ok = Path::new("/usr/bin/chromium").exists()
-        && console_dir().join("node_modules/playwright-core").exists()
-        && console_dir().join("node_modules/axe-core").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    assert!(
-        ok || std::env::var("CI").is_err(),
-        "chromium, node and `npm ci` in crates/recall/tests/console are required under CI"
-    );
-    ok
-}
-
-/// `recall users create NAME …` with the password on standard input; the TOTP URI.
+/// A console user of `role`; its TOTP URI.
 fn create_user(data: &Path, name: &str, role: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(common::recall_bin())
-        .arg("--data")
-        .arg(data)
-        .args(["users", "create", name, "--tenant", TENANT, "--role", role])
-        .env_remove("RECALL_DATA")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let uri = text
-        .lines()
-        .find_map(|l| l.strip_prefix("totp: "))
-        .expect("a PHI role gets a TOTP secret");
-    assert!(uri.starts_with("otpauth://totp/"));
-    uri.to_owned()
-}
-
-fn artefacts() -> PathBuf {
-    // target/<profile>/deps/console_e2e-… → target/console-artefacts
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors().nth(3).unwrap().join("console-artefacts")
+    let out = common::console::create_user(data, TENANT, name, role, PASSWORD, &[]);
+    totp_of(&out.unwrap())
 }
 
 #[test]
 fn the_console_in_a_real_browser() {
-    if !browser_tools() {
+    if !browser_tools(&[]) {
         eprintln!("skipped: chromium or the console test's node packages are missing");
         return;
     }
@@ -95,25 +54,15 @@ fn the_console_in_a_real_browser() {
     let r = server.post(&writer, "/v1/events", "application/json", glass.to_string());
     assert_eq!(r.status(), 201);
 
-    let out = Command::new("node")
-        .arg(console_dir().join("console.mjs"))
-        .current_dir(console_dir())
-        .env("RECALL_URL", &server.url)
-        .env("PASSWORD", PASSWORD)
-        .env("PO_TOTP", &po)
-        .env("ENG_TOTP", &eng)
-        .env("IDLE_SECS", IDLE_SECS.to_string())
-        .env("ARTEFACTS", artefacts())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}");
-    assert!(
-        out.status.success(),
-        "the browser script failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("14 passed, 0 failed"), "{stdout}");
+    let idle = IDLE_SECS.to_string();
+    let env = [
+        ("RECALL_URL", server.url.as_str()),
+        ("PASSWORD", PASSWORD),
+        ("PO_TOTP", po.as_str()),
+        ("ENG_TOTP", eng.as_str()),
+        ("IDLE_SECS", idle.as_str()),
+    ];
+    run_script("console.mjs", &env, 14);
 
     // Sign-ins, the refused one, and sign-outs are in the log, without secrets.
     let page = json(server.get_justified(&auditor, "/v1/events?actor=user:po&limit=1000"));

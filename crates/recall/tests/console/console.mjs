@@ -2,49 +2,20 @@
 // real `recall serve` that console_e2e.rs started. Every step asserts; any failure exits 1.
 // Environment: RECALL_URL, PASSWORD, PO_TOTP and ENG_TOTP (otpauth URIs, may be empty),
 // IDLE_SECS, ARTEFACTS (screenshots go there).
-import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { createRequire } from "node:module";
+import { launch, shotAndAxe as shot, signIn as signInAt, steps, totp } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
 const URL0 = process.env.RECALL_URL;
 const OUT = process.env.ARTEFACTS;
 const PASSWORD = process.env.PASSWORD;
 const IDLE = Number(process.env.IDLE_SECS);
-const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-fs.mkdirSync(OUT, { recursive: true });
 
-// RFC 6238 from the otpauth URI the CLI printed (SHA-1, 6 digits, 30 s), at now + skew steps.
-function totp(uri, steps = 0) {
-  if (!uri) return "";
-  const secret = new URL(uri).searchParams.get("secret");
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
-  const h = crypto.createHmac("sha1", key).update(counter).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
-}
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  // No --user-data-dir: playwright refuses it here and gives every launch a fresh,
-  // temporary profile of its own.
-});
-let passed = 0;
-const step = async (name, f) => {
-  await f();
-  passed += 1;
-  console.log(`ok - ${name}`);
-};
+const browser = await launch();
+const run = steps();
+const step = run.step;
+const shotAndAxe = (page, name) => shot(page, OUT, name);
 
 // Every request stays on the server: no CDN, no other host.
 function sameOriginOnly(page) {
@@ -56,22 +27,7 @@ function sameOriginOnly(page) {
   });
 }
 
-async function shotAndAxe(page, name) {
-  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-  // Injected through the DevTools protocol: the page's CSP allows no inline script.
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], `axe on ${name}`);
-}
-
-async function signIn(page, user, password, code) {
-  await page.goto(`${URL0}/login`);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.fill("#totp", code);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
-}
+const signIn = (page, user, password, code) => signInAt(page, URL0, user, password, code);
 
 const seqsOn = (page) => page.$$eval("a.time", (as) => as.map((a) => a.getAttribute("href")));
 const cellsOf = (page, sel) => page.$$eval(sel, (as) => as.map((a) => a.textContent.trim()));
@@ -248,4 +204,4 @@ await step("an engineer sees pseudonyms only", async () => {
 });
 
 await browser.close();
-console.log(`${passed} passed, 0 failed`);
+console.log(`${run.passed} passed, 0 failed`);
