@@ -172,7 +172,9 @@ fn check_role(role: Role, binding: Option<&str>) -> Result<(), UserError> {
     if role == Role::Writer {
         return Err(UserError::Invalid {
             field: "role",
-            message: "console users are auditor, admin, verifier, engineer, privacy_officer or patient".into(),
+            message:
+                "console users are auditor, admin, verifier, engineer, privacy_officer or patient"
+                    .into(),
         });
     }
     if (role == Role::Patient) != binding.is_some() {
@@ -389,9 +391,12 @@ impl Users {
                 .is_ok()
         });
         let step = match &totp {
-            Some(sealed) => totp_of(&users_secret::open(&self.key, What::Totp, name, sealed)?, name)?
-                .check(code.trim(), now.max(0) as u64)
-                .filter(|s| *s as i64 > last_step),
+            Some(sealed) => totp_of(
+                &users_secret::open(&self.key, What::Totp, name, sealed)?,
+                name,
+            )?
+            .check(code.trim(), now.max(0) as u64)
+            .filter(|s| *s as i64 > last_step),
             None => Some(0),
         };
         if password_ok && !user.disabled && step.is_some() {

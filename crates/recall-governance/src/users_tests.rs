@@ -178,7 +178,9 @@ fn totp_secrets_are_sealed_and_clear_ones_are_migrated() {
     let now = 1_800_000_000;
     let code = totp.generate(now as u64);
     assert!(matches!(
-        users.sign_in("old", "correct horse battery", &code, now).unwrap(),
+        users
+            .sign_in("old", "correct horse battery", &code, now)
+            .unwrap(),
         SignIn::Accepted(_)
     ));
     // A new user's secret is sealed too, and a sealed secret moved to another user fails.
@@ -197,7 +199,11 @@ fn totp_secrets_are_sealed_and_clear_ones_are_migrated() {
             [],
         )
         .unwrap();
-    assert!(users.sign_in("old", "correct horse battery", &code, now + 30).is_err());
+    assert!(
+        users
+            .sign_in("old", "correct horse battery", &code, now + 30)
+            .is_err()
+    );
     drop(users);
     // Opening again migrates nothing more and the file opens with the same keystore.
     Users::open(&path, &ks).unwrap();
@@ -209,9 +215,7 @@ fn writers_are_no_users_and_only_patients_are_bound() {
     let (users, _ks) = open_users(dir.path());
     let pw = "correct horse battery";
     let refused = |n: NewUser<'_>, field: &str| {
-        assert!(
-            matches!(users.create(&n), Err(UserError::Invalid { field: f, .. }) if f == field)
-        );
+        assert!(matches!(users.create(&n), Err(UserError::Invalid { field: f, .. }) if f == field));
     };
     refused(new("w", Role::Writer, pw), "role");
     refused(new("p", Role::Patient, pw), "patient");
@@ -222,12 +226,18 @@ fn writers_are_no_users_and_only_patients_are_bound() {
     p.patient_binding = Some("abc");
     refused(p, "patient");
     p.patient = Some("MRN-SYNTH-77");
-    assert!(users.create(&p).unwrap().is_some(), "a patient reads PHI: TOTP");
+    assert!(
+        users.create(&p).unwrap().is_some(),
+        "a patient reads PHI: TOTP"
+    );
     assert_eq!(
         users.get("p").unwrap().unwrap().patient_binding.as_deref(),
         Some("abc")
     );
-    assert_eq!(users.patient_of("p").unwrap().as_deref(), Some("MRN-SYNTH-77"));
+    assert_eq!(
+        users.patient_of("p").unwrap().as_deref(),
+        Some("MRN-SYNTH-77")
+    );
     assert_eq!(users.patient_of("a").unwrap(), None);
     drop(users);
     for f in std::fs::read_dir(dir.path()).unwrap() {
@@ -260,10 +270,19 @@ fn user_changes_are_valid_events_without_secrets() {
         let e = act.event(&who, &via, jiff::Timestamp::now()).unwrap();
         assert_eq!(e.action, action);
         let resource = e.resource.as_ref().unwrap();
-        assert_eq!((resource.kind.as_str(), resource.id.as_deref()), ("ConsoleUser", Some("po")));
+        assert_eq!(
+            (resource.kind.as_str(), resource.id.as_deref()),
+            ("ConsoleUser", Some("po"))
+        );
         let detail = serde_json::to_string(&e.detail).unwrap();
         assert!(detail.contains("\"reads_phi\":true") && detail.contains("privacy_officer"));
-        let secret = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+        let secret = uri
+            .split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap();
         assert!(!format!("{e:?}").contains(secret));
     }
 }

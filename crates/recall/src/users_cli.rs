@@ -93,7 +93,10 @@ pub fn run(data: &Path, cmd: UsersCommand) -> anyhow::Result<()> {
             let ((_, totp), recorded) = as_operator(data, "recall users create", |by, tenants| {
                 user_changes::create_user(&users, by, &new, tenants)
             })?;
-            println!("created user {name} ({role}, tenant {tenant}){}", outbox_note(recorded));
+            println!(
+                "created user {name} ({role}, tenant {tenant}){}",
+                outbox_note(recorded)
+            );
             if let Some(uri) = totp {
                 print_totp(&uri);
             }

@@ -57,18 +57,29 @@ fn administration_and_patient_pages_in_a_real_browser() {
     let root = tempfile::tempdir().unwrap();
     let data = populated(root.path(), TENANT, 60, 23);
     // The CLI refuses a tenant without a log and a writer as a person; nothing is created.
-    let bad = recall(&data, &["users", "create", "x", "--tenant", "nowhere", "--role", "admin"]);
+    let bad = recall(
+        &data,
+        &[
+            "users", "create", "x", "--tenant", "nowhere", "--role", "admin",
+        ],
+    );
     assert!(!bad.status.success());
     let writer_user = create_user(&data, "w", "writer").unwrap_err();
     assert!(writer_user.contains("role"), "{writer_user}");
     create_user(&data, "adm", "admin").unwrap();
     let aud = totp_of(&create_user(&data, "aud", "auditor").unwrap());
     let listed = recall_ok(&data, &["users", "list"]);
-    assert!(!listed.contains("\nx\t") && !listed.contains("\nw\t"), "{listed}");
+    assert!(
+        !listed.contains("\nx\t") && !listed.contains("\nw\t"),
+        "{listed}"
+    );
     let auditor = create_key(&data, TENANT, "auditor");
     let writer = create_key(&data, TENANT, "writer");
     let server = Server::start(&data);
-    for (i, who) in ["dr-synth-a", "dr-synth-b", "dr-synth-a"].iter().enumerate() {
+    for (i, who) in ["dr-synth-a", "dr-synth-b", "dr-synth-a"]
+        .iter()
+        .enumerate()
+    {
         let e = serde_json::json!({
             "id": format!("admin-e2e-{i}"), "time": format!("2026-10-2{i}T10:00:00Z"),
             "actor": {"id": who, "role": "physician", "name": format!("Synthetic Doctor {who}")},
@@ -104,11 +115,23 @@ fn administration_and_patient_pages_in_a_real_browser() {
         .count();
     assert_eq!(cli, 2, "adm and aud were created by the CLI");
     let keys = acts(&records(&server, &auditor, "ApiKey"));
-    assert!(keys.contains(&("create".into(), "user:adm".into())), "{keys:?}");
-    assert!(keys.contains(&("revoke".into(), "user:adm".into())), "{keys:?}");
+    assert!(
+        keys.contains(&("create".into(), "user:adm".into())),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("revoke".into(), "user:adm".into())),
+        "{keys:?}"
+    );
     let holds = acts(&records(&server, &auditor, "LegalHold"));
-    assert!(holds.contains(&("create".into(), "user:adm".into())), "{holds:?}");
-    assert!(holds.contains(&("delete".into(), "user:adm".into())), "{holds:?}");
+    assert!(
+        holds.contains(&("create".into(), "user:adm".into())),
+        "{holds:?}"
+    );
+    assert!(
+        holds.contains(&("delete".into(), "user:adm".into())),
+        "{holds:?}"
+    );
     let all = serde_json::to_string(&users).unwrap();
     assert!(!all.contains(PASSWORD) && !all.contains("secret=") && !all.contains("otpauth"));
     // The patient's report was recorded as a report by the patient user.
@@ -125,7 +148,14 @@ fn administration_and_patient_pages_in_a_real_browser() {
     // users.db keeps no TOTP secret and no patient id in clear.
     let mut file = std::fs::read(data.join("users.db")).unwrap();
     file.extend(std::fs::read(data.join("users.db-wal")).unwrap_or_default());
-    let secret = base32(aud.split("secret=").nth(1).unwrap().split('&').next().unwrap());
+    let secret = base32(
+        aud.split("secret=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap(),
+    );
     assert_eq!(secret.len(), 20);
     for needle in [PATIENT.as_bytes(), &secret] {
         assert!(!file.windows(needle.len()).any(|w| w == needle));

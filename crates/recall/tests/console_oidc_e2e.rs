@@ -53,7 +53,10 @@ fn start_provider(port: u16, redirect: &str) -> Provider {
         .unwrap();
     let out = child.stdout.take().unwrap();
     let first = BufReader::new(out).lines().next();
-    assert!(matches!(first, Some(Ok(ref l)) if l == "listening"), "{first:?}");
+    assert!(
+        matches!(first, Some(Ok(ref l)) if l == "listening"),
+        "{first:?}"
+    );
     Provider(child)
 }
 
@@ -117,6 +120,9 @@ fn sign_in_through_a_real_openid_provider() {
             "{want:?} in {logins:?}"
         );
     }
-    assert!(!logins.iter().any(|(who, _)| who.contains("writer")), "{logins:?}");
+    assert!(
+        !logins.iter().any(|(who, _)| who.contains("writer")),
+        "{logins:?}"
+    );
     server.stop();
 }

@@ -314,6 +314,7 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::POST, "/admin/keys", None,                                       [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::POST, "/admin/users", None,                                      [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::POST, "/admin/holds", None,                                      [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, "/admin/keys/0/revoke", None,                              [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/my-report", None,                                         [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/my-report/pdf", None,                                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ];

@@ -173,8 +173,7 @@ fn jwks_keys(path: &std::path::Path) -> Result<Vec<Key>, AuthError> {
 
 /// The keys of a JWK set (a file's, or an OpenID provider's `jwks_uri`).
 fn parse_jwks(text: &[u8]) -> Result<Vec<Key>, String> {
-    let set: JwkSet =
-        serde_json::from_slice(text).map_err(|e| format!("not a JWK set: {e}"))?;
+    let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("not a JWK set: {e}"))?;
     let mut keys = Vec::with_capacity(set.keys.len());
     for (i, jwk) in set.keys.iter().enumerate() {
         let alg = jwk_algorithm(jwk).map_err(|r| format!("key {i}: {r}"))?;

@@ -109,7 +109,8 @@ pub struct UserForm {
 const NO_TOTP: &str = "This role reads no event contents: no second factor is needed.";
 
 /// What a TOTP URI is, on the page that shows it once.
-pub const TOTP_SHOWN: &str = "The second factor (an otpauth:// URI for the user's authenticator app; shown only this once):";
+pub const TOTP_SHOWN: &str =
+    "The second factor (an otpauth:// URI for the user's authenticator app; shown only this once):";
 
 /// `POST /admin/users`: creates a user of the administrator's tenant.
 pub async fn create(
@@ -131,17 +132,23 @@ pub async fn create(
         Err(p) => return refusal(&s, p),
     };
     let patient = patient.map(str::to_owned);
-    let made = as_admin(&c, &s, "POST /admin/users", peer, move |users, by, tenants| {
-        let new = NewUser {
-            name: f.name.trim(),
-            tenant: &tenant,
-            role,
-            password: &f.password,
-            patient_binding: binding.as_deref(),
-            patient: patient.as_deref(),
-        };
-        user_changes::create_user(users, by, &new, tenants)
-    })
+    let made = as_admin(
+        &c,
+        &s,
+        "POST /admin/users",
+        peer,
+        move |users, by, tenants| {
+            let new = NewUser {
+                name: f.name.trim(),
+                tenant: &tenant,
+                role,
+                password: &f.password,
+                patient_binding: binding.as_deref(),
+                patient: patient.as_deref(),
+            };
+            user_changes::create_user(users, by, &new, tenants)
+        },
+    )
     .await;
     match made {
         Ok((_, Some(uri))) => shown_once(&s, "Console user created", TOTP_SHOWN, &uri),
@@ -158,9 +165,13 @@ pub async fn disable(
     name: String,
 ) -> Result<UserInfo, Problem> {
     let tenant = s.session.tenant.clone();
-    as_admin(c, s, "POST /admin/users/{name}/disable", peer, move |users, by, _| {
-        user_changes::disable_user(users, by, &name, Some(&tenant))
-    })
+    as_admin(
+        c,
+        s,
+        "POST /admin/users/{name}/disable",
+        peer,
+        move |users, by, _| user_changes::disable_user(users, by, &name, Some(&tenant)),
+    )
     .await
 }
 
@@ -172,8 +183,12 @@ pub async fn reset_totp(
     name: String,
 ) -> Result<String, Problem> {
     let tenant = s.session.tenant.clone();
-    as_admin(c, s, "POST /admin/users/{name}/reset-totp", peer, move |users, by, _| {
-        user_changes::reset_totp(users, by, &name, Some(&tenant))
-    })
+    as_admin(
+        c,
+        s,
+        "POST /admin/users/{name}/reset-totp",
+        peer,
+        move |users, by, _| user_changes::reset_totp(users, by, &name, Some(&tenant)),
+    )
     .await
 }

@@ -119,17 +119,29 @@ pub async fn submit(
     let tls = c.app.cfg.tls();
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || !same(expected, &f.csrf) {
-        return login_page(&c, StatusCode::FORBIDDEN, "The form had expired. Please try again.");
+        return login_page(
+            &c,
+            StatusCode::FORBIDDEN,
+            "The form had expired. Please try again.",
+        );
     }
     if !c
         .limiter
         .allow(peer.ip(), c.app.cfg.console.login_attempts_per_minute)
     {
         metrics::counter!("recall_console_logins_total", "result" => "limited").increment(1);
-        return login_page(&c, StatusCode::TOO_MANY_REQUESTS, "Too many attempts from this address. Wait a minute.");
+        return login_page(
+            &c,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts from this address. Wait a minute.",
+        );
     }
     let Some(users) = c.users.clone() else {
-        return login_page(&c, StatusCode::SERVICE_UNAVAILABLE, "Sign-in is not available.");
+        return login_page(
+            &c,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in is not available.",
+        );
     };
     let now = jiff::Timestamp::now().as_second();
     let verdict =
@@ -141,7 +153,11 @@ pub async fn submit(
     match verdict {
         Ok(Ok(SignIn::Accepted(u))) => {
             if !record(&c, &u, SessionAct::Login, "POST /login", ip).await {
-                return login_page(&c, StatusCode::SERVICE_UNAVAILABLE, "Sign-in could not be recorded. Try again.");
+                return login_page(
+                    &c,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in could not be recorded. Try again.",
+                );
             }
             metrics::counter!("recall_console_logins_total", "result" => "accepted").increment(1);
             let id = c.sessions.start(&u);

@@ -190,7 +190,8 @@ async fn discover(cfg: &OidcConfig) -> Result<Discovery, OidcError> {
         cfg.issuer.trim_end_matches('/')
     );
     let res = http()?.get(url).send().await.map_err(|_| OidcError(what))?;
-    let d: Discovery = serde_json::from_slice(&body(res, what).await?).map_err(|_| OidcError(what))?;
+    let d: Discovery =
+        serde_json::from_slice(&body(res, what).await?).map_err(|_| OidcError(what))?;
     // OpenID Connect Discovery §4.3: the document's issuer is the one configured.
     if d.issuer != cfg.issuer {
         return Err(OidcError("the provider names another issuer"));
@@ -200,7 +201,10 @@ async fn discover(cfg: &OidcConfig) -> Result<Discovery, OidcError> {
 
 /// `BASE64URL(SHA-256(verifier))` (RFC 7636 §4.2).
 fn challenge(verifier: &str) -> String {
-    B64.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()))
+    B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ))
 }
 
 impl Flows {
@@ -220,7 +224,11 @@ impl Flows {
             .append_pair("code_challenge", &challenge(&verifier))
             .append_pair("code_challenge_method", "S256")
             .finish();
-        let sep = if d.authorization_endpoint.contains('?') { '&' } else { '?' };
+        let sep = if d.authorization_endpoint.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         let location = format!("{}{sep}{query}", d.authorization_endpoint);
         let now = Instant::now();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -286,7 +294,11 @@ impl Flows {
             .and_then(Value::as_str)
             .ok_or(OidcError("the provider sent no ID token"))?;
         let what = "the provider's keys are unusable";
-        let res = http()?.get(&d.jwks_uri).send().await.map_err(|_| OidcError(what))?;
+        let res = http()?
+            .get(&d.jwks_uri)
+            .send()
+            .await
+            .map_err(|_| OidcError(what))?;
         let verifier = JwtVerifier::from_jwks_json(&cfg.jwt(), &body(res, what).await?)
             .map_err(|_| OidcError(what))?;
         let (who, claims) = verifier.verify_claims(id_token).map_err(|e| {
@@ -311,7 +323,10 @@ fn check_claims(
     }
     if cfg.require_mfa {
         let amr = claims.get("amr").and_then(Value::as_array);
-        let mfa = amr.is_some_and(|a| a.iter().any(|v| v.as_str().is_some_and(|m| MFA_AMR.contains(&m))));
+        let mfa = amr.is_some_and(|a| {
+            a.iter()
+                .any(|v| v.as_str().is_some_and(|m| MFA_AMR.contains(&m)))
+        });
         if !mfa {
             return Err(OidcError("the provider reports no second factor (amr)"));
         }

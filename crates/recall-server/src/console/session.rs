@@ -22,8 +22,8 @@ use recall_governance::users::UserInfo;
 
 use super::pages::{Nav, problem_page};
 use super::{Console, ConsoleConfig};
-use crate::problem::Problem;
 use crate::auth::{PatientScope, Principal};
+use crate::problem::Problem;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "recall_session";

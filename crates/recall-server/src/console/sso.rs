@@ -21,20 +21,26 @@ use serde::Deserialize;
 use super::Console;
 use super::login::login_page;
 use super::oidc::{PENDING_SECS, STATE_COOKIE};
-use super::pages::{Nav, html};
+use super::pages::html;
 use super::session::{COOKIE, cookie, set_cookie};
 use crate::audit::{self, record_act};
 
 /// The `state` cookie (Lax, see the module's invariants); `max_age` 0 deletes it.
 fn state_cookie(value: &str, tls: bool, max_age: u64) -> String {
     let secure = if tls { "; Secure" } else { "" };
-    format!("{STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+    format!(
+        "{STATE_COOKIE}={value}; Path=/login/oidc; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    )
 }
 
 /// `GET /login/oidc`: to the provider, with a fresh state, nonce and PKCE challenge.
 pub async fn start(State(c): State<Console>) -> Response {
     let Some(cfg) = c.app.cfg.console.oidc.clone() else {
-        return login_page(&c, StatusCode::NOT_FOUND, "Single sign-on is not configured.");
+        return login_page(
+            &c,
+            StatusCode::NOT_FOUND,
+            "Single sign-on is not configured.",
+        );
     };
     match c.flows.start(&cfg).await {
         Ok(s) => {
@@ -47,7 +53,11 @@ pub async fn start(State(c): State<Console>) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = %e, "OpenID sign-in could not start");
-            login_page(&c, StatusCode::BAD_GATEWAY, "The sign-on provider cannot be reached.")
+            login_page(
+                &c,
+                StatusCode::BAD_GATEWAY,
+                "The sign-on provider cannot be reached.",
+            )
         }
     }
 }
@@ -65,9 +75,7 @@ pub struct Callback {
 
 #[derive(Template)]
 #[template(path = "console/signed_in.html")]
-struct SignedIn {
-    nav: Option<Nav>,
-}
+struct SignedIn;
 
 /// `GET /login/oidc/callback`: redeems the code, verifies the ID token, starts a session.
 pub async fn callback(
@@ -77,7 +85,11 @@ pub async fn callback(
     Query(q): Query<Callback>,
 ) -> Response {
     let Some(cfg) = c.app.cfg.console.oidc.clone() else {
-        return login_page(&c, StatusCode::NOT_FOUND, "Single sign-on is not configured.");
+        return login_page(
+            &c,
+            StatusCode::NOT_FOUND,
+            "Single sign-on is not configured.",
+        );
     };
     let tls = c.app.cfg.tls();
     let refused = |c: &Console, why: &str| {
@@ -101,13 +113,16 @@ pub async fn callback(
     };
     let via = Via::http("GET /login/oidc/callback", Some(peer.ip()));
     let act = Act::ConsoleSession(SessionAct::Login);
-    if record_act(&c.app, &who.tenant, &act, &audit::who(&who), &via).await.is_err() {
+    if record_act(&c.app, &who.tenant, &act, &audit::who(&who), &via)
+        .await
+        .is_err()
+    {
         let msg = "Sign-in could not be recorded. Try again.";
         return login_page(&c, StatusCode::SERVICE_UNAVAILABLE, msg);
     }
     metrics::counter!("recall_console_logins_total", "result" => "accepted").increment(1);
     let id = c.sessions.start_verified(&who);
-    let mut res = html(&SignedIn { nav: None });
+    let mut res = html(&SignedIn);
     let h = res.headers_mut();
     for v in [set_cookie(COOKIE, &id, tls, None), state_cookie("", tls, 0)] {
         if let Ok(v) = v.parse() {

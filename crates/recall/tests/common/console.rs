@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 
 /// `crates/recall/tests/<sub>`.
 pub fn tests_dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(sub)
 }
 
 /// Whether chromium, node and the npm packages of `tests/console` (and of each folder in
@@ -91,6 +93,9 @@ pub fn run_script(script: &str, env: &[(&str, &str)], steps: usize) -> String {
         "{script} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains(&format!("{steps} passed, 0 failed")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{steps} passed, 0 failed")),
+        "{stdout}"
+    );
     stdout
 }
