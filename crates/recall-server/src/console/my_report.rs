@@ -53,7 +53,9 @@ fn joined(v: &Value, key: &str) -> String {
 }
 
 fn person(v: &Value) -> Person {
+    // The patient's lens may withhold both (recall's own records, such as this report's).
     let name = match (text(v, "actor_name"), text(v, "actor_id")) {
+        ("", "") => "(name not shown)".to_owned(),
         ("", id) => id.to_owned(),
         (name, _) => name.to_owned(),
     };
