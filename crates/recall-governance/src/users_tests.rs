@@ -188,7 +188,13 @@ fn totp_secrets_are_sealed_and_clear_ones_are_migrated() {
         .create(&new("po", Role::PrivacyOfficer, "correct horse battery"))
         .unwrap()
         .unwrap();
-    let b32 = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
     let fresh = Secret::try_from_base32(b32).unwrap().as_ref().to_vec();
     for bytes in files() {
         assert!(!bytes.windows(fresh.len()).any(|w| w == fresh.as_slice()));

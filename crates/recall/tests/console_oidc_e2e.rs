@@ -51,12 +51,14 @@ fn start_provider(port: u16, redirect: &str) -> Provider {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let first = BufReader::new(out).lines().next();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next();
     assert!(
         matches!(first, Some(Ok(ref l)) if l == "listening"),
         "{first:?}"
     );
+    // Keep reading: a closed pipe would end the provider at its next line of output.
+    std::thread::spawn(move || lines.for_each(drop));
     Provider(child)
 }
 
