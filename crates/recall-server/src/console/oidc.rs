@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn pkce_challenge_is_rfc_7636_appendix_b() {
         assert_eq!(
-            challenge("dBjftJeZ4CVP-mJ0tolSlIR9eOj9Qe0xSXJhVh0Zp8M"),
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
