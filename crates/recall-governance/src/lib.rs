@@ -37,7 +37,9 @@ pub mod reviews;
 pub mod roster;
 pub mod sealed;
 mod sqlite;
+pub mod user_changes;
 pub mod users;
+mod users_secret;
 pub mod workflows;
 
 pub use assessment_view::{patients_csv, shown};
@@ -47,7 +49,9 @@ pub use credentials::{
     Role, check_label, patient_binding,
 };
 pub use holds::{HOLDS_FILE, Hold, HoldError, Holds, Scope};
-pub use record::{Act, Change, Rotation, SessionAct, UseKind, Via, Who, phi_key_change};
+pub use record::{
+    Act, Change, Rotation, SessionAct, UseKind, UserChange, Via, Who, phi_key_change,
+};
 pub use recorder::{Direct, Recorder};
 
 /// What went wrong in a governance workflow. Never carries an identifier or a secret.
@@ -107,6 +111,9 @@ pub enum GovernanceError {
     /// The integrity verdicts could not be read or kept.
     #[error(transparent)]
     Integrity(#[from] integrity::IntegrityError),
+    /// A console user could not be created, changed or read.
+    #[error(transparent)]
+    Users(#[from] users::UserError),
     /// A tenant without a log, where one is needed.
     #[error("this data directory has no tenant {0}")]
     UnknownTenant(String),

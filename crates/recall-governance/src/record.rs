@@ -160,6 +160,17 @@ pub enum SessionAct {
     Lockout,
 }
 
+/// A change to a console user (`users.rs`, through `user_changes.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    /// Created.
+    Create,
+    /// Disabled: no more sign-ins.
+    Disable,
+    /// Given a new TOTP secret (and unlocked).
+    ResetTotp,
+}
+
 /// One of recall's own acts, to be recorded in a tenant's log.
 #[derive(Debug, Clone)]
 pub enum Act<'a> {
@@ -234,6 +245,15 @@ pub enum Act<'a> {
     /// Authentication"; a lockout is a 110113 security alert). Never carries a password or
     /// a code; the actor is the user (`user:<name>`).
     ConsoleSession(SessionAct),
+    /// A console user created, disabled or given a new second factor (DICOM 110113,
+    /// 110136 "Security Roles Changed", like an API key). Never carries the password or
+    /// the TOTP secret; the resource id is the sign-in name.
+    UserChanged {
+        /// What changed.
+        change: UserChange,
+        /// The user's public facts.
+        user: &'a crate::users::UserInfo,
+    },
     /// Failed integrity verifications of the tenant's log acknowledged (`integrity.rs`).
     IntegrityAcknowledged {
         /// Failures acknowledged.
@@ -397,6 +417,19 @@ impl Act<'_> {
             Act::IntegrityAcknowledged { .. } => {
                 ("acknowledge", "IntegrityVerification", "HSYSADMIN", None)
             }
+            Act::UserChanged { change, .. } => {
+                let action = match change {
+                    UserChange::Create => "create",
+                    UserChange::Disable => "disable",
+                    UserChange::ResetTotp => "reset_totp",
+                };
+                (
+                    action,
+                    "ConsoleUser",
+                    "HSYSADMIN",
+                    Some(("110113", Some("110136"))),
+                )
+            }
         };
         e["action"] = json!(action);
         e["purpose"] = json!(purpose);
@@ -417,6 +450,7 @@ impl Act<'_> {
             Act::IntegrityAcknowledged { latest_verdict, .. } => {
                 e["resource"]["id"] = json!(latest_verdict.to_string());
             }
+            Act::UserChanged { user, .. } => e["resource"]["id"] = json!(user.name),
             _ => {}
         }
         if let Some((event, kind)) = codes {
@@ -514,6 +548,12 @@ impl Act<'_> {
             }
             Act::IntegrityAcknowledged { failures, .. } => {
                 detail.insert("acknowledged_failures".into(), json!(failures));
+            }
+            Act::UserChanged { user, .. } => {
+                detail.insert("role".into(), json!(user.role));
+                if user.role.reads_phi() {
+                    detail.insert("reads_phi".into(), json!(true));
+                }
             }
         }
     }

@@ -8,19 +8,24 @@
 //! - A TOTP step is accepted once (RFC 6238 §5.2): the last accepted step is kept.
 //! - After [`LOCK_AFTER`] failures in a row a user is locked for [`LOCK_SECS`]; while
 //!   locked even the right password fails, so guessing gains nothing.
+//! - TOTP secrets are sealed under a key of the keystore (`users_secret.rs`); the file
+//!   alone gives nobody a second factor.
+//! - A `patient` user carries the same binding as a `patient` API key (the keyed hash of
+//!   the patient id), never the id.
 
 use std::path::Path;
 
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use recall_crypto::random_array;
+use recall_crypto::{DataKey, Keystore, random_array};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::sync::Mutex;
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::credentials::{Role, check_tenant};
 use crate::sqlite::{OpenError, open_private};
+use crate::users_secret::{self, What};
 
 /// The users file in a data directory.
 pub const USERS_FILE: &str = "users.db";
@@ -31,11 +36,13 @@ pub const LOCK_SECS: i64 = 15 * 60;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS users (
+const SCHEMA: &str = "PRAGMA secure_delete = ON;
+CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, tenant TEXT NOT NULL, role TEXT NOT NULL,
     password TEXT NOT NULL, totp BLOB, totp_step INTEGER NOT NULL DEFAULT 0,
     disabled INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
-    locked_until INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL);";
+    locked_until INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL,
+    totp_sealed INTEGER NOT NULL DEFAULT 0, binding TEXT, patient BLOB);";
 
 /// Why a user operation failed. Never carries a password or a TOTP secret.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +65,9 @@ pub enum UserError {
     /// The file could not be opened or written.
     #[error("users file: {0}")]
     Store(String),
+    /// The keystore failed, or a sealed TOTP secret did not open (damaged or moved).
+    #[error("users file: {0}")]
+    Crypto(#[from] recall_crypto::CryptoError),
 }
 
 impl From<rusqlite::Error> for UserError {
@@ -81,6 +91,28 @@ pub struct UserInfo {
     pub disabled: bool,
     /// Unix time until which the user is locked (0: not locked).
     pub locked_until: i64,
+    /// A `patient` user's binding (keyed hash of the patient id); never shown.
+    #[serde(skip)]
+    pub patient_binding: Option<String>,
+}
+
+/// A user to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewUser<'a> {
+    /// Sign-in name.
+    pub name: &'a str,
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The role.
+    pub role: Role,
+    /// The password (hashed at once; never stored).
+    pub password: &'a str,
+    /// A `patient` user's binding ([`crate::patient_binding`]); required for that role
+    /// only.
+    pub patient_binding: Option<&'a str>,
+    /// A `patient` user's patient id, kept sealed so the console can ask for that
+    /// patient's report; required with the binding.
+    pub patient: Option<&'a str>,
 }
 
 /// The verdict of a sign-in attempt.
@@ -103,6 +135,7 @@ pub enum SignIn {
 /// The users file.
 pub struct Users {
     conn: Mutex<Connection>,
+    key: DataKey,
 }
 
 impl std::fmt::Debug for Users {
@@ -133,6 +166,26 @@ fn hash_password(password: &str) -> Result<String, UserError> {
         .map_err(|_| UserError::Store("hashing the password failed".into()))
 }
 
+/// Writers are services, never people; a `patient` user needs a binding and no other
+/// role may have one.
+fn check_role(role: Role, binding: Option<&str>) -> Result<(), UserError> {
+    if role == Role::Writer {
+        return Err(UserError::Invalid {
+            field: "role",
+            message:
+                "console users are auditor, admin, verifier, engineer, privacy_officer or patient"
+                    .into(),
+        });
+    }
+    if (role == Role::Patient) != binding.is_some() {
+        return Err(UserError::Invalid {
+            field: "patient",
+            message: "a patient user is bound to one patient; other roles to none".into(),
+        });
+    }
+    Ok(())
+}
+
 fn check_name(name: &str) -> Result<(), UserError> {
     let ok = (1..=64).contains(&name.len())
         && name
@@ -157,7 +210,7 @@ fn new_totp(name: &str) -> Result<(Vec<u8>, String), UserError> {
     Ok((secret, uri))
 }
 
-const COLUMNS: &str = "name, tenant, role, totp IS NOT NULL, disabled, locked_until";
+const COLUMNS: &str = "name, tenant, role, totp IS NOT NULL, disabled, locked_until, binding";
 
 fn info(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserInfo> {
     let role: String = r.get(2)?;
@@ -168,18 +221,23 @@ fn info(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserInfo> {
         totp: r.get(3)?,
         disabled: r.get(4)?,
         locked_until: r.get(5)?,
+        patient_binding: r.get(6)?,
     })
 }
 
 impl Users {
-    /// Opens (creating, mode 0600) the users file.
-    pub fn open(path: &Path) -> Result<Self, UserError> {
-        let conn = open_private(path, SCHEMA).map_err(|e| match e {
+    /// Opens (creating, mode 0600) the users file; TOTP secrets are sealed under a key
+    /// of `keystore`, and secrets an older file kept in clear are sealed now.
+    pub fn open(path: &Path, keystore: &Keystore) -> Result<Self, UserError> {
+        let mut conn = open_private(path, SCHEMA).map_err(|e| match e {
             OpenError::Io(e) => UserError::Store(e.to_string()),
             OpenError::Sqlite(e) => e.into(),
         })?;
+        let key = users_secret::key(keystore)?;
+        users_secret::migrate(&mut conn, &key)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            key,
         })
     }
 
@@ -189,30 +247,65 @@ impl Users {
 
     /// Creates a user; returns the `otpauth://` URI of its TOTP secret when the role reads
     /// PHI (the second factor is then required).
-    pub fn create(
-        &self,
-        name: &str,
-        tenant: &str,
-        role: Role,
-        password: &str,
-    ) -> Result<Option<String>, UserError> {
+    pub fn create(&self, new: &NewUser<'_>) -> Result<Option<String>, UserError> {
+        let name = new.name;
         check_name(name)?;
-        check_tenant(tenant).map_err(|e| UserError::Invalid {
+        check_tenant(new.tenant).map_err(|e| UserError::Invalid {
             field: "tenant",
             message: e.to_string(),
         })?;
-        let hash = hash_password(password)?;
-        let totp = role.reads_phi().then(|| new_totp(name)).transpose()?;
+        check_role(new.role, new.patient_binding)?;
+        if new.patient_binding.is_some() != new.patient.is_some() {
+            return Err(UserError::Invalid {
+                field: "patient",
+                message: "a patient user needs both its patient id and its binding".into(),
+            });
+        }
+        let hash = hash_password(new.password)?;
+        let totp = new.role.reads_phi().then(|| new_totp(name)).transpose()?;
+        let sealed = match &totp {
+            Some((secret, _)) => Some(users_secret::seal(&self.key, What::Totp, name, secret)?),
+            None => None,
+        };
+        let patient = new
+            .patient
+            .map(|p| users_secret::seal(&self.key, What::Patient, name, p.as_bytes()))
+            .transpose()?;
         let now = jiff::Timestamp::now().to_string();
         let conn = self.conn();
         let n = conn.execute(
-            "INSERT OR IGNORE INTO users (name, tenant, role, password, totp, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![name, tenant, role.as_str(), hash, totp.as_ref().map(|t| &t.0), now],
+            "INSERT OR IGNORE INTO users (name, tenant, role, password, totp, totp_sealed, binding, patient, created) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
+            params![name, new.tenant, new.role.as_str(), hash, sealed, new.patient_binding, patient, now],
         )?;
         if n == 0 {
             return Err(UserError::Exists);
         }
         Ok(totp.map(|t| t.1))
+    }
+
+    /// A `patient` user's patient id (opened from its sealed copy); `None` for others.
+    pub fn patient_of(&self, name: &str) -> Result<Option<String>, UserError> {
+        let sealed: Option<Vec<u8>> = self
+            .conn()
+            .query_row("SELECT patient FROM users WHERE name = ?1", [name], |r| {
+                r.get::<_, Option<Vec<u8>>>(0)
+            })
+            .optional()?
+            .flatten();
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let plain = users_secret::open(&self.key, What::Patient, name, &sealed)?;
+        String::from_utf8(plain)
+            .map(Some)
+            .map_err(|_| UserError::Store("a sealed patient id is not text".into()))
+    }
+
+    /// Removes a user (a creation whose record could not be written is taken back).
+    pub fn delete(&self, name: &str) -> Result<(), UserError> {
+        self.conn()
+            .execute("DELETE FROM users WHERE name = ?1", [name])?;
+        Ok(())
     }
 
     /// Every user, by name.
@@ -250,8 +343,9 @@ impl Users {
     /// Gives a user a new TOTP secret (a lost phone) and lifts a lock; returns its URI.
     pub fn reset_totp(&self, name: &str) -> Result<String, UserError> {
         let (secret, uri) = new_totp(name)?;
+        let secret = users_secret::seal(&self.key, What::Totp, name, &secret)?;
         let n = self.conn().execute(
-            "UPDATE users SET totp = ?2, totp_step = 0, failures = 0, locked_until = 0 WHERE name = ?1",
+            "UPDATE users SET totp = ?2, totp_sealed = 1, totp_step = 0, failures = 0, locked_until = 0 WHERE name = ?1",
             params![name, secret],
         )?;
         if n == 0 {
@@ -277,7 +371,7 @@ impl Users {
                     "SELECT {COLUMNS}, password, totp, totp_step, failures FROM users WHERE name = ?1"
                 ),
                 [name],
-                |r| Ok((info(r)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)),
+                |r| Ok((info(r)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?)),
             )
             .optional()?;
         let Some((user, hash, totp, last_step, failures)) = row else {
@@ -297,9 +391,12 @@ impl Users {
                 .is_ok()
         });
         let step = match &totp {
-            Some(secret) => totp_of(secret, name)?
-                .check(code.trim(), now.max(0) as u64)
-                .filter(|s| *s as i64 > last_step),
+            Some(sealed) => totp_of(
+                &users_secret::open(&self.key, What::Totp, name, sealed)?,
+                name,
+            )?
+            .check(code.trim(), now.max(0) as u64)
+            .filter(|s| *s as i64 > last_step),
             None => Some(0),
         };
         if password_ok && !user.disabled && step.is_some() {
@@ -325,126 +422,5 @@ impl Users {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn code(uri: &str, now: i64) -> String {
-        Totp::from_url(uri)
-            .unwrap()
-            .generate(now as u64)
-            .to_string()
-    }
-
-    #[test]
-    fn sign_in_needs_password_and_fresh_code_and_locks() {
-        let dir = tempfile::tempdir().unwrap();
-        let users = Users::open(&dir.path().join(USERS_FILE)).unwrap();
-        let uri = users
-            .create("po", "t1", Role::PrivacyOfficer, "correct horse battery")
-            .unwrap()
-            .expect("PHI roles get a second factor");
-        assert!(
-            users
-                .create("admin1", "t1", Role::Admin, "correct horse battery")
-                .unwrap()
-                .is_none()
-        );
-        assert!(matches!(
-            users.create("po", "t1", Role::Admin, "correct horse battery"),
-            Err(UserError::Exists)
-        ));
-        assert!(matches!(
-            users.create("x", "t1", Role::Admin, "short"),
-            Err(UserError::Invalid {
-                field: "password",
-                ..
-            })
-        ));
-        let now = 1_800_000_000;
-        let ok = users
-            .sign_in("po", "correct horse battery", &code(&uri, now), now)
-            .unwrap();
-        assert!(matches!(ok, SignIn::Accepted(ref u) if u.role == Role::PrivacyOfficer));
-        // The same step again is a replay.
-        let again = users
-            .sign_in("po", "correct horse battery", &code(&uri, now), now)
-            .unwrap();
-        assert!(matches!(
-            again,
-            SignIn::Refused {
-                locked_now: false,
-                ..
-            }
-        ));
-        let no_code = users
-            .sign_in("po", "correct horse battery", "", now + 60)
-            .unwrap();
-        assert!(matches!(no_code, SignIn::Refused { .. }));
-        for i in 0..3 {
-            let r = users
-                .sign_in("po", "wrong password!!", "000000", now + i)
-                .unwrap();
-            // Two failures above (the replay, the missing code), three here: locked.
-            assert!(
-                matches!(r, SignIn::Refused { user: Some(_), locked_now } if locked_now == (i == 2))
-            );
-        }
-        let locked = users
-            .sign_in(
-                "po",
-                "correct horse battery",
-                &code(&uri, now + 90),
-                now + 90,
-            )
-            .unwrap();
-        assert!(matches!(locked, SignIn::Locked(_)));
-        let uri = users.reset_totp("po").unwrap();
-        let t = now + LOCK_SECS;
-        assert!(matches!(
-            users
-                .sign_in("po", "correct horse battery", &code(&uri, t), t)
-                .unwrap(),
-            SignIn::Accepted(_)
-        ));
-        users.disable("po").unwrap();
-        let t = t + 60;
-        assert!(matches!(
-            users
-                .sign_in("po", "correct horse battery", &code(&uri, t), t)
-                .unwrap(),
-            SignIn::Refused { .. }
-        ));
-        assert!(matches!(
-            users.sign_in("nobody", "x", "", t).unwrap(),
-            SignIn::Refused { user: None, .. }
-        ));
-        assert_eq!(users.list().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn session_acts_are_valid_events_without_secrets() {
-        use crate::{Act, SessionAct, Via, Who};
-        let who = Who {
-            id: "user:po".into(),
-            role: Some("privacy_officer".into()),
-            kind: "user",
-        };
-        let via = Via::http("POST /login", Some("127.0.0.1".parse().unwrap()));
-        let cases = [
-            (SessionAct::Login, "login", "success", "110122"),
-            (SessionAct::LoginFailed, "login", "failure", "110122"),
-            (SessionAct::Logout, "logout", "success", "110123"),
-            (SessionAct::Lockout, "lock", "success", "110137"),
-        ];
-        for (act, action, outcome, code) in cases {
-            let e = Act::ConsoleSession(act)
-                .event(&who, &via, jiff::Timestamp::now())
-                .unwrap();
-            assert_eq!((e.action.as_str(), e.outcome.as_str()), (action, outcome));
-            assert_eq!(e.actor.id, "user:po");
-            let detail = e.detail.unwrap();
-            assert_eq!(detail["dicom_type"], code);
-            assert_eq!(detail.len(), 3, "endpoint and DICOM codes only: {detail:?}");
-        }
-    }
-}
+#[path = "users_tests.rs"]
+mod tests;

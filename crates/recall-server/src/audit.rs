@@ -150,6 +150,19 @@ pub async fn record_act(
     }
 }
 
+/// A console user's refusal: 400 naming the field, 409 for a taken name, 404.
+fn user_problem(e: recall_governance::users::UserError) -> Problem {
+    use recall_governance::users::UserError;
+    match e {
+        UserError::Invalid { field, message } => Problem::bad_request(message).field(field),
+        UserError::Exists => Problem::new(StatusCode::CONFLICT, "Conflict")
+            .detail("a user of that name exists")
+            .field("name"),
+        UserError::Unknown => Problem::not_found().detail("this tenant has no user of that name"),
+        other => crate::state::internal(other),
+    }
+}
+
 /// A governance workflow's failure as an answer: its record could not be queued (503), the
 /// request was invalid (400 naming the field), or an internal failure (500).
 pub fn problem(e: GovernanceError) -> Problem {
@@ -168,6 +181,7 @@ pub fn problem(e: GovernanceError) -> Problem {
             Problem::bad_request(message).field(field)
         }
         GovernanceError::Invalid { field, message } => Problem::bad_request(message).field(field),
+        GovernanceError::Users(u) => user_problem(u),
         GovernanceError::Roster(row) => {
             let p = Problem::bad_request(row.to_string()).field(row.field);
             match row.row {

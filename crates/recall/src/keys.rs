@@ -64,8 +64,30 @@ pub enum KeysCommand {
     },
 }
 
+/// A `patient` credential's binding (the keyed hash of `patient` under the tenant's index
+/// key; `auth.db` and `users.db` never hold the id); `None` for other roles.
+pub(crate) fn binding_of(
+    data_dir: &Path,
+    tenant: &str,
+    role: Role,
+    patient: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    match (role, patient) {
+        (Role::Patient, Some(p)) => {
+            if p.is_empty() || p.chars().count() > 128 {
+                bail!("--patient: 1 to 128 characters");
+            }
+            let key = open_keystore(data_dir)?.index_key(tenant)?;
+            let indexer = recall_crypto::BlindIndexer::new(&key);
+            Ok(Some(recall_governance::patient_binding(&indexer, p)))
+        }
+        (_, Some(_)) => bail!("--patient: only a patient credential is bound to a patient"),
+        (_, None) => Ok(None),
+    }
+}
+
 /// Opens the keystore of the data directory at `data_dir`.
-fn open_keystore(data_dir: &Path) -> anyhow::Result<recall_crypto::Keystore> {
+pub(crate) fn open_keystore(data_dir: &Path) -> anyhow::Result<recall_crypto::Keystore> {
     let cfg_path = data_dir.join(config::FILE);
     if !cfg_path.exists() {
         bail!(
@@ -144,18 +166,7 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
             label,
             new_tenant,
         } => {
-            let binding = match (role, patient) {
-                (Role::Patient, Some(p)) => {
-                    if p.is_empty() || p.chars().count() > 128 {
-                        bail!("--patient: 1 to 128 characters");
-                    }
-                    let key = open_keystore(data_dir)?.index_key(&tenant)?;
-                    let indexer = recall_crypto::BlindIndexer::new(&key);
-                    Some(recall_governance::patient_binding(&indexer, &p))
-                }
-                (_, Some(_)) => bail!("--patient: only a patient key is bound to a patient"),
-                (_, None) => None,
-            };
+            let binding = binding_of(data_dir, &tenant, role, patient.as_deref())?;
             let keys = keys()?;
             let new = NewKey {
                 tenant: &tenant,
@@ -212,7 +223,7 @@ pub fn run(data_dir: &Path, cmd: KeysCommand) -> anyhow::Result<()> {
 }
 
 /// What to tell the operator when the record waits for the server.
-fn outbox_note(recorded: RecordedIn) -> &'static str {
+pub(crate) fn outbox_note(recorded: RecordedIn) -> &'static str {
     match recorded {
         RecordedIn::Log => "",
         RecordedIn::Outbox => " (the running server records it in the tenant's log)",

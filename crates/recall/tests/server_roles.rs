@@ -311,6 +311,15 @@ fn matrix(spare_id: &str, patient_seq: u64) -> Vec<Row> {
         row(M::GET, "/console/proof/0", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::POST, &format!("/reviews/{patient_seq}"), None,                  [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET, "/assets/proof.js", None,                                   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        // Administration and a patient's own report: sessions only (the roles of
+        // sessions are checked in console_admin_e2e.rs); an API key is sent to sign in.
+        row(M::GET, "/admin", None,                                             [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, "/admin/keys", None,                                       [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, "/admin/users", None,                                      [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, "/admin/holds", None,                                      [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::POST, "/admin/keys/0/revoke", None,                              [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/my-report", None,                                         [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET, "/my-report/pdf", None,                                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ];
     rows
 }

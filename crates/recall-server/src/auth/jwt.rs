@@ -46,16 +46,16 @@ pub struct JwtConfig {
     pub leeway_secs: u64,
 }
 
-fn default_tenant_claim() -> String {
+pub(crate) fn default_tenant_claim() -> String {
     "tenant".into()
 }
-fn default_role_claim() -> String {
+pub(crate) fn default_role_claim() -> String {
     "role".into()
 }
-fn default_patient_claim() -> String {
+pub(crate) fn default_patient_claim() -> String {
     "patient".into()
 }
-fn default_leeway() -> u64 {
+pub(crate) fn default_leeway() -> u64 {
     30
 }
 
@@ -168,12 +168,16 @@ fn jwks_keys(path: &std::path::Path) -> Result<Vec<Key>, AuthError> {
         return Err(fail(format!("larger than {MAX_JWKS_BYTES} bytes")));
     }
     let text = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let set: JwkSet =
-        serde_json::from_slice(&text).map_err(|e| fail(format!("not a JWK set: {e}")))?;
+    parse_jwks(&text).map_err(fail)
+}
+
+/// The keys of a JWK set (a file's, or an OpenID provider's `jwks_uri`).
+fn parse_jwks(text: &[u8]) -> Result<Vec<Key>, String> {
+    let set: JwkSet = serde_json::from_slice(text).map_err(|e| format!("not a JWK set: {e}"))?;
     let mut keys = Vec::with_capacity(set.keys.len());
     for (i, jwk) in set.keys.iter().enumerate() {
-        let alg = jwk_algorithm(jwk).map_err(|r| fail(format!("key {i}: {r}")))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| fail(format!("key {i}: {e}")))?;
+        let alg = jwk_algorithm(jwk).map_err(|r| format!("key {i}: {r}"))?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("key {i}: {e}"))?;
         keys.push(Key {
             kid: jwk.common.key_id.clone(),
             alg,
@@ -181,7 +185,7 @@ fn jwks_keys(path: &std::path::Path) -> Result<Vec<Key>, AuthError> {
         });
     }
     if keys.is_empty() {
-        return Err(fail("holds no keys".into()));
+        return Err("holds no keys".into());
     }
     Ok(keys)
 }
@@ -212,6 +216,13 @@ impl JwtVerifier {
                 ));
             }
         };
+        Self::with_keys(cfg, keys)
+    }
+
+    /// Like [`JwtVerifier::from_config`] with the keys of a JWK set given as JSON (an
+    /// OpenID provider's `jwks_uri`); `hs256_secret_env` and `jwks_file` are ignored.
+    pub fn from_jwks_json(cfg: &JwtConfig, jwks: &[u8]) -> Result<Self, AuthError> {
+        let keys = parse_jwks(jwks).map_err(|r| config_error(format!("JWK set: {r}")))?;
         Self::with_keys(cfg, keys)
     }
 
@@ -260,6 +271,12 @@ impl JwtVerifier {
 
     /// Verifies `token` and returns who it names.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_claims(token).map(|(who, _)| who)
+    }
+
+    /// Verifies `token`; returns who it names and all its claims (an ID token's `nonce`
+    /// and `amr` are checked by the console's OIDC sign-in).
+    pub fn verify_claims(&self, token: &str) -> Result<(Principal, Map<String, Value>), AuthError> {
         refuse_critical_extensions(token)?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| AuthError::TokenRejected(rejection(e.kind())))?;
@@ -290,12 +307,13 @@ impl JwtVerifier {
         } else {
             None
         };
-        Ok(Principal {
+        let who = Principal {
             tenant: tenant.to_owned(),
             role,
             subject: format!("jwt:{sub}"),
             patient,
-        })
+        };
+        Ok((who, claims))
     }
 }
 

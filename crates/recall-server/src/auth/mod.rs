@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 
 use crate::problem::Problem;
 
-mod jwt;
+pub(crate) mod jwt;
 mod token_checks;
 
 pub use jwt::{JwtConfig, JwtVerifier};

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::Console;
 use super::pages::{Nav, html};
 use super::session::{COOKIE, LOGIN_COOKIE, Signed, cookie, same, set_cookie, token};
-use crate::audit::record_act;
+use crate::audit::{self, record_act};
 
 /// Sign-in attempts per address in the current minute.
 #[derive(Default)]
@@ -44,6 +44,8 @@ struct LoginPage<'a> {
     nav: Option<Nav>,
     csrf: &'a str,
     message: &'a str,
+    /// `[console.oidc]` is configured: offer single sign-on.
+    sso: bool,
 }
 
 /// `?why=` on the login page: why the person is there.
@@ -52,12 +54,15 @@ pub struct Why {
     why: Option<String>,
 }
 
-fn login_page(status: StatusCode, message: &str, tls: bool) -> Response {
+/// The sign-in page with `message`, answered with `status` (and a fresh form token).
+pub fn login_page(c: &Console, status: StatusCode, message: &str) -> Response {
+    let tls = c.app.cfg.tls();
     let csrf = token();
     let mut res = html(&LoginPage {
         nav: None,
         csrf: &csrf,
         message,
+        sso: c.app.cfg.console.oidc.is_some(),
     });
     *res.status_mut() = status;
     if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, tls, Some(600)).parse() {
@@ -73,7 +78,7 @@ pub async fn form(State(c): State<Console>, Query(w): Query<Why>) -> Response {
         Some("signedout") => "You are signed out.",
         _ => "",
     };
-    login_page(StatusCode::OK, message, c.app.cfg.tls())
+    login_page(&c, StatusCode::OK, message)
 }
 
 /// The login form.
@@ -115,9 +120,9 @@ pub async fn submit(
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
     if expected.is_empty() || !same(expected, &f.csrf) {
         return login_page(
+            &c,
             StatusCode::FORBIDDEN,
             "The form had expired. Please try again.",
-            tls,
         );
     }
     if !c
@@ -126,36 +131,36 @@ pub async fn submit(
     {
         metrics::counter!("recall_console_logins_total", "result" => "limited").increment(1);
         return login_page(
+            &c,
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts from this address. Wait a minute.",
-            tls,
         );
     }
     let Some(users) = c.users.clone() else {
         return login_page(
+            &c,
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in is not available.",
-            tls,
         );
     };
     let now = jiff::Timestamp::now().as_second();
     let verdict =
         tokio::task::spawn_blocking(move || users.sign_in(&f.user, &f.password, &f.totp, now))
             .await;
-    let refused = |msg: &str| login_page(StatusCode::UNAUTHORIZED, msg, tls);
+    let refused = |msg: &str| login_page(&c, StatusCode::UNAUTHORIZED, msg);
     let bad = "The name, password or code is not right.";
     let ip = peer.ip();
     match verdict {
         Ok(Ok(SignIn::Accepted(u))) => {
             if !record(&c, &u, SessionAct::Login, "POST /login", ip).await {
                 return login_page(
+                    &c,
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Sign-in could not be recorded. Try again.",
-                    tls,
                 );
             }
             metrics::counter!("recall_console_logins_total", "result" => "accepted").increment(1);
-            let id = c.sessions.start(&u.name, &u.tenant, u.role);
+            let id = c.sessions.start(&u);
             let mut res = Redirect::to("/").into_response();
             let h = res.headers_mut();
             for v in [
@@ -189,11 +194,11 @@ pub async fn submit(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "console sign-in failed");
-            login_page(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed.", tls)
+            login_page(&c, StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed.")
         }
         Err(e) => {
             tracing::error!(error = %e, "console sign-in task failed");
-            login_page(StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed.", tls)
+            login_page(&c, StatusCode::INTERNAL_SERVER_ERROR, "Sign-in failed.")
         }
     }
 }
@@ -216,15 +221,10 @@ pub async fn logout(
         return csrf_refused();
     }
     c.sessions.end(&s.id);
-    let u = UserInfo {
-        name: s.session.user.clone(),
-        tenant: s.session.tenant.clone(),
-        role: s.session.role,
-        totp: false,
-        disabled: false,
-        locked_until: 0,
-    };
-    record(&c, &u, SessionAct::Logout, "POST /logout", peer.ip()).await;
+    let (tenant, who) = (&s.session.tenant, audit::who(&s.principal()));
+    let via = Via::http("POST /logout", Some(peer.ip()));
+    let act = Act::ConsoleSession(SessionAct::Logout);
+    let _ = record_act(&c.app, tenant, &act, &who, &via).await;
     let mut res = Redirect::to("/login?why=signedout").into_response();
     if let Ok(v) = set_cookie(COOKIE, "", c.app.cfg.tls(), Some(0)).parse() {
         res.headers_mut().insert(header::SET_COOKIE, v);

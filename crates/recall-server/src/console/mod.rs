@@ -21,6 +21,8 @@ use crate::state::AppState;
 
 mod access_review;
 mod assessments;
+mod admin;
+mod admin_users;
 mod assets;
 mod chart;
 mod event;
@@ -28,12 +30,16 @@ mod export;
 mod facets;
 mod integrity;
 mod login;
+mod my_report;
+mod oidc;
 mod pages;
 mod patient;
 mod reviews;
 mod search;
 mod session;
+mod sso;
 
+pub use oidc::OidcConfig;
 pub use session::Sessions;
 
 /// `[console]`: session lifetimes and sign-in limits.
@@ -46,6 +52,8 @@ pub struct ConsoleConfig {
     pub absolute_timeout_secs: u64,
     /// Sign-in attempts one address may make per minute; more get 429.
     pub login_attempts_per_minute: u32,
+    /// Single sign-on through an OpenID provider (`[console.oidc]`), besides local users.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Default for ConsoleConfig {
@@ -54,6 +62,7 @@ impl Default for ConsoleConfig {
             idle_timeout_secs: 15 * 60,
             absolute_timeout_secs: 12 * 3600,
             login_attempts_per_minute: 10,
+            oidc: None,
         }
     }
 }
@@ -68,6 +77,9 @@ impl ConsoleConfig {
         }
         if self.login_attempts_per_minute == 0 {
             return Err("console.login_attempts_per_minute: must be at least 1".into());
+        }
+        if let Some(o) = &self.oidc {
+            o.check()?;
         }
         Ok(())
     }
@@ -84,27 +96,36 @@ pub struct Console {
     pub sessions: Arc<Sessions>,
     /// Sign-in attempts per address.
     limiter: Arc<login::Limiter>,
+    /// OpenID sign-ins under way.
+    flows: Arc<oidc::Flows>,
 }
 
 /// The console's routes, to merge into the API router.
 pub fn router(app: AppState) -> Router<AppState> {
     let users = app.cfg.data_dir.as_ref().and_then(|dir| {
-        Users::open(&dir.join(USERS_FILE))
+        Users::open(&dir.join(USERS_FILE), app.db.journal().keystore())
             .map_err(|e| tracing::error!(error = %e, "console users file unusable"))
             .ok()
             .map(Arc::new)
     });
+    if let Some(Err(e)) = app.cfg.console.oidc.as_ref().map(OidcConfig::secret) {
+        // Every command reads the configuration; only the server needs the secret.
+        tracing::error!(error = %e, "single sign-on will fail: no client secret");
+    }
     let sessions = Arc::new(Sessions::new(&app.cfg.console));
     let console = Console {
         app,
         users,
         sessions,
         limiter: Arc::default(),
+        flows: Arc::default(),
     };
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/login/oidc", get(sso::start))
+        .route("/login/oidc/callback", get(sso::callback))
         .route("/search", get(search::page))
         .route("/export/{format}", get(export::export))
         .route("/event/{seq}", get(event::page))
@@ -126,6 +147,13 @@ pub fn router(app: AppState) -> Router<AppState> {
         .route("/reviews", get(reviews::page))
         .route("/reviews/{seq}", post(reviews::submit))
         .route("/assets/{name}", get(assets::asset))
+        .route("/my-report", get(my_report::page))
+        .route("/my-report/pdf", get(my_report::pdf))
+        .route("/admin", get(admin::page))
+        .route("/admin/keys", post(admin::new_key))
+        .route("/admin/holds", post(admin::place_hold))
+        .route("/admin/users", post(admin_users::create))
+        .route("/admin/{what}/{id}/{verb}", post(admin::item))
         .layer(axum::middleware::map_response_with_state(
             console.app.cfg.tls(),
             security_headers,

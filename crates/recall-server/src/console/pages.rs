@@ -24,19 +24,26 @@ pub struct Nav {
     pub assesses: bool,
     /// A failed verification nobody acknowledged yet.
     pub alert: bool,
+    /// Whether the role administers (the administration page).
+    pub admin: bool,
+    /// Whether this is a patient (their own access report only).
+    pub patient: bool,
 }
 
 impl Nav {
     /// The layout facts of a session.
     pub fn of(s: &Signed) -> Nav {
+        let patient = s.session.role == recall_governance::Role::Patient;
         Nav {
             user: s.session.user.clone(),
             role: s.session.role.as_str(),
             csrf: s.session.csrf.clone(),
-            reads: s.session.role.reader().is_some(),
+            reads: s.session.role.reader().is_some() && !patient,
             watches: crate::routes::integrity::WATCHERS.contains(&s.session.role),
             assesses: crate::routes::assessments::READERS.contains(&s.session.role),
             alert: s.alert,
+            admin: s.session.role == recall_governance::Role::Admin,
+            patient,
         }
     }
 }
@@ -74,6 +81,11 @@ pub fn problem_page(nav: Option<Nav>, p: &Problem) -> Response {
 
 /// `/`: readers go to the search page; other roles see what they may do.
 pub async fn home(s: Signed) -> Response {
+    match s.session.role {
+        recall_governance::Role::Admin => return Redirect::to("/admin").into_response(),
+        recall_governance::Role::Patient => return Redirect::to("/my-report").into_response(),
+        _ => {}
+    }
     if s.session.role.reader().is_some() {
         return Redirect::to("/search").into_response();
     }

@@ -18,24 +18,37 @@ use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use recall_governance::Role;
+use recall_governance::users::UserInfo;
 
+use super::pages::{Nav, problem_page};
 use super::{Console, ConsoleConfig};
-use crate::auth::Principal;
+use crate::auth::{PatientScope, Principal};
+use crate::problem::Problem;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "recall_session";
+/// The only pages a `patient` session may open.
+const PATIENT_PAGES: [&str; 4] = ["/", "/my-report", "/my-report/pdf", "/logout"];
+
 /// The pre-sign-in cookie that carries the login form's CSRF token.
 pub const LOGIN_COOKIE: &str = "recall_login";
 
 /// One signed-in person.
 #[derive(Clone, Debug)]
 pub struct Session {
-    /// Sign-in name.
+    /// Sign-in name (a local user's name, or the OpenID subject).
     pub user: String,
+    /// Who acts, as the API names principals: `user:<name>` or `jwt:<sub>`.
+    pub subject: String,
     /// Tenant and role, as on the user at sign-in.
     pub tenant: String,
     /// The role.
     pub role: Role,
+    /// A `patient` session reads about that patient only, as a `patient` API key (a local
+    /// user's binding) or a `patient` JWT (the id from the ID token) does.
+    pub patient: Option<PatientScope>,
+    /// A local user (`users.db`), whose sessions end when the user is disabled.
+    pub local: bool,
     /// The token every state-changing form must carry.
     pub csrf: String,
     created: Instant,
@@ -48,10 +61,20 @@ impl Session {
         Principal {
             tenant: self.tenant.clone(),
             role: self.role,
-            subject: format!("user:{}", self.user),
-            patient: None,
+            subject: self.subject.clone(),
+            patient: self.patient.clone(),
         }
     }
+}
+
+/// Who a new session is for.
+struct Identity<'a> {
+    user: &'a str,
+    subject: String,
+    tenant: &'a str,
+    role: Role,
+    patient: Option<PatientScope>,
+    local: bool,
 }
 
 /// The server-side session store.
@@ -121,25 +144,52 @@ impl Sessions {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session; returns its id (the cookie value).
-    pub fn start(&self, user: &str, tenant: &str, role: Role) -> String {
+    /// Starts a session of a local user; returns its id (the cookie value).
+    pub fn start(&self, user: &UserInfo) -> String {
+        let patient = user.patient_binding.clone().map(PatientScope::Binding);
+        let subject = format!("user:{}", user.name);
+        self.insert(Identity {
+            user: &user.name,
+            subject,
+            tenant: &user.tenant,
+            role: user.role,
+            patient,
+            local: true,
+        })
+    }
+
+    /// Starts a session of a person an OpenID provider vouched for, with the principal
+    /// its ID token maps to (as a JWT of the API would); returns the id.
+    pub fn start_verified(&self, who: &Principal) -> String {
+        self.insert(Identity {
+            user: who.subject.strip_prefix("jwt:").unwrap_or(&who.subject),
+            subject: who.subject.clone(),
+            tenant: &who.tenant,
+            role: who.role,
+            patient: who.patient.clone(),
+            local: false,
+        })
+    }
+
+    fn insert(&self, who: Identity<'_>) -> String {
         let id = token();
         let now = Instant::now();
+        let session = Session {
+            user: who.user.to_owned(),
+            subject: who.subject,
+            tenant: who.tenant.to_owned(),
+            role: who.role,
+            patient: who.patient,
+            local: who.local,
+            csrf: token(),
+            created: now,
+            seen: now,
+        };
         let mut map = self.map();
         // Expired sessions go when someone signs in, so the store stays bounded by the
         // sessions alive within one idle period.
         map.retain(|_, s| self.alive(s, now));
-        map.insert(
-            key(&id),
-            Session {
-                user: user.to_owned(),
-                tenant: tenant.to_owned(),
-                role,
-                csrf: token(),
-                created: now,
-                seen: now,
-            },
-        );
+        map.insert(key(&id), session);
         id
     }
 
@@ -192,21 +242,27 @@ impl FromRequestParts<Console> for Signed {
         let to_login = |why: &str| Redirect::to(&format!("/login?why={why}")).into_response();
         let id = cookie(&parts.headers, COOKIE).ok_or_else(|| to_login("signin"))?;
         let session = c.sessions.touch(id).ok_or_else(|| to_login("expired"))?;
-        // A user disabled since sign-in is signed out at the next request.
-        let enabled = c
-            .users
-            .as_ref()
-            .and_then(|u| u.get(&session.user).ok().flatten())
-            .is_some_and(|u| !u.disabled);
+        // A local user disabled since sign-in is signed out at the next request.
+        let enabled = !session.local
+            || c.users
+                .as_ref()
+                .and_then(|u| u.get(&session.user).ok().flatten())
+                .is_some_and(|u| !u.disabled);
         if !enabled {
             c.sessions.end(id);
             return Err(to_login("expired"));
         }
         let alert = super::integrity::unacknowledged(c, &session);
-        Ok(Signed {
+        let signed = Signed {
             session,
             id: id.to_owned(),
             alert,
-        })
+        };
+        // A patient sees their own access report and nothing else.
+        if signed.session.patient.is_some() && !PATIENT_PAGES.contains(&parts.uri.path()) {
+            let no = Problem::forbidden().detail("a patient sees only their own access report");
+            return Err(problem_page(Some(Nav::of(&signed)), &no));
+        }
+        Ok(signed)
     }
 }

@@ -67,6 +67,36 @@ async fn with_keys<T: Send + 'static>(
     .await
 }
 
+/// A `patient` credential's binding (the keyed hash of `patient` under the tenant's index
+/// key), `None` for other roles; 400 naming `patient` when it is missing or misplaced.
+/// API keys and console users are bound the same way.
+pub fn patient_binding(
+    state: &AppState,
+    tenant: &str,
+    role: Role,
+    patient: Option<&str>,
+) -> Result<Option<String>, Problem> {
+    match (role, patient) {
+        (Role::Patient, Some(p)) if !p.is_empty() && p.chars().count() <= 128 => {
+            let key = state.db.journal().keystore().index_key(tenant);
+            let key = key.map_err(internal)?;
+            Ok(Some(recall_governance::patient_binding(
+                &recall_crypto::BlindIndexer::new(&key),
+                p,
+            )))
+        }
+        (Role::Patient, _) => Err(Problem::bad_request(
+            "a patient credential needs patient: the patient id (1 to 128 characters)",
+        )
+        .field("patient")),
+        (_, Some(_)) => Err(Problem::bad_request(
+            "only a patient credential is bound to a patient",
+        )
+        .field("patient")),
+        (_, None) => Ok(None),
+    }
+}
+
 /// `GET /v1/admin/keys`: the caller tenant's keys, oldest first.
 pub async fn list_keys(State(state): State<AppState>, who: Principal) -> Result<Response, Problem> {
     who.require(ADMINS)?;
@@ -90,28 +120,7 @@ pub async fn create_key(
 ) -> Result<Response, Problem> {
     who.require(ADMINS)?;
     let axum::Json(req) = body.map_err(Problem::from)?;
-    let binding = match (req.role, req.patient.as_deref()) {
-        (Role::Patient, Some(p)) if !p.is_empty() && p.chars().count() <= 128 => {
-            let key = state.db.journal().keystore().index_key(&who.tenant);
-            let key = key.map_err(internal)?;
-            Some(recall_governance::patient_binding(
-                &recall_crypto::BlindIndexer::new(&key),
-                p,
-            ))
-        }
-        (Role::Patient, _) => {
-            return Err(Problem::bad_request(
-                "a patient key needs patient: the patient id (1 to 128 characters)",
-            )
-            .field("patient"));
-        }
-        (_, Some(_)) => {
-            return Err(
-                Problem::bad_request("only a patient key is bound to a patient").field("patient"),
-            );
-        }
-        (_, None) => None,
-    };
+    let binding = patient_binding(&state, &who.tenant, req.role, req.patient.as_deref())?;
     let tenant = who.tenant.clone();
     let st = state.clone();
     let (info, text) = with_keys(

@@ -47,10 +47,20 @@ impl Server {
         Self::launch(cmd, data, env)
     }
 
-    fn launch(mut cmd: Command, data: &Path, env: &[(&str, &str)]) -> Server {
+    /// Like [`Server::start_with`] on a given address (when the configuration must name
+    /// the server's own URL, as an OpenID redirect URI does).
+    pub fn start_on(data: &Path, env: &[(&str, &str)], listen: &str) -> Server {
+        Self::launch_on(Command::new(recall_bin()), data, env, listen)
+    }
+
+    fn launch(cmd: Command, data: &Path, env: &[(&str, &str)]) -> Server {
+        Self::launch_on(cmd, data, env, "127.0.0.1:0")
+    }
+
+    fn launch_on(mut cmd: Command, data: &Path, env: &[(&str, &str)], listen: &str) -> Server {
         cmd.arg("--data")
             .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .env_remove("RECALL_DATA")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -1,15 +1,23 @@
 // The console in a real browser (Debian's chromium, driven by playwright-core) against a
 // real `recall serve` that console_e2e.rs started. Every step asserts; any failure exits 1.
 // Environment: RECALL_URL, PASSWORD, PO_TOTP and ENG_TOTP (otpauth URIs, may be empty),
-// IDLE_SECS, ARTEFACTS (screenshots go there). Shared helpers: lib.mjs.
+// IDLE_SECS, ARTEFACTS (screenshots go there).
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { URL0, OUT, PASSWORD, totp, launch, stepper, sameOriginOnly, shotAndAxe, signIn, cellsOf } from "./lib.mjs";
+import { launch, shotAndAxe as shot, signIn as signInAt, steps, totp, sameOriginOnly as sameOrigin, cellsOf } from "./lib.mjs";
 
+const URL0 = process.env.RECALL_URL;
+const OUT = process.env.ARTEFACTS;
+const PASSWORD = process.env.PASSWORD;
 const IDLE = Number(process.env.IDLE_SECS);
+
 const browser = await launch();
-const step = stepper();
+const run = steps();
+const step = run.step;
+const shotAndAxe = (page, name) => shot(page, OUT, name);
+const sameOriginOnly = (page) => sameOrigin(page, URL0);
+const signIn = (page, user, password, code) => signInAt(page, URL0, user, password, code);
 
 const seqsOn = (page) => page.$$eval("a.time", (as) => as.map((a) => a.getAttribute("href")));
 
@@ -186,4 +194,4 @@ await step("an engineer sees pseudonyms only", async () => {
 });
 
 await browser.close();
-console.log(`${step.passed} passed, 0 failed`);
+console.log(`${run.passed} passed, 0 failed`);

@@ -1,5 +1,6 @@
-// What the console's browser scripts share: TOTP codes, the browser, steps that count,
-// the same-origin guard, screenshots with axe-core, and signing in.
+// What the console's browser scripts share: Debian's chromium launched headless with a
+// fresh profile, RFC 6238 codes from an otpauth URI, numbered steps, and a screenshot
+// plus axe-core (no serious or critical violation) of a page.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -8,13 +9,9 @@ import path from "node:path";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
-export const URL0 = process.env.RECALL_URL;
-export const OUT = process.env.ARTEFACTS;
-export const PASSWORD = process.env.PASSWORD;
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-fs.mkdirSync(OUT, { recursive: true });
 
-// RFC 6238 from the otpauth URI the CLI printed (SHA-1, 6 digits, 30 s), at now + skew steps.
+// RFC 6238 from an otpauth URI (SHA-1, 6 digits, 30 s), at now + steps; "" without a URI.
 export function totp(uri, steps = 0) {
   if (!uri) return "";
   const secret = new URL(uri).searchParams.get("secret");
@@ -29,7 +26,8 @@ export function totp(uri, steps = 0) {
   return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
 }
 
-// Debian's chromium, headless, with a fresh temporary profile (never a downloaded browser).
+// Debian's chromium, never a downloaded browser. No --user-data-dir: playwright refuses
+// it here and gives every launch a fresh, temporary profile of its own.
 export function launch() {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -38,42 +36,46 @@ export function launch() {
   });
 }
 
-// Runs named steps in order; every step asserts. `steps.passed` counts those that did.
-export function stepper() {
-  const s = async (name, f) => {
+// Numbered steps: each asserts; the first failure ends the script (exit 1).
+export function steps() {
+  const s = { passed: 0 };
+  s.step = async (name, f) => {
     await f();
     s.passed += 1;
     console.log(`ok - ${name}`);
   };
-  s.passed = 0;
   return s;
 }
 
-// Every request stays on the server: no CDN, no other host.
-export function sameOriginOnly(page) {
-  page.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(URL0) && !u.startsWith("data:") && !u.startsWith("blob:")) {
-      throw new Error(`request to another host: ${u}`);
-    }
-  });
-}
-
-export async function shotAndAxe(page, name) {
-  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-  // Injected through the DevTools protocol: the page's CSP allows no inline script.
+// A full-page screenshot into `out`, then axe-core, injected through the DevTools
+// protocol (the page's CSP allows no inline script).
+export async function shotAndAxe(page, out, name) {
+  fs.mkdirSync(out, { recursive: true });
+  await page.screenshot({ path: path.join(out, `${name}.png`), fullPage: true });
   await page.evaluate(AXE);
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
   const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], `axe on ${name}`);
 }
 
-export async function signIn(page, user, password, code) {
-  await page.goto(`${URL0}/login`);
+// The console's sign-in form at `url`: name, password, TOTP code (may be "").
+export async function signIn(page, url, user, password, code) {
+  await page.goto(`${url}/login`);
   await page.fill("#user", user);
   await page.fill("#password", password);
   await page.fill("#totp", code);
   await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
 }
 
+// Every request stays on the server at `url`: no CDN, no other host.
+export function sameOriginOnly(page, url) {
+  page.on("request", (r) => {
+    const u = r.url();
+    if (!u.startsWith(url) && !u.startsWith("data:") && !u.startsWith("blob:")) {
+      throw new Error(`request to another host: ${u}`);
+    }
+  });
+}
+
+// The trimmed texts of the elements `sel` matches.
 export const cellsOf = (page, sel) => page.$$eval(sel, (as) => as.map((a) => a.textContent.trim()));

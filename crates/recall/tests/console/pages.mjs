@@ -8,11 +8,20 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { URL0, OUT, PASSWORD, totp, launch, stepper, sameOriginOnly, shotAndAxe, signIn, cellsOf } from "./lib.mjs";
+import { totp, launch, steps, sameOriginOnly as sameOrigin, shotAndAxe as shot, signIn as signInAt, cellsOf } from "./lib.mjs";
+
+const URL0 = process.env.RECALL_URL;
+const OUT = process.env.ARTEFACTS;
+fs.mkdirSync(OUT, { recursive: true });
+const PASSWORD = process.env.PASSWORD;
+const shotAndAxe = (page, name) => shot(page, OUT, name);
+const sameOriginOnly = (page) => sameOrigin(page, URL0);
+const signIn = (page, user, password, code) => signInAt(page, URL0, user, password, code);
 
 const TODAY = process.env.TODAY;
 const browser = await launch();
-const step = stepper();
+const run = steps();
+const step = run.step;
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
 const page = await ctx.newPage();
 sameOriginOnly(page);
@@ -184,4 +193,4 @@ async function integrityPhase() {
 if (process.env.PHASE === "integrity") await integrityPhase();
 else await pagesPhase();
 await browser.close();
-console.log(`${step.passed} passed, 0 failed`);
+console.log(`${run.passed} passed, 0 failed`);
