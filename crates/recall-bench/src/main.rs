@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use recall_bench::compliance::{self, ComplianceOptions};
+use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
@@ -55,6 +56,41 @@ enum Command {
     /// The compliance workflows on one large tenant: access review, breach assessment,
     /// break-glass queue, patient PDF (docs/benchmarks.md "Compliance workflows").
     Compliance(ComplianceArgs),
+    /// The console in headless chromium on one large tenant: the search page's first page
+    /// and filter clicks, server time, page complete, page weight (docs/benchmarks.md
+    /// "Console").
+    Console(ConsoleArgs),
+}
+
+#[derive(clap::Args)]
+struct ConsoleArgs {
+    /// Number of events.
+    #[arg(long)]
+    events: u64,
+    /// Seed of the workload.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The `recall` binary (default: target/release/recall in the workspace).
+    #[arg(long)]
+    recall: Option<PathBuf>,
+    /// Work directory (the compliance benchmark's layout; a kept tenant is reused).
+    #[arg(long)]
+    workdir: PathBuf,
+    /// Keep the tenant and the peer's cluster afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Clicks per filter kind (patient, actor, action, system).
+    #[arg(long, default_value_t = 30)]
+    samples: usize,
+    /// Directory where `npm ci` installed playwright-core (default: crates/recall/tests/console).
+    #[arg(long)]
+    node_dir: Option<PathBuf>,
+    /// Skip the PostgreSQL peer.
+    #[arg(long)]
+    skip_peer: bool,
 }
 
 #[derive(clap::Args)]
@@ -203,6 +239,18 @@ fn main() -> Result<()> {
             keep: a.keep,
             json: a.json,
             repeats: a.repeats,
+            skip_peer: a.skip_peer,
+        })
+        .map(|_| ()),
+        Command::Console(a) => console::console(&ConsoleOptions {
+            events: a.events,
+            seed: a.seed,
+            recall: a.recall,
+            workdir: a.workdir,
+            keep: a.keep,
+            json: a.json,
+            samples: a.samples,
+            node_dir: a.node_dir,
             skip_peer: a.skip_peer,
         })
         .map(|_| ()),

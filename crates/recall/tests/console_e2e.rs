@@ -13,28 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::server::{Server, create_key, json};
-use common::{populated, recall_ok};
+use common::{browser_tools, console_dir, populated, recall_ok};
 
 const TENANT: &str = "st-marys";
 const PASSWORD: &str = "synthetic-pass-0123";
 const IDLE_SECS: u64 = 6;
-
-fn console_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
-}
-
-/// Whether chromium, node and the npm packages are there (panics under CI when not).
-fn browser_tools() -> bool {
-    let ok = Path::new("/usr/bin/chromium").exists()
-        && console_dir().join("node_modules/playwright-core").exists()
-        && console_dir().join("node_modules/axe-core").exists()
-        && Command::new("node").arg("--version").output().is_ok();
-    assert!(
-        ok || std::env::var("CI").is_err(),
-        "chromium, node and `npm ci` in crates/recall/tests/console are required under CI"
-    );
-    ok
-}
 
 /// `recall users create NAME …` with the password on standard input; the TOTP URI.
 fn create_user(data: &Path, name: &str, role: &str) -> String {

@@ -27,6 +27,7 @@ mod pages;
 mod reviews;
 mod search;
 mod session;
+mod timing;
 
 pub use session::Sessions;
 
@@ -110,6 +111,7 @@ pub fn router(app: AppState) -> Router<AppState> {
             console.app.cfg.tls(),
             security_headers,
         ))
+        .layer(axum::middleware::from_fn(timing::server_timing))
         .with_state(console)
 }
 

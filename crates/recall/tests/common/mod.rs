@@ -336,3 +336,21 @@ pub fn assert_in_no_file(dir: &Path, needle: &[u8]) {
         }
     }
 }
+
+/// The console's browser tests' directory (`console.mjs`, `common.mjs`, `npm ci` there).
+pub fn console_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
+}
+
+/// Whether chromium, node and the npm packages are there (panics under CI when not).
+pub fn browser_tools() -> bool {
+    let ok = Path::new("/usr/bin/chromium").exists()
+        && console_dir().join("node_modules/playwright-core").exists()
+        && console_dir().join("node_modules/axe-core").exists()
+        && Command::new("node").arg("--version").output().is_ok();
+    assert!(
+        ok || std::env::var("CI").is_err(),
+        "chromium, node and `npm ci` in crates/recall/tests/console are required under CI"
+    );
+    ok
+}

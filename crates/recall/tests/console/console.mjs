@@ -4,7 +4,7 @@
 // IDLE_SECS, ARTEFACTS (screenshots go there).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
+import { CHROMIUM, signInAt, totp } from "./common.mjs";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -17,28 +17,7 @@ const IDLE = Number(process.env.IDLE_SECS);
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 fs.mkdirSync(OUT, { recursive: true });
 
-// RFC 6238 from the otpauth URI the CLI printed (SHA-1, 6 digits, 30 s), at now + skew steps.
-function totp(uri, steps = 0) {
-  if (!uri) return "";
-  const secret = new URL(uri).searchParams.get("secret");
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
-  const h = crypto.createHmac("sha1", key).update(counter).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
-}
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  // No --user-data-dir: playwright refuses it here and gives every launch a fresh,
-  // temporary profile of its own.
-});
+const browser = await chromium.launch(CHROMIUM);
 let passed = 0;
 const step = async (name, f) => {
   await f();
@@ -65,13 +44,7 @@ async function shotAndAxe(page, name) {
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(" ")}`), [], `axe on ${name}`);
 }
 
-async function signIn(page, user, password, code) {
-  await page.goto(`${URL0}/login`);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.fill("#totp", code);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
-}
+const signIn = (page, user, password, code) => signInAt(URL0, page, user, password, code);
 
 const seqsOn = (page) => page.$$eval("a.time", (as) => as.map((a) => a.getAttribute("href")));
 const cellsOf = (page, sel) => page.$$eval(sel, (as) => as.map((a) => a.textContent.trim()));
@@ -89,6 +62,8 @@ await step("login page has the security headers and no serious accessibility iss
   assert.doesNotMatch(h["content-security-policy"], /unsafe-inline/);
   assert.equal(h["x-frame-options"], "DENY");
   assert.equal(h["referrer-policy"], "no-referrer");
+  // The server's time for the page (W3C Server Timing), a duration and nothing else.
+  assert.match(h["server-timing"], /^app;dur=\d+\.\d\d$/);
   await shotAndAxe(page, "01-login");
 });
 
