@@ -129,6 +129,8 @@ pub(crate) struct Paths {
     patients: PathBuf,
     pub(crate) data: PathBuf,
     pg: PathBuf,
+    /// Present once both rosters are in the tenant (`console` needs none and skips them).
+    rosters_done: PathBuf,
 }
 
 impl Paths {
@@ -140,6 +142,7 @@ impl Paths {
             patients: w.join("patients.csv"),
             data: w.join("recall-data"),
             pg: w.join("pg"),
+            rosters_done: w.join("rosters-imported"),
         }
     }
 }
@@ -201,14 +204,22 @@ pub(crate) struct Built {
     pub(crate) roster_secs: Option<f64>,
 }
 
-/// Makes sure the work dir holds the tenant (and the CSV for a peer still to be loaded):
-/// generates and builds what is missing, reuses what a `--keep` run left.
-pub(crate) fn ensure_tenant(bin: &Path, p: &Paths, cfg: Config, peer: bool) -> Result<Built> {
+/// Makes sure the work dir holds the tenant, with its rosters if `rosters` (and the CSV
+/// for a peer still to be loaded): generates and builds what is missing, reuses what a
+/// `--keep` run left.
+pub(crate) fn ensure_tenant(
+    bin: &Path,
+    p: &Paths,
+    cfg: Config,
+    peer: bool,
+    rosters: bool,
+) -> Result<Built> {
     let mut rep = Built {
         built: !p.data.exists(),
         ..Default::default()
     };
-    if rep.built || !p.pg.exists() && peer {
+    let need_rosters = rosters && !p.rosters_done.exists();
+    if rep.built || !p.pg.exists() && peer || need_rosters && !p.patients.exists() {
         eprintln!(
             "generating {} events, rosters (seed {})",
             cfg.events, cfg.seed
@@ -221,18 +232,28 @@ pub(crate) fn ensure_tenant(bin: &Path, p: &Paths, cfg: Config, peer: bool) -> R
         eprintln!("recall: init, import, rosters");
         build(bin, p, &mut rep)?;
     }
+    if need_rosters {
+        eprintln!("recall: rosters");
+        import_rosters(bin, p, &mut rep)?;
+    }
     Ok(rep)
 }
 
 /// Deletes the inputs and recall's data dir (the peer's cluster goes with its `Cluster`).
 pub(crate) fn remove_tenant(p: &Paths) {
-    for f in [&p.ndjson, &p.csv, &p.workforce, &p.patients] {
+    for f in [
+        &p.ndjson,
+        &p.csv,
+        &p.workforce,
+        &p.patients,
+        &p.rosters_done,
+    ] {
         let _ = fs::remove_file(f);
     }
     let _ = fs::remove_dir_all(&p.data);
 }
 
-/// Builds the tenant: init, import, both rosters. Fills the timings in `rep`.
+/// Builds the tenant: init, import. Fills the timing in `rep`.
 fn build(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
     recall(bin, &p.data, &["init"])?;
     sync_all();
@@ -244,13 +265,19 @@ fn build(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
         &["import", "--tenant", TENANT, &path(&p.ndjson)?],
     )?;
     rep.import_secs = Some(t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Imports both rosters and marks the tenant as having them.
+fn import_rosters(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
     let t = Instant::now();
     for (kind, file) in [("workforce", &p.workforce), ("patients", &p.patients)] {
-        let f = path(file)?;
-        let args = ["roster", "import", "--tenant", TENANT, "--kind", kind, &f];
+        let f = file.to_str().context("path not UTF-8")?;
+        let args = ["roster", "import", "--tenant", TENANT, "--kind", kind, f];
         recall(bin, &p.data, &args)?;
     }
     rep.roster_secs = Some(t.elapsed().as_secs_f64());
+    File::create(&p.rosters_done)?;
     Ok(())
 }
 
@@ -528,7 +555,7 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     fs::create_dir_all(&opts.workdir)?;
     let p = Paths::new(&opts.workdir.canonicalize()?);
     let cfg = Config::hospital(opts.events, opts.seed);
-    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer)?;
+    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, true)?;
     let mut rep = ComplianceReport {
         events: opts.events,
         seed: opts.seed,

@@ -337,12 +337,9 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
     let bin = recall_cli::locate(opts.recall.as_deref())?;
     fs::create_dir_all(&opts.workdir)?;
     let p = Paths::new(&opts.workdir.canonicalize()?);
-    let b = ensure_tenant(
-        &bin,
-        &p,
-        Config::hospital(opts.events, opts.seed),
-        !opts.skip_peer,
-    )?;
+    let cfg = Config::hospital(opts.events, opts.seed);
+    // The console needs no rosters (a later `compliance` run on this work dir adds them).
+    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, false)?;
     let mut rep = ConsoleReport {
         events: opts.events,
         seed: opts.seed,
