@@ -229,7 +229,7 @@ pub(crate) fn ensure_tenant(
         rep.generate_secs = Some(t.elapsed().as_secs_f64());
     }
     if rep.built {
-        eprintln!("recall: init, import, rosters");
+        eprintln!("recall: init, import");
         build(bin, p, &mut rep)?;
     }
     if need_rosters {
