@@ -64,37 +64,18 @@ enum Command {
 
 #[derive(clap::Args)]
 struct ConsoleArgs {
-    /// Number of events.
-    #[arg(long)]
-    events: u64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// The `recall` binary (default: target/release/recall in the workspace).
-    #[arg(long)]
-    recall: Option<PathBuf>,
-    /// Work directory (the compliance benchmark's layout; a kept tenant is reused).
-    #[arg(long)]
-    workdir: PathBuf,
-    /// Keep the tenant and the peer's cluster afterwards.
-    #[arg(long)]
-    keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    t: TenantArgs,
     /// Clicks per filter kind (patient, actor, action, system).
     #[arg(long, default_value_t = 30)]
     samples: usize,
     /// Directory where `npm ci` installed playwright-core (default: crates/recall/tests/console).
     #[arg(long)]
     node_dir: Option<PathBuf>,
-    /// Skip the PostgreSQL peer.
-    #[arg(long)]
-    skip_peer: bool,
 }
 
 #[derive(clap::Args)]
-struct ComplianceArgs {
+struct TenantArgs {
     /// Number of events.
     #[arg(long)]
     events: u64,
@@ -113,12 +94,18 @@ struct ComplianceArgs {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Measured requests per workflow and side (the PDF: a third as many).
-    #[arg(long, default_value_t = 30)]
-    repeats: usize,
     /// Skip the PostgreSQL peer.
     #[arg(long)]
     skip_peer: bool,
+}
+
+#[derive(clap::Args)]
+struct ComplianceArgs {
+    #[command(flatten)]
+    t: TenantArgs,
+    /// Measured requests per workflow and side (the PDF: a third as many).
+    #[arg(long, default_value_t = 30)]
+    repeats: usize,
 }
 
 #[derive(clap::Args)]
@@ -232,26 +219,26 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.events,
-            seed: a.seed,
-            recall: a.recall,
-            workdir: a.workdir,
-            keep: a.keep,
-            json: a.json,
+            events: a.t.events,
+            seed: a.t.seed,
+            recall: a.t.recall,
+            workdir: a.t.workdir,
+            keep: a.t.keep,
+            json: a.t.json,
             repeats: a.repeats,
-            skip_peer: a.skip_peer,
+            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
-            events: a.events,
-            seed: a.seed,
-            recall: a.recall,
-            workdir: a.workdir,
-            keep: a.keep,
-            json: a.json,
+            events: a.t.events,
+            seed: a.t.seed,
+            recall: a.t.recall,
+            workdir: a.t.workdir,
+            keep: a.t.keep,
+            json: a.t.json,
             samples: a.samples,
             node_dir: a.node_dir,
-            skip_peer: a.skip_peer,
+            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
     }
