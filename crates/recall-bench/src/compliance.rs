@@ -120,18 +120,21 @@ pub struct ComplianceReport {
     pub notes: Vec<String>,
 }
 
-/// Work directory layout.
-struct Paths {
+/// Work directory layout (shared with `recall-bench console`, which measures the same
+/// tenant).
+pub(crate) struct Paths {
     ndjson: PathBuf,
     csv: PathBuf,
     workforce: PathBuf,
     patients: PathBuf,
-    data: PathBuf,
+    pub(crate) data: PathBuf,
     pg: PathBuf,
+    /// Present once both rosters are in the tenant (`console` needs none and skips them).
+    rosters_done: PathBuf,
 }
 
 impl Paths {
-    fn new(w: &Path) -> Self {
+    pub(crate) fn new(w: &Path) -> Self {
         Self {
             ndjson: w.join("events.ndjson"),
             csv: w.join("events.csv"),
@@ -139,6 +142,7 @@ impl Paths {
             patients: w.join("patients.csv"),
             data: w.join("recall-data"),
             pg: w.join("pg"),
+            rosters_done: w.join("rosters-imported"),
         }
     }
 }
@@ -190,8 +194,67 @@ fn pdf_window(cfg: Config, n: usize) -> (String, i64, i64, usize) {
     (patient, START_MS, end, rows)
 }
 
-/// Builds the tenant: init, import, both rosters. Fills the timings in `rep`.
-fn build(bin: &Path, p: &Paths, rep: &mut ComplianceReport) -> Result<()> {
+/// What building the tenant took in this run (`None`: not done here).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Built {
+    /// Whether recall's data dir was built in this run (else reused).
+    pub(crate) built: bool,
+    pub(crate) generate_secs: Option<f64>,
+    pub(crate) import_secs: Option<f64>,
+    pub(crate) roster_secs: Option<f64>,
+}
+
+/// Makes sure the work dir holds the tenant, with its rosters if `rosters` (and the CSV
+/// for a peer still to be loaded): generates and builds what is missing, reuses what a
+/// `--keep` run left.
+pub(crate) fn ensure_tenant(
+    bin: &Path,
+    p: &Paths,
+    cfg: Config,
+    peer: bool,
+    rosters: bool,
+) -> Result<Built> {
+    let mut rep = Built {
+        built: !p.data.exists(),
+        ..Default::default()
+    };
+    let need_rosters = rosters && !p.rosters_done.exists();
+    if rep.built || !p.pg.exists() && peer || need_rosters && !p.patients.exists() {
+        eprintln!(
+            "generating {} events, rosters (seed {})",
+            cfg.events, cfg.seed
+        );
+        let t = Instant::now();
+        generate(cfg, p)?;
+        rep.generate_secs = Some(t.elapsed().as_secs_f64());
+    }
+    if rep.built {
+        eprintln!("recall: init, import");
+        build(bin, p, &mut rep)?;
+    }
+    if need_rosters {
+        eprintln!("recall: rosters");
+        import_rosters(bin, p, &mut rep)?;
+    }
+    Ok(rep)
+}
+
+/// Deletes the inputs and recall's data dir (the peer's cluster goes with its `Cluster`).
+pub(crate) fn remove_tenant(p: &Paths) {
+    for f in [
+        &p.ndjson,
+        &p.csv,
+        &p.workforce,
+        &p.patients,
+        &p.rosters_done,
+    ] {
+        let _ = fs::remove_file(f);
+    }
+    let _ = fs::remove_dir_all(&p.data);
+}
+
+/// Builds the tenant: init, import. Fills the timing in `rep`.
+fn build(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
     recall(bin, &p.data, &["init"])?;
     sync_all();
     let path = |x: &Path| x.to_str().context("path not UTF-8").map(str::to_owned);
@@ -202,13 +265,19 @@ fn build(bin: &Path, p: &Paths, rep: &mut ComplianceReport) -> Result<()> {
         &["import", "--tenant", TENANT, &path(&p.ndjson)?],
     )?;
     rep.import_secs = Some(t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Imports both rosters and marks the tenant as having them.
+fn import_rosters(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
     let t = Instant::now();
     for (kind, file) in [("workforce", &p.workforce), ("patients", &p.patients)] {
-        let f = path(file)?;
-        let args = ["roster", "import", "--tenant", TENANT, "--kind", kind, &f];
+        let f = file.to_str().context("path not UTF-8")?;
+        let args = ["roster", "import", "--tenant", TENANT, "--kind", kind, f];
         recall(bin, &p.data, &args)?;
     }
     rep.roster_secs = Some(t.elapsed().as_secs_f64());
+    File::create(&p.rosters_done)?;
     Ok(())
 }
 
@@ -430,33 +499,51 @@ fn peer_side(
     n: usize,
     rep: &mut ComplianceReport,
 ) -> Result<()> {
-    let fresh = !p.pg.join("data").exists();
-    let cluster = Cluster::start(bindir, &p.pg, keep)?;
-    if fresh {
-        sync_all();
-        let t = Instant::now();
-        cluster.psql(peer::SCHEMA_SQL)?;
-        cluster.psql(&peer::copy_sql(&p.csv))?;
-        cluster.psql("CHECKPOINT")?;
-        cluster.psql("ANALYZE audit_log")?;
-        rep.peer_load_secs = Some(t.elapsed().as_secs_f64());
-    }
+    let (cluster, load_secs) = start_peer(bindir, p, keep)?;
+    rep.peer_load_secs = load_secs;
     for (s, sql) in rep.scenarios.iter_mut().zip(peer_sql()) {
         let Some(sql) = sql else { continue };
         s.peer_answer = Some(cluster.psql(&sql)?.replace('|', " "));
-        let mut script = String::from("\\o /dev/null\n\\timing on\n");
-        for _ in 0..n {
-            script.push_str(&sql);
-            script.push('\n');
-        }
-        let t = peer::timings(&cluster.psql_script(&script)?);
-        if t.len() != n {
-            bail!("psql reported {} timings, expected {n}", t.len());
-        }
-        s.peer = Some(Latency::of(t));
+        s.peer = Some(Latency::of(time_sql(&cluster, &vec![sql.clone(); n])?));
         s.peer_sql = Some(sql);
     }
     Ok(())
+}
+
+/// Starts the peer's cluster in the work dir, loading the tenant's CSV first if the
+/// cluster is new; returns it and the load's seconds (`None`: reused).
+pub(crate) fn start_peer(bindir: &Path, p: &Paths, keep: bool) -> Result<(Cluster, Option<f64>)> {
+    let fresh = !p.pg.join("data").exists();
+    let cluster = Cluster::start(bindir, &p.pg, keep)?;
+    if !fresh {
+        return Ok((cluster, None));
+    }
+    sync_all();
+    let t = Instant::now();
+    cluster.psql(peer::SCHEMA_SQL)?;
+    cluster.psql(&peer::copy_sql(&p.csv))?;
+    cluster.psql("CHECKPOINT")?;
+    cluster.psql("ANALYZE audit_log")?;
+    Ok((cluster, Some(t.elapsed().as_secs_f64())))
+}
+
+/// Runs the statements in one psql session with `\timing` (output discarded); returns
+/// each one's milliseconds, in order.
+pub(crate) fn time_sql(cluster: &Cluster, statements: &[String]) -> Result<Vec<f64>> {
+    let mut script = String::from("\\o /dev/null\n\\timing on\n");
+    for sql in statements {
+        script.push_str(sql);
+        script.push('\n');
+    }
+    let t = peer::timings(&cluster.psql_script(&script)?);
+    if t.len() != statements.len() {
+        bail!(
+            "psql reported {} timings, expected {}",
+            t.len(),
+            statements.len()
+        );
+    }
+    Ok(t)
 }
 
 /// Runs the compliance benchmark; prints the table and returns the report.
@@ -468,25 +555,16 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     fs::create_dir_all(&opts.workdir)?;
     let p = Paths::new(&opts.workdir.canonicalize()?);
     let cfg = Config::hospital(opts.events, opts.seed);
+    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, true)?;
     let mut rep = ComplianceReport {
         events: opts.events,
         seed: opts.seed,
-        built: !p.data.exists(),
+        built: b.built,
+        generate_secs: b.generate_secs,
+        import_secs: b.import_secs,
+        roster_secs: b.roster_secs,
         ..Default::default()
     };
-    if rep.built || !p.pg.exists() && !opts.skip_peer {
-        eprintln!(
-            "generating {} events, rosters (seed {})",
-            opts.events, opts.seed
-        );
-        let t = Instant::now();
-        generate(cfg, &p)?;
-        rep.generate_secs = Some(t.elapsed().as_secs_f64());
-    }
-    if rep.built {
-        eprintln!("recall: init, import, rosters");
-        build(&bin, &p, &mut rep)?;
-    }
     let pdf = pdf_window(cfg, PDF_EVENTS);
     rep.pdf_window = format!(
         "busiest patient, {} .. {} ({} events)",
@@ -540,10 +618,7 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
         crate::report::write_json(path, &rep)?;
     }
     if !opts.keep {
-        for f in [&p.ndjson, &p.csv, &p.workforce, &p.patients] {
-            let _ = fs::remove_file(f);
-        }
-        let _ = fs::remove_dir_all(&p.data);
+        remove_tenant(&p);
     }
     if !rep.errors.is_empty() {
         bail!("not everything was measured: {}", rep.errors.join("; "));

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use recall_bench::compliance::{self, ComplianceOptions};
+use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
@@ -55,10 +56,26 @@ enum Command {
     /// The compliance workflows on one large tenant: access review, breach assessment,
     /// break-glass queue, patient PDF (docs/benchmarks.md "Compliance workflows").
     Compliance(ComplianceArgs),
+    /// The console in headless chromium on one large tenant: the search page's first page
+    /// and filter clicks, server time, page complete, page weight (docs/benchmarks.md
+    /// "Console").
+    Console(ConsoleArgs),
 }
 
 #[derive(clap::Args)]
-struct ComplianceArgs {
+struct ConsoleArgs {
+    #[command(flatten)]
+    t: TenantArgs,
+    /// Clicks per filter kind (patient, actor, action, system).
+    #[arg(long, default_value_t = 30)]
+    samples: usize,
+    /// Directory where `npm ci` installed playwright-core (default: crates/recall/tests/console).
+    #[arg(long)]
+    node_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TenantArgs {
     /// Number of events.
     #[arg(long)]
     events: u64,
@@ -77,12 +94,18 @@ struct ComplianceArgs {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Measured requests per workflow and side (the PDF: a third as many).
-    #[arg(long, default_value_t = 30)]
-    repeats: usize,
     /// Skip the PostgreSQL peer.
     #[arg(long)]
     skip_peer: bool,
+}
+
+#[derive(clap::Args)]
+struct ComplianceArgs {
+    #[command(flatten)]
+    t: TenantArgs,
+    /// Measured requests per workflow and side (the PDF: a third as many).
+    #[arg(long, default_value_t = 30)]
+    repeats: usize,
 }
 
 #[derive(clap::Args)]
@@ -196,14 +219,26 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.events,
-            seed: a.seed,
-            recall: a.recall,
-            workdir: a.workdir,
-            keep: a.keep,
-            json: a.json,
+            events: a.t.events,
+            seed: a.t.seed,
+            recall: a.t.recall,
+            workdir: a.t.workdir,
+            keep: a.t.keep,
+            json: a.t.json,
             repeats: a.repeats,
-            skip_peer: a.skip_peer,
+            skip_peer: a.t.skip_peer,
+        })
+        .map(|_| ()),
+        Command::Console(a) => console::console(&ConsoleOptions {
+            events: a.t.events,
+            seed: a.t.seed,
+            recall: a.t.recall,
+            workdir: a.t.workdir,
+            keep: a.t.keep,
+            json: a.t.json,
+            samples: a.samples,
+            node_dir: a.node_dir,
+            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
     }

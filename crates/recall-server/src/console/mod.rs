@@ -38,6 +38,7 @@ mod reviews;
 mod search;
 mod session;
 mod sso;
+mod timing;
 
 pub use oidc::OidcConfig;
 pub use session::Sessions;
@@ -158,6 +159,7 @@ pub fn router(app: AppState) -> Router<AppState> {
             console.app.cfg.tls(),
             security_headers,
         ))
+        .layer(axum::middleware::from_fn(timing::server_timing))
         .with_state(console)
 }
 

@@ -34,6 +34,8 @@ await step("login page has the security headers and no serious accessibility iss
   assert.doesNotMatch(h["content-security-policy"], /unsafe-inline/);
   assert.equal(h["x-frame-options"], "DENY");
   assert.equal(h["referrer-policy"], "no-referrer");
+  // The server's time for the page (W3C Server Timing), a duration and nothing else.
+  assert.match(h["server-timing"], /^app;dur=\d+\.\d\d$/);
   await shotAndAxe(page, "01-login");
 });
 

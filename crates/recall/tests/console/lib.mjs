@@ -3,37 +3,20 @@
 // plus axe-core (no serious or critical violation) of a page.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { CHROMIUM, signInAt } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = fs.readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-// RFC 6238 from an otpauth URI (SHA-1, 6 digits, 30 s), at now + steps; "" without a URI.
-export function totp(uri, steps = 0) {
-  if (!uri) return "";
-  const secret = new URL(uri).searchParams.get("secret");
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of secret.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + steps));
-  const h = crypto.createHmac("sha1", key).update(counter).digest();
-  const o = h[h.length - 1] & 15;
-  return String((h.readUInt32BE(o) & 0x7fffffff) % 1e6).padStart(6, "0");
-}
+// TOTP codes and chromium's options are shared with the console benchmark (common.mjs).
+export { totp } from "./common.mjs";
 
-// Debian's chromium, never a downloaded browser. No --user-data-dir: playwright refuses
-// it here and gives every launch a fresh, temporary profile of its own.
+// Debian's chromium, never a downloaded browser (options in common.mjs).
 export function launch() {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  return chromium.launch(CHROMIUM);
 }
 
 // Numbered steps: each asserts; the first failure ends the script (exit 1).
@@ -59,12 +42,8 @@ export async function shotAndAxe(page, out, name) {
 }
 
 // The console's sign-in form at `url`: name, password, TOTP code (may be "").
-export async function signIn(page, url, user, password, code) {
-  await page.goto(`${url}/login`);
-  await page.fill("#user", user);
-  await page.fill("#password", password);
-  await page.fill("#totp", code);
-  await Promise.all([page.waitForLoadState("load"), page.click("button[type=submit]")]);
+export function signIn(page, url, user, password, code) {
+  return signInAt(url, page, user, password, code);
 }
 
 // Every request stays on the server at `url`: no CDN, no other host.

@@ -1,0 +1,102 @@
+// The console benchmark's browser side (`recall-bench console`, src/console.rs starts it):
+// Debian's chromium, headless, with the HTTP cache off, signs in to a running
+// `recall serve` and loads the search page and filter clicks; one JSON line per page load
+// on stdout. Timing comes from the browser (Navigation Timing, largest contentful paint,
+// transferred bytes of the page and every asset) and from the server (its Server-Timing
+// header, as the browser received it). Any unexpected page fails the run (exit 1).
+//
+// Environment: RECALL_URL, CONSOLE_USER, PASSWORD, TOTP_URI, SAMPLES (per filter kind),
+// FIRST_DAY and LAST_DAY (YYYY-MM-DD: the workload's days; each sample views the events
+// up to one of them, spread over the span, so the clicked values vary), NODE_DIR (where
+// `npm ci` installed playwright-core: the console e2e test's directory).
+import path from "node:path";
+import { createRequire } from "node:module";
+import { CHROMIUM, signInAt, totp } from "../../recall/tests/console/common.mjs";
+
+const require = createRequire(path.join(process.env.NODE_DIR, "package.json"));
+const { chromium } = require("playwright-core");
+
+const URL0 = process.env.RECALL_URL;
+const SAMPLES = Number(process.env.SAMPLES);
+const KINDS = ["patient", "actor", "action", "system"];
+const DAY_MS = 86400000;
+
+// Day i of n, spread over [FIRST_DAY, LAST_DAY].
+function dayOf(i, n) {
+  const a = Date.parse(process.env.FIRST_DAY);
+  const b = Date.parse(process.env.LAST_DAY);
+  const days = Math.round((b - a) / DAY_MS);
+  return new Date(a + Math.floor(((i + 0.5) * days) / n) * DAY_MS).toISOString().slice(0, 10);
+}
+
+// What the browser says about the page just loaded (after its load event ended).
+async function figures(page) {
+  await page.waitForFunction(() => performance.getEntriesByType("navigation")[0]?.loadEventEnd > 0);
+  return page.evaluate(async () => {
+    const nav = performance.getEntriesByType("navigation")[0];
+    const res = performance.getEntriesByType("resource");
+    const lcp = await new Promise((resolve) => {
+      new PerformanceObserver((l) => resolve(l.getEntries().at(-1).startTime)).observe({
+        type: "largest-contentful-paint",
+        buffered: true,
+      });
+      setTimeout(() => resolve(null), 500);
+    });
+    const app = nav.serverTiming.find((s) => s.name === "app");
+    return {
+      status: nav.responseStatus,
+      server_ms: app ? app.duration : null,
+      ttfb_ms: nav.responseStart - nav.startTime,
+      load_ms: nav.loadEventEnd - nav.startTime,
+      lcp_ms: lcp,
+      bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
+      requests: 1 + res.length,
+      rows: document.querySelectorAll("li.event").length,
+    };
+  });
+}
+
+async function measured(page, series, go, check) {
+  const t = performance.now();
+  await go();
+  await page.waitForLoadState("load");
+  const driver_ms = performance.now() - t;
+  const f = await figures(page);
+  const params = Object.fromEntries(new URL(page.url()).searchParams);
+  if (f.status !== 200 || f.server_ms === null) {
+    throw new Error(`${series}: HTTP ${f.status}, Server-Timing ${f.server_ms}`);
+  }
+  if (check) await check(f, params);
+  console.log(JSON.stringify({ series, driver_ms, params, ...f }));
+  return f;
+}
+
+const browser = await chromium.launch(CHROMIUM);
+const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+const page = await ctx.newPage();
+// Every load fetches the page and all its assets again: weight and time without cache.
+const cdp = await ctx.newCDPSession(page);
+await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+page.on("request", (r) => {
+  if (!r.url().startsWith(URL0)) throw new Error("request to another host");
+});
+
+await signInAt(URL0, page, process.env.CONSOLE_USER, process.env.PASSWORD, totp(process.env.TOTP_URI));
+if (!page.url().endsWith("/search")) throw new Error(`sign-in failed: at ${page.url()}`);
+
+for (let i = 0; i < SAMPLES; i++) {
+  await measured(page, "landing", () => page.goto(`${URL0}/search`));
+  for (const [k, kind] of KINDS.entries()) {
+    const start = `${URL0}/search?range=custom&to=${dayOf(i * KINDS.length + k, SAMPLES * KINDS.length)}`;
+    const first = await measured(page, "first page", () => page.goto(start));
+    const links = page.locator(`a.${kind}`);
+    const count = await links.count();
+    if (count === 0 || first.rows === 0) throw new Error(`no ${kind} to click on ${start}`);
+    const link = links.nth((i * 7 + k * 3) % count);
+    const value = (await link.textContent()).trim();
+    await measured(page, `click ${kind}`, () => link.click(), (f, params) => {
+      if (params[kind] !== value || f.rows === 0) throw new Error(`click ${kind}: filter not applied`);
+    });
+  }
+}
+await browser.close();
