@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
 use common::{Rec, TENANTS, append, world};
 use jiff::{SignedDuration, Timestamp};
 use recall_model::{Event, Outcome};
@@ -92,12 +90,7 @@ fn own_events() -> Vec<Event> {
 fn check(w: &common::World, recs: &[Rec], round: &str) -> usize {
     let mut compared = 0;
     for tenant in TENANTS {
-        let times: BTreeSet<Timestamp> = recs
-            .iter()
-            .filter(|r| r.tenant == tenant)
-            .map(|r| r.event.time)
-            .collect();
-        let (first, last) = (*times.first().unwrap(), *times.last().unwrap());
+        let (first, last) = common::time_span(recs, tenant);
         let end = last + SignedDuration::from_secs(1);
         let mid = first + last.duration_since(first) / 2;
         let horizon = w.db.indexed(tenant).unwrap();

@@ -18,7 +18,7 @@ pub(super) fn states_of(
     wanted: &HashSet<String>,
 ) -> serde_json::Result<HashMap<String, String>> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let found = Roster { wanted }.deserialize(&mut de)?;
+    let found = Seed { wanted, top: true }.deserialize(&mut de)?;
     de.end()?;
     Ok(found)
 }
@@ -27,11 +27,14 @@ pub(super) fn states_of(
 #[derive(Deserialize)]
 struct Key<'a>(#[serde(borrow)] Cow<'a, str>);
 
-struct Roster<'w> {
+/// The roster object (`top`), whose `states` member is read with `top` false: the map of
+/// states, of which only the wanted entries are kept.
+struct Seed<'w> {
     wanted: &'w HashSet<String>,
+    top: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Roster<'_> {
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = HashMap<String, String>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
@@ -39,7 +42,7 @@ impl<'de> DeserializeSeed<'de> for Roster<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Roster<'_> {
+impl<'de> Visitor<'de> for Seed<'_> {
     type Value = HashMap<String, String>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,41 +52,13 @@ impl<'de> Visitor<'de> for Roster<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = HashMap::new();
         while let Some(Key(k)) = map.next_key()? {
-            if k == "states" {
-                found = map.next_value_seed(States {
+            if self.top && k == "states" {
+                let states = Seed {
                     wanted: self.wanted,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(found)
-    }
-}
-
-struct States<'w> {
-    wanted: &'w HashSet<String>,
-}
-
-impl<'de> DeserializeSeed<'de> for States<'_> {
-    type Value = HashMap<String, String>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for States<'_> {
-    type Value = HashMap<String, String>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("states by patient token")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut found = HashMap::new();
-        while let Some(Key(k)) = map.next_key()? {
-            if self.wanted.contains(k.as_ref()) {
+                    top: false,
+                };
+                found = map.next_value_seed(states)?;
+            } else if !self.top && self.wanted.contains(k.as_ref()) {
                 found.insert(k.into_owned(), map.next_value::<String>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
