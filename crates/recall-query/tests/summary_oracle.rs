@@ -18,7 +18,7 @@ type Row = (
     Token,
     Option<Token>,
     bool,
-    Outcome,
+    &'static str,
     bool,
     bool,
     bool,
@@ -31,7 +31,7 @@ fn row_of(s: &Summary) -> Row {
         s.actor,
         s.patient,
         s.break_glass(),
-        s.outcome(),
+        s.outcome().as_str(),
         s.recall_own(),
         s.has_role(),
         s.has_name(),
@@ -52,7 +52,7 @@ fn oracle(db: &Db, recs: &[Rec], tenant: &str, from: Timestamp, to: Timestamp) -
                 token("actor", &e.actor.id),
                 e.patient.as_ref().map(|p| token("patient", &p.id)),
                 e.purpose.as_deref() == Some("ETREAT"),
-                e.outcome,
+                e.outcome.as_str(),
                 matches!(system, Some("recall" | "recall-cli")),
                 e.actor.role.is_some(),
                 e.actor.name.is_some(),
@@ -69,7 +69,8 @@ fn summaries(db: &Db, tenant: &str, from: Timestamp, to: Timestamp, horizon: u64
     rows
 }
 
-/// Events recall records itself (self-audit), some with a patient, one with a name.
+/// Events recall records itself (self-audit), some with a patient, break-glass or denied
+/// (the generated sample is too small to be sure of those), one with a name.
 fn own_events() -> Vec<Event> {
     let now = Timestamp::now();
     (0..40)
@@ -80,7 +81,12 @@ fn own_events() -> Vec<Event> {
                 i % 10,
                 i % 3,
                 if i == 7 { r#","name":"Ops""# } else { "" },
-                if i % 2 == 0 { r#","patient":{"id":"MRN-X1"}"# } else { "" },
+                match i % 4 {
+                    0 => r#","patient":{"id":"MRN-X1"},"purpose":"ETREAT""#,
+                    1 => r#","outcome":"denied""#,
+                    2 => r#","patient":{"id":"MRN-X2"}"#,
+                    _ => "",
+                },
             );
             recall_model::parse_event(json.as_bytes(), now).unwrap()
         })
