@@ -82,7 +82,7 @@ fn own_events() -> Vec<Event> {
                 i % 3,
                 if i == 7 { r#","name":"Ops""# } else { "" },
                 match i % 4 {
-                    0 => r#","patient":{"id":"MRN-X1"},"purpose":"ETREAT""#,
+                    0 => r#","patient":{"id":"MRN-X1"},"purpose":"ETREAT","reason":"code""#,
                     1 => r#","outcome":"denied""#,
                     2 => r#","patient":{"id":"MRN-X2"}"#,
                     _ => "",
