@@ -1,9 +1,10 @@
 //! The periodic access review (HIPAA's review of who has access to PHI): every actor who
 //! touched PHI in a period, with the workforce roster's view of them, and recall's own
-//! credentials that read PHI. Computed exactly from the log through the index
-//! ([`Db::scan`]), in memory proportional to the actors and the roster, never to events:
-//! pass 1 keeps one row per actor and per credential; pass 2 walks each actor's own
-//! events (the actor index) to count distinct patients, one actor's set at a time.
+//! credentials that read PHI. Computed from the log's summary index in one pass
+//! ([`Db::summaries`], `tally.rs`): no client event's body is decrypted except the few
+//! whose contents the review shows (each actor's id, role and name). Memory grows with
+//! actors, distinct patients and distinct (actor, patient) pairs of the period (bounds in
+//! `tally.rs`), never with the clients' events.
 //!
 //! Definitions (docs/design/governance.md "Access review"):
 //! - An access to PHI is a client event (not recall's own, `source.system` `recall` or
@@ -19,11 +20,10 @@
 //!
 //! Patients are never listed, only counted. Everything shown passes the caller's lens.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
-use recall_model::{Event, Outcome, RESERVED_SYSTEMS};
-use recall_query::{Db, Filter, QueryError, TimeRange};
+use recall_query::{Db, QueryError, TimeRange, Token};
 use serde::Serialize;
 
 use crate::credentials::{KeyInfo, Role};
@@ -88,31 +88,6 @@ pub struct Review {
     pub roster: Option<Workforce>,
 }
 
-impl ActorRow {
-    fn add(&mut self, e: &Event, since: Option<Timestamp>) {
-        if e.actor.role.is_some() {
-            self.role.clone_from(&e.actor.role);
-        }
-        if e.actor.name.is_some() {
-            self.name.clone_from(&e.actor.name);
-        }
-        self.events += 1;
-        self.break_glass += u64::from(e.purpose.as_deref() == Some("ETREAT"));
-        self.denied += u64::from(e.outcome == Outcome::Denied);
-        self.failed += u64::from(e.outcome == Outcome::Failure);
-        self.first = Some(self.first.map_or(e.time, |f| f.min(e.time)));
-        self.last = Some(self.last.map_or(e.time, |l| l.max(e.time)));
-        self.after_status += u64::from(since.is_some_and(|s| e.time >= s));
-    }
-}
-
-fn is_recall_own(e: &Event) -> bool {
-    e.source
-        .as_ref()
-        .and_then(|s| s.system.as_deref())
-        .is_some_and(|s| RESERVED_SYSTEMS.contains(&s))
-}
-
 /// Whether `id` (`key:…`/`jwt:…`) acting with `role` is a credential that reads PHI.
 fn phi_credential(id: &str, role: Option<&str>) -> bool {
     (id.starts_with("key:") || id.starts_with("jwt:"))
@@ -152,30 +127,11 @@ pub fn compute(
         });
     }
     let horizon = db.indexed(tenant)?;
-    let period = Filter {
-        from: Some(from),
-        to: Some(to),
-        ..Filter::default()
-    };
-    let mut actors: BTreeMap<String, ActorRow> = BTreeMap::new();
-    let mut credentials: BTreeMap<String, CredentialRow> = BTreeMap::new();
-    db.scan(tenant, &period, horizon, &mut |e| {
-        if is_recall_own(&e) {
-            if phi_credential(&e.actor.id, e.actor.role.as_deref()) {
-                let c = credentials.entry(e.actor.id.clone()).or_default();
-                c.role.clone_from(&e.actor.role);
-                c.uses += 1;
-                c.last_use = Some(c.last_use.map_or(e.time, |l| l.max(e.time)));
-            }
-        } else if e.patient.is_some() {
-            let since = status_since(roster.as_ref(), &e.actor.id);
-            actors.entry(e.actor.id.clone()).or_default().add(&e, since);
-        }
-        Ok(())
-    })?;
-    for (id, row) in actors.iter_mut() {
-        row.patients = distinct_patients(db, tenant, &period, horizon, id, row)?;
-    }
+    let since = roster_dates(db, tenant, roster.as_ref())?;
+    let mut tally = tally::Tally::default();
+    db.summaries(tenant, from, to, horizon, &mut |s| tally.add(s, &since))?;
+    let (actors, own) = tally.actors(db, tenant)?;
+    let mut credentials = tally::credentials(db, tenant, &own)?;
     for k in keys
         .iter()
         .filter(|k| k.tenant == tenant && k.role.reads_phi())
@@ -197,32 +153,22 @@ pub fn compute(
     })
 }
 
-/// Distinct patients of one actor's accesses, from that actor's own events only.
-fn distinct_patients(
+/// The roster's "after status" dates (terminated and on-leave members) by actor token.
+fn roster_dates(
     db: &Db,
     tenant: &str,
-    period: &Filter,
-    horizon: u64,
-    actor: &str,
-    row: &ActorRow,
-) -> Result<u64, QueryError> {
-    if row.events == 1 {
-        return Ok(1);
-    }
-    let filter = Filter {
-        actor: Some(actor.to_owned()),
-        ..period.clone()
-    };
-    let mut seen: HashSet<String> = HashSet::new();
-    db.scan(tenant, &filter, horizon, &mut |e| {
-        if !is_recall_own(&e)
-            && let Some(p) = e.patient
-        {
-            seen.insert(p.id);
+    roster: Option<&Workforce>,
+) -> Result<HashMap<Token, Timestamp>, QueryError> {
+    let mut out = HashMap::new();
+    for id in roster.iter().flat_map(|r| r.members.keys()) {
+        if let (Some(date), Some(token)) = (
+            status_since(roster, id),
+            db.summary_token(tenant, "actor", id)?,
+        ) {
+            out.insert(token, date);
         }
-        Ok(())
-    })?;
-    Ok(seen.len() as u64)
+    }
+    Ok(out)
 }
 
 /// What a reviewer signs: who, which period, and the SHA-256 (lowercase hex) of the exact
@@ -277,6 +223,7 @@ pub fn sign_off(
 
 pub mod pdf;
 pub mod render;
+mod tally;
 
 /// SHA-256 (lowercase hex) of a report's bytes: what a sign-off names.
 pub fn digest(bytes: &[u8]) -> String {

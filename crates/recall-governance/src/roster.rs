@@ -10,7 +10,7 @@
 //! - Every import replaces the roster and is recorded in the tenant's log with counts
 //!   only ([`import`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -445,16 +445,18 @@ pub fn patient_states(
     let Some(plain) = sealed.get(keystore, tenant, Kind::Patients.as_str())? else {
         return Ok(vec![None; patients.len()]);
     };
-    let roster: Patients = serde_json::from_slice(&plain).unwrap_or_default();
     let indexer = recall_crypto::BlindIndexer::new(&keystore.index_key(tenant)?);
-    Ok(patients
+    let tokens: Vec<String> = patients
         .iter()
-        .map(|p| {
-            let token = hex::encode(indexer.token(Subject::Patient.field(), p));
-            roster.states.get(&token).cloned()
-        })
-        .collect())
+        .map(|p| hex::encode(indexer.token(Subject::Patient.field(), p)))
+        .collect();
+    let wanted: HashSet<String> = tokens.iter().cloned().collect();
+    // An unreadable roster knows no one, as before.
+    let found = states::states_of(&plain, &wanted).unwrap_or_default();
+    Ok(tokens.iter().map(|t| found.get(t).cloned()).collect())
 }
+
+mod states;
 
 /// The states of residence a breach assessment counts (its `PatientStates`), read from
 /// the tenant's patient roster in `sealed.db` at the time of asking.

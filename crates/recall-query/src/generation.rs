@@ -21,8 +21,9 @@ use crate::idfilter::IdFilter;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
-/// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue.
-const LAYOUT: u32 = 6;
+/// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue;
+/// 7: the event summaries.
+const LAYOUT: u32 = 7;
 /// fjall's write buffer: unflushed entries of all partitions, counted as key and value
 /// bytes (the memtables' skiplist nodes make them take ~2–3× that in memory), and
 /// replayed from fjall's journal on open. This is fjall's default, set here so the
@@ -60,6 +61,8 @@ pub(crate) struct Parts {
     pub frames: PartitionHandle,
     /// The break-glass review queue (`breakglass.rs`).
     pub breakglass: PartitionHandle,
+    /// The event summaries (`summary.rs`).
+    pub summary: PartitionHandle,
     /// Which client ids `id` may hold, in memory.
     pub ids: IdFilter,
     /// Declared last: fields drop in order, so the directory is removed only after the
@@ -90,6 +93,7 @@ impl Parts {
             &self.blocks,
             &self.frames,
             &self.breakglass,
+            &self.summary,
         ];
         IndexBuffers {
             write_buffer_bytes: self.keyspace.write_buffer_size(),
@@ -203,6 +207,7 @@ fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
         blocks: open("blocks")?,
         frames: open("frames")?,
         breakglass: open("breakglass")?,
+        summary: open("summary")?,
         ids: IdFilter::default(),
         keyspace,
         retired: Retired {
@@ -212,12 +217,12 @@ fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
     })
 }
 
-/// Partitions only ever read by range or prefix: a Bloom filter answers "is this exact
+/// Partitions only ever read by range or prefix (`summary` too): a Bloom filter answers "is this exact
 /// key here?", which no range scan asks, yet fjall keeps every segment's filter in
 /// memory and buffers a hash per key while compacting — memory that grows with the
 /// index (measured with heaptrack on 2.7M events: 67 MiB of hashes in one compaction,
 /// 15 MiB of filters). Point lookups (`meta`, `id`, `breakglass`) keep theirs.
-const SCAN_ONLY: [&str; 5] = ["time", "patient", "actor", "blocks", "frames"];
+const SCAN_ONLY: [&str; 6] = ["time", "patient", "actor", "blocks", "frames", "summary"];
 
 /// fjall stores a partition's options when it creates it, so a change here reaches an
 /// existing index at its next generation (`recall reindex` or a layout change).
@@ -334,6 +339,7 @@ mod tests {
             ("blocks", &parts.blocks),
             ("frames", &parts.frames),
             ("breakglass", &parts.breakglass),
+            ("summary", &parts.summary),
         ];
         for (name, p) in all {
             for i in 0..1000 {

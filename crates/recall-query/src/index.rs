@@ -12,13 +12,14 @@ use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
 use crate::keys::{self, Run};
 use crate::postings::{HOUR, Lists, MINUTE, PREFIX};
+use crate::summary::Summaries;
 
 /// Blocks decrypted together during catch-up (spread over rayon's threads).
 const CATCH_UP_BLOCKS: usize = 64;
 
-/// Decrypted events of one block: `(seq, event, appended_by)`; `None` when its epoch key
-/// is shredded.
-type Decoded = Option<Vec<(u64, Event, Option<String>)>>;
+/// Decrypted events of one block: its key epoch and `(seq, event, appended_by)`; `None`
+/// when its epoch key is shredded.
+type Decoded = Option<(u32, Vec<(u64, Event, Option<String>)>)>;
 
 impl Db {
     /// Indexes one just-committed batch (`events[i]` has seq `batch.first_seq + i`).
@@ -54,12 +55,13 @@ impl Db {
         add_runs(&mut b, &parts, t.no, batch, at);
         let mut staged = Staged::new();
         let mut queue = Queue::default();
+        let epochs = epochs_of(batch, at);
         for (i, e) in events.iter().enumerate() {
             let seq = batch.first_seq + i as u64;
-            staged.add(&t, seq, e);
+            staged.add(&t, seq, epochs[i], e);
             queue.add(&t, seq, e, || self.appended_by_in(tenant, batch, seq))?;
         }
-        staged.write(&mut b, &parts);
+        staged.write(&mut b, &parts, t.no);
         queue.write(&mut b, &parts, t.no)?;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
@@ -167,12 +169,14 @@ impl Db {
         let mut n = 0;
         let mut staged = Staged::new();
         let mut queue = Queue::default();
-        for (seq, e, by) in decoded.iter().flatten().flatten() {
-            staged.add(t, *seq, e);
-            queue.add(t, *seq, e, || Ok(by.clone()))?;
-            n += 1;
+        for (epoch, events) in decoded.iter().flatten() {
+            for (seq, e, by) in events {
+                staged.add(t, *seq, *epoch, e);
+                queue.add(t, *seq, e, || Ok(by.clone()))?;
+                n += 1;
+            }
         }
-        staged.write(&mut b, parts);
+        staged.write(&mut b, parts, t.no);
         queue.write(&mut b, parts, t.no)?;
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
@@ -202,7 +206,7 @@ impl Db {
                 .map_err(|e| QueryError::Corrupt(format!("event {seq}: {e}")))?;
             out.push((seq, rec.event, rec.appended_by));
         }
-        Ok(Some(out))
+        Ok(Some((r.epoch, out)))
     }
 
     /// The `appended_by` of event `seq` of a batch just committed, read back from the
@@ -233,9 +237,10 @@ struct Staged<'a> {
     actor: Lists,
     patient: Lists,
     id: Vec<(Vec<u8>, [u8; 8])>,
+    summaries: Summaries,
     /// Tokens already computed in this batch: actors and patients recur within a batch
     /// (a session is many events), and an HMAC costs more than a lookup.
-    tokens: HashMap<(&'static str, &'a str), [u8; PREFIX]>,
+    tokens: HashMap<(&'static str, &'a str), [u8; 32]>,
 }
 
 impl<'a> Staged<'a> {
@@ -245,37 +250,40 @@ impl<'a> Staged<'a> {
             actor: Lists::new(HOUR, PREFIX),
             patient: Lists::new(HOUR, PREFIX),
             id: Vec::new(),
+            summaries: Summaries::default(),
             tokens: HashMap::new(),
         }
     }
 
-    /// Stages the entries of one event.
-    fn add(&mut self, t: &Tenant, seq: u64, e: &'a Event) {
+    /// Stages the entries of one event of key epoch `epoch`.
+    fn add(&mut self, t: &Tenant, seq: u64, epoch: u32, e: &'a Event) {
         let tno = t.no.to_be_bytes();
         let at = (e.time, seq);
         self.time.add(&tno, at);
-        let actor = self.prefix(t, "actor", &e.actor.id);
-        self.actor.add(&actor, at);
-        if let Some(patient) = &e.patient {
-            let prefix = self.prefix(t, "patient", &patient.id);
-            self.patient.add(&prefix, at);
+        let actor = self.token(t, "actor", &e.actor.id);
+        self.actor.add(&keys::ident(t.no, &actor), at);
+        let patient = e.patient.as_ref().map(|p| self.token(t, "patient", &p.id));
+        if let Some(patient) = &patient {
+            self.patient.add(&keys::ident(t.no, patient), at);
         }
+        self.summaries.add(seq, epoch, e, &actor, patient.as_ref());
         if let Some(id) = &e.id {
             let tok = t.indexer.token("id", id);
             self.id.push((keys::id_key(t.no, &tok), seq.to_be_bytes()));
         }
     }
 
-    /// `tno ‖ token` of an identifier.
-    fn prefix(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; PREFIX] {
+    /// The blind-index token of an identifier.
+    fn token(&mut self, t: &Tenant, field: &'static str, value: &'a str) -> [u8; 32] {
         *self
             .tokens
             .entry((field, value))
-            .or_insert_with(|| keys::ident(t.no, &t.indexer.token(field, value)))
+            .or_insert_with(|| t.indexer.token(field, value))
     }
 
     /// Adds the staged entries to `b`, sorted per partition.
-    fn write(mut self, b: &mut fjall::Batch, p: &Parts) {
+    fn write(mut self, b: &mut fjall::Batch, p: &Parts, tno: u32) {
+        self.summaries.write(b, p, tno);
         for (part, lists) in [
             (&p.time, self.time),
             (&p.actor, self.actor),
@@ -291,6 +299,19 @@ impl<'a> Staged<'a> {
             b.insert(&p.id, k, v);
         }
     }
+}
+
+/// The key epoch of each event of a batch (`[i]` for seq `first_seq + i`).
+fn epochs_of(batch: &SealedBatch, at: &Location) -> Vec<u32> {
+    let mut out = vec![0; batch.commitments.len()];
+    for (block, r) in batch.blocks.iter().zip(BlockRef::all(batch, at)) {
+        for seq in block_seqs(block, batch) {
+            if let Some(e) = out.get_mut((seq - batch.first_seq) as usize) {
+                *e = r.epoch;
+            }
+        }
+    }
+    out
 }
 
 /// Adds the block runs of a batch: for every maximal run of consecutive seqs that sit

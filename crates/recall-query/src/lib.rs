@@ -52,6 +52,7 @@ mod report_pdf;
 mod reviews;
 mod scan;
 mod search;
+mod summary;
 
 pub use breakglass::{BREAK_GLASS, DISPOSITIONS, REVIEW_ACTION, REVIEW_RESOURCE, review_of};
 pub use db::Db;
@@ -72,6 +73,7 @@ pub use reviews::{
     ReviewPage, ReviewParams, ReviewQuery, ReviewState,
 };
 pub use search::{Filter, Order, Page, Prepared, Query};
+pub use summary::{SUMMARY_TOKEN, Summary, Token};
 // Re-exported (hidden) only for the fuzz target in fuzz/: not part of the API.
 #[doc(hidden)]
 pub use search::{decode_cursor, encode_cursor};

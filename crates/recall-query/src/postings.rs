@@ -55,20 +55,25 @@ pub(crate) const MINUTE: Span = Span(60 * SECOND_NS);
 
 impl Span {
     /// The span holding `ns` (nanoseconds since the Unix epoch).
-    fn of(self, ns: i128) -> i64 {
+    pub(crate) fn of(self, ns: i128) -> i64 {
         ns.div_euclid(self.0) as i64
     }
 
-    fn start(self, n: i64) -> i128 {
+    pub(crate) fn start(self, n: i64) -> i128 {
         i128::from(n) * self.0
+    }
+
+    /// Its length in nanoseconds.
+    pub(crate) fn len(self) -> i128 {
+        self.0
     }
 }
 
-fn span_bytes(n: i64) -> [u8; SPAN] {
+pub(crate) fn span_bytes(n: i64) -> [u8; SPAN] {
     ((n as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-fn parse_span(b: &[u8]) -> Option<i64> {
+pub(crate) fn parse_span(b: &[u8]) -> Option<i64> {
     Some((u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63)) as i64)
 }
 
@@ -152,7 +157,7 @@ fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Pos>) -> Option<()
     Some(())
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -160,7 +165,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn take_varint(b: &mut &[u8]) -> Option<u64> {
+pub(crate) fn take_varint(b: &mut &[u8]) -> Option<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let (&byte, rest) = b.split_first()?;

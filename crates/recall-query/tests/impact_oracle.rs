@@ -78,12 +78,7 @@ fn incident_scopes_count_exactly_what_a_scan_counts() {
     let mut checked = 0;
     for tenant in TENANTS {
         let recs = &w.recs;
-        let times: BTreeSet<Timestamp> = recs
-            .iter()
-            .filter(|r| r.tenant == tenant)
-            .map(|r| r.event.time)
-            .collect();
-        let (first, last) = (*times.first().unwrap(), *times.last().unwrap());
+        let (first, last) = common::time_span(recs, tenant);
         let mid = first + (last.duration_since(first) / 2);
         let patients = top(recs, tenant, 3, |r| {
             r.event.patient.as_ref().map(|p| p.id.as_str())

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use recall_query::Db;
 
-const PARTS: [&str; 6] = ["meta", "time", "patient", "actor", "id", "blocks"];
+const PARTS: [&str; 7] = [
+    "meta", "time", "patient", "actor", "id", "blocks", "summary",
+];
 
 fn dir_bytes(p: &Path) -> u64 {
     std::fs::read_dir(p)

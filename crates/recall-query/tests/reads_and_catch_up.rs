@@ -199,10 +199,27 @@ fn shredded_events_are_unreadable_and_skipped_by_search() {
         ..Filter::default()
     };
     assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
+    // The summaries drop them too (their list names the destroyed epoch).
+    let summarised = |db: &Db| {
+        let (from, to) = ("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        let mut seqs = Vec::new();
+        db.summaries(
+            "t",
+            from.parse().unwrap(),
+            to.parse().unwrap(),
+            3,
+            &mut |s| seqs.push(s.seq),
+        )
+        .unwrap();
+        seqs.sort_unstable();
+        seqs
+    };
+    assert_eq!(summarised(&db), vec![1, 2]);
     // A rebuild cannot read them either, and still indexes the rest.
     assert_eq!(db.reindex().unwrap(), 2);
     assert!(matches!(db.get("t", 0).unwrap(), Lookup::Unreadable { .. }));
     assert_eq!(all_pages(&db, "t", &f, Order::Asc, 10), vec![1, 2]);
+    assert_eq!(summarised(&db), vec![1, 2]);
 }
 
 #[test]

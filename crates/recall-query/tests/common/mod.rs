@@ -177,3 +177,13 @@ pub fn all_pages(db: &Db, tenant: &str, f: &Filter, order: Order, limit: usize) 
         }
     }
 }
+
+/// The earliest and latest event time of `tenant` among `recs`.
+pub fn time_span(recs: &[Rec], tenant: &str) -> (Timestamp, Timestamp) {
+    let times = recs
+        .iter()
+        .filter(|r| r.tenant == tenant)
+        .map(|r| r.event.time);
+    let first = times.clone().min().unwrap();
+    (first, times.max().unwrap())
+}
