@@ -6,6 +6,7 @@
 pub use recall_synth as generator;
 pub mod atna;
 pub mod compliance;
+pub mod interop;
 pub mod peer;
 pub mod recall_cli;
 pub mod report;
