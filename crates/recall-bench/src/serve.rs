@@ -384,7 +384,7 @@ fn single_events(
     let handles: Vec<_> = (0..threads)
         .map(|t| {
             let bodies = bodies.clone();
-            let (url, key) = (endpoint.to_owned(), key.to_owned());
+            let (url, key) = (format!("{url}/v1/events"), key.to_owned());
             std::thread::spawn(move || -> Result<(Vec<f64>, u64)> {
                 let http = client()?;
                 let (mut ms, mut errors) = (Vec::new(), 0);
