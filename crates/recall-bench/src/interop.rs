@@ -257,10 +257,11 @@ fn export(bin: &Path, data: &Path, ndjson: &Path, n: u64) -> Result<Vec<(String,
         let cpu_us = cpu
             .zip(server.cpu_secs())
             .map(|(a, b)| (b - a) * 1e6 / n as f64);
-        // CSV opens with a header row.
+        // CSV opens with a header row; recall's own events (the key's creation, the
+        // server's start) are in the tenant's log too.
         let records = lines - u64::from(format == "csv");
-        if records != n {
-            bail!("export {format}: {records} records, {n} expected");
+        if records < n {
+            bail!("export {format}: {records} records, at least {n} expected");
         }
         let rate = Rate {
             events: n,
