@@ -106,12 +106,15 @@ pub fn decode(message: &[u8], ctx: &Context) -> Decoded {
         fallback_time: h.timestamp,
     };
     match map::map(&root, &meta) {
-        Ok(mut events) => {
+        Ok(map::Mapped {
+            mut events,
+            problems,
+        }) => {
             let format = match map::is_dicom(&root) {
                 true => "atna-dicom",
                 false => "atna-rfc3881",
             };
-            let origin = origin(format, Understood::Full, Vec::new(), message);
+            let origin = Origin::mapped(format, problems, message).ok();
             for e in &mut events {
                 e.origin = origin.clone();
             }
@@ -132,16 +135,6 @@ impl Decoded {
     }
 }
 
-/// The message as an origin; `None` when it is larger than an origin may be.
-fn origin(
-    format: &str,
-    understood: Understood,
-    problems: Vec<String>,
-    message: &[u8],
-) -> Option<Origin> {
-    Origin::new(format, understood, problems, message).ok()
-}
-
 /// The event that keeps a message recall could not map: the message as its origin, its
 /// length and why, at the header's time when it had one.
 fn unparsed(
@@ -157,12 +150,14 @@ fn unparsed(
             t.as_second() <= ctx.received.as_second() + recall_model::MAX_FUTURE_SKEW_SECONDS
         })
         .unwrap_or(ctx.received);
-    let origin = origin(
+    // None when the message is larger than an origin may be.
+    let origin = Origin::new(
         "syslog-unparsed",
         Understood::None,
         vec![why.clone()],
         message,
-    );
+    )
+    .ok();
     let mut unparsed = json!({ "reason": why, "bytes": message.len() });
     if origin.is_none() {
         // Too large for an origin: the message's beginning, marked as cut.

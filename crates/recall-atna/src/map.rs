@@ -8,6 +8,11 @@
 //! native field are kept under `detail.atna`. Every event is checked by the same
 //! validation as HTTP ingest; a message that does not map is the caller's to keep as
 //! unparsed, and the reason it gives is a fixed phrase, never message content.
+//!
+//! What a mapped message said that recall did not take (an element it does not know,
+//! a participant other than the requestor, an object it does not keep) or left out so
+//! that a default stands in (the time, the action) is a problem: an XPath, never a
+//! value. With problems, the event is partially understood, as on the FHIR path.
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
@@ -24,28 +29,49 @@ pub struct Meta {
     pub fallback_time: Option<Timestamp>,
 }
 
+/// The children of `AuditMessage` the mapping reads.
+const KNOWN: [&str; 4] = [
+    "EventIdentification",
+    "ActiveParticipant",
+    "AuditSourceIdentification",
+    "ParticipantObjectIdentification",
+];
+
+/// A mapped message: its events (one per patient) and the problems (XPaths) of what the
+/// mapping did not take.
+pub struct Mapped {
+    /// The events.
+    pub events: Vec<recall_model::Event>,
+    /// Parts not understood, or left out and defaulted.
+    pub problems: Vec<String>,
+}
+
 /// Maps an `AuditMessage` to events (one per patient), or says why it cannot.
-pub fn map(root: &Element, meta: &Meta) -> Result<Vec<recall_model::Event>, String> {
+pub fn map(root: &Element, meta: &Meta) -> Result<Mapped, String> {
     if root.name != "AuditMessage" {
         return Err("the root element is not AuditMessage".into());
     }
     let ev = root
         .child("EventIdentification")
         .ok_or("EventIdentification is missing")?;
+    let mut problems = unknown_children(root);
     let mut base = Map::new();
-    base.insert("time".into(), json!(event_time(ev, meta)?.to_string()));
-    base.insert("action".into(), json!(action(ev)?));
+    base.insert(
+        "time".into(),
+        json!(event_time(ev, meta, &mut problems)?.to_string()),
+    );
+    base.insert("action".into(), json!(action(ev, &mut problems)?));
     base.insert("outcome".into(), json!(outcome(ev)?));
     if let Some(p) = ev.child("PurposeOfUse").and_then(code) {
         base.insert("purpose".into(), json!(p));
     }
-    let requestor = requestor(root)?;
+    let requestor = requestor(root, &mut problems)?;
     base.insert("actor".into(), actor(requestor)?);
     let source = source(root, requestor);
     if !source.is_empty() {
         base.insert("source".into(), Value::Object(source));
     }
-    let (patients, resource) = objects(root);
+    let (patients, resource) = objects(root, &mut problems);
     if let Some(r) = resource {
         base.insert("resource".into(), r);
     }
@@ -59,10 +85,35 @@ pub fn map(root: &Element, meta: &Meta) -> Result<Vec<recall_model::Event>, Stri
         recall_model::parse_client_event(&bytes, meta.received)
             .map_err(|e| format!("{}: {}", e.field, e.message))
     };
-    if patients.is_empty() {
-        return Ok(vec![one(None)?]);
+    let events = match patients.is_empty() {
+        true => vec![one(None)?],
+        false => patients
+            .into_iter()
+            .map(|p| one(Some(p)))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Mapped { events, problems })
+}
+
+/// The XPath of the `i`-th (from 0) `name` child of the root.
+fn at(name: &str, i: usize) -> String {
+    format!("/AuditMessage/{name}[{}]", i + 1)
+}
+
+/// The root's children the mapping does not read, each a problem.
+fn unknown_children(root: &Element) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in root
+        .children
+        .iter()
+        .filter(|c| !KNOWN.contains(&c.name.as_str()))
+    {
+        let p = format!("/AuditMessage/{}", c.name);
+        if !out.contains(&p) {
+            out.push(p);
+        }
     }
-    patients.into_iter().map(|p| one(Some(p))).collect()
+    out
 }
 
 /// A coded value's code: DICOM's `csd-code`, RFC 3881's `code`.
@@ -83,15 +134,17 @@ fn coded(el: &Element) -> Value {
     })
 }
 
-fn event_time(ev: &Element, meta: &Meta) -> Result<Timestamp, String> {
+fn event_time(ev: &Element, meta: &Meta, problems: &mut Vec<String>) -> Result<Timestamp, String> {
     let raw = ev
         .attr("EventDateTime")
         .or_else(|| ev.child("EventDateTime").map(|c| c.text.trim()));
     match raw {
         Some(s) => date_time(s).ok_or_else(|| "EventDateTime is not an xs:dateTime".into()),
-        None => meta
-            .fallback_time
-            .ok_or_else(|| "EventDateTime is missing".into()),
+        None => {
+            problems.push("/AuditMessage/EventIdentification/@EventDateTime".into());
+            meta.fallback_time
+                .ok_or_else(|| "EventDateTime is missing".into())
+        }
     }
 }
 
@@ -109,8 +162,11 @@ fn date_time(s: &str) -> Option<Timestamp> {
 
 /// EventActionCode, refined by the event's kind where the native vocabulary has a
 /// closer word (a query is a search, an export an export, a login a login).
-fn action(ev: &Element) -> Result<&'static str, String> {
+fn action(ev: &Element, problems: &mut Vec<String>) -> Result<&'static str, String> {
     let id = ev.child("EventID").and_then(code);
+    if id.is_none() {
+        problems.push("/AuditMessage/EventIdentification/EventID".into());
+    }
     let types: Vec<&str> = ev.all("EventTypeCode").filter_map(code).collect();
     let by_kind = match id {
         Some("110112") => Some("search"),
@@ -127,7 +183,11 @@ fn action(ev: &Element) -> Result<&'static str, String> {
         Some("R") => Ok("read"),
         Some("U") => Ok("update"),
         Some("D") => Ok("delete"),
-        Some("E") | None => Ok("execute"),
+        Some("E") => Ok("execute"),
+        None => {
+            problems.push("/AuditMessage/EventIdentification/@EventActionCode".into());
+            Ok("execute")
+        }
         Some(_) => Err("EventActionCode is not one of C, R, U, D, E".into()),
     }
 }
@@ -140,11 +200,19 @@ fn outcome(ev: &Element) -> Result<&'static str, String> {
     }
 }
 
-fn requestor(root: &Element) -> Result<&Element, String> {
-    let mut parts = root.all("ActiveParticipant");
-    parts
-        .find(|p| matches!(p.attr("UserIsRequestor"), Some("true" | "1")))
-        .ok_or_else(|| "no ActiveParticipant has UserIsRequestor=\"true\"".into())
+/// The requestor; the other participants are problems (no native field holds them).
+fn requestor<'r>(root: &'r Element, problems: &mut Vec<String>) -> Result<&'r Element, String> {
+    let parts: Vec<&Element> = root.all("ActiveParticipant").collect();
+    let i = parts
+        .iter()
+        .position(|p| matches!(p.attr("UserIsRequestor"), Some("true" | "1")))
+        .ok_or("no ActiveParticipant has UserIsRequestor=\"true\"")?;
+    problems.extend(
+        (0..parts.len())
+            .filter(|k| *k != i)
+            .map(|k| at("ActiveParticipant", k)),
+    );
+    Ok(parts[i])
 }
 
 fn actor(p: &Element) -> Result<Value, String> {
@@ -190,12 +258,14 @@ fn source(root: &Element, requestor: &Element) -> Map<String, Value> {
     s
 }
 
-/// The patients (type 1, role 1) and the first other object, as the resource.
-fn objects(root: &Element) -> (Vec<&str>, Option<Value>) {
+/// The patients (type 1, role 1) and the first other object, as the resource; an
+/// object without an id, or another beyond the first, is a problem.
+fn objects<'r>(root: &'r Element, problems: &mut Vec<String>) -> (Vec<&'r str>, Option<Value>) {
     let mut patients = Vec::new();
     let mut resource = None;
-    for o in root.all("ParticipantObjectIdentification") {
+    for (i, o) in root.all("ParticipantObjectIdentification").enumerate() {
         let Some(id) = o.attr("ParticipantObjectID").filter(|s| !s.is_empty()) else {
+            problems.push(at("ParticipantObjectIdentification", i));
             continue;
         };
         let kind = o.attr("ParticipantObjectTypeCode");
@@ -205,6 +275,8 @@ fn objects(root: &Element) -> (Vec<&str>, Option<Value>) {
             }
         } else if resource.is_none() {
             resource = Some(json!({ "type": resource_type(o, kind), "id": id }));
+        } else {
+            problems.push(at("ParticipantObjectIdentification", i));
         }
     }
     (patients, resource)

@@ -55,16 +55,53 @@ fn dicom_audit_message_maps_one_event_per_patient() {
     assert_eq!(detail["atna"]["event_id"]["code"], "110110");
     assert_eq!(detail["atna"]["format"], "dicom");
     assert_eq!(detail["syslog"]["msgid"], "IHE+RFC-3881");
-    // Both events keep the whole message, byte for byte.
+    // Both events keep the whole message, byte for byte; the destination participant
+    // has no native field, so the message is understood in part, as FHIR's other agents.
     let m = message("IHE+RFC-3881", DICOM);
     for e in &d.events {
         let o = e.origin.as_ref().unwrap();
         assert_eq!(
             (o.format.as_str(), o.understood),
-            ("atna-dicom", Understood::Full)
+            ("atna-dicom", Understood::Partial)
         );
+        assert_eq!(o.problems, ["/AuditMessage/ActiveParticipant[2]"]);
         assert_eq!(o.body.as_bytes(), &m[..]);
     }
+}
+
+#[test]
+fn what_a_message_leaves_out_or_adds_marks_it_partially_understood() {
+    let full = decode(&message("ATNA", RFC3881), &ctx());
+    let o = full.events[0].origin.as_ref().unwrap();
+    assert_eq!((o.understood, o.problems.len()), (Understood::Full, 0));
+    // No EventID, action or time (the header's stands in), a second object, an object
+    // without an id, and an element recall does not read.
+    let sparse = r#"<AuditMessage><EventIdentification EventOutcomeIndicator="0"/>
+<ActiveParticipant UserID="u-1" UserIsRequestor="true"/>
+<ParticipantObjectIdentification ParticipantObjectID="doc-1" ParticipantObjectTypeCode="2"/>
+<ParticipantObjectIdentification ParticipantObjectID="doc-2" ParticipantObjectTypeCode="2"/>
+<ParticipantObjectIdentification ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1"/>
+<Extra/></AuditMessage>"#;
+    let d = decode(&message("ATNA", sparse), &ctx());
+    assert_eq!(d.unparsed, None);
+    let [e] = &d.events[..] else {
+        panic!("one event")
+    };
+    assert_eq!(e.action, "execute");
+    assert_eq!(e.time, "2026-03-04T14:02:12Z".parse::<Timestamp>().unwrap());
+    let o = e.origin.as_ref().unwrap();
+    assert_eq!(o.understood, Understood::Partial);
+    assert_eq!(
+        o.problems,
+        [
+            "/AuditMessage/Extra",
+            "/AuditMessage/EventIdentification/@EventDateTime",
+            "/AuditMessage/EventIdentification/EventID",
+            "/AuditMessage/EventIdentification/@EventActionCode",
+            "/AuditMessage/ParticipantObjectIdentification[2]",
+            "/AuditMessage/ParticipantObjectIdentification[3]",
+        ]
+    );
 }
 
 #[test]

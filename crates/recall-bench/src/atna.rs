@@ -135,7 +135,10 @@ pub fn free_port() -> Result<u16> {
 }
 
 /// Sends every frame file over its own `openssl s_client` connection and waits until
-/// `log_size()` reaches `until`; returns the seconds taken.
+/// `log_size()` reaches `until`; returns the seconds taken. The clients keep their
+/// connection open after their input ends (`-ign_eof`): without it `s_client` quits at
+/// the end of its input and drops what the server's back-pressure had not taken yet.
+/// They are stopped once the log holds every event.
 pub fn send(
     port: u16,
     files: &[std::path::PathBuf],
@@ -146,7 +149,7 @@ pub fn send(
     let mut children = Vec::new();
     for f in files {
         let child = Command::new("openssl")
-            .args(["s_client", "-quiet", "-no_ign_eof", "-connect"])
+            .args(["s_client", "-quiet", "-ign_eof", "-connect"])
             .arg(format!("127.0.0.1:{port}"))
             .stdin(fs::File::open(f)?)
             .stdout(Stdio::null())
@@ -155,14 +158,25 @@ pub fn send(
             .context("openssl s_client")?;
         children.push(child);
     }
-    for mut c in children {
-        c.wait()?;
-    }
-    while log_size()? < until {
-        if started.elapsed() > Duration::from_secs(3600) {
-            bail!("the log did not reach {until} events");
+    // A log that stops growing for a minute short of `until` lost messages: fail.
+    let waited = (|| {
+        let (mut last, mut moved) = (0, Instant::now());
+        loop {
+            let size = log_size()?;
+            if size >= until {
+                return Ok(started.elapsed().as_secs_f64());
+            }
+            if size != last {
+                (last, moved) = (size, Instant::now());
+            } else if moved.elapsed() > Duration::from_secs(60) {
+                bail!("the log stopped at {size} events, {until} expected");
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+    })();
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
     }
-    Ok(started.elapsed().as_secs_f64())
+    waited
 }

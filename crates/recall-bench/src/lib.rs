@@ -7,6 +7,7 @@ pub use recall_synth as generator;
 pub mod atna;
 pub mod compliance;
 pub mod console;
+pub mod interop;
 pub mod peer;
 pub mod recall_cli;
 pub mod report;

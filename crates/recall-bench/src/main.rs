@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use recall_bench::compliance::{self, ComplianceOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
+use recall_bench::interop::{self, InteropOptions};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
 
@@ -60,6 +61,22 @@ enum Command {
     /// and filter clicks, server time, page complete, page weight (docs/benchmarks.md
     /// "Console").
     Console(ConsoleArgs),
+    /// Standard faces against native ones: FHIR Bundle and ATNA TLS ingest against
+    /// native NDJSON ingest, and `GET /v1/export` throughput (docs/benchmarks.md).
+    Interop(InteropArgs),
+}
+
+#[derive(clap::Args)]
+struct InteropArgs {
+    // `--events`: the events of each ingest phase (native, FHIR, ATNA).
+    #[command(flatten)]
+    c: Common,
+    /// Events in the log the export phase reads.
+    #[arg(long, default_value_t = 1_000_000)]
+    export_events: u64,
+    /// Concurrent HTTP clients, and ATNA TLS connections.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
 }
 
 #[derive(clap::Args)]
@@ -109,7 +126,7 @@ struct ComplianceArgs {
 }
 
 #[derive(clap::Args)]
-struct ServeArgs {
+struct Common {
     /// Number of events.
     #[arg(long)]
     events: u64,
@@ -119,7 +136,7 @@ struct ServeArgs {
     /// The `recall` binary (default: target/release/recall in the workspace).
     #[arg(long)]
     recall: Option<PathBuf>,
-    /// Directory for the data files, recall's data dirs and the peer's cluster (default: a temp dir).
+    /// Directory for the inputs, recall's data dirs and the peer's cluster (default: a temp dir).
     #[arg(long)]
     workdir: Option<PathBuf>,
     /// Keep the work directory afterwards.
@@ -128,6 +145,12 @@ struct ServeArgs {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    c: Common,
     /// Events per NDJSON body of the ingest phase.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -153,24 +176,8 @@ struct ServeArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Number of events.
-    #[arg(long)]
-    events: u64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// The `recall` binary (default: target/release/recall in the workspace).
-    #[arg(long)]
-    recall: Option<PathBuf>,
-    /// Directory for the data files, recall's data dir and the peer's cluster (default: a temp dir).
-    #[arg(long)]
-    workdir: Option<PathBuf>,
-    /// Keep the work directory (data, recall data dir, PostgreSQL cluster) afterwards.
-    #[arg(long)]
-    keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    c: Common,
     /// Skip the recall side.
     #[arg(long)]
     skip_recall: bool,
@@ -191,24 +198,24 @@ fn main() -> Result<()> {
         } => generate(Config::hospital(events, seed), &out, csv, &tenant, stats),
         Command::Run(a) => {
             let opts = RunOptions {
-                events: a.events,
-                seed: a.seed,
-                recall: a.recall,
-                workdir: a.workdir,
-                keep: a.keep,
-                json: a.json,
+                events: a.c.events,
+                seed: a.c.seed,
+                recall: a.c.recall,
+                workdir: a.c.workdir,
+                keep: a.c.keep,
+                json: a.c.json,
                 skip_recall: a.skip_recall,
                 skip_peer: a.skip_peer,
             };
             run::run(&opts).map(|_| ())
         }
         Command::ServeBench(a) => serve::serve_bench(&ServeOptions {
-            events: a.events,
-            seed: a.seed,
-            recall: a.recall,
-            workdir: a.workdir,
-            keep: a.keep,
-            json: a.json,
+            events: a.c.events,
+            seed: a.c.seed,
+            recall: a.c.recall,
+            workdir: a.c.workdir,
+            keep: a.c.keep,
+            json: a.c.json,
             batch: a.batch,
             ingest_clients: a.ingest_clients,
             rate: a.rate,
@@ -216,6 +223,17 @@ fn main() -> Result<()> {
             latency_threads: a.latency_threads,
             queries: a.queries,
             skip_peer: a.skip_peer,
+        })
+        .map(|_| ()),
+        Command::Interop(a) => interop::interop(&InteropOptions {
+            events: a.c.events,
+            export_events: a.export_events,
+            seed: a.c.seed,
+            recall: a.c.recall,
+            workdir: a.c.workdir,
+            keep: a.c.keep,
+            json: a.c.json,
+            clients: a.clients,
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {

@@ -287,6 +287,27 @@ pub fn write_goals(f: &mut fmt::Formatter<'_>, goals: &[Goal], width: usize) -> 
     Ok(())
 }
 
+/// A run's work directory: `given` (created if missing), or a fresh temp dir named
+/// `prefix…` that other users can traverse (the server may run as another user).
+pub fn workdir(
+    given: Option<&std::path::Path>,
+    prefix: &str,
+) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+    use anyhow::Context as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    match given {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+            Ok((d.canonicalize()?, None))
+        }
+        None => {
+            let t = tempfile::Builder::new().prefix(prefix).tempdir()?;
+            std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755))?;
+            Ok((t.path().to_owned(), Some(t)))
+        }
+    }
+}
+
 /// Ends a run's work directory: a temp dir is kept only with `--keep`; in a given work dir
 /// only what the run created (`created`) is removed, unless `--keep`.
 pub fn finish_workdir(

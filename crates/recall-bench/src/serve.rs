@@ -24,6 +24,8 @@ use crate::recall_cli::{self, disk_usage};
 use crate::report::thousands;
 use crate::run::{TENANT, sync_all};
 
+/// The media type of native NDJSON bodies.
+pub(crate) const NDJSON: &str = "application/x-ndjson";
 /// Goal: HTTP batch ingest (1,000-event NDJSON bodies, durable acks), events/s.
 pub const GOAL_INGEST_EPS: f64 = 150_000.0;
 /// Goal: single-event POST p99 at the fixed rate, milliseconds.
@@ -131,11 +133,6 @@ pub struct ServeReport {
     /// Server CPU time (user + system, all threads) per ingested event, microseconds:
     /// steadier than events/s on a busy machine.
     pub ingest_cpu_us_per_event: Option<f64>,
-    /// ATNA TLS ingest (the same events as DICOM AuditMessages over syslog): events/s
-    /// until the log held them all.
-    pub atna_eps: Option<f64>,
-    /// Server CPU per event during ATNA TLS ingest, microseconds.
-    pub atna_cpu_us_per_event: Option<f64>,
     /// Seconds after the bulk ingest until the server was idle (indexing and compaction
     /// of the backlog done), before the single-event phase started.
     pub settle_secs: Option<f64>,
@@ -290,7 +287,7 @@ pub(crate) fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn key(bin: &Path, data: &Path, role: &str) -> Result<String> {
+pub(crate) fn key(bin: &Path, data: &Path, role: &str) -> Result<String> {
     new_key(bin, data, &["--role", role, "--new-tenant"])
 }
 
@@ -319,16 +316,23 @@ pub(crate) fn rfc3339(ms: i64) -> String {
     String::from_utf8(v).unwrap_or_default()
 }
 
-/// Posts `bodies` from `clients` threads; returns (seconds, retries). Bodies are shared,
-/// not copied per request: a 400 KB copy each time cost the client more CPU (fresh pages
-/// zeroed by the kernel) than parsing the answers, on the cores the server needs.
-fn ingest(url: &str, key: &str, bodies: Arc<Vec<Bytes>>, clients: usize) -> Result<(f64, u64)> {
+/// Posts `bodies` (of media type `media`) to `endpoint` from `clients` threads; returns
+/// (seconds, retries). Bodies are shared, not copied per request: a 400 KB copy each time
+/// cost the client more CPU (fresh pages zeroed by the kernel) than parsing the answers,
+/// on the cores the server needs.
+pub(crate) fn ingest(
+    endpoint: &str,
+    media: &'static str,
+    key: &str,
+    bodies: Arc<Vec<Bytes>>,
+    clients: usize,
+) -> Result<(f64, u64)> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let handles: Vec<_> = (0..clients.max(1))
         .map(|_| {
             let (bodies, next) = (bodies.clone(), next.clone());
-            let (url, key) = (format!("{url}/v1/events"), key.to_owned());
+            let (url, key) = (endpoint.to_owned(), key.to_owned());
             std::thread::spawn(move || -> Result<u64> {
                 let http = client()?;
                 let mut retries = 0;
@@ -340,7 +344,7 @@ fn ingest(url: &str, key: &str, bodies: Arc<Vec<Bytes>>, clients: usize) -> Resu
                     loop {
                         let r = http
                             .post(&url)
-                            .header("content-type", "application/x-ndjson")
+                            .header("content-type", media)
                             .bearer_auth(&key)
                             .body(body.clone())
                             .send()?;
@@ -547,7 +551,7 @@ fn generate(cfg: Config, ndjson: &Path, csv: &Path) -> Result<HashMap<String, u6
 }
 
 /// Splits NDJSON into bodies of `batch` lines.
-fn bodies(ndjson: &Path, batch: usize) -> Result<Vec<Vec<u8>>> {
+pub(crate) fn bodies(ndjson: &Path, batch: usize) -> Result<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut cur = Vec::new();
     let mut lines = 0;
@@ -624,19 +628,7 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
         bail!("--events must be at least 1");
     }
     let bin = recall_cli::locate(opts.recall.as_deref())?;
-    let (workdir, temp) = match &opts.workdir {
-        Some(d) => {
-            fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
-            (d.canonicalize()?, None)
-        }
-        None => {
-            let t = tempfile::Builder::new()
-                .prefix("recall-serve-bench-")
-                .tempdir()?;
-            fs::set_permissions(t.path(), fs::Permissions::from_mode(0o755))?;
-            (t.path().to_owned(), Some(t))
-        }
-    };
+    let (workdir, temp) = crate::report::workdir(opts.workdir.as_deref(), "recall-serve-bench-")?;
     let (ndjson, csv) = (workdir.join("events.ndjson"), workdir.join("events.csv"));
     let (ingest_data, query_data, pg_root) = (
         workdir.join("recall-ingest"),
@@ -695,7 +687,8 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
             opts.ingest_clients
         );
         let cpu_before = server.cpu_secs();
-        let (secs, retries) = ingest(&server.url, &writer, batches, opts.ingest_clients)?;
+        let endpoint = format!("{}/v1/events", server.url);
+        let (secs, retries) = ingest(&endpoint, NDJSON, &writer, batches, opts.ingest_clients)?;
         if let (Some(a), Some(b)) = (cpu_before, server.cpu_secs()) {
             rep.ingest_cpu_us_per_event = Some((b - a) * 1e6 / opts.events as f64);
         }
@@ -722,11 +715,6 @@ pub fn serve_bench(opts: &ServeOptions) -> Result<ServeReport> {
         rep.errors.push(format!("recall ingest/latency: {e:#}"));
     }
     let _ = fs::remove_dir_all(&ingest_data);
-
-    // 1b: ATNA TLS ingest of the same events on a fresh data directory.
-    if let Err(e) = atna_ingest(&bin, &workdir, &ndjson, opts.ingest_clients, &mut rep) {
-        rep.errors.push(format!("recall ATNA ingest: {e:#}"));
-    }
 
     // 3 + 4 (recall side): import, serve (indexes on open), patient queries, size.
     let r = (|| -> Result<()> {
@@ -886,11 +874,6 @@ impl ServeReport {
                 single.is_some_and(|v| v <= GOAL_SINGLE_P99_MS),
             ),
             goal(
-                "ATNA TLS ingest >= 50% of the HTTP rate".into(),
-                ratio(self.atna_eps, self.ingest_eps),
-                ratio(self.atna_eps, self.ingest_eps).is_some_and(|v| v >= 0.5),
-            ),
-            goal(
                 format!("typical patient p99 <= {GOAL_TYPICAL_RATIO}x the peer's"),
                 typical,
                 typical.is_some_and(|v| v <= GOAL_TYPICAL_RATIO),
@@ -937,20 +920,6 @@ impl fmt::Display for ServeReport {
         row(
             "server CPU us/event during ingest",
             cell(self.ingest_cpu_us_per_event, &|x| format!("{x:.1}")),
-            "-".into(),
-            String::new(),
-            "user + system, all server threads",
-        );
-        row(
-            "ATNA TLS ingest events/s",
-            cell(self.atna_eps, &thousands),
-            "-".into(),
-            cell(ratio(self.atna_eps, self.ingest_eps), &x2),
-            "syslog over TLS, ratio to HTTP",
-        );
-        row(
-            "server CPU us/event, ATNA TLS",
-            cell(self.atna_cpu_us_per_event, &|x| format!("{x:.1}")),
             "-".into(),
             String::new(),
             "user + system, all server threads",
@@ -1059,46 +1028,8 @@ impl fmt::Display for ServeReport {
     }
 }
 
-/// ATNA TLS ingest: the workload as AuditMessages over one TLS connection per client
-/// (`atna.rs`), on a fresh data directory; fills `atna_eps` and its CPU per event.
-fn atna_ingest(
-    bin: &Path,
-    workdir: &Path,
-    ndjson: &Path,
-    conns: usize,
-    rep: &mut ServeReport,
-) -> Result<()> {
-    let data = workdir.join("recall-atna");
-    recall(bin, &data, &["init"])?;
-    key(bin, &data, "writer")?;
-    let port = crate::atna::free_port()?;
-    crate::atna::configure(&data, TENANT, port)?;
-    let (files, n) = crate::atna::frames(ndjson, workdir, conns)?;
-    sync_all();
-    let (server, _) = Server::start(bin, &data)?;
-    eprintln!(
-        "recall: ATNA TLS ingest, {n} events over {} connections",
-        files.len()
-    );
-    let http = client()?;
-    let size = || log_events(&http, &server.url);
-    let before = size()?;
-    let cpu_before = server.cpu_secs();
-    let secs = crate::atna::send(port, &files, before + n, size)?;
-    if let (Some(a), Some(b)) = (cpu_before, server.cpu_secs()) {
-        rep.atna_cpu_us_per_event = Some((b - a) * 1e6 / n as f64);
-    }
-    rep.atna_eps = Some(n as f64 / secs);
-    server.stop()?;
-    for f in &files {
-        let _ = fs::remove_file(f);
-    }
-    let _ = fs::remove_dir_all(&data);
-    Ok(())
-}
-
 /// Events in every log, from `/metrics` (`recall_log_events`, read from the store).
-fn log_events(http: &Client, url: &str) -> Result<u64> {
+pub(crate) fn log_events(http: &Client, url: &str) -> Result<u64> {
     let text = http.get(format!("{url}/metrics")).send()?.text()?;
     text.lines()
         .find_map(|l| l.strip_prefix("recall_log_events "))

@@ -80,6 +80,18 @@ pub fn crude(action: &str) -> &'static str {
     }
 }
 
+/// The AuditEvent type code (R4 `type`, R5 `category`) of a native event: the DICOM
+/// event recall's own records name (`detail.dicom_event`), User Authentication (110114)
+/// for a login or logout, else a RESTful operation (`rest`). `GET /fhir/AuditEvent?type=`
+/// filters on the same code.
+pub fn event_type<'a>(action: &str, own: Option<&'a str>) -> &'a str {
+    match (own, action) {
+        (Some(code), _) => code,
+        (None, "login" | "logout") => "110114",
+        (None, _) => "rest",
+    }
+}
+
 /// The native action of a FHIR `action` code, when nothing more precise is given.
 pub fn action_of_crude(code: &str) -> Option<&'static str> {
     Some(match code {

@@ -5,7 +5,7 @@
 //! reported as a problem. Elements recall does not map are problems too.
 
 use jiff::Timestamp;
-use recall_model::{Event, MAX_ORIGIN_BYTES, Origin, Understood, parse_client_event};
+use recall_model::{Event, MAX_ORIGIN_BYTES, Origin, parse_client_event};
 use serde_json::{Map, Value, json};
 
 use crate::FhirVersion;
@@ -83,12 +83,8 @@ pub fn decode(
     }
     let events: Vec<Event> = natives.into_iter().map(|n| m.validate(n, now)).collect();
     m.problems.dedup();
-    let understood = match m.problems.is_empty() {
-        true => Understood::Full,
-        false => Understood::Partial,
-    };
-    // Within MAX_ORIGIN_BYTES and with a fixed format code, Origin::new cannot fail.
-    let origin = Origin::new(version.origin_format(), understood, m.problems, bytes)
+    // Within MAX_ORIGIN_BYTES and with a fixed format code, Origin::mapped cannot fail.
+    let origin = Origin::mapped(version.origin_format(), m.problems, bytes)
         .map_err(|_| DecodeError::TooLarge)?;
     let events = events
         .into_iter()

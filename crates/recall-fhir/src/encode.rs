@@ -141,14 +141,11 @@ fn classify(action: &str, event: &Value) -> (Value, Vec<Value>) {
     let mut codes = Vec::new();
     let dicom = |code: &str| json!({ "system": DICOM, "code": code });
     let own = str_at(event, &["detail", "dicom_event"]);
-    let kind = match (own, action) {
-        (Some(code), _) => {
-            if let Some(sub) = str_at(event, &["detail", "dicom_type"]) {
-                codes.push(dicom(sub));
-            }
-            dicom(code)
+    let kind = match event_type(action, own) {
+        "rest" => {
+            json!({ "system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation" })
         }
-        (None, "login" | "logout") => {
+        "110114" if own.is_none() => {
             codes.push(dicom(if action == "login" {
                 "110122"
             } else {
@@ -156,8 +153,11 @@ fn classify(action: &str, event: &Value) -> (Value, Vec<Value>) {
             }));
             json!({ "system": DICOM, "code": "110114", "display": "User Authentication" })
         }
-        (None, _) => {
-            json!({ "system": AUDIT_EVENT_TYPE, "code": "rest", "display": "RESTful Operation" })
+        code => {
+            if let Some(sub) = str_at(event, &["detail", "dicom_type"]) {
+                codes.push(dicom(sub));
+            }
+            dicom(code)
         }
     };
     if RESTFUL.contains(&action) {

@@ -96,6 +96,21 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The origin of a record a decoder mapped: understood in full when the decoder
+    /// found no problem, partially otherwise. Every mapping decoder (FHIR, ATNA) marks
+    /// its events through this one rule.
+    pub fn mapped(
+        format: &str,
+        problems: Vec<String>,
+        bytes: &[u8],
+    ) -> Result<Self, ValidationError> {
+        let understood = match problems.is_empty() {
+            true => Understood::Full,
+            false => Understood::Partial,
+        };
+        Self::new(format, understood, problems, bytes)
+    }
+
     /// The origin of `bytes` in `format`. Refuses an invalid format code, bytes over
     /// [`MAX_ORIGIN_BYTES`], and problems that are not short texts; keeps at most
     /// [`MAX_ORIGIN_PROBLEMS`] problems.

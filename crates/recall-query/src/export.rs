@@ -131,7 +131,8 @@ impl Db {
                 progress(seq);
             }
             let found = reader.with(seq, |block, k, view| {
-                filter.matches(view).then(|| block.shared(k))
+                let hit = filter.matches(view) && filter.body_matches(block.event(k));
+                hit.then(|| block.shared(k))
             })?;
             match found {
                 Read::Found(Some(Some(canonical))) => {
@@ -222,33 +223,24 @@ pub(crate) fn at(e: &Map<String, Value>, parent: &str, key: &str) -> Option<Stri
 
 /// An export's parameters as text, unchecked (the API's query string, `recall export`'s
 /// flags): the search filters, the cursor and the format.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct ExportParams {
-    /// `patient.id`.
-    pub patient: Option<String>,
-    /// `actor.id`.
-    pub actor: Option<String>,
-    /// `action`.
-    pub action: Option<String>,
-    /// `outcome`.
-    pub outcome: Option<String>,
-    /// `purpose`.
-    pub purpose: Option<String>,
-    /// `source.system`.
-    pub system: Option<String>,
-    /// `source.ip`.
-    pub ip: Option<String>,
-    /// Only break-glass events.
-    pub break_glass: Option<bool>,
-    /// Event time from (RFC 3339, inclusive).
-    pub from: Option<String>,
-    /// Event time until (RFC 3339, exclusive).
-    pub to: Option<String>,
+    /// Which events: the filters of a search.
+    pub filter: crate::FilterParams,
     /// The cursor: the seq of the last event already had (decimal).
     pub after: Option<String>,
-    /// `native` (default), `ocsf` or `csv`.
+    /// `native` (default), `ocsf`, `csv`, `fhir-r4` or `fhir-r5`.
     pub format: Option<String>,
+}
+
+impl<'de> serde::Deserialize<'de> for ExportParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::params::from_pairs(d, |p: &mut ExportParams, name, value| match name {
+            "after" => crate::params::once(&mut p.after, value),
+            "format" => crate::params::once(&mut p.format, value),
+            _ => p.filter.set(name, value),
+        })
+    }
 }
 
 /// An export checked: the filter, the cursor and the format.
@@ -263,27 +255,10 @@ pub struct Checked {
 }
 
 impl ExportParams {
-    /// The filters as a search's: one builder checks both.
-    fn search(&self) -> crate::SearchParams {
-        crate::SearchParams {
-            patient: self.patient.clone(),
-            actor: self.actor.clone(),
-            action: self.action.clone(),
-            outcome: self.outcome.clone(),
-            purpose: self.purpose.clone(),
-            system: self.system.clone(),
-            ip: self.ip.clone(),
-            break_glass: self.break_glass,
-            from: self.from.clone(),
-            to: self.to.clone(),
-            ..Default::default()
-        }
-    }
-
     /// The checked export as `lens`'s reader may ask it (the search's rules for the
     /// filters); errors name the parameter.
     pub fn checked(&self, lens: &Lens) -> Result<Checked, QueryError> {
-        let filter = self.search().query(lens)?.filter;
+        let filter = self.filter.filter(lens)?;
         let after = match self.after.as_deref() {
             None => None,
             Some(s) => Some(s.parse::<u64>().map_err(|_| QueryError::BadFilter {
@@ -306,17 +281,15 @@ impl ExportParams {
     }
 
     /// The patient the export's own audit event names (see
-    /// [`crate::SearchParams::recorded_patient`]).
+    /// [`crate::FilterParams::recorded_patient`]).
     pub fn recorded_patient(&self, lens: &Lens) -> Option<&str> {
-        self.search()
-            .recorded_patient(lens)
-            .and(self.patient.as_deref())
+        self.filter.recorded_patient(lens)
     }
 
     /// The parameters as the export's audit event records them, with the range's end
     /// (`until`: the export covers seqs after `after` and below `until`).
     pub fn recorded(&self, lens: &Lens, until: u64) -> Map<String, Value> {
-        let mut m = self.search().recorded(lens);
+        let mut m = self.filter.recorded(lens);
         if let Some(a) = &self.after {
             m.insert("after".into(), Value::from(a.as_str()));
         }

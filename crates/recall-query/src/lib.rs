@@ -28,6 +28,7 @@
 
 #![forbid(unsafe_code)]
 
+mod body_filter;
 mod breakglass;
 mod cache;
 mod db;
@@ -54,6 +55,7 @@ mod scan;
 mod search;
 mod summary;
 
+pub use body_filter::FHIR_ACTIONS;
 pub use breakglass::{BREAK_GLASS, DISPOSITIONS, REVIEW_ACTION, REVIEW_RESOURCE, review_of};
 pub use db::Db;
 pub use disclose::{Field, Given, Lens, PSN_PREFIX, Policy, PolicyError, Reader, Refused, Rule};
@@ -64,7 +66,7 @@ pub use facets::{Facets, MAX_FACET_EVENTS};
 pub use generation::IndexBuffers;
 pub use impact::{Affected, Impact, IncidentScope};
 pub use months::Subject;
-pub use params::{DEFAULT_LIMIT, MAX_LIMIT, SearchParams, time_param};
+pub use params::{DEFAULT_LIMIT, FilterParams, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};
 pub use report::{Kind as ReportKind, ReportFormat, ReportStats, TimeRange, check_subject};
 pub use report_pdf::{Issued, PdfReport};

@@ -49,6 +49,14 @@ pub struct Filter {
     pub from: Option<Timestamp>,
     /// Event `time` before (exclusive).
     pub to: Option<Timestamp>,
+    /// `resource.type` equals (read from the whole event, see `body_filter.rs`).
+    pub resource_type: Option<String>,
+    /// `resource.id` equals (read from the whole event).
+    pub resource_id: Option<String>,
+    /// The FHIR crude action (C, R, U, D or E) of the event's `action`.
+    pub fhir_action: Option<String>,
+    /// The FHIR AuditEvent type code (`rest`, or a DICOM event code) of the event.
+    pub fhir_type: Option<String>,
     /// The caller's lens, when the filter comes from a reader: a field it withholds may
     /// not be filtered on, and one it pseudonymises only by that pseudonym. `None`: the
     /// values as recorded (recall's own tools).
@@ -80,7 +88,7 @@ pub struct Page {
 /// A filter with its values parsed.
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
-    pub f: Filter,
+    pub(crate) f: Filter,
     outcome: Option<Outcome>,
     ip: Option<IpAddr>,
     /// Filters given as pseudonyms, by field: an event matches when its value has it.
@@ -88,8 +96,14 @@ pub(crate) struct Compiled {
 }
 
 /// The filters a lens governs: query parameter, field, value.
-fn governed(f: &Filter) -> [(&'static str, Field, Option<&str>); 5] {
+fn governed(f: &Filter) -> [(&'static str, Field, Option<&str>); 7] {
     [
+        (
+            "resource_type",
+            Field::ResourceType,
+            f.resource_type.as_deref(),
+        ),
+        ("resource_id", Field::ResourceId, f.resource_id.as_deref()),
         ("patient", Field::PatientId, f.patient.as_deref()),
         ("actor", Field::ActorId, f.actor.as_deref()),
         ("purpose", Field::Purpose, f.purpose.as_deref()),
@@ -136,6 +150,7 @@ impl Compiled {
     /// Parses the filter's values; names the query parameter that is wrong.
     pub fn new(f: &Filter) -> Result<Compiled, QueryError> {
         let masked = check_lens(f)?;
+        crate::body_filter::check(f)?;
         let outcome = match f.outcome.as_deref() {
             None => None,
             Some("success") => Some(Outcome::Success),
@@ -174,7 +189,7 @@ impl Compiled {
 
     /// Whether the event's `have` satisfies the filter `want` on `field`: equal as
     /// recorded, or, for a filter given as a pseudonym, having that pseudonym.
-    fn holds(&self, field: Field, want: &Option<String>, have: Option<&[u8]>) -> bool {
+    pub(crate) fn holds(&self, field: Field, want: &Option<String>, have: Option<&[u8]>) -> bool {
         match (self.masked(field), &self.f.lens) {
             (Some(psn), Some(lens)) => have
                 .and_then(|h| std::str::from_utf8(h).ok())
@@ -213,6 +228,7 @@ impl Compiled {
         self.holds(Field::PatientId, &f.patient, e.patient.as_deref())
             && self.holds(Field::ActorId, &f.actor, Some(&e.actor))
             && eq(&f.action, Some(&e.action))
+            && crate::body_filter::crude_holds(f.fhir_action.as_deref(), &e.action)
             && self.outcome.is_none_or(|o| o == e.outcome)
             && self.holds(Field::Purpose, &f.purpose, e.purpose.as_deref())
             && self.holds(Field::SourceSystem, &f.system, e.system.as_deref())
@@ -246,6 +262,7 @@ impl Compiled {
         }
         repr.push(u8::from(f.break_glass));
         repr.push(u8::from(order == Order::Desc));
+        crate::body_filter::put_fingerprint(f, &mut repr);
         // Which values were pseudonyms (appended only then: older cursors stay valid).
         for (field, _) in &self.masked {
             repr.push(0xff);
@@ -425,7 +442,8 @@ impl Db {
             }
             let hit = |seq: u64| {
                 move |block: &Block, k: usize, view: &View<'_>| {
-                    w.filter.matches(view).then(|| Hit {
+                    let hit = w.filter.matches(view) && w.filter.body_matches(block.event(k));
+                    hit.then(|| Hit {
                         seq,
                         time: view.time,
                         received: view.received,

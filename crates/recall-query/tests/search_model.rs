@@ -113,6 +113,7 @@ fn filter() -> impl Strategy<Value = Filter> {
                     from,
                     to,
                     lens: None,
+                    ..Filter::default()
                 }
             },
         )

@@ -21,7 +21,10 @@ pub struct ExportDoc;
         ("outcome" = Option<String>, Query), ("purpose" = Option<String>, Query), ("system" = Option<String>, Query),
         ("ip" = Option<String>, Query), ("break_glass" = Option<bool>, Query),
         ("from" = Option<String>, Query, description = "event time from (RFC 3339, inclusive)"),
-        ("to" = Option<String>, Query, description = "event time until (RFC 3339, exclusive)")),
+        ("to" = Option<String>, Query, description = "event time until (RFC 3339, exclusive)"),
+        ("resource_type" = Option<String>, Query), ("resource_id" = Option<String>, Query),
+        ("fhir_action" = Option<String>, Query, description = "C | R | U | D | E"),
+        ("fhir_type" = Option<String>, Query, description = "rest, or a DICOM event code")),
     responses((status = 200, description = "the records: application/x-ndjson or text/csv; header `Recall-Export-Cursor` when the log is not empty"),
         (status = 400, description = "a bad parameter, named in `field`; nothing recorded", content_type = "application/problem+json"),
         (status = 403, description = "a role that does not read events, or a filter on a field the lens withholds")))]

@@ -31,7 +31,7 @@ fn create_audit_event() {}
         (status = 403, description = "the role reads no events", content_type = "application/problem+json")))]
 fn read_audit_event() {}
 
-/// ITI-81: the caller's tenant's events as a searchset Bundle of AuditEvents, newest or oldest first, with a `next` link while more remain. Parameters: `date` (eq/ge/gt/le/lt, repeatable), `patient`, `patient.identifier`, `agent`, `agent.identifier`, `subtype`, `outcome`, `source`, `purpose`, `_count`, `_sort=date|-date`, `_cursor`. Same roles, lens and self-audit as `GET /v1/events`.
+/// ITI-81: the caller's tenant's events as a searchset Bundle of AuditEvents, newest or oldest first, with a `next` link while more remain. Parameters: `date` (eq/ge/gt/le/lt, repeatable), `patient`, `patient.identifier`, `agent`, `agent.identifier`, `entity` (Patient/id: the patient; Type/id or id: the resource), `type` (rest, or a DICOM event code), `subtype` (recall's action, a RESTful interaction, DICOM 110122/110123), `action` (C/R/U/D/E), `outcome`, `source`, `purpose`, `_count`, `_sort=date|-date`, `_cursor`. Same roles, lens and self-audit as `GET /v1/events`.
 #[utoipa::path(get, path = "/fhir/AuditEvent", tag = "fhir",
     responses((status = 200, description = "a searchset Bundle", content_type = "application/fhir+json"),
         (status = 400, description = "an unsupported or malformed parameter: an OperationOutcome naming it", content_type = "application/fhir+json"),

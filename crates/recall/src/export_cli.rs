@@ -36,18 +36,8 @@ pub struct ExportArgs {
 impl ExportArgs {
     /// The flags as the API's parameters: one builder checks both.
     fn params(&self) -> ExportParams {
-        let s = self.filters.params();
         ExportParams {
-            patient: s.patient,
-            actor: s.actor,
-            action: s.action,
-            outcome: s.outcome,
-            purpose: s.purpose,
-            system: s.system,
-            ip: s.ip,
-            break_glass: s.break_glass,
-            from: s.from,
-            to: s.to,
+            filter: self.filters.params(),
             after: self.after.map(|a| a.to_string()),
             format: Some(self.format.clone()),
         }

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use recall_governance::access_review::pdf::Form;
 use recall_governance::{Act, Direct, Recorder, UseKind, Via, operator};
 use recall_query::{
-    Db, Field, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams, TimeRange,
-    check_subject,
+    Db, Field, FilterParams, Lens, MAX_LIMIT, Policy, Reader, ReportFormat, SearchParams,
+    TimeRange, check_subject,
 };
 use serde_json::{Map, Value, json};
 
@@ -94,6 +94,18 @@ pub struct FilterArgs {
     /// Until this time (RFC 3339, exclusive).
     #[arg(long)]
     pub to: Option<Timestamp>,
+    /// resource.type
+    #[arg(long)]
+    pub resource_type: Option<String>,
+    /// resource.id
+    #[arg(long)]
+    pub resource_id: Option<String>,
+    /// FHIR crude action of the event's action: C | R | U | D | E
+    #[arg(long, value_parser = recall_query::FHIR_ACTIONS)]
+    pub fhir_action: Option<String>,
+    /// FHIR AuditEvent type code: rest, or a DICOM event code (110114, 110101, ...)
+    #[arg(long)]
+    pub fhir_type: Option<String>,
 }
 
 /// `recall search` flags.
@@ -133,9 +145,9 @@ pub fn check_tenant(db: &Db, tenant: &str) -> anyhow::Result<()> {
 }
 
 impl FilterArgs {
-    /// The flags as the API's parameters: one builder checks both (`SearchParams`).
-    pub(crate) fn params(&self) -> SearchParams {
-        SearchParams {
+    /// The flags as the API's filter parameters: one builder checks both.
+    pub(crate) fn params(&self) -> FilterParams {
+        FilterParams {
             patient: self.patient.clone(),
             actor: self.actor.clone(),
             action: self.action.clone(),
@@ -146,7 +158,10 @@ impl FilterArgs {
             break_glass: self.break_glass.then_some(true),
             from: self.from.map(|t| t.to_string()),
             to: self.to.map(|t| t.to_string()),
-            ..Default::default()
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            fhir_action: self.fhir_action.clone(),
+            fhir_type: self.fhir_type.clone(),
         }
     }
 }
@@ -168,8 +183,9 @@ pub fn search(
     }
     let horizon = db.journal().store().size(tenant)?;
     let params = SearchParams {
+        filter: args.filters.params(),
         order: Some(args.order.clone()),
-        ..args.filters.params()
+        ..SearchParams::default()
     };
     let mut query = params.query(&lens).map_err(|e| anyhow::anyhow!("{e}"))?;
     query.limit = MAX_LIMIT;

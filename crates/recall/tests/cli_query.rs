@@ -92,6 +92,8 @@ struct Filter {
     break_glass: bool,
     from: Option<String>,
     to: Option<String>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
 }
 
 impl Filter {
@@ -108,6 +110,8 @@ impl Filter {
             && eq(&self.purpose, &["purpose"])
             && eq(&self.system, &["source", "system"])
             && eq(&self.ip, &["source", "ip"])
+            && eq(&self.resource_type, &["resource", "type"])
+            && eq(&self.resource_id, &["resource", "id"])
             && (!self.break_glass || text(e, &["purpose"]) == Some("ETREAT"))
             && self.from.as_ref().is_none_or(|f| t >= f.parse().unwrap())
             && self.to.as_ref().is_none_or(|x| t < x.parse().unwrap())
@@ -125,6 +129,8 @@ impl Filter {
             ("--ip", &self.ip),
             ("--from", &self.from),
             ("--to", &self.to),
+            ("--resource-type", &self.resource_type),
+            ("--resource-id", &self.resource_id),
         ] {
             if let Some(v) = v {
                 out.extend([flag.to_string(), v.clone()]);
@@ -226,6 +232,8 @@ fn every_search_flag_finds_exactly_what_a_scan_finds() {
     let (_root, data, events, patient, actor) = fixture(EVENTS, 11);
     let system = most_common(&events, &["source", "system"]);
     let ip = most_common(&events, &["source", "ip"]);
+    let kind = some(&most_common(&events, &["resource", "type"]));
+    let rid = some(&most_common(&events, &["resource", "id"]));
     let (p, a, sys) = (some(&patient), some(&actor), some(&system));
     let (from, to) = (some("2026-02-01T00:00:00Z"), some("2026-05-15T12:30:00Z"));
     let none = Filter::default;
@@ -248,6 +256,9 @@ fn every_search_flag_finds_exactly_what_a_scan_finds() {
         // The CLI's own audit events are searchable like any other.
         Filter { action: some("search"), ..none() },
         Filter { patient: some("MRN-nobody"), ..none() },
+        // No index serves the resource: each candidate's whole event is tested.
+        Filter { resource_type: kind.clone(), ..none() },
+        Filter { resource_type: kind, resource_id: rid, ..none() },
     ];
     for f in &cases {
         assert!(

@@ -219,6 +219,73 @@ fn fhir_feed_keeps_the_original_and_reads_follow_the_lens() {
     server.stop();
 }
 
+/// ITI-81's `entity`, `type`, `action` and DICOM `subtype`, with known answers over six
+/// more events; the same filters on `/v1/events` and `/v1/export` (one filter path).
+fn entity_type_and_action(server: &Server, writer: &str, officer: &str) {
+    let now = jiff::Timestamp::now();
+    let body: String = [
+        ("create", Some("obs-1"), "u-c"),
+        ("update", Some("obs-1"), "u-c"),
+        ("delete", Some("obs-2"), "u-c"),
+        ("export", None, "u-c"),
+        ("login", None, "u-b"),
+        ("logout", None, "u-b"),
+    ]
+    .iter()
+    .map(|(action, obs, actor)| {
+        let mut e = json!({"time": now.to_string(), "actor": {"id": actor}, "action": action});
+        if let Some(id) = obs {
+            e["resource"] = json!({"type": "Observation", "id": id});
+            e["patient"] = json!({"id": "MRN-S-3"});
+        }
+        format!("{e}\n")
+    })
+    .collect();
+    let r = server.post(writer, "/v1/events", "application/x-ndjson", body);
+    assert_eq!(r.status(), 201);
+    let count = |query: &str| {
+        let r = get_fhir(server, officer, &format!("/fhir/AuditEvent?{query}"), "4.0");
+        assert_eq!(r.status(), 200, "{query}");
+        page(&json(r)).0.len()
+    };
+    for (query, n) in [
+        ("entity=Observation/obs-1", 2),
+        ("entity=obs-2", 1),
+        ("entity=Patient/MRN-S-3&action=C", 1),
+        ("entity=Observation/obs-1&action=U", 1),
+        ("entity=Observation/obs-1&action=D", 0),
+        ("agent=u-c&action=D", 1),
+        ("agent=u-c&action=R", 1),
+        ("agent=u-b&action=E", 2),
+        ("agent=u-b&type=110114", 2),
+        ("agent=u-b&subtype=110122", 1),
+        ("agent=u-c&type=rest", 4),
+        ("agent=u-c&type=110114", 0),
+    ] {
+        assert_eq!(count(query), n, "{query}");
+    }
+    let r = server.get(
+        officer,
+        "/v1/events?resource_type=Observation&resource_id=obs-1",
+    );
+    assert_eq!(json(r)["events"].as_array().unwrap().len(), 2);
+    let r = server.get(officer, "/v1/export?fhir_action=D&fhir_type=rest&actor=u-c");
+    assert_eq!(r.status(), 200);
+    let lines: Vec<Value> = r
+        .text()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["resource"]["id"], "obs-2");
+    let r = server.get(officer, "/v1/events?fhir_action=Q");
+    assert_eq!(
+        (r.status().as_u16(), json(r)["field"].clone()),
+        (400, json!("fhir_action"))
+    );
+}
+
 /// The `entry[].resource.id`s of a searchset Bundle and its `next` link, if any.
 fn page(bundle: &Value) -> (Vec<String>, Option<String>) {
     assert_eq!(bundle["resourceType"], "Bundle");
@@ -318,9 +385,12 @@ fn fhir_search_filters_pages_by_next_links_and_follows_the_lens() {
     );
     assert_eq!(page(&json(r)).0.len(), 30);
 
+    entity_type_and_action(&server, &writer, &officer);
+
     // Unsupported or bad parameters: an OperationOutcome naming the parameter.
     for (query, param) in [
-        ("entity=Observation/1", "entity"),
+        ("action=X", "action"),
+        ("entity-type=2", "entity-type"),
         ("outcome=3", "outcome"),
         ("date=03/2026", "date"),
     ] {

@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use jiff::{Timestamp, ToSpan};
-use recall_query::SearchParams;
+use recall_query::{FilterParams, SearchParams};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -102,7 +102,7 @@ impl Filter {
             None => PAGE,
             Some(l) => l.parse().map_err(|_| bad("limit", "must be a number"))?,
         };
-        Ok(SearchParams {
+        let filter = FilterParams {
             patient: opt(&self.patient),
             actor: opt(&self.actor),
             action: opt(&self.action),
@@ -113,6 +113,10 @@ impl Filter {
             break_glass: matches!(self.break_glass.as_str(), "on" | "true").then_some(true),
             from,
             to,
+            ..FilterParams::default()
+        };
+        Ok(SearchParams {
+            filter,
             order: Some("desc".into()),
             limit: Some(limit),
             cursor: opt(&self.cursor),

@@ -283,7 +283,7 @@ pub(crate) async fn over_filter<T: Send + 'static>(
         client: Some(peer.ip()),
         justification: None,
     };
-    let read = match reading(state, who, headers, params.patient.as_deref()) {
+    let read = match reading(state, who, headers, params.filter.patient.as_deref()) {
         Ok(read) => read,
         Err(p) => {
             return Err(audit::refused(state, who, asked(&recall_query::Lens::full()), p).await);

@@ -45,7 +45,7 @@ pub async fn export(
         client: Some(peer.ip()),
         justification: None,
     };
-    let read = match reading(&state, &who, &headers, p.patient.as_deref()) {
+    let read = match reading(&state, &who, &headers, p.filter.patient.as_deref()) {
         Ok(read) => read,
         Err(no) => return Err(audit::refused(&state, &who, asked(&Lens::full(), 0), no).await),
     };

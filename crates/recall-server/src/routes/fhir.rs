@@ -70,23 +70,13 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(p) = who.require(&[Role::Writer]) {
-        return from_problem(p);
-    }
-    let hint = match fhir_media(&headers) {
+    let hint = match feed_prelude(&who, &headers) {
         Ok(hint) => hint,
         Err(r) => return r,
     };
     let decoded = match decode(&body, hint, Timestamp::now()) {
         Ok(d) => d,
-        Err(e) => {
-            return outcome(
-                StatusCode::BAD_REQUEST,
-                "structure",
-                e.expression(),
-                &e.to_string(),
-            );
-        }
+        Err(e) => return malformed(&e),
     };
     if let Err(p) = check_events(&state, &who, &decoded.events) {
         return from_problem(p);
@@ -109,6 +99,23 @@ pub async fn create(
         r.headers_mut().insert(header::LOCATION, v);
     }
     r
+}
+
+/// What both feed interactions check first: a writer's credential, then a FHIR media
+/// type; the version the media type names, or the answer refusing the request.
+fn feed_prelude(who: &Principal, headers: &HeaderMap) -> Result<Option<FhirVersion>, Response> {
+    who.require(&[Role::Writer]).map_err(from_problem)?;
+    fhir_media(headers)
+}
+
+/// The 400 answer for a body that is not an AuditEvent (or Bundle), naming the element.
+fn malformed(e: &recall_fhir::DecodeError) -> Response {
+    outcome(
+        StatusCode::BAD_REQUEST,
+        "structure",
+        e.expression(),
+        &e.to_string(),
+    )
 }
 
 /// The version named by a FHIR request's Content-Type, or the 415 answer.
@@ -138,23 +145,13 @@ pub async fn bundle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(p) = who.require(&[Role::Writer]) {
-        return from_problem(p);
-    }
-    let hint = match fhir_media(&headers) {
+    let hint = match feed_prelude(&who, &headers) {
         Ok(hint) => hint,
         Err(r) => return r,
     };
     let bundle = match split_bundle(&body) {
         Ok(b) => b,
-        Err(e) => {
-            return outcome(
-                StatusCode::BAD_REQUEST,
-                "structure",
-                e.expression(),
-                &e.to_string(),
-            );
-        }
+        Err(e) => return malformed(&e),
     };
     let now = Timestamp::now();
     // Per entry: its events, or why it was refused (FHIRPath, message).

@@ -5,10 +5,13 @@
 //! link carries the keyed cursor (`_cursor`), so paging never skips or repeats.
 //!
 //! Supported: `date` (eq/ge/gt/le/lt, repeatable, intersected), `patient`,
-//! `patient.identifier`, `agent`, `agent.identifier`, `subtype` (recall's action code),
-//! `outcome`, `source`, `purpose`, `_count`, `_sort=date|-date`, `_format` is ignored.
-//! Anything else (`entity`, `type`, `action`, …) is refused with an OperationOutcome naming
-//! it: silently ignoring a filter would return more than was asked for.
+//! `patient.identifier`, `agent`, `agent.identifier`, `entity` (a Patient reference is
+//! the patient; another `Type/id`, or a bare id, the resource), `type` (the AuditEvent
+//! type code, `fhir_type`), `subtype` (recall's action code, a RESTful interaction, or
+//! DICOM 110122/110123 for login/logout), `action` (the crude C/R/U/D/E, `fhir_action`),
+//! `outcome`, `source`, `purpose`, `_count`, `_sort=date|-date`; `_format` is ignored.
+//! Anything else is refused with an OperationOutcome naming it: silently ignoring a
+//! filter would return more than was asked for.
 
 use std::net::SocketAddr;
 
@@ -27,13 +30,16 @@ use crate::state::{AppState, internal};
 
 /// The search parameters this server takes, with their FHIR types (the
 /// CapabilityStatement lists them).
-pub(crate) const SEARCH_PARAMS: [(&str, &str); 10] = [
+pub(crate) const SEARCH_PARAMS: [(&str, &str); 13] = [
     ("date", "date"),
     ("patient", "reference"),
     ("patient.identifier", "token"),
     ("agent", "reference"),
     ("agent.identifier", "token"),
+    ("entity", "reference"),
+    ("type", "token"),
     ("subtype", "token"),
+    ("action", "token"),
     ("outcome", "token"),
     ("source", "reference"),
     ("purpose", "token"),
@@ -131,15 +137,23 @@ pub(crate) fn to_params(pairs: &[(String, String)]) -> Result<SearchParams, Bad>
                     (a, b) => a.or(b),
                 };
             }
-            "patient" | "patient.identifier" => set(&mut p.patient, name, id_of(value))?,
-            "agent" | "agent.identifier" => set(&mut p.actor, name, id_of(value))?,
-            "subtype" => set(&mut p.action, name, code_of(value))?,
-            "source" => set(&mut p.system, name, id_of(value))?,
-            "purpose" => set(&mut p.purpose, name, code_of(value))?,
+            "patient" | "patient.identifier" => set(&mut p.filter.patient, name, id_of(value))?,
+            "agent" | "agent.identifier" => set(&mut p.filter.actor, name, id_of(value))?,
+            "entity" => entity(&mut p.filter, value)?,
+            "type" => set(&mut p.filter.fhir_type, name, code_of(value))?,
+            "subtype" => set(&mut p.filter.action, name, subtype_action(code_of(value)))?,
+            "action" => {
+                if !recall_query::FHIR_ACTIONS.contains(&value.as_str()) {
+                    return Err(bad("action", "action must be C, R, U, D or E"));
+                }
+                set(&mut p.filter.fhir_action, name, value)?;
+            }
+            "source" => set(&mut p.filter.system, name, id_of(value))?,
+            "purpose" => set(&mut p.filter.purpose, name, code_of(value))?,
             "outcome" => {
                 let native = recall_fhir::codes::outcome_of_code(code_of(value))
                     .ok_or_else(|| bad("outcome", "outcome must be 0, 4, 8 or 12"))?;
-                set(&mut p.outcome, name, native)?;
+                set(&mut p.filter.outcome, name, native)?;
             }
             "_count" => {
                 let n = value
@@ -164,9 +178,33 @@ pub(crate) fn to_params(pairs: &[(String, String)]) -> Result<SearchParams, Bad>
             }
         }
     }
-    p.from = from.map(|t| t.to_string());
-    p.to = to.map(|t| t.to_string());
+    p.filter.from = from.map(|t| t.to_string());
+    p.filter.to = to.map(|t| t.to_string());
     Ok(p)
+}
+
+/// `entity`: a Patient reference filters on the patient (its index), any other
+/// `Type/id` on the resource's type and id, a bare id on the resource id.
+fn entity(f: &mut recall_query::FilterParams, value: &str) -> Result<(), Bad> {
+    let reference = value.rsplit_once('|').map_or(value, |(_, v)| v);
+    match reference.split_once('/') {
+        Some(("Patient", id)) => set(&mut f.patient, "entity", id),
+        Some((kind, id)) => {
+            set(&mut f.resource_type, "entity", kind)?;
+            set(&mut f.resource_id, "entity", id)
+        }
+        None => set(&mut f.resource_id, "entity", reference),
+    }
+}
+
+/// The native action a `subtype` code names: DICOM's login and logout codes, else the
+/// code itself (recall's action code, or a RESTful interaction kept as the action).
+fn subtype_action(code: &str) -> &str {
+    match code {
+        "110122" => "login",
+        "110123" => "logout",
+        other => other,
+    }
 }
 
 /// Sets a single-valued filter once; a second, different value is refused (recall's
@@ -274,21 +312,52 @@ mod tests {
             ("_sort", "-date"),
         ])
         .unwrap();
-        assert_eq!(p.patient.as_deref(), Some("MRN-1"));
-        assert_eq!(p.actor.as_deref(), Some("u-7"));
-        assert_eq!(p.action.as_deref(), Some("read"));
-        assert_eq!(p.outcome.as_deref(), Some("denied"));
-        assert_eq!(p.system.as_deref(), Some("ehr-1"));
-        assert_eq!(p.purpose.as_deref(), Some("TREAT"));
+        let f = &p.filter;
+        assert_eq!(f.patient.as_deref(), Some("MRN-1"));
+        assert_eq!(f.actor.as_deref(), Some("u-7"));
+        assert_eq!(f.action.as_deref(), Some("read"));
+        assert_eq!(f.outcome.as_deref(), Some("denied"));
+        assert_eq!(f.system.as_deref(), Some("ehr-1"));
+        assert_eq!(f.purpose.as_deref(), Some("TREAT"));
         assert_eq!((p.limit, p.order.as_deref()), (Some(20), Some("desc")));
     }
 
     #[test]
-    fn unsupported_or_conflicting_parameters_are_refused_by_name() {
+    fn entity_type_action_and_dicom_subtypes_become_native_filters() {
+        let p = params(&[
+            ("entity", "Observation/obs-1"),
+            ("type", "rest"),
+            ("action", "R"),
+        ]);
+        let f = p.unwrap().filter;
+        assert_eq!(f.resource_type.as_deref(), Some("Observation"));
+        assert_eq!(f.resource_id.as_deref(), Some("obs-1"));
+        assert_eq!(f.fhir_type.as_deref(), Some("rest"));
+        assert_eq!(f.fhir_action.as_deref(), Some("R"));
+        let f = params(&[("entity", "Patient/MRN-1"), ("subtype", "DCM|110122")]);
+        let f = f.unwrap().filter;
+        assert_eq!(f.patient.as_deref(), Some("MRN-1"));
+        assert_eq!(f.action.as_deref(), Some("login"));
+        assert_eq!(f.resource_type, None);
+        let f = params(&[("entity", "obs-2"), ("type", "DCM|110114")])
+            .unwrap()
+            .filter;
         assert_eq!(
-            params(&[("entity", "Observation/1")]).unwrap_err().0,
-            "entity"
+            (f.resource_id.as_deref(), f.resource_type),
+            (Some("obs-2"), None)
         );
+        assert_eq!(f.fhir_type.as_deref(), Some("110114"));
+    }
+
+    #[test]
+    fn unsupported_or_conflicting_parameters_are_refused_by_name() {
+        assert_eq!(params(&[("action", "X")]).unwrap_err().0, "action");
+        assert_eq!(
+            params(&[("entity-type", "2")]).unwrap_err().0,
+            "entity-type"
+        );
+        let two = params(&[("patient", "MRN-1"), ("entity", "Patient/MRN-2")]);
+        assert_eq!(two.unwrap_err().0, "entity");
         assert_eq!(params(&[("outcome", "2")]).unwrap_err().0, "outcome");
         let two = params(&[("patient", "MRN-1"), ("patient.identifier", "MRN-2")]);
         assert_eq!(two.unwrap_err().0, "patient.identifier");
