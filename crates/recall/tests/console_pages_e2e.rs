@@ -98,7 +98,8 @@ fn report_and_governance_pages_in_a_real_browser() {
     let root = tempfile::tempdir().unwrap();
     let data = populated(root.path(), TENANT, 400, 23);
     let po = totp_of(&create_user(&data, TENANT, "po", "privacy_officer", PASSWORD, &[]).unwrap());
-    let po2 = totp_of(&create_user(&data, TENANT, "po2", "privacy_officer", PASSWORD, &[]).unwrap());
+    let po2 =
+        totp_of(&create_user(&data, TENANT, "po2", "privacy_officer", PASSWORD, &[]).unwrap());
     let auditor = create_key(&data, TENANT, "auditor");
     let admin = create_key(&data, TENANT, "admin");
     let server = Server::start(&data);

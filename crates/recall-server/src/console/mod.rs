@@ -20,9 +20,9 @@ use recall_governance::users::{USERS_FILE, Users};
 use crate::state::AppState;
 
 mod access_review;
-mod assessments;
 mod admin;
 mod admin_users;
+mod assessments;
 mod assets;
 mod chart;
 mod event;
