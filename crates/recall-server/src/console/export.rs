@@ -38,16 +38,7 @@ pub async fn export(
     let (answer, name) = match format.as_str() {
         "csv" | "json" => {
             let x = ExportParams {
-                patient: p.patient,
-                actor: p.actor,
-                action: p.action,
-                outcome: p.outcome,
-                purpose: p.purpose,
-                system: p.system,
-                ip: p.ip,
-                break_glass: p.break_glass,
-                from: p.from,
-                to: p.to,
+                filter: p.filter,
                 after: None,
                 format: Some(if format == "csv" { "csv" } else { "native" }.into()),
             };
@@ -62,10 +53,10 @@ pub async fn export(
         }
         "pdf" => {
             let r = ReportParams {
-                patient: p.patient.clone(),
-                actor: p.actor.clone().filter(|_| p.patient.is_none()),
-                from: p.from,
-                to: p.to,
+                patient: p.filter.patient.clone(),
+                actor: p.filter.actor.clone().filter(|_| p.filter.patient.is_none()),
+                from: p.filter.from,
+                to: p.filter.to,
                 format: Some("pdf".into()),
                 tree_size: None,
             };

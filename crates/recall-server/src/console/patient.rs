@@ -102,9 +102,9 @@ pub async fn page(
             Err(p) => return problem_page(Some(nav), &p),
         };
         let r = ReportParams {
-            patient: p.patient,
-            from: p.from,
-            to: p.to,
+            patient: p.filter.patient,
+            from: p.filter.from,
+            to: p.filter.to,
             format: Some("json".into()),
             ..ReportParams::default()
         };
