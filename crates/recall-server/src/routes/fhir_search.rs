@@ -288,14 +288,14 @@ mod tests {
     #[test]
     fn dates_intersect_and_cover_their_precision() {
         let p = params(&[("date", "ge2026-03"), ("date", "lt2026-03-15")]).unwrap();
-        assert_eq!(p.from.as_deref(), Some("2026-03-01T00:00:00Z"));
-        assert_eq!(p.to.as_deref(), Some("2026-03-15T00:00:00Z"));
+        assert_eq!(p.filter.from.as_deref(), Some("2026-03-01T00:00:00Z"));
+        assert_eq!(p.filter.to.as_deref(), Some("2026-03-15T00:00:00Z"));
         let p = params(&[("date", "2026-03-15")]).unwrap();
-        assert_eq!(p.from.as_deref(), Some("2026-03-15T00:00:00Z"));
-        assert_eq!(p.to.as_deref(), Some("2026-03-16T00:00:00Z"));
+        assert_eq!(p.filter.from.as_deref(), Some("2026-03-15T00:00:00Z"));
+        assert_eq!(p.filter.to.as_deref(), Some("2026-03-16T00:00:00Z"));
         let p = params(&[("date", "gt2026"), ("date", "le2027-02-01T10:00:00Z")]).unwrap();
-        assert_eq!(p.from.as_deref(), Some("2027-01-01T00:00:00Z"));
-        assert_eq!(p.to.as_deref(), Some("2027-02-01T10:00:01Z"));
+        assert_eq!(p.filter.from.as_deref(), Some("2027-01-01T00:00:00Z"));
+        assert_eq!(p.filter.to.as_deref(), Some("2027-02-01T10:00:01Z"));
         assert_eq!(params(&[("date", "ge03/2026")]).unwrap_err().0, "date");
     }
 
