@@ -233,7 +233,11 @@ fn every_search_flag_finds_exactly_what_a_scan_finds() {
     let system = most_common(&events, &["source", "system"]);
     let ip = most_common(&events, &["source", "ip"]);
     let kind = some(&most_common(&events, &["resource", "type"]));
-    let rid = some(&most_common(&events, &["resource", "id"]));
+    // An id of that type, so that the two filters together find something.
+    let rid = events
+        .iter()
+        .find(|(_, e)| text(e, &["resource", "type"]) == kind.as_deref())
+        .and_then(|(_, e)| text(e, &["resource", "id"]).map(str::to_owned));
     let (p, a, sys) = (some(&patient), some(&actor), some(&system));
     let (from, to) = (some("2026-02-01T00:00:00Z"), some("2026-05-15T12:30:00Z"));
     let none = Filter::default;
