@@ -88,7 +88,10 @@ pub async fn new(s: Signed, Query(f): Query<Filter>) -> Response {
     let nav = Nav::of(&s);
     let now = Timestamp::now();
     let (from, to) = match f.params(now) {
-        Ok(p) => (day_of(p.filter.from.as_deref()), day_of(p.filter.to.as_deref())),
+        Ok(p) => (
+            day_of(p.filter.from.as_deref()),
+            day_of(p.filter.to.as_deref()),
+        ),
         Err(p) => return problem_page(Some(nav), &p),
     };
     // `to` of the search is exclusive midnight; the form's date is the last day included.

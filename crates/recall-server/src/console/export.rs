@@ -54,7 +54,11 @@ pub async fn export(
         "pdf" => {
             let r = ReportParams {
                 patient: p.filter.patient.clone(),
-                actor: p.filter.actor.clone().filter(|_| p.filter.patient.is_none()),
+                actor: p
+                    .filter
+                    .actor
+                    .clone()
+                    .filter(|_| p.filter.patient.is_none()),
                 from: p.filter.from,
                 to: p.filter.to,
                 format: Some("pdf".into()),
