@@ -57,13 +57,20 @@ fn person(f: &Filter, row: &Value) -> Person {
         href: search.url("/search"),
         name: text(row, "actor_name").to_owned(),
         role: text(row, "actor_role").to_owned(),
-        actions: text(row, "actions").replace(';', ", "),
-        purposes: text(row, "purposes").replace(';', ", "),
+        actions: listed(&row["actions"]),
+        purposes: listed(&row["purposes"]),
         count: row["count"].as_u64().unwrap_or(0),
         first: text(row, "first").to_owned(),
         last: text(row, "last").to_owned(),
         actor,
     }
+}
+
+/// A report row's list (a JSON array of strings) as "a, b".
+fn listed(v: &Value) -> String {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    let words: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+    words.join(", ")
 }
 
 /// Accesses per day (UTC) of the report's events.
@@ -129,4 +136,18 @@ pub async fn page(
     }
     page.nav = Some(nav);
     html(&page)
+}
+
+#[cfg(test)]
+mod listed_tests {
+    /// The report's JSON gives actions and purposes as arrays; the page showed them empty.
+    #[test]
+    fn actions_and_purposes_are_shown() {
+        let row = serde_json::json!({"actor_id": "u-1", "actions": ["read", "update"], "purposes": ["TREAT"], "count": 2});
+        let p = super::person(&super::super::search::Filter::default(), &row);
+        assert_eq!(
+            (p.actions.as_str(), p.purposes.as_str()),
+            ("read, update", "TREAT")
+        );
+    }
 }
