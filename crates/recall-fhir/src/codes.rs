@@ -67,13 +67,13 @@ pub const RESTFUL: [&str; 17] = [
     "operation",
 ];
 
-/// The FHIR `action` (C, R, U, D, E) of a native action.
+/// The FHIR `action` (C, R, U, D, E) of a native action. A search is E: FHIR's action
+/// codes say so ("perform a query/search operation"), and BALP's Query profile fixes it.
 pub fn crude(action: &str) -> &'static str {
     match action {
         "create" => "C",
-        "read" | "vread" | "search" | "search-type" | "search-system" | "history"
-        | "history-instance" | "history-type" | "history-system" | "export" | "print"
-        | "disclose" => "R",
+        "read" | "vread" | "history" | "history-instance" | "history-type" | "history-system"
+        | "export" | "print" | "disclose" => "R",
         "update" | "patch" => "U",
         "delete" => "D",
         _ => "E",

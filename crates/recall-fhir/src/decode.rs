@@ -9,6 +9,7 @@ use recall_model::{Event, MAX_ORIGIN_BYTES, Origin, parse_client_event};
 use serde_json::{Map, Value, json};
 
 use crate::FhirVersion;
+use crate::balp;
 use crate::codes::*;
 
 /// What an AuditEvent became.
@@ -224,7 +225,8 @@ impl Mapper {
                 self.set("reason", text, format!("{purpose_key}[0].text"));
             }
         }
-        self.agent(ae, v);
+        let actor = self.agent(ae, v);
+        self.other_agents(ae, actor);
         let observer = &ae["source"]["observer"];
         let system = st(observer, &["identifier", "value"])
             .map(|s| (s, "source.observer.identifier.value"))
@@ -307,8 +309,9 @@ impl Mapper {
         }
     }
 
-    /// The requesting agent is the actor (the first agent when none says it requested).
-    fn agent(&mut self, ae: &Value, v: FhirVersion) {
+    /// The requesting agent is the actor (the first agent when none says it requested);
+    /// its index.
+    fn agent(&mut self, ae: &Value, v: FhirVersion) -> Option<usize> {
         let agents = arr(ae, "agent");
         let requestor = agents
             .iter()
@@ -323,12 +326,9 @@ impl Mapper {
                 self.problem("agent");
                 self.native
                     .insert("actor".into(), json!({ "id": "unknown" }));
-                return;
+                return None;
             }
         };
-        for k in (0..agents.len()).filter(|k| *k != i) {
-            self.problem(format!("agent[{k}]"));
-        }
         let a = &agents[i];
         let at = |p: &str| format!("agent[{i}].{p}");
         match st(a, &["who", "identifier", "value"])
@@ -374,6 +374,59 @@ impl Mapper {
         if let Some((ip, p)) = ip {
             self.set("source.ip", ip, at(p));
         }
+        Some(i)
+    }
+
+    /// Agents besides the requestor: BALP's client (its identifier is `source.device`,
+    /// its address `source.ip`) and server (the observer again) are understood when they
+    /// say nothing else; any other agent is a problem.
+    fn other_agents(&mut self, ae: &Value, actor: Option<usize>) {
+        let agents = arr(ae, "agent");
+        let action = self.native.get("action").and_then(Value::as_str);
+        let roles = action.and_then(balp::roles);
+        let observer = st(ae, &["source", "observer", "identifier", "value"]);
+        for (k, a) in agents.iter().enumerate() {
+            if Some(k) == actor {
+                continue;
+            }
+            let at = |p: &str| format!("agent[{k}].{p}");
+            let is = |c: balp::Code| {
+                let codes = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
+                codes
+                    .iter()
+                    .any(|x| st(x, &["system"]) == Some(c.0) && st(x, &["code"]) == Some(c.1))
+            };
+            let id = st(a, &["who", "identifier", "value"]);
+            let addr = st(a, &["network", "address"]);
+            match roles {
+                Some(r) if is(r.client) => {
+                    if let Some(d) = id {
+                        self.once("source.device", d, at("who.identifier.value"));
+                    }
+                    if let Some(ip) = addr {
+                        self.once("source.ip", ip, at("network.address"));
+                    }
+                }
+                Some(r) if is(r.server) && addr.is_none() && (id.is_none() || id == observer) => {}
+                _ => self.problem(format!("agent[{k}]")),
+            }
+        }
+    }
+
+    /// Sets a native field from a second place unless the first already gave it: a
+    /// different value there is a problem, not an overwrite.
+    fn once(&mut self, native: &str, value: &str, fhir: String) {
+        let (parent, key) = native.split_once('.').unwrap_or(("", native));
+        let had = self
+            .native
+            .get(parent)
+            .and_then(|p| p.get(key))
+            .and_then(Value::as_str);
+        match had {
+            None => self.set(native, value, fhir),
+            Some(v) if v == value => {}
+            Some(_) => self.problem(fhir),
+        }
     }
 
     fn extensions(&mut self, ae: &Value) {
@@ -402,7 +455,7 @@ impl Mapper {
                 }
             };
             match value {
-                Some(v) => self.set(field, v, format!("{path}.valueString")),
+                Some(v) => self.once(field, v, format!("{path}.valueString")),
                 None => self.problem(path),
             }
         }

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::FhirVersion;
+use crate::balp::{self, Code, Roles};
 use crate::codes::*;
 
 /// The AuditEvent of one native event (lensed JSON form), in FHIR `version`.
@@ -17,7 +18,13 @@ pub fn to_audit_event(event: &Value, version: FhirVersion) -> Value {
     if let Some(seq) = event.get("seq").and_then(Value::as_u64) {
         ae.insert("id".into(), json!(seq.to_string()));
     }
-    let ext = extensions(event);
+    let own = s(&["detail", "dicom_event"]);
+    // BALP 1.1 profiles R4 RESTful operations (type `rest`): their agents and roles.
+    let balp = match version {
+        FhirVersion::R4 if event_type(action, own) == "rest" => balp::roles(action),
+        _ => None,
+    };
+    let ext = extensions(event, balp.is_none());
     if !ext.is_empty() {
         ae.insert("extension".into(), Value::Array(ext));
     }
@@ -53,13 +60,13 @@ pub fn to_audit_event(event: &Value, version: FhirVersion) -> Value {
             }
         }
     }
-    ae.insert("agent".into(), json!([agent(event, version)]));
+    ae.insert("agent".into(), Value::Array(agents(event, version, balp)));
     let observer = match s(&["source", "system"]) {
         Some(system) => json!({ "identifier": { "value": system } }),
         None => absent(),
     };
     ae.insert("source".into(), json!({ "observer": observer }));
-    let entities = entities(event, version);
+    let entities = entities(event, version, balp.is_some());
     if !entities.is_empty() {
         ae.insert("entity".into(), Value::Array(entities));
     }
@@ -111,8 +118,9 @@ fn absent() -> Value {
     json!({ "extension": [{ "url": DATA_ABSENT, "valueCode": "unknown" }] })
 }
 
-/// The native fields FHIR has no element for, as recall's extensions.
-fn extensions(event: &Value) -> Vec<Value> {
+/// The native fields FHIR has no element for, as recall's extensions (`source.device`
+/// only when no BALP client agent carries it).
+fn extensions(event: &Value, device: bool) -> Vec<Value> {
     let mut out = Vec::new();
     let mut put = |url: &str, value: Option<&str>| {
         if let Some(v) = value {
@@ -120,7 +128,9 @@ fn extensions(event: &Value) -> Vec<Value> {
         }
     };
     put(EXT_EVENT_ID, str_at(event, &["id"]));
-    put(EXT_DEVICE, str_at(event, &["source", "device"]));
+    if device {
+        put(EXT_DEVICE, str_at(event, &["source", "device"]));
+    }
     put(EXT_SESSION, str_at(event, &["source", "session"]));
     put(EXT_APPENDED_BY, str_at(event, &["appended_by"]));
     put(EXT_RECEIVED, str_at(event, &["received"]));
@@ -160,10 +170,12 @@ fn classify(action: &str, event: &Value) -> (Value, Vec<Value>) {
             dicom(code)
         }
     };
+    // A RESTful action is its interaction code alone: BALP allows one of them.
     if RESTFUL.contains(&action) {
         codes.push(json!({ "system": RESTFUL_INTERACTION, "code": action }));
+    } else {
+        codes.push(json!({ "system": ACTION_SYSTEM, "code": action }));
     }
-    codes.push(json!({ "system": ACTION_SYSTEM, "code": action }));
     (kind, codes)
 }
 
@@ -187,13 +199,44 @@ fn purpose_of_use(event: &Value) -> Option<Value> {
     Some(Value::Object(cc))
 }
 
-/// The requesting agent: the native actor, and where it came from.
-fn agent(event: &Value, version: FhirVersion) -> Value {
+fn coding((system, code): Code) -> Value {
+    json!({ "system": system, "code": code })
+}
+
+/// The agents: the requesting user (the native actor), and where the request came from.
+/// Under BALP (R4, RESTful) that is a client agent (`source.device`, `source.ip`) and a
+/// server agent (`source.system`; its address is not recorded: data-absent); otherwise
+/// the address is the user's.
+fn agents(event: &Value, version: FhirVersion, balp: Option<Roles>) -> Vec<Value> {
+    let s = |path: &[&str]| str_at(event, path);
+    let mut user = user_agent(event, balp);
+    let ip = s(&["source", "ip"]);
+    if let Some(r) = balp {
+        let client = device_agent(r.client, s(&["source", "device"]), ip);
+        let server = device_agent(r.server, s(&["source", "system"]), None);
+        return vec![user, client, server];
+    }
+    if let Some(ip) = ip {
+        match version {
+            FhirVersion::R4 => {
+                user["network"] = json!({ "address": ip, "type": "2" });
+            }
+            FhirVersion::R5 => user["networkString"] = json!(ip),
+        }
+    }
+    vec![user]
+}
+
+/// The native actor as the requesting agent (typed as BALP's user when it applies).
+fn user_agent(event: &Value, balp: Option<Roles>) -> Value {
     let s = |path: &[&str]| str_at(event, path);
     let mut agent = Map::new();
+    let mut types: Vec<Value> = balp.map(|r| coding(r.user)).into_iter().collect();
     if let Some(kind) = s(&["actor", "type"]) {
-        let coding = json!([{ "system": ACTOR_TYPE_SYSTEM, "code": kind }]);
-        agent.insert("type".into(), json!({ "coding": coding }));
+        types.push(json!({ "system": ACTOR_TYPE_SYSTEM, "code": kind }));
+    }
+    if !types.is_empty() {
+        agent.insert("type".into(), json!({ "coding": types }));
     }
     if let Some(role) = s(&["actor", "role"]) {
         agent.insert("role".into(), json!([{ "text": role }]));
@@ -212,29 +255,26 @@ fn agent(event: &Value, version: FhirVersion) -> Value {
     };
     agent.insert("who".into(), who);
     agent.insert("requestor".into(), json!(true));
-    if let Some(ip) = s(&["source", "ip"]) {
-        match version {
-            FhirVersion::R4 => {
-                let network = json!({ "address": ip, "type": "2" });
-                agent.insert("network".into(), network);
-            }
-            FhirVersion::R5 => {
-                agent.insert("networkString".into(), json!(ip));
-            }
-        }
-    }
     Value::Object(agent)
 }
 
-/// The patient (R4 only: R5 has `patient`) and the resource touched.
-fn entities(event: &Value, version: FhirVersion) -> Vec<Value> {
+/// A BALP client or server agent: `id` as its identifier, `ip` as its address, each
+/// data-absent when unknown (BALP requires both).
+fn device_agent(kind: Code, id: Option<&str>, ip: Option<&str>) -> Value {
+    let who = id.map_or_else(absent, |id| json!({ "identifier": { "value": id } }));
+    let network = ip.map_or_else(absent, |ip| json!({ "address": ip, "type": "2" }));
+    json!({ "type": { "coding": [coding(kind)] }, "who": who, "requestor": false, "network": network })
+}
+
+/// The patient (R4 only: R5 has `patient`) and the resource touched (a Domain Resource
+/// under BALP).
+fn entities(event: &Value, version: FhirVersion, rest: bool) -> Vec<Value> {
     let mut out = Vec::new();
-    let coding = |system: &str, code: &str| json!({ "system": system, "code": code });
     if let (FhirVersion::R4, Some(id)) = (version, str_at(event, &["patient", "id"])) {
         out.push(json!({
-            "what": { "identifier": { "value": id } },
-            "type": coding(ENTITY_TYPE, "1"),
-            "role": coding(ENTITY_ROLE, "1"),
+            "what": { "type": "Patient", "identifier": { "value": id } },
+            "type": coding((ENTITY_TYPE, "1")),
+            "role": coding((ENTITY_ROLE, "1")),
         }));
     }
     if let Some(kind) = str_at(event, &["resource", "type"]) {
@@ -246,7 +286,10 @@ fn entities(event: &Value, version: FhirVersion) -> Vec<Value> {
         let mut entity = Map::new();
         entity.insert("what".into(), Value::Object(what));
         if version == FhirVersion::R4 {
-            entity.insert("type".into(), coding(ENTITY_TYPE, "2"));
+            entity.insert("type".into(), coding((ENTITY_TYPE, "2")));
+        }
+        if rest {
+            entity.insert("role".into(), coding((ENTITY_ROLE, balp::DOMAIN_RESOURCE)));
         }
         out.push(Value::Object(entity));
     }

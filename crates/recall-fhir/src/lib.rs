@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod balp;
 mod bundle;
 pub mod codes;
 mod decode;

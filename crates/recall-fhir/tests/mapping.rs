@@ -61,6 +61,44 @@ fn native_fhir_native_is_exact() {
     }
 }
 
+/// Every action BALP profiles (client and server agents, Domain Resource role) maps
+/// back exactly, with and without the device and address the client agent carries.
+#[test]
+fn balp_shaped_actions_round_trip() {
+    for action in ["vread", "create", "patch", "delete", "search-type"] {
+        let full = FULL.replace(r#""action":"read""#, &format!(r#""action":"{action}""#));
+        let bare = format!(
+            r#"{{"time":"2026-03-04T15:02:11Z","actor":{{"id":"u-1"}},"action":"{action}","resource":{{"type":"Observation"}},"source":{{"system":"ehr-test"}}}}"#
+        );
+        for v in [FhirVersion::R4, FhirVersion::R5] {
+            round_trip(&full, v);
+            round_trip(&bare, v);
+        }
+    }
+    let event = parse_client_event(FULL.as_bytes(), now()).unwrap();
+    let ae = to_audit_event(&stored(&event), FhirVersion::R4);
+    let agents = ae["agent"].as_array().unwrap();
+    assert_eq!(agents.len(), 3, "user, client, server: {ae:#}");
+    assert_eq!(agents[1]["network"]["address"], "2001:db8::1");
+    assert!(
+        agents[0].get("network").is_none(),
+        "BALP: users are not network devices"
+    );
+    assert_eq!(ae["entity"][1]["role"]["code"], "4");
+}
+
+/// A server agent that names someone other than the observer is not silently dropped.
+#[test]
+fn a_balp_server_agent_naming_another_system_is_a_problem() {
+    let event = parse_client_event(FULL.as_bytes(), now()).unwrap();
+    let mut ae = to_audit_event(&stored(&event), FhirVersion::R4);
+    ae["agent"][2]["who"] = json!({"identifier": {"value": "other-system"}});
+    let back = decode(&serde_json::to_vec(&ae).unwrap(), None, now()).unwrap();
+    let origin = back.events[0].origin.as_ref().unwrap();
+    assert_eq!(origin.understood, Understood::Partial);
+    assert_eq!(origin.problems, vec!["agent[2]".to_string()]);
+}
+
 #[test]
 fn several_patients_make_several_events() {
     let ae = json!({
