@@ -381,7 +381,9 @@ impl Mapper {
     /// its address `source.ip`) and server (the observer again) are understood when they
     /// say nothing else; any other agent is a problem.
     fn other_agents(&mut self, ae: &Value, actor: Option<usize>) {
-        let agents = arr(ae, "agent");
+        let Some(agents) = ae.get("agent").and_then(Value::as_array) else {
+            return;
+        };
         let action = self.native.get("action").and_then(Value::as_str);
         let roles = action.and_then(balp::roles);
         let observer = st(ae, &["source", "observer", "identifier", "value"]);
@@ -391,8 +393,9 @@ impl Mapper {
             }
             let at = |p: &str| format!("agent[{k}].{p}");
             let is = |c: balp::Code| {
-                let codes = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
+                let codes = a["type"]["coding"].as_array().map(Vec::as_slice);
                 codes
+                    .unwrap_or_default()
                     .iter()
                     .any(|x| st(x, &["system"]) == Some(c.0) && st(x, &["code"]) == Some(c.1))
             };
@@ -400,8 +403,13 @@ impl Mapper {
             let addr = st(a, &["network", "address"]);
             match roles {
                 Some(r) if is(r.client) => {
-                    if let Some(d) = id {
-                        self.once("source.device", d, at("who.identifier.value"));
+                    match id {
+                        Some(d) => self.once("source.device", d, at("who.identifier.value")),
+                        // A client named otherwise (reference, display) is not mapped.
+                        None if a.get("who").is_some_and(|w| w.get("extension").is_none()) => {
+                            self.problem(at("who"))
+                        }
+                        None => {}
                     }
                     if let Some(ip) = addr {
                         self.once("source.ip", ip, at("network.address"));

@@ -99,6 +99,37 @@ fn a_balp_server_agent_naming_another_system_is_a_problem() {
     assert_eq!(origin.problems, vec!["agent[2]".to_string()]);
 }
 
+/// A BALP sender's read: the address is the client agent's (users are not network
+/// devices); what recall does not map (a client named by display, a server with its
+/// own address) is a problem, not silently dropped.
+#[test]
+fn a_balp_senders_client_address_is_the_source_ip() {
+    let dcm = "http://dicom.nema.org/resources/ontology/DCM";
+    let ae = json!({"resourceType": "AuditEvent", "action": "R", "recorded": "2026-03-04T10:00:00Z",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": "read"}],
+        "outcome": "0", "source": {"observer": {"identifier": {"value": "srv-synth"}}},
+        "agent": [
+            {"type": {"coding": [{"system": dcm, "code": "110152"}]}, "requestor": false,
+             "who": {"display": "ws-synth"}, "network": {"address": "192.0.2.9", "type": "2"}},
+            {"type": {"coding": [{"system": dcm, "code": "110153"}]}, "requestor": false,
+             "who": {"identifier": {"value": "srv-synth"}}, "network": {"address": "srv.example", "type": "1"}},
+            {"requestor": true, "who": {"identifier": {"value": "u-synth"}}}],
+        "entity": [{"type": {"system": "http://terminology.hl7.org/CodeSystem/audit-entity-type", "code": "2"},
+            "what": {"reference": "Observation/obs-synth"}}]});
+    let back = decode(&serde_json::to_vec(&ae).unwrap(), None, now()).unwrap();
+    let e = &back.events[0];
+    assert_eq!(
+        e.source.as_ref().unwrap().ip.unwrap().to_string(),
+        "192.0.2.9"
+    );
+    let problems = &e.origin.as_ref().unwrap().problems;
+    assert_eq!(
+        problems,
+        &vec!["agent[0].who".to_string(), "agent[1]".to_string()]
+    );
+}
+
 #[test]
 fn several_patients_make_several_events() {
     let ae = json!({
