@@ -1,15 +1,17 @@
 //! `recall-bench console`: the privacy officer's console on one large tenant (issue 17's
 //! benchmark). A release `recall serve` on the compliance benchmark's tenant (same work
 //! dir layout, same build path), a console user made with `recall users create`, and
-//! Debian's chromium driven by `console/bench.mjs` (playwright-core) with the HTTP cache
-//! off: sign in, then the search page's first page and clicks on patient, actor, action
-//! and system values, each page load timed by the server (`Server-Timing`) and by the
-//! browser (load event end, largest contentful paint, bytes of the page and its assets).
+//! Debian's chromium driven by `console/bench.mjs` (playwright-core), each landing and
+//! first page in a fresh browser context and its click with the HTTP cache off: sign in,
+//! then the search page's first page and clicks on patient, actor, action and system
+//! values, each page load timed by the server (`Server-Timing`) and by the browser (load
+//! event end, largest contentful paint, encoded body bytes of the page and its assets).
 //! The PostgreSQL peer runs the same searches as SQL.
 //!
 //! Invariants: every figure comes from a real page load the driver checked (HTTP 200, a
-//! `Server-Timing` header, rows shown, the clicked filter applied); a driver failure fails
-//! the run instead of shortening a series.
+//! `Server-Timing` header, rows shown, the clicked filter applied, every response fetched
+//! over the network rather than from a cache); a driver failure fails the run instead of
+//! shortening a series.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,7 +23,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::compliance::{Paths, ensure_tenant, remove_tenant, start_peer, time_sql};
+use crate::compliance::{Paths, TenantBuild, ensure_tenant, remove_tenant, start_peer, time_sql};
 use crate::generator::{Config, END_MS, START_MS};
 use crate::peer;
 use crate::recall_cli;
@@ -33,7 +35,7 @@ use crate::serve::{Latency, Server, rfc3339};
 pub const GOAL_SERVER_MS: f64 = 100.0;
 /// Goal: page complete (load event end) in the browser, p99, milliseconds.
 pub const GOAL_LOAD_MS: f64 = 500.0;
-/// Goal: bytes transferred for a page and all its assets without cache (200 KB).
+/// Goal: encoded body bytes of a page and all its assets without cache (200 KB).
 pub const GOAL_BYTES: u64 = 200_000;
 /// Results per page the console shows (its default), for the peer's `LIMIT`.
 const PAGE: usize = 50;
@@ -103,7 +105,7 @@ pub struct Series {
     pub lcp: Latency,
     /// The driver's clock from `goto`/click to the load state, ms.
     pub driver: Latency,
-    /// Bytes transferred for the page and its assets, median and largest.
+    /// Encoded body bytes of the page and its assets (headers not counted), median.
     pub bytes_p50: u64,
     /// Largest page weight, bytes.
     pub bytes_max: u64,
@@ -118,22 +120,9 @@ pub struct Series {
 /// Everything `console` measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ConsoleReport {
-    /// Events in the tenant.
-    pub events: u64,
-    /// Seed.
-    pub seed: u64,
-    /// Whether the tenant was built in this run (else reused from a kept work dir).
-    pub built: bool,
-    /// Generation, import, rosters, seconds (when done in this run).
-    pub generate_secs: Option<f64>,
-    /// `recall import`, seconds.
-    pub import_secs: Option<f64>,
-    /// `recall serve` until listening, seconds.
-    pub serve_open_secs: Option<f64>,
-    /// Seconds until the server was idle after it listened.
-    pub settle_secs: Option<f64>,
-    /// Peer load (COPY, CHECKPOINT, ANALYZE), seconds, when done in this run.
-    pub peer_load_secs: Option<f64>,
+    /// The tenant and what building and opening it took (no rosters: `roster_secs` unset).
+    #[serde(flatten)]
+    pub tenant: TenantBuild,
     /// Page loads measured (sign-in not counted).
     pub pages: usize,
     /// The browser session from launch to close, seconds.
@@ -262,7 +251,7 @@ fn peer_side(
     let bindir =
         peer::locate_bindir().context("PostgreSQL server binaries not found (initdb, pg_ctl)")?;
     let (cluster, load) = start_peer(&bindir, p, keep)?;
-    rep.peer_load_secs = load;
+    rep.tenant.peer_load_secs = load;
     let sql: Vec<String> = samples.iter().map(|s| peer_sql(&s.params)).collect();
     time_sql(&cluster, &sql)?;
     time_sql(&cluster, &sql)
@@ -312,8 +301,8 @@ fn recall_side(
     let node = driver_paths(opts.node_dir.as_deref())?;
     let user = console_user(bin, &p.data)?;
     let (server, open) = Server::start(bin, &p.data)?;
-    rep.serve_open_secs = Some(open);
-    rep.settle_secs = Some(server.settle());
+    rep.tenant.serve_open_secs = Some(open);
+    rep.tenant.settle_secs = Some(server.settle());
     eprintln!(
         "browser: sign in, then {} clicks per filter kind",
         opts.samples
@@ -339,13 +328,8 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
     let p = Paths::new(&opts.workdir.canonicalize()?);
     let cfg = Config::hospital(opts.events, opts.seed);
     // The console needs no rosters (a later `compliance` run on this work dir adds them).
-    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, false)?;
     let mut rep = ConsoleReport {
-        events: opts.events,
-        seed: opts.seed,
-        built: b.built,
-        generate_secs: b.generate_secs,
-        import_secs: b.import_secs,
+        tenant: ensure_tenant(&bin, &p, cfg, !opts.skip_peer, false)?,
         ..Default::default()
     };
     let samples = recall_side(&bin, &p, opts, &mut rep);
@@ -366,7 +350,7 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
             .ok()
     };
     rep.series = series(&samples, peer.as_deref());
-    rep.notes.push(format!("{} page loads; the HTTP cache is off (CDP Network.setCacheDisabled), so every load fetches the page and all its assets; server = its Server-Timing header (request in, page rendered: search, lens, self-audit commit, template); load = navigation start to load event end; first page = /search?range=custom&to=DAY (the events up to a day, days spread over the workload's year), each followed by one click on a value of its rows; landing = /search (all time, where the benchmark's own self-audit records are the newest)", rep.pages));
+    rep.notes.push(format!("{} page loads; every landing and first page loads in a fresh browser context and its click with the HTTP cache off (CDP Network.setCacheDisabled); a response not fetched over the network (transferSize 0) fails the run; weight = encoded body bytes of the document and every asset, headers not counted; server = its Server-Timing header (request in, page rendered: search, lens, self-audit commit, template); load = navigation start to load event end; first page = /search?range=custom&to=DAY (the events up to a day, days spread over the workload's year), each followed by one click on a value of its rows; landing = /search (all time, where the benchmark's own self-audit records are the newest)", rep.pages));
     rep.notes.push("server CPU per page: over the whole browser session (sign-in included: one argon2id check), divided by the page loads".into());
     rep.notes.push(format!("the peer: SELECT * FROM audit_log WHERE <the filter> ORDER BY time DESC LIMIT {PAGE}, psql \\timing, after one unmeasured pass; it writes no self-audit record and renders no page"));
     rep.finish();
@@ -430,12 +414,7 @@ impl std::fmt::Display for ConsoleReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let opt = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.1}"));
         let pair = |l: &Latency| format!("{:.1} / {:.1}", l.p50_ms, l.p99_ms);
-        writeln!(
-            f,
-            "recall-bench console: {} events, seed {}\n",
-            thousands(self.events as f64),
-            self.seed
-        )?;
+        writeln!(f, "{}\n", self.tenant.title("console"))?;
         writeln!(
             f,
             "{:<14} {:>4} {:>15} {:>15} {:>15} {:>15} {:>17} {:>5} {:>15}",
@@ -470,13 +449,8 @@ impl std::fmt::Display for ConsoleReport {
         }
         writeln!(
             f,
-            "\ntenant built here: {}; generate {} s; import {} s; serve open {} s, idle after {} s; peer load {} s; browser session {} s; server CPU {} ms per page",
-            self.built,
-            opt(self.generate_secs),
-            opt(self.import_secs),
-            opt(self.serve_open_secs),
-            opt(self.settle_secs),
-            opt(self.peer_load_secs),
+            "\n{}; browser session {} s; server CPU {} ms per page",
+            self.tenant,
             opt(self.browser_secs),
             opt(self.server_cpu_ms_per_page),
         )?;

@@ -91,8 +91,9 @@ struct ConsoleArgs {
     node_dir: Option<PathBuf>,
 }
 
+/// What every measuring command takes: the workload, the binary, the JSON copy.
 #[derive(clap::Args)]
-struct TenantArgs {
+struct Workload {
     /// Number of events.
     #[arg(long)]
     events: u64,
@@ -102,15 +103,21 @@ struct TenantArgs {
     /// The `recall` binary (default: target/release/recall in the workspace).
     #[arg(long)]
     recall: Option<PathBuf>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TenantArgs {
+    #[command(flatten)]
+    w: Workload,
     /// Work directory; a tenant kept there by `--keep` is measured again without rebuilding.
     #[arg(long)]
     workdir: PathBuf,
     /// Keep the tenant, rosters, inputs and the peer's cluster afterwards.
     #[arg(long)]
     keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
     /// Skip the PostgreSQL peer.
     #[arg(long)]
     skip_peer: bool,
@@ -127,24 +134,14 @@ struct ComplianceArgs {
 
 #[derive(clap::Args)]
 struct Common {
-    /// Number of events.
-    #[arg(long)]
-    events: u64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// The `recall` binary (default: target/release/recall in the workspace).
-    #[arg(long)]
-    recall: Option<PathBuf>,
+    #[command(flatten)]
+    w: Workload,
     /// Directory for the inputs, recall's data dirs and the peer's cluster (default: a temp dir).
     #[arg(long)]
     workdir: Option<PathBuf>,
     /// Keep the work directory afterwards.
     #[arg(long)]
     keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -198,24 +195,24 @@ fn main() -> Result<()> {
         } => generate(Config::hospital(events, seed), &out, csv, &tenant, stats),
         Command::Run(a) => {
             let opts = RunOptions {
-                events: a.c.events,
-                seed: a.c.seed,
-                recall: a.c.recall,
+                events: a.c.w.events,
+                seed: a.c.w.seed,
+                recall: a.c.w.recall,
                 workdir: a.c.workdir,
                 keep: a.c.keep,
-                json: a.c.json,
+                json: a.c.w.json,
                 skip_recall: a.skip_recall,
                 skip_peer: a.skip_peer,
             };
             run::run(&opts).map(|_| ())
         }
         Command::ServeBench(a) => serve::serve_bench(&ServeOptions {
-            events: a.c.events,
-            seed: a.c.seed,
-            recall: a.c.recall,
+            events: a.c.w.events,
+            seed: a.c.w.seed,
+            recall: a.c.w.recall,
             workdir: a.c.workdir,
             keep: a.c.keep,
-            json: a.c.json,
+            json: a.c.w.json,
             batch: a.batch,
             ingest_clients: a.ingest_clients,
             rate: a.rate,
@@ -226,34 +223,34 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Interop(a) => interop::interop(&InteropOptions {
-            events: a.c.events,
+            events: a.c.w.events,
             export_events: a.export_events,
-            seed: a.c.seed,
-            recall: a.c.recall,
+            seed: a.c.w.seed,
+            recall: a.c.w.recall,
             workdir: a.c.workdir,
             keep: a.c.keep,
-            json: a.c.json,
+            json: a.c.w.json,
             clients: a.clients,
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
+            events: a.t.w.events,
+            seed: a.t.w.seed,
+            recall: a.t.w.recall,
             workdir: a.t.workdir,
             keep: a.t.keep,
-            json: a.t.json,
+            json: a.t.w.json,
             repeats: a.repeats,
             skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
+            events: a.t.w.events,
+            seed: a.t.w.seed,
+            recall: a.t.w.recall,
             workdir: a.t.workdir,
             keep: a.t.keep,
-            json: a.t.json,
+            json: a.t.w.json,
             samples: a.samples,
             node_dir: a.node_dir,
             skip_peer: a.t.skip_peer,
