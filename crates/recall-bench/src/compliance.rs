@@ -37,25 +37,33 @@ const QUARTER: (&str, &str) = ("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z");
 const WEEK: (&str, &str) = ("2026-03-02T00:00:00Z", "2026-03-09T00:00:00Z");
 const SYSTEM: &str = "ehr-prod";
 
-/// Options of `compliance`.
+/// The tenant options `compliance` and `console` share.
 #[derive(Debug, Clone)]
-pub struct ComplianceOptions {
+pub struct TenantOptions {
     /// Events in the workload.
     pub events: u64,
     /// Workload seed.
     pub seed: u64,
     /// The `recall` binary.
     pub recall: Option<PathBuf>,
-    /// Work directory (required: the tenant is kept there with `keep`).
+    /// Work directory (required: the tenant is kept there with `keep`, in the same
+    /// layout for both benchmarks, and reused).
     pub workdir: PathBuf,
     /// Keep the tenant, the peer's cluster and the rosters afterwards.
     pub keep: bool,
     /// Write the figures as JSON here too.
     pub json: Option<PathBuf>,
-    /// Measured requests per scenario and side.
-    pub repeats: usize,
     /// Skip the PostgreSQL peer.
     pub skip_peer: bool,
+}
+
+/// Options of `compliance`.
+#[derive(Debug, Clone)]
+pub struct ComplianceOptions {
+    /// The tenant.
+    pub tenant: TenantOptions,
+    /// Measured requests per scenario and side.
+    pub repeats: usize,
 }
 
 /// One workflow's figures.
@@ -577,15 +585,15 @@ pub(crate) fn time_sql(cluster: &Cluster, statements: &[String]) -> Result<Vec<f
 
 /// Runs the compliance benchmark; prints the table and returns the report.
 pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
-    if opts.events == 0 {
+    if opts.tenant.events == 0 {
         bail!("--events must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     let mut rep = ComplianceReport {
-        tenant: ensure_tenant(&bin, &p, cfg, !opts.skip_peer, true)?,
+        tenant: ensure_tenant(&bin, &p, cfg, !opts.tenant.skip_peer, true)?,
         ..Default::default()
     };
     let pdf = pdf_window(cfg, PDF_EVENTS);
@@ -615,14 +623,14 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
         rep.errors.push(format!("recall: {e:#}"));
     }
     rep.recall_data_bytes = disk_usage(&p.data).ok();
-    if opts.skip_peer {
+    if opts.tenant.skip_peer {
         rep.notes.push("peer skipped (--skip-peer)".into());
     } else if rep.scenarios.len() == 4 {
         // The peer's SQL runs even where recall's side failed: its figure still stands.
         eprintln!("peer: load (if new) and the equivalent SQL");
         let r = peer::locate_bindir()
             .context("PostgreSQL server binaries not found (initdb, pg_ctl)")
-            .and_then(|b| peer_side(&b, &p, opts.keep, opts.repeats, &mut rep));
+            .and_then(|b| peer_side(&b, &p, opts.tenant.keep, opts.repeats, &mut rep));
         if let Err(e) = r {
             rep.errors.push(format!("peer: {e:#}"));
         }
@@ -637,10 +645,10 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     rep.errors.extend(failed.collect::<Vec<_>>());
     rep.finish();
     println!("{rep}");
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     if !rep.errors.is_empty() {

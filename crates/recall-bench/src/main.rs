@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use recall_bench::compliance::{self, ComplianceOptions};
+use recall_bench::compliance::{self, ComplianceOptions, TenantOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::interop::{self, InteropOptions};
@@ -123,6 +123,20 @@ struct TenantArgs {
     skip_peer: bool,
 }
 
+impl From<TenantArgs> for TenantOptions {
+    fn from(t: TenantArgs) -> Self {
+        TenantOptions {
+            events: t.w.events,
+            seed: t.w.seed,
+            recall: t.w.recall,
+            workdir: t.workdir,
+            keep: t.keep,
+            json: t.w.json,
+            skip_peer: t.skip_peer,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ComplianceArgs {
     #[command(flatten)]
@@ -234,26 +248,14 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.t.w.events,
-            seed: a.t.w.seed,
-            recall: a.t.w.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.w.json,
+            tenant: a.t.into(),
             repeats: a.repeats,
-            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
-            events: a.t.w.events,
-            seed: a.t.w.seed,
-            recall: a.t.w.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.w.json,
+            tenant: a.t.into(),
             samples: a.samples,
             node_dir: a.node_dir,
-            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
     }
