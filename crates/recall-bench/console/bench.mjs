@@ -1,9 +1,13 @@
 // The console benchmark's browser side (`recall-bench console`, src/console.rs starts it):
-// Debian's chromium, headless, with the HTTP cache off, signs in to a running
-// `recall serve` and loads the search page and filter clicks; one JSON line per page load
-// on stdout. Timing comes from the browser (Navigation Timing, largest contentful paint,
-// transferred bytes of the page and every asset) and from the server (its Server-Timing
-// header, as the browser received it). Any unexpected page fails the run (exit 1).
+// Debian's chromium, headless, signs in to a running `recall serve` and loads the search
+// page and filter clicks; one JSON line per page load on stdout. Every landing and first
+// page loads in a fresh browser context (the session cookie copied in, no cache), and
+// its click in the same page with the HTTP cache off (CDP, Network domain enabled); a
+// response the browser did not fetch over the network (Resource Timing transferSize 0)
+// fails the run, so the weight is verifiably without cache. Timing comes from the browser
+// (Navigation Timing, largest contentful paint, encoded body bytes of the page and every
+// asset) and from the server (its Server-Timing header, as the browser received it). Any
+// unexpected page fails the run (exit 1).
 //
 // Environment: RECALL_URL, CONSOLE_USER, PASSWORD, TOTP_URI, SAMPLES (per filter kind),
 // FIRST_DAY and LAST_DAY (YYYY-MM-DD: the workload's days; each sample views the events
@@ -49,7 +53,10 @@ async function figures(page) {
       ttfb_ms: nav.responseStart - nav.startTime,
       load_ms: nav.loadEventEnd - nav.startTime,
       lcp_ms: lcp,
-      bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
+      // Body bytes as sent (before decompression), every response; transferSize 0 means
+      // the browser did not fetch it (a cache), which the driver refuses.
+      bytes: [nav, ...res].reduce((s, r) => s + r.encodedBodySize, 0),
+      cached: [nav, ...res].filter((r) => r.transferSize === 0).map((r) => r.name),
       requests: 1 + res.length,
       rows: document.querySelectorAll("li.event").length,
     };
@@ -66,27 +73,43 @@ async function measured(page, series, go, check) {
   if (f.status !== 200 || f.server_ms === null) {
     throw new Error(`${series}: HTTP ${f.status}, Server-Timing ${f.server_ms}`);
   }
+  if (f.cached.length > 0) throw new Error(`${series}: not fetched (cache): ${f.cached.join(" ")}`);
+  delete f.cached;
   if (check) await check(f, params);
   console.log(JSON.stringify({ series, driver_ms, params, ...f }));
   return f;
 }
 
 const browser = await chromium.launch(CHROMIUM);
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-const page = await ctx.newPage();
-// Every load fetches the page and all its assets again: weight and time without cache.
-const cdp = await ctx.newCDPSession(page);
-await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
-page.on("request", (r) => {
-  if (!r.url().startsWith(URL0)) throw new Error("request to another host");
-});
+const VIEW = { viewport: { width: 1280, height: 800 } };
+const signing = await browser.newContext(VIEW);
+const signPage = await signing.newPage();
+await signInAt(URL0, signPage, process.env.CONSOLE_USER, process.env.PASSWORD, totp(process.env.TOTP_URI));
+if (!signPage.url().endsWith("/search")) throw new Error(`sign-in failed: at ${signPage.url()}`);
+// The session cookie, for the fresh contexts.
+const signedIn = await signing.storageState();
+await signing.close();
 
-await signInAt(URL0, page, process.env.CONSOLE_USER, process.env.PASSWORD, totp(process.env.TOTP_URI));
-if (!page.url().endsWith("/search")) throw new Error(`sign-in failed: at ${page.url()}`);
+// A page in a fresh context (empty cache) holding the session; the HTTP cache off for
+// the later loads in it (a click), with the Network domain on so the setting applies.
+async function freshPage() {
+  const ctx = await browser.newContext({ ...VIEW, storageState: signedIn });
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+  page.on("request", (r) => {
+    if (!r.url().startsWith(URL0)) throw new Error("request to another host");
+  });
+  return page;
+}
 
 for (let i = 0; i < SAMPLES; i++) {
-  await measured(page, "landing", () => page.goto(`${URL0}/search`));
+  const landing = await freshPage();
+  await measured(landing, "landing", () => landing.goto(`${URL0}/search`));
+  await landing.context().close();
   for (const [k, kind] of KINDS.entries()) {
+    const page = await freshPage();
     const start = `${URL0}/search?range=custom&to=${dayOf(i * KINDS.length + k, SAMPLES * KINDS.length)}`;
     const first = await measured(page, "first page", () => page.goto(start));
     const links = page.locator(`a.${kind}`);
@@ -97,6 +120,7 @@ for (let i = 0; i < SAMPLES; i++) {
     await measured(page, `click ${kind}`, () => link.click(), (f, params) => {
       if (params[kind] !== value || f.rows === 0) throw new Error(`click ${kind}: filter not applied`);
     });
+    await page.context().close();
   }
 }
 await browser.close();

@@ -37,25 +37,33 @@ const QUARTER: (&str, &str) = ("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z");
 const WEEK: (&str, &str) = ("2026-03-02T00:00:00Z", "2026-03-09T00:00:00Z");
 const SYSTEM: &str = "ehr-prod";
 
-/// Options of `compliance`.
+/// The tenant options `compliance` and `console` share.
 #[derive(Debug, Clone)]
-pub struct ComplianceOptions {
+pub struct TenantOptions {
     /// Events in the workload.
     pub events: u64,
     /// Workload seed.
     pub seed: u64,
     /// The `recall` binary.
     pub recall: Option<PathBuf>,
-    /// Work directory (required: the tenant is kept there with `keep`).
+    /// Work directory (required: the tenant is kept there with `keep`, in the same
+    /// layout for both benchmarks, and reused).
     pub workdir: PathBuf,
     /// Keep the tenant, the peer's cluster and the rosters afterwards.
     pub keep: bool,
     /// Write the figures as JSON here too.
     pub json: Option<PathBuf>,
-    /// Measured requests per scenario and side.
-    pub repeats: usize,
     /// Skip the PostgreSQL peer.
     pub skip_peer: bool,
+}
+
+/// Options of `compliance`.
+#[derive(Debug, Clone)]
+pub struct ComplianceOptions {
+    /// The tenant.
+    pub tenant: TenantOptions,
+    /// Measured requests per scenario and side.
+    pub repeats: usize,
 }
 
 /// One workflow's figures.
@@ -88,24 +96,9 @@ pub struct Scenario {
 /// Everything `compliance` measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ComplianceReport {
-    /// Events in the tenant.
-    pub events: u64,
-    /// Seed.
-    pub seed: u64,
-    /// Whether the tenant was built in this run (else reused from a kept work dir).
-    pub built: bool,
-    /// Generation of events, CSV and rosters, seconds.
-    pub generate_secs: Option<f64>,
-    /// `recall import`, seconds.
-    pub import_secs: Option<f64>,
-    /// Both `recall roster import`s, seconds.
-    pub roster_secs: Option<f64>,
-    /// `recall serve` until listening, then until idle, seconds.
-    pub serve_open_secs: Option<f64>,
-    /// Seconds until the server was idle after it listened.
-    pub settle_secs: Option<f64>,
-    /// Peer COPY + CHECKPOINT + ANALYZE, seconds.
-    pub peer_load_secs: Option<f64>,
+    /// The tenant and what building and opening it took.
+    #[serde(flatten)]
+    pub tenant: TenantBuild,
     /// recall's data dir, bytes.
     pub recall_data_bytes: Option<u64>,
     /// The PDF's patient and window.
@@ -194,14 +187,56 @@ fn pdf_window(cfg: Config, n: usize) -> (String, i64, i64, usize) {
     (patient, START_MS, end, rows)
 }
 
-/// What building the tenant took in this run (`None`: not done here).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Built {
-    /// Whether recall's data dir was built in this run (else reused).
-    pub(crate) built: bool,
-    pub(crate) generate_secs: Option<f64>,
-    pub(crate) import_secs: Option<f64>,
-    pub(crate) roster_secs: Option<f64>,
+/// The tenant a report measured and what building and opening it took in this run
+/// (`None`: not done here); the header `compliance` and `console` share.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TenantBuild {
+    /// Events in the tenant.
+    pub events: u64,
+    /// Seed.
+    pub seed: u64,
+    /// Whether the tenant was built in this run (else reused from a kept work dir).
+    pub built: bool,
+    /// Generation of events, CSV and rosters, seconds.
+    pub generate_secs: Option<f64>,
+    /// `recall import`, seconds.
+    pub import_secs: Option<f64>,
+    /// Both `recall roster import`s, seconds.
+    pub roster_secs: Option<f64>,
+    /// `recall serve` until listening, seconds.
+    pub serve_open_secs: Option<f64>,
+    /// Seconds until the server was idle after it listened.
+    pub settle_secs: Option<f64>,
+    /// Peer COPY + CHECKPOINT + ANALYZE, seconds.
+    pub peer_load_secs: Option<f64>,
+}
+
+impl TenantBuild {
+    /// `recall-bench NAME: N events, seed S`.
+    pub fn title(&self, name: &str) -> String {
+        format!(
+            "recall-bench {name}: {} events, seed {}",
+            thousands(self.events as f64),
+            self.seed
+        )
+    }
+}
+
+impl std::fmt::Display for TenantBuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.1}"));
+        write!(
+            f,
+            "tenant built here: {}; generate {} s; import {} s; rosters {} s; serve open {} s, idle after {} s; peer load {} s",
+            self.built,
+            secs(self.generate_secs),
+            secs(self.import_secs),
+            secs(self.roster_secs),
+            secs(self.serve_open_secs),
+            secs(self.settle_secs),
+            secs(self.peer_load_secs),
+        )
+    }
 }
 
 /// Makes sure the work dir holds the tenant, with its rosters if `rosters` (and the CSV
@@ -213,8 +248,10 @@ pub(crate) fn ensure_tenant(
     cfg: Config,
     peer: bool,
     rosters: bool,
-) -> Result<Built> {
-    let mut rep = Built {
+) -> Result<TenantBuild> {
+    let mut rep = TenantBuild {
+        events: cfg.events,
+        seed: cfg.seed,
         built: !p.data.exists(),
         ..Default::default()
     };
@@ -254,7 +291,7 @@ pub(crate) fn remove_tenant(p: &Paths) {
 }
 
 /// Builds the tenant: init, import. Fills the timing in `rep`.
-fn build(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
+fn build(bin: &Path, p: &Paths, rep: &mut TenantBuild) -> Result<()> {
     recall(bin, &p.data, &["init"])?;
     sync_all();
     let path = |x: &Path| x.to_str().context("path not UTF-8").map(str::to_owned);
@@ -269,7 +306,7 @@ fn build(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
 }
 
 /// Imports both rosters and marks the tenant as having them.
-fn import_rosters(bin: &Path, p: &Paths, rep: &mut Built) -> Result<()> {
+fn import_rosters(bin: &Path, p: &Paths, rep: &mut TenantBuild) -> Result<()> {
     let t = Instant::now();
     for (kind, file) in [("workforce", &p.workforce), ("patients", &p.patients)] {
         let f = file.to_str().context("path not UTF-8")?;
@@ -500,7 +537,7 @@ fn peer_side(
     rep: &mut ComplianceReport,
 ) -> Result<()> {
     let (cluster, load_secs) = start_peer(bindir, p, keep)?;
-    rep.peer_load_secs = load_secs;
+    rep.tenant.peer_load_secs = load_secs;
     for (s, sql) in rep.scenarios.iter_mut().zip(peer_sql()) {
         let Some(sql) = sql else { continue };
         s.peer_answer = Some(cluster.psql(&sql)?.replace('|', " "));
@@ -548,21 +585,15 @@ pub(crate) fn time_sql(cluster: &Cluster, statements: &[String]) -> Result<Vec<f
 
 /// Runs the compliance benchmark; prints the table and returns the report.
 pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
-    if opts.events == 0 {
+    if opts.tenant.events == 0 {
         bail!("--events must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
-    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, true)?;
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     let mut rep = ComplianceReport {
-        events: opts.events,
-        seed: opts.seed,
-        built: b.built,
-        generate_secs: b.generate_secs,
-        import_secs: b.import_secs,
-        roster_secs: b.roster_secs,
+        tenant: ensure_tenant(&bin, &p, cfg, !opts.tenant.skip_peer, true)?,
         ..Default::default()
     };
     let pdf = pdf_window(cfg, PDF_EVENTS);
@@ -575,8 +606,8 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     let key = new_key(&bin, &p.data, &["--role", "privacy_officer"])?;
     let r = (|| -> Result<()> {
         let (server, open) = Server::start(&bin, &p.data)?;
-        rep.serve_open_secs = Some(open);
-        rep.settle_secs = Some(server.settle());
+        rep.tenant.serve_open_secs = Some(open);
+        rep.tenant.settle_secs = Some(server.settle());
         eprintln!("recall: the four workflows, {} requests each", opts.repeats);
         rep.scenarios = recall_side(&server, &key, opts.repeats, &pdf);
         for e in rep
@@ -592,14 +623,14 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
         rep.errors.push(format!("recall: {e:#}"));
     }
     rep.recall_data_bytes = disk_usage(&p.data).ok();
-    if opts.skip_peer {
+    if opts.tenant.skip_peer {
         rep.notes.push("peer skipped (--skip-peer)".into());
     } else if rep.scenarios.len() == 4 {
         // The peer's SQL runs even where recall's side failed: its figure still stands.
         eprintln!("peer: load (if new) and the equivalent SQL");
         let r = peer::locate_bindir()
             .context("PostgreSQL server binaries not found (initdb, pg_ctl)")
-            .and_then(|b| peer_side(&b, &p, opts.keep, opts.repeats, &mut rep));
+            .and_then(|b| peer_side(&b, &p, opts.tenant.keep, opts.repeats, &mut rep));
         if let Err(e) = r {
             rep.errors.push(format!("peer: {e:#}"));
         }
@@ -614,10 +645,10 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     rep.errors.extend(failed.collect::<Vec<_>>());
     rep.finish();
     println!("{rep}");
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     if !rep.errors.is_empty() {
@@ -651,12 +682,7 @@ impl ComplianceReport {
 impl std::fmt::Display for ComplianceReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.1}"));
-        writeln!(
-            f,
-            "recall-bench compliance: {} events, seed {}\n",
-            thousands(self.events as f64),
-            self.seed
-        )?;
+        writeln!(f, "{}\n", self.tenant.title("compliance"))?;
         writeln!(
             f,
             "{:<40} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8}",
@@ -690,14 +716,8 @@ impl std::fmt::Display for ComplianceReport {
         writeln!(f, "\nPDF window: {}", self.pdf_window)?;
         writeln!(
             f,
-            "tenant built here: {}; generate {} s; import {} s; rosters {} s; serve open {} s, idle after {} s; peer load {} s; recall data {} bytes",
-            self.built,
-            ms(self.generate_secs),
-            ms(self.import_secs),
-            ms(self.roster_secs),
-            ms(self.serve_open_secs),
-            ms(self.settle_secs),
-            ms(self.peer_load_secs),
+            "{}; recall data {} bytes",
+            self.tenant,
             self.recall_data_bytes
                 .map_or_else(|| "-".into(), |b| thousands(b as f64))
         )?;

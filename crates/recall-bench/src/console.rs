@@ -1,15 +1,17 @@
 //! `recall-bench console`: the privacy officer's console on one large tenant (issue 17's
 //! benchmark). A release `recall serve` on the compliance benchmark's tenant (same work
 //! dir layout, same build path), a console user made with `recall users create`, and
-//! Debian's chromium driven by `console/bench.mjs` (playwright-core) with the HTTP cache
-//! off: sign in, then the search page's first page and clicks on patient, actor, action
-//! and system values, each page load timed by the server (`Server-Timing`) and by the
-//! browser (load event end, largest contentful paint, bytes of the page and its assets).
+//! Debian's chromium driven by `console/bench.mjs` (playwright-core), each landing and
+//! first page in a fresh browser context and its click with the HTTP cache off: sign in,
+//! then the search page's first page and clicks on patient, actor, action and system
+//! values, each page load timed by the server (`Server-Timing`) and by the browser (load
+//! event end, largest contentful paint, encoded body bytes of the page and its assets).
 //! The PostgreSQL peer runs the same searches as SQL.
 //!
 //! Invariants: every figure comes from a real page load the driver checked (HTTP 200, a
-//! `Server-Timing` header, rows shown, the clicked filter applied); a driver failure fails
-//! the run instead of shortening a series.
+//! `Server-Timing` header, rows shown, the clicked filter applied, every response fetched
+//! over the network rather than from a cache); a driver failure fails the run instead of
+//! shortening a series.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,7 +23,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::compliance::{Paths, ensure_tenant, remove_tenant, start_peer, time_sql};
+use crate::compliance::{
+    Paths, TenantBuild, TenantOptions, ensure_tenant, remove_tenant, start_peer, time_sql,
+};
 use crate::generator::{Config, END_MS, START_MS};
 use crate::peer;
 use crate::recall_cli;
@@ -33,7 +37,7 @@ use crate::serve::{Latency, Server, rfc3339};
 pub const GOAL_SERVER_MS: f64 = 100.0;
 /// Goal: page complete (load event end) in the browser, p99, milliseconds.
 pub const GOAL_LOAD_MS: f64 = 500.0;
-/// Goal: bytes transferred for a page and all its assets without cache (200 KB).
+/// Goal: encoded body bytes of a page and all its assets without cache (200 KB).
 pub const GOAL_BYTES: u64 = 200_000;
 /// Results per page the console shows (its default), for the peer's `LIMIT`.
 const PAGE: usize = 50;
@@ -52,24 +56,12 @@ const PASSWORD: &str = "benchmark-only-password-17";
 /// Options of `console`.
 #[derive(Debug, Clone)]
 pub struct ConsoleOptions {
-    /// Events in the workload.
-    pub events: u64,
-    /// Workload seed.
-    pub seed: u64,
-    /// The `recall` binary.
-    pub recall: Option<PathBuf>,
-    /// Work directory (the compliance benchmark's layout; a kept tenant is reused).
-    pub workdir: PathBuf,
-    /// Keep the tenant and the peer's cluster afterwards.
-    pub keep: bool,
-    /// Write the figures as JSON here too.
-    pub json: Option<PathBuf>,
+    /// The tenant (the compliance benchmark's layout; no rosters).
+    pub tenant: TenantOptions,
     /// Clicks per filter kind (the first page is loaded before each click).
     pub samples: usize,
     /// Where `npm ci` installed playwright-core (default: the console e2e test's dir).
     pub node_dir: Option<PathBuf>,
-    /// Skip the PostgreSQL peer.
-    pub skip_peer: bool,
 }
 
 /// One page load as the driver reported it.
@@ -103,7 +95,7 @@ pub struct Series {
     pub lcp: Latency,
     /// The driver's clock from `goto`/click to the load state, ms.
     pub driver: Latency,
-    /// Bytes transferred for the page and its assets, median and largest.
+    /// Encoded body bytes of the page and its assets (headers not counted), median.
     pub bytes_p50: u64,
     /// Largest page weight, bytes.
     pub bytes_max: u64,
@@ -118,22 +110,9 @@ pub struct Series {
 /// Everything `console` measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ConsoleReport {
-    /// Events in the tenant.
-    pub events: u64,
-    /// Seed.
-    pub seed: u64,
-    /// Whether the tenant was built in this run (else reused from a kept work dir).
-    pub built: bool,
-    /// Generation, import, rosters, seconds (when done in this run).
-    pub generate_secs: Option<f64>,
-    /// `recall import`, seconds.
-    pub import_secs: Option<f64>,
-    /// `recall serve` until listening, seconds.
-    pub serve_open_secs: Option<f64>,
-    /// Seconds until the server was idle after it listened.
-    pub settle_secs: Option<f64>,
-    /// Peer load (COPY, CHECKPOINT, ANALYZE), seconds, when done in this run.
-    pub peer_load_secs: Option<f64>,
+    /// The tenant and what building and opening it took (no rosters: `roster_secs` unset).
+    #[serde(flatten)]
+    pub tenant: TenantBuild,
     /// Page loads measured (sign-in not counted).
     pub pages: usize,
     /// The browser session from launch to close, seconds.
@@ -262,7 +241,7 @@ fn peer_side(
     let bindir =
         peer::locate_bindir().context("PostgreSQL server binaries not found (initdb, pg_ctl)")?;
     let (cluster, load) = start_peer(&bindir, p, keep)?;
-    rep.peer_load_secs = load;
+    rep.tenant.peer_load_secs = load;
     let sql: Vec<String> = samples.iter().map(|s| peer_sql(&s.params)).collect();
     time_sql(&cluster, &sql)?;
     time_sql(&cluster, &sql)
@@ -312,8 +291,8 @@ fn recall_side(
     let node = driver_paths(opts.node_dir.as_deref())?;
     let user = console_user(bin, &p.data)?;
     let (server, open) = Server::start(bin, &p.data)?;
-    rep.serve_open_secs = Some(open);
-    rep.settle_secs = Some(server.settle());
+    rep.tenant.serve_open_secs = Some(open);
+    rep.tenant.settle_secs = Some(server.settle());
     eprintln!(
         "browser: sign in, then {} clicks per filter kind",
         opts.samples
@@ -331,21 +310,16 @@ fn recall_side(
 
 /// Runs the console benchmark; prints the table and returns the report.
 pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
-    if opts.events == 0 || opts.samples == 0 {
+    if opts.tenant.events == 0 || opts.samples == 0 {
         bail!("--events and --samples must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     // The console needs no rosters (a later `compliance` run on this work dir adds them).
-    let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, false)?;
     let mut rep = ConsoleReport {
-        events: opts.events,
-        seed: opts.seed,
-        built: b.built,
-        generate_secs: b.generate_secs,
-        import_secs: b.import_secs,
+        tenant: ensure_tenant(&bin, &p, cfg, !opts.tenant.skip_peer, false)?,
         ..Default::default()
     };
     let samples = recall_side(&bin, &p, opts, &mut rep);
@@ -356,25 +330,25 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
             Vec::new()
         }
     };
-    let peer = if opts.skip_peer || samples.is_empty() {
+    let peer = if opts.tenant.skip_peer || samples.is_empty() {
         rep.notes.push("peer not run".into());
         None
     } else {
         eprintln!("peer: load (if new) and the same searches as SQL");
-        peer_side(&p, opts.keep, &samples, &mut rep)
+        peer_side(&p, opts.tenant.keep, &samples, &mut rep)
             .map_err(|e| rep.errors.push(format!("peer: {e:#}")))
             .ok()
     };
     rep.series = series(&samples, peer.as_deref());
-    rep.notes.push(format!("{} page loads; the HTTP cache is off (CDP Network.setCacheDisabled), so every load fetches the page and all its assets; server = its Server-Timing header (request in, page rendered: search, lens, self-audit commit, template); load = navigation start to load event end; first page = /search?range=custom&to=DAY (the events up to a day, days spread over the workload's year), each followed by one click on a value of its rows; landing = /search (all time, where the benchmark's own self-audit records are the newest)", rep.pages));
+    rep.notes.push(format!("{} page loads; every landing and first page loads in a fresh browser context and its click with the HTTP cache off (CDP Network.setCacheDisabled); a response not fetched over the network (transferSize 0) fails the run; weight = encoded body bytes of the document and every asset, headers not counted; server = its Server-Timing header (request in, page rendered: search, lens, self-audit commit, template); load = navigation start to load event end; first page = /search?range=custom&to=DAY (the events up to a day, days spread over the workload's year), each followed by one click on a value of its rows; landing = /search (all time, where the benchmark's own self-audit records are the newest)", rep.pages));
     rep.notes.push("server CPU per page: over the whole browser session (sign-in included: one argon2id check), divided by the page loads".into());
     rep.notes.push(format!("the peer: SELECT * FROM audit_log WHERE <the filter> ORDER BY time DESC LIMIT {PAGE}, psql \\timing, after one unmeasured pass; it writes no self-audit record and renders no page"));
     rep.finish();
     println!("{rep}");
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     if !rep.errors.is_empty() {
@@ -430,12 +404,7 @@ impl std::fmt::Display for ConsoleReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let opt = |x: Option<f64>| x.map_or_else(|| "-".into(), |x| format!("{x:.1}"));
         let pair = |l: &Latency| format!("{:.1} / {:.1}", l.p50_ms, l.p99_ms);
-        writeln!(
-            f,
-            "recall-bench console: {} events, seed {}\n",
-            thousands(self.events as f64),
-            self.seed
-        )?;
+        writeln!(f, "{}\n", self.tenant.title("console"))?;
         writeln!(
             f,
             "{:<14} {:>4} {:>15} {:>15} {:>15} {:>15} {:>17} {:>5} {:>15}",
@@ -470,13 +439,8 @@ impl std::fmt::Display for ConsoleReport {
         }
         writeln!(
             f,
-            "\ntenant built here: {}; generate {} s; import {} s; serve open {} s, idle after {} s; peer load {} s; browser session {} s; server CPU {} ms per page",
-            self.built,
-            opt(self.generate_secs),
-            opt(self.import_secs),
-            opt(self.serve_open_secs),
-            opt(self.settle_secs),
-            opt(self.peer_load_secs),
+            "\n{}; browser session {} s; server CPU {} ms per page",
+            self.tenant,
             opt(self.browser_secs),
             opt(self.server_cpu_ms_per_page),
         )?;

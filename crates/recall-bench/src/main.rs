@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use recall_bench::compliance::{self, ComplianceOptions};
+use recall_bench::compliance::{self, ComplianceOptions, TenantOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::interop::{self, InteropOptions};
@@ -91,8 +91,9 @@ struct ConsoleArgs {
     node_dir: Option<PathBuf>,
 }
 
+/// What every measuring command takes: the workload, the binary, the JSON copy.
 #[derive(clap::Args)]
-struct TenantArgs {
+struct Workload {
     /// Number of events.
     #[arg(long)]
     events: u64,
@@ -102,18 +103,38 @@ struct TenantArgs {
     /// The `recall` binary (default: target/release/recall in the workspace).
     #[arg(long)]
     recall: Option<PathBuf>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct TenantArgs {
+    #[command(flatten)]
+    w: Workload,
     /// Work directory; a tenant kept there by `--keep` is measured again without rebuilding.
     #[arg(long)]
     workdir: PathBuf,
     /// Keep the tenant, rosters, inputs and the peer's cluster afterwards.
     #[arg(long)]
     keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
     /// Skip the PostgreSQL peer.
     #[arg(long)]
     skip_peer: bool,
+}
+
+impl From<TenantArgs> for TenantOptions {
+    fn from(t: TenantArgs) -> Self {
+        TenantOptions {
+            events: t.w.events,
+            seed: t.w.seed,
+            recall: t.w.recall,
+            workdir: t.workdir,
+            keep: t.keep,
+            json: t.w.json,
+            skip_peer: t.skip_peer,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -127,24 +148,14 @@ struct ComplianceArgs {
 
 #[derive(clap::Args)]
 struct Common {
-    /// Number of events.
-    #[arg(long)]
-    events: u64,
-    /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// The `recall` binary (default: target/release/recall in the workspace).
-    #[arg(long)]
-    recall: Option<PathBuf>,
+    #[command(flatten)]
+    w: Workload,
     /// Directory for the inputs, recall's data dirs and the peer's cluster (default: a temp dir).
     #[arg(long)]
     workdir: Option<PathBuf>,
     /// Keep the work directory afterwards.
     #[arg(long)]
     keep: bool,
-    /// Also write the figures as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -198,24 +209,24 @@ fn main() -> Result<()> {
         } => generate(Config::hospital(events, seed), &out, csv, &tenant, stats),
         Command::Run(a) => {
             let opts = RunOptions {
-                events: a.c.events,
-                seed: a.c.seed,
-                recall: a.c.recall,
+                events: a.c.w.events,
+                seed: a.c.w.seed,
+                recall: a.c.w.recall,
                 workdir: a.c.workdir,
                 keep: a.c.keep,
-                json: a.c.json,
+                json: a.c.w.json,
                 skip_recall: a.skip_recall,
                 skip_peer: a.skip_peer,
             };
             run::run(&opts).map(|_| ())
         }
         Command::ServeBench(a) => serve::serve_bench(&ServeOptions {
-            events: a.c.events,
-            seed: a.c.seed,
-            recall: a.c.recall,
+            events: a.c.w.events,
+            seed: a.c.w.seed,
+            recall: a.c.w.recall,
             workdir: a.c.workdir,
             keep: a.c.keep,
-            json: a.c.json,
+            json: a.c.w.json,
             batch: a.batch,
             ingest_clients: a.ingest_clients,
             rate: a.rate,
@@ -226,37 +237,25 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Interop(a) => interop::interop(&InteropOptions {
-            events: a.c.events,
+            events: a.c.w.events,
             export_events: a.export_events,
-            seed: a.c.seed,
-            recall: a.c.recall,
+            seed: a.c.w.seed,
+            recall: a.c.w.recall,
             workdir: a.c.workdir,
             keep: a.c.keep,
-            json: a.c.json,
+            json: a.c.w.json,
             clients: a.clients,
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.json,
+            tenant: a.t.into(),
             repeats: a.repeats,
-            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.json,
+            tenant: a.t.into(),
             samples: a.samples,
             node_dir: a.node_dir,
-            skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
     }

@@ -90,6 +90,21 @@ pub fn record(resource_type: &str) -> &str {
     }
 }
 
+/// What was done to which kind of record, as a patient reads it: `viewed: prescription`
+/// (the action alone when no resource type is known).
+pub fn what(action_code: &str, resource_type: &str) -> String {
+    match resource_type {
+        "" => action(action_code).to_string(),
+        t => format!("{}: {}", action(action_code), record(t)),
+    }
+}
+
+/// A time as recall shows it to people: `2026-03-04 10:22:01` (UTC, whole seconds; the
+/// caller says "UTC" where the page does not).
+pub fn when(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// An outcome worth a word (success needs none).
 pub fn outcome(code: &str) -> Option<&'static str> {
     match code {
@@ -116,5 +131,9 @@ mod tests {
         assert_eq!(super::purpose("XYZ"), "XYZ");
         assert_eq!(super::record("MedicationRequest"), "prescription");
         assert_eq!(super::action("frobnicate"), "frobnicate");
+        assert_eq!(super::what("read", "Encounter"), "viewed: visit");
+        assert_eq!(super::what("update", ""), "changed");
+        let t: jiff::Timestamp = "2026-03-04T10:22:01.123456789Z".parse().unwrap();
+        assert_eq!(super::when(t), "2026-03-04 10:22:01");
     }
 }

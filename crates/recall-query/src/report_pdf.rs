@@ -214,10 +214,13 @@ fn front<W: Write>(
     let from = r
         .range
         .from
-        .map_or("the start of the log".to_string(), when);
-    let to = r.range.to.map_or("the time of reading".to_string(), when);
+        .map_or("the start of the log".to_string(), plain::when);
+    let to = r
+        .range
+        .to
+        .map_or("the time of reading".to_string(), plain::when);
     let period = format!("from {from} to {to} (UTC)");
-    let produced = when(issued.at) + " UTC";
+    let produced = plain::when(issued.at) + " UTC";
     let read_at = format!(
         "the audit log's signed checkpoint of tree size {} (see the evidence page)",
         r.horizon
@@ -290,8 +293,8 @@ fn summary_table<W: Write>(
             (p, String::new())
         };
         let count = agg.count.to_string();
-        let first = agg.first.map(when).unwrap_or_default();
-        let last = agg.last.map(when).unwrap_or_default();
+        let first = agg.first.map(plain::when).unwrap_or_default();
+        let last = agg.last.map(plain::when).unwrap_or_default();
         t.row(&[&who, &role, &count, &first, &last])?;
     }
     Ok(())
@@ -316,7 +319,7 @@ fn event_cells(kind: Kind<'_>, e: &Map<String, Value>) -> [String; 5] {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
     let at = |o: &str, k: &str| s(e.get(o).and_then(|o| o.get(k)));
     let time = s(e.get("time"));
-    let time = time.parse::<Timestamp>().map(when).unwrap_or(time);
+    let time = time.parse::<Timestamp>().map(plain::when).unwrap_or(time);
     let who = match kind {
         Kind::PatientAccess(_) => {
             let name = at("actor", "name");
@@ -332,12 +335,7 @@ fn event_cells(kind: Kind<'_>, e: &Map<String, Value>) -> [String; 5] {
         }
         Kind::ActorActivity(_) => at("patient", "id"),
     };
-    let action = s(e.get("action"));
-    let mut what = plain::action(&action).to_string();
-    let rtype = at("resource", "type");
-    if !rtype.is_empty() {
-        what = format!("{what}: {}", plain::record(&rtype));
-    }
+    let mut what = plain::what(&s(e.get("action")), &at("resource", "type"));
     if let Some(o) = plain::outcome(&s(e.get("outcome"))) {
         what = format!("{what} ({o})");
     }
@@ -348,11 +346,6 @@ fn event_cells(kind: Kind<'_>, e: &Map<String, Value>) -> [String; 5] {
         plain::purpose(&purpose)
     };
     [time, who, what, purpose, at("source", "system")]
-}
-
-/// `2026-03-04 10:22:01` (UTC).
-fn when(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// Accesses per day, month or year (whichever gives at most ~60 bars), gaps as zeros.

@@ -4,7 +4,8 @@
 //! chromium (`tests/console/oidc.mjs`): authorization code with PKCE, state and nonce, the
 //! ID token verified against the provider's JWKS, role and tenant from its claims; a
 //! patient from the provider sees only their own report; a replayed or forged callback and
-//! a writer are refused. Then the log is checked for the sign-ins (actor `jwt:<sub>`).
+//! a writer are refused. Then the log is checked for the sign-ins (actor `jwt:<sub>`) and
+//! the refusals (outcome failure, no code, state or secret in them).
 //! Without chromium or the node packages the test skips, except under `CI=true`.
 #![allow(clippy::unwrap_used)]
 
@@ -102,29 +103,56 @@ fn sign_in_through_a_real_openid_provider() {
     ];
     run_script("oidc.mjs", &env, 7);
 
-    // The sign-ins are in the log, as the provider's subjects, with their roles.
+    // The sign-ins are in the log, as the provider's subjects, with their roles; so are
+    // the refused callbacks, like refused password sign-ins (outcome failure).
     let page = json(server.get_justified(&auditor, "/v1/events?action=login&limit=100"));
-    let logins: Vec<(String, String)> = page["events"]
+    let logins: Vec<(String, String, String)> = page["events"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| {
             let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
-            (s(&e["actor"]["id"]), s(&e["actor"]["role"]))
+            (
+                s(&e["actor"]["id"]),
+                s(&e["actor"]["role"]),
+                s(&e["outcome"]),
+            )
         })
         .collect();
-    for want in [
-        ("jwt:privacy_officer.sso-po", "privacy_officer"),
-        ("jwt:patient.MRN-OIDC-E2E-3", "patient"),
-    ] {
-        assert!(
-            logins.contains(&(want.0.to_owned(), want.1.to_owned())),
-            "{want:?} in {logins:?}"
-        );
-    }
-    assert!(
-        !logins.iter().any(|(who, _)| who.contains("writer")),
+    let has = |who: &str, role: &str, outcome: &str| {
+        logins
+            .iter()
+            .filter(|l| (l.0.as_str(), l.1.as_str(), l.2.as_str()) == (who, role, outcome))
+            .count()
+    };
+    assert_eq!(
+        has("jwt:privacy_officer.sso-po", "privacy_officer", "success"),
+        1,
         "{logins:?}"
     );
+    assert_eq!(
+        has("jwt:patient.MRN-OIDC-E2E-3", "patient", "success"),
+        1,
+        "{logins:?}"
+    );
+    // The writer's ID token verified, then the role was refused: its tenant and subject.
+    assert_eq!(
+        has("jwt:writer.some-service", "writer", "failure"),
+        1,
+        "{logins:?}"
+    );
+    // The replayed and the forged callback: no ID token verified, no subject known.
+    assert_eq!(has("jwt:(unverified)", "", "failure"), 2, "{logins:?}");
+    assert!(
+        !logins
+            .iter()
+            .any(|l| l.0.contains("writer") && l.2 == "success"),
+        "{logins:?}"
+    );
+    // They name no secret, code, state or token (the forged callback's were `forged`).
+    let text = page.to_string();
+    for secret in [SECRET, "forged", "id_token", "eyJ"] {
+        assert!(!text.contains(secret), "{secret} in the log");
+    }
     server.stop();
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::pages::{Nav, api_json, form_post, html, problem_page, text};
+use super::pages::{Nav, api_json, form_post, html, problem_page, text, when};
 use super::search::{percent, utc_day};
 use super::session::Signed;
 use crate::problem::Problem;
@@ -94,7 +94,7 @@ fn line(group: &Value, a: &Value) -> Line {
         break_glass: n("break_glass"),
         denied: n("denied"),
         failed: n("failed"),
-        last: text(a, "last").to_owned(),
+        last: when(text(a, "last")),
     }
 }
 
@@ -173,7 +173,7 @@ pub async fn page(
                 text(c, "credential").to_owned(),
                 role,
                 c["uses"].as_u64().unwrap_or(0),
-                text(c, "last_use").to_owned(),
+                when(text(c, "last_use")),
             )
         })
         .collect();

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::Console;
 use super::admin_users::{self, UserRow, user_rows};
 use super::login::csrf_refused;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, html, problem_page, text, when};
 use super::session::{Signed, same};
 use crate::problem::Problem;
 use crate::routes::admin::{ADMINS, create_key, list_keys, revoke_key, settings};
@@ -107,22 +107,22 @@ fn key_row(v: &Value) -> KeyRow {
         id: text(v, "id").to_owned(),
         role: text(v, "role").to_owned(),
         label: text(v, "label").to_owned(),
-        created: text(v, "created").to_owned(),
-        revoked: text(v, "revoked").to_owned(),
+        created: when(text(v, "created")),
+        revoked: when(text(v, "revoked")),
     }
 }
 
 fn hold_row(v: &Value) -> HoldRow {
     let kind = match (text(v, "kind"), text(v, "from"), text(v, "to")) {
-        ("time", from, to) => format!("events from {from} to {to}"),
+        ("time", from, to) => format!("events from {} to {}", when(from), when(to)),
         (kind, _, _) => format!("every event of one {kind}"),
     };
     HoldRow {
         id: text(v, "id").to_owned(),
         kind,
         matter: text(v, "matter").to_owned(),
-        created: text(v, "created").to_owned(),
-        released: text(v, "released").to_owned(),
+        created: when(text(v, "created")),
+        released: when(text(v, "released")),
     }
 }
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::pages::{Nav, api_json, form_post, html, problem_page, text};
+use super::pages::{Nav, api_json, form_post, html, problem_page, text, when};
 use super::search::{Filter, percent, utc_day};
 use super::session::Signed;
 use crate::problem::Problem;
@@ -266,7 +266,7 @@ pub async fn one(
                 .unwrap_or_default();
             (
                 h["version"].as_u64().unwrap_or(0),
-                text(h, "at").to_owned(),
+                when(text(h, "at")),
                 text(h, "by").to_owned(),
                 changed,
             )

@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::Console;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, html, problem_page, text, when};
 use super::session::Signed;
 use crate::routes::events::{GetParams, get_event};
 use crate::routes::json_body;
@@ -72,7 +72,10 @@ pub async fn page(
     let e = &v["event"];
     let fields = SHOWN
         .iter()
-        .map(|(label, path)| (*label, text(e, path).to_owned()))
+        .map(|(label, path)| match *path {
+            "time" => (*label, when(text(e, path))),
+            _ => (*label, text(e, path).to_owned()),
+        })
         .filter(|(_, v)| !v.is_empty())
         .collect();
     let vkeys = c

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Console;
-use super::pages::{Nav, api_json, form_post, html, problem_page};
+use super::pages::{Nav, api_json, form_post, html, problem_page, when};
 use super::session::{Session, Signed};
 use crate::problem::Problem;
 use crate::routes::integrity::{ACKNOWLEDGERS, WATCHERS, acknowledge, status, verify};
@@ -48,6 +48,16 @@ struct IntegrityPage {
     acknowledger: bool,
 }
 
+/// A verdict with its times as every console page shows them (`pages::when`).
+fn timed(mut v: Value) -> Value {
+    for path in [&["started"][..], &["acknowledged", "at"]] {
+        if let Some(Value::String(t)) = path.iter().try_fold(&mut v, |v, k| v.get_mut(*k)) {
+            *t = when(t);
+        }
+    }
+    v
+}
+
 /// `GET /integrity`.
 pub async fn page(State(c): State<Console>, s: Signed) -> Response {
     let nav = Nav::of(&s);
@@ -60,8 +70,8 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Response {
     html(&IntegrityPage {
         acknowledger: ACKNOWLEDGERS.contains(&s.session.role),
         nav: Some(nav),
-        verifications: list("verifications"),
-        last: t["last_verification"].clone(),
+        verifications: list("verifications").into_iter().map(timed).collect(),
+        last: timed(t["last_verification"].clone()),
         last_ok: t["last_verification"]["result"] == "ok",
         // Newest first, like the verdicts.
         checkpoints: list("checkpoints").into_iter().rev().collect(),

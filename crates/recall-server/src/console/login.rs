@@ -28,7 +28,7 @@ pub struct Limiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
 
 impl Limiter {
     /// Counts an attempt from `ip`; false when it is over `per_minute`.
-    fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
+    pub(super) fn allow(&self, ip: IpAddr, per_minute: u32) -> bool {
         let now = Instant::now();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));

@@ -154,6 +154,23 @@ pub struct Start {
 #[error("OpenID sign-in: {0}")]
 pub struct OidcError(pub &'static str);
 
+/// A refused callback: why, and the principal the provider vouched for when the ID token
+/// itself verified and a later check refused it (nonce, second factor, writer); only then
+/// is the refusal's tenant known.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Why (a fixed phrase).
+    pub why: OidcError,
+    /// The verified ID token's principal, if it got that far.
+    pub who: Option<Principal>,
+}
+
+impl From<OidcError> for Refusal {
+    fn from(why: OidcError) -> Self {
+        Refusal { why, who: None }
+    }
+}
+
 /// The endpoints of the provider's discovery document.
 #[derive(Deserialize)]
 struct Discovery {
@@ -269,7 +286,7 @@ impl Flows {
         state: &str,
         cookie: &str,
         code: &str,
-    ) -> Result<Principal, OidcError> {
+    ) -> Result<Principal, Refusal> {
         let pending = self.take(state, cookie)?;
         let secret = cfg.secret().map_err(|_| OidcError("no client secret"))?;
         let d = discover(cfg).await?;
@@ -305,8 +322,13 @@ impl Flows {
             tracing::warn!(error = %e, "ID token refused");
             OidcError("the ID token was refused")
         })?;
-        check_claims(cfg, &claims, &pending.nonce, who.role)?;
-        Ok(who)
+        match check_claims(cfg, &claims, &pending.nonce, who.role) {
+            Ok(()) => Ok(who),
+            Err(why) => Err(Refusal {
+                why,
+                who: Some(who),
+            }),
+        }
     }
 }
 

@@ -134,3 +134,39 @@ pub fn text<'a>(v: &'a serde_json::Value, path: &str) -> &'a str {
         .and_then(|v| v.as_str())
         .unwrap_or("")
 }
+
+/// A time as every console page shows it: `2026-03-04 10:22:01 UTC` (the log keeps UTC
+/// and the console has no time-zone setting, so the zone is named). A value that is not
+/// RFC 3339 is shown as it is.
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.parse::<jiff::Timestamp>() {
+        Ok(t) => format!("{} UTC", recall_query::plain::when(t)),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// A JSON list of strings (the reports' `actions`, `purposes`), each through `word`,
+/// as "a, b".
+pub fn listed(v: &serde_json::Value, word: impl Fn(&str) -> String) -> String {
+    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    let words: Vec<String> = items
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .map(word)
+        .collect();
+    words.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_are_plain_utc_and_lists_joined() {
+        assert_eq!(
+            super::when("2026-03-04T10:22:01.123456789Z"),
+            "2026-03-04 10:22:01 UTC"
+        );
+        assert_eq!(super::when("not a time"), "not a time");
+        let v = serde_json::json!(["TREAT", "HOPERAT"]);
+        assert_eq!(super::listed(&v, str::to_owned), "TREAT, HOPERAT");
+    }
+}

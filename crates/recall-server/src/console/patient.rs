@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::Console;
 use super::chart::{Chart, chart};
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, html, listed, problem_page, text, when};
 use super::search::Filter;
 use super::session::Signed;
 use crate::routes::reports::{ReportParams, patient_access};
@@ -57,20 +57,13 @@ fn person(f: &Filter, row: &Value) -> Person {
         href: search.url("/search"),
         name: text(row, "actor_name").to_owned(),
         role: text(row, "actor_role").to_owned(),
-        actions: listed(&row["actions"]),
-        purposes: listed(&row["purposes"]),
+        actions: listed(&row["actions"], str::to_owned),
+        purposes: listed(&row["purposes"], str::to_owned),
         count: row["count"].as_u64().unwrap_or(0),
-        first: text(row, "first").to_owned(),
-        last: text(row, "last").to_owned(),
+        first: when(text(row, "first")),
+        last: when(text(row, "last")),
         actor,
     }
-}
-
-/// A report row's list (a JSON array of strings) as "a, b".
-fn listed(v: &Value) -> String {
-    let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
-    let words: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-    words.join(", ")
 }
 
 /// Accesses per day (UTC) of the report's events.
@@ -143,11 +136,17 @@ mod listed_tests {
     /// The report's JSON gives actions and purposes as arrays; the page showed them empty.
     #[test]
     fn actions_and_purposes_are_shown() {
-        let row = serde_json::json!({"actor_id": "u-1", "actions": ["read", "update"], "purposes": ["TREAT"], "count": 2});
+        let row = serde_json::json!({"actor_id": "u-1", "actions": ["read", "update"], "purposes": ["TREAT"], "count": 2,
+            "first": "2026-03-04T10:22:01.123456789Z", "last": "2026-03-05T08:00:00Z"});
         let p = super::person(&super::super::search::Filter::default(), &row);
         assert_eq!(
             (p.actions.as_str(), p.purposes.as_str()),
             ("read, update", "TREAT")
+        );
+        // Plain date and time, the zone named (the page showed RFC 3339 with nanoseconds).
+        assert_eq!(
+            (p.first.as_str(), p.last.as_str()),
+            ("2026-03-04 10:22:01 UTC", "2026-03-05 08:00:00 UTC")
         );
     }
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::Console;
 use super::login::csrf_refused;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, api_json, html, problem_page, text, when};
 use super::session::{Signed, same};
 use crate::routes::reviews::{REVIEWERS, list, review};
 
@@ -53,7 +53,7 @@ pub struct Which {
 fn item(v: &Value) -> Item {
     Item {
         seq: v["seq"].as_u64().unwrap_or(0),
-        time: text(v, "time").to_owned(),
+        time: when(text(v, "time")),
         actor: text(v, "actor.id").to_owned(),
         patient: text(v, "patient.id").to_owned(),
         reason: text(v, "reason").to_owned(),

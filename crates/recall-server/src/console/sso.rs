@@ -1,6 +1,7 @@
 //! The OpenID sign-in's two pages: `GET /login/oidc` sends the browser to the provider,
 //! `GET /login/oidc/callback` takes it back (`oidc.rs` does the protocol). A sign-in is
-//! recorded in the tenant's log like a local one (`ConsoleSession`, actor `jwt:<sub>`).
+//! recorded in the tenant's log like a local one (`ConsoleSession`, actor `jwt:<sub>`),
+//! and so is a refused callback (`record_refusal`).
 //!
 //! Invariants:
 //! - The `state` cookie is `SameSite=Lax` (it must come back on the provider's redirect,
@@ -15,7 +16,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use recall_governance::{Act, SessionAct, Via};
+use recall_governance::{Act, SessionAct, Via, Who};
 use serde::Deserialize;
 
 use super::Console;
@@ -24,6 +25,10 @@ use super::oidc::{PENDING_SECS, STATE_COOKIE};
 use super::pages::html;
 use super::session::{COOKIE, cookie, set_cookie};
 use crate::audit::{self, record_act};
+use crate::auth::Principal;
+
+/// The actor of a refused callback whose ID token did not verify (no subject is known).
+pub const UNVERIFIED: &str = "jwt:(unverified)";
 
 /// The `state` cookie (Lax, see the module's invariants); `max_age` 0 deletes it.
 fn state_cookie(value: &str, tls: bool, max_age: u64) -> String {
@@ -77,6 +82,31 @@ pub struct Callback {
 #[template(path = "console/signed_in.html")]
 struct SignedIn;
 
+/// Records a refused callback like a refused password sign-in (`LoginFailed`, outcome
+/// failure): in the tenant of the subject the provider vouched for when its ID token
+/// verified; else no tenant is known, and it goes to every tenant of this server as actor
+/// [`UNVERIFIED`]. Only the endpoint and the address: never a code, state or token.
+async fn record_refusal(c: &Console, who: Option<&Principal>, via: &Via) {
+    let act = Act::ConsoleSession(SessionAct::LoginFailed);
+    let (tenants, who) = match who {
+        Some(p) => (vec![p.tenant.clone()], audit::who(p)),
+        None => {
+            let store = c.app.db.journal().store();
+            let unverified = Who {
+                id: UNVERIFIED.to_owned(),
+                role: None,
+                kind: "user",
+            };
+            (store.tenants().unwrap_or_default(), unverified)
+        }
+    };
+    for t in tenants {
+        if record_act(&c.app, &t, &act, &who, via).await.is_err() {
+            tracing::warn!("a refused OpenID sign-in could not be recorded");
+        }
+    }
+}
+
 /// `GET /login/oidc/callback`: redeems the code, verifies the ID token, starts a session.
 pub async fn callback(
     State(c): State<Console>,
@@ -100,18 +130,30 @@ pub async fn callback(
         }
         res
     };
+    let via = Via::http("GET /login/oidc/callback", Some(peer.ip()));
+    // Attempts count against the address like password ones (a flood of forged
+    // callbacks must not flood the logs it is recorded in).
+    if !c
+        .limiter
+        .allow(peer.ip(), c.app.cfg.console.login_attempts_per_minute)
+    {
+        metrics::counter!("recall_console_logins_total", "result" => "limited").increment(1);
+        let msg = "Too many attempts from this address. Wait a minute.";
+        return login_page(&c, StatusCode::TOO_MANY_REQUESTS, msg);
+    }
     if !q.error.is_empty() {
+        record_refusal(&c, None, &via).await;
         return refused(&c, "The sign-on provider did not sign you in.");
     }
     let browser = cookie(&headers, STATE_COOKIE).unwrap_or("");
     let who = match c.flows.finish(&cfg, &q.state, browser, &q.code).await {
         Ok(who) => who,
-        Err(e) => {
-            tracing::warn!(error = %e, "OpenID sign-in refused");
+        Err(r) => {
+            tracing::warn!(error = %r.why, "OpenID sign-in refused");
+            record_refusal(&c, r.who.as_ref(), &via).await;
             return refused(&c, "Single sign-on failed. Please try again.");
         }
     };
-    let via = Via::http("GET /login/oidc/callback", Some(peer.ip()));
     let act = Act::ConsoleSession(SessionAct::Login);
     if record_act(&c.app, &who.tenant, &act, &audit::who(&who), &via)
         .await

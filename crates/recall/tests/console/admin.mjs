@@ -21,6 +21,12 @@ async function shotsAndAxe(page, name) {
     await page.setViewportSize(size);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `${name} scrolls sideways at ${size.width}px (${overflow}px)`);
+    // Nor does any table, inside its scroll region or not (they stack on tablets).
+    const wide = await page.$$eval("main table", (ts) => ts
+      .map((t) => [t.closest(".scroll") || t.parentElement, t])
+      .filter(([box, t]) => box.scrollWidth > box.clientWidth || t.scrollWidth > t.clientWidth)
+      .map(([, t]) => t.id || t.querySelector("caption")?.textContent || "table"));
+    assert.deepEqual(wide, [], `${name}: tables scroll sideways at ${size.width}px`);
     await shotAndAxe(page, OUT, `admin-${name}-${size.width}`);
   }
   await page.setViewportSize(WIDTHS[0]);
@@ -165,6 +171,11 @@ await step("a patient sees their own access report, grouped by person", async ()
   assert.ok(people.includes("Synthetic Doctor dr-synth-a"), people.join("|"));
   assert.ok(people.includes("Synthetic Doctor dr-synth-b"), people.join("|"));
   assert.equal((await rowOf(page, "dr-synth-a").locator("td:nth-child(5)").textContent()).trim(), "2");
+  // Plain words and plain times for the patient (the page showed TREAT and RFC 3339).
+  const row = rowOf(page, "dr-synth-a");
+  assert.match(await row.locator("td:nth-child(3)").textContent(), /^treatment \(TREAT\)$/);
+  assert.match(await row.locator("td:nth-child(4)").textContent(), /^viewed: /);
+  assert.match(await row.locator("td:nth-child(6)").textContent(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
   await shotsAndAxe(page, "patient-report");
 });
 
