@@ -13,6 +13,7 @@ use recall_bench::compliance::{self, ComplianceOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::interop::{self, InteropOptions};
+use recall_bench::memory::{self, MemoryOptions};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
 
@@ -64,6 +65,9 @@ enum Command {
     /// Standard faces against native ones: FHIR Bundle and ATNA TLS ingest against
     /// native NDJSON ingest, and `GET /v1/export` throughput (docs/benchmarks.md).
     Interop(InteropArgs),
+    /// The server's resident memory under rounds of patient searches and reports on one
+    /// large tenant, against its budget (docs/design/service.md "Memory").
+    Memory(MemoryArgs),
 }
 
 #[derive(clap::Args)]
@@ -114,6 +118,27 @@ struct TenantArgs {
     /// Skip the PostgreSQL peer.
     #[arg(long)]
     skip_peer: bool,
+}
+
+#[derive(clap::Args)]
+struct MemoryArgs {
+    #[command(flatten)]
+    t: TenantArgs,
+    /// `server.cache_mb` of the server under test.
+    #[arg(long, default_value_t = 64)]
+    cache_mb: u64,
+    /// Rounds of requests; RSS is reported after each.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
+    /// Requests per round.
+    #[arg(long, default_value_t = 100_000)]
+    requests: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Run `recall reindex` before serving.
+    #[arg(long)]
+    reindex: bool,
 }
 
 #[derive(clap::Args)]
@@ -245,6 +270,20 @@ fn main() -> Result<()> {
             json: a.t.json,
             repeats: a.repeats,
             skip_peer: a.t.skip_peer,
+        })
+        .map(|_| ()),
+        Command::Memory(a) => memory::memory(&MemoryOptions {
+            events: a.t.events,
+            seed: a.t.seed,
+            recall: a.t.recall,
+            workdir: a.t.workdir,
+            keep: a.t.keep,
+            json: a.t.json,
+            cache_mb: a.cache_mb,
+            rounds: a.rounds,
+            requests: a.requests,
+            clients: a.clients,
+            reindex: a.reindex,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
