@@ -192,7 +192,7 @@ fn round(
                         }
                         let patient =
                             &patients[(i.wrapping_mul(104_729) % patients.len() as u64) as usize];
-                        let req = if i % REPORT_EVERY == 0 {
+                        let req = if i.is_multiple_of(REPORT_EVERY) {
                             http.get(format!("{}/v1/reports/patient-access", server.url))
                                 .query(&[("patient", patient.as_str()), ("format", "csv")])
                         } else {

@@ -148,7 +148,8 @@ impl TileFiles {
     }
 
     /// Bytes allocated for pending hashes, all levels.
-    pub fn pending_capacity(&self) -> usize {
+    #[cfg(test)]
+    fn pending_capacity(&self) -> usize {
         self.pending.iter().map(Vec::capacity).sum()
     }
 
