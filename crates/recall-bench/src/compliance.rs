@@ -37,9 +37,9 @@ const QUARTER: (&str, &str) = ("2026-01-01T00:00:00Z", "2026-04-01T00:00:00Z");
 const WEEK: (&str, &str) = ("2026-03-02T00:00:00Z", "2026-03-09T00:00:00Z");
 const SYSTEM: &str = "ehr-prod";
 
-/// Options of `compliance`.
+/// The large tenant of `compliance`, `console` and `memory`, built in a work directory.
 #[derive(Debug, Clone)]
-pub struct ComplianceOptions {
+pub struct TenantOptions {
     /// Events in the workload.
     pub events: u64,
     /// Workload seed.
@@ -48,10 +48,17 @@ pub struct ComplianceOptions {
     pub recall: Option<PathBuf>,
     /// Work directory (required: the tenant is kept there with `keep`).
     pub workdir: PathBuf,
-    /// Keep the tenant, the peer's cluster and the rosters afterwards.
+    /// Keep the tenant (and the peer's cluster, the rosters) afterwards.
     pub keep: bool,
     /// Write the figures as JSON here too.
     pub json: Option<PathBuf>,
+}
+
+/// Options of `compliance`.
+#[derive(Debug, Clone)]
+pub struct ComplianceOptions {
+    /// The tenant.
+    pub tenant: TenantOptions,
     /// Measured requests per scenario and side.
     pub repeats: usize,
     /// Skip the PostgreSQL peer.
@@ -548,17 +555,17 @@ pub(crate) fn time_sql(cluster: &Cluster, statements: &[String]) -> Result<Vec<f
 
 /// Runs the compliance benchmark; prints the table and returns the report.
 pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
-    if opts.events == 0 {
+    if opts.tenant.events == 0 {
         bail!("--events must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, true)?;
     let mut rep = ComplianceReport {
-        events: opts.events,
-        seed: opts.seed,
+        events: opts.tenant.events,
+        seed: opts.tenant.seed,
         built: b.built,
         generate_secs: b.generate_secs,
         import_secs: b.import_secs,
@@ -599,7 +606,7 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
         eprintln!("peer: load (if new) and the equivalent SQL");
         let r = peer::locate_bindir()
             .context("PostgreSQL server binaries not found (initdb, pg_ctl)")
-            .and_then(|b| peer_side(&b, &p, opts.keep, opts.repeats, &mut rep));
+            .and_then(|b| peer_side(&b, &p, opts.tenant.keep, opts.repeats, &mut rep));
         if let Err(e) = r {
             rep.errors.push(format!("peer: {e:#}"));
         }
@@ -614,10 +621,10 @@ pub fn compliance(opts: &ComplianceOptions) -> Result<ComplianceReport> {
     rep.errors.extend(failed.collect::<Vec<_>>());
     rep.finish();
     println!("{rep}");
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     if !rep.errors.is_empty() {

@@ -21,7 +21,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::compliance::{Paths, ensure_tenant, remove_tenant, start_peer, time_sql};
+use crate::compliance::{Paths, TenantOptions, ensure_tenant, remove_tenant, start_peer, time_sql};
 use crate::generator::{Config, END_MS, START_MS};
 use crate::peer;
 use crate::recall_cli;
@@ -52,18 +52,8 @@ const PASSWORD: &str = "benchmark-only-password-17";
 /// Options of `console`.
 #[derive(Debug, Clone)]
 pub struct ConsoleOptions {
-    /// Events in the workload.
-    pub events: u64,
-    /// Workload seed.
-    pub seed: u64,
-    /// The `recall` binary.
-    pub recall: Option<PathBuf>,
-    /// Work directory (the compliance benchmark's layout; a kept tenant is reused).
-    pub workdir: PathBuf,
-    /// Keep the tenant and the peer's cluster afterwards.
-    pub keep: bool,
-    /// Write the figures as JSON here too.
-    pub json: Option<PathBuf>,
+    /// The tenant (the compliance benchmark's layout; a kept tenant is reused).
+    pub tenant: TenantOptions,
     /// Clicks per filter kind (the first page is loaded before each click).
     pub samples: usize,
     /// Where `npm ci` installed playwright-core (default: the console e2e test's dir).
@@ -331,18 +321,18 @@ fn recall_side(
 
 /// Runs the console benchmark; prints the table and returns the report.
 pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
-    if opts.events == 0 || opts.samples == 0 {
+    if opts.tenant.events == 0 || opts.samples == 0 {
         bail!("--events and --samples must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     // The console needs no rosters (a later `compliance` run on this work dir adds them).
     let b = ensure_tenant(&bin, &p, cfg, !opts.skip_peer, false)?;
     let mut rep = ConsoleReport {
-        events: opts.events,
-        seed: opts.seed,
+        events: opts.tenant.events,
+        seed: opts.tenant.seed,
         built: b.built,
         generate_secs: b.generate_secs,
         import_secs: b.import_secs,
@@ -361,7 +351,7 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
         None
     } else {
         eprintln!("peer: load (if new) and the same searches as SQL");
-        peer_side(&p, opts.keep, &samples, &mut rep)
+        peer_side(&p, opts.tenant.keep, &samples, &mut rep)
             .map_err(|e| rep.errors.push(format!("peer: {e:#}")))
             .ok()
     };
@@ -371,10 +361,10 @@ pub fn console(opts: &ConsoleOptions) -> Result<ConsoleReport> {
     rep.notes.push(format!("the peer: SELECT * FROM audit_log WHERE <the filter> ORDER BY time DESC LIMIT {PAGE}, psql \\timing, after one unmeasured pass; it writes no self-audit record and renders no page"));
     rep.finish();
     println!("{rep}");
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     if !rep.errors.is_empty() {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use recall_bench::compliance::{self, ComplianceOptions};
+use recall_bench::compliance::{self, ComplianceOptions, TenantOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::interop::{self, InteropOptions};
@@ -211,6 +211,19 @@ struct RunArgs {
     skip_peer: bool,
 }
 
+impl TenantArgs {
+    fn options(&self) -> TenantOptions {
+        TenantOptions {
+            events: self.events,
+            seed: self.seed,
+            recall: self.recall.clone(),
+            workdir: self.workdir.clone(),
+            keep: self.keep,
+            json: self.json.clone(),
+        }
+    }
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Generate {
@@ -262,23 +275,13 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.json,
+            tenant: a.t.options(),
             repeats: a.repeats,
             skip_peer: a.t.skip_peer,
         })
         .map(|_| ()),
         Command::Memory(a) => memory::memory(&MemoryOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.json,
+            tenant: a.t.options(),
             cache_mb: a.cache_mb,
             rounds: a.rounds,
             requests: a.requests,
@@ -287,12 +290,7 @@ fn main() -> Result<()> {
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {
-            events: a.t.events,
-            seed: a.t.seed,
-            recall: a.t.recall,
-            workdir: a.t.workdir,
-            keep: a.t.keep,
-            json: a.t.json,
+            tenant: a.t.options(),
             samples: a.samples,
             node_dir: a.node_dir,
             skip_peer: a.t.skip_peer,

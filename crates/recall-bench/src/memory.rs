@@ -9,14 +9,13 @@
 //! record, so each round grows the log and the index by as many events.
 
 use std::fs;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::compliance::{Paths, ensure_tenant, remove_tenant};
+use crate::compliance::{Paths, TenantOptions, ensure_tenant, remove_tenant};
 use crate::generator::{Config, Event, Generator};
 use crate::recall_cli;
 use crate::serve::{Server, client, new_key, recall};
@@ -26,18 +25,8 @@ const REPORT_EVERY: u64 = 51;
 
 /// What to run.
 pub struct MemoryOptions {
-    /// Events of the tenant.
-    pub events: u64,
-    /// Seed of the workload.
-    pub seed: u64,
-    /// The `recall` binary (default: target/release/recall).
-    pub recall: Option<PathBuf>,
-    /// Work directory (the tenant is kept there with `keep`).
-    pub workdir: PathBuf,
-    /// Keep the tenant afterwards.
-    pub keep: bool,
-    /// Also write the figures as JSON here.
-    pub json: Option<PathBuf>,
+    /// The tenant.
+    pub tenant: TenantOptions,
     /// `server.cache_mb` of the server under test.
     pub cache_mb: u64,
     /// Rounds of requests.
@@ -91,13 +80,13 @@ pub struct MemoryReport {
 
 /// Runs the memory benchmark; prints a line per round and returns the figures.
 pub fn memory(opts: &MemoryOptions) -> Result<MemoryReport> {
-    if opts.events == 0 || opts.requests == 0 || opts.clients == 0 {
+    if opts.tenant.events == 0 || opts.requests == 0 || opts.clients == 0 {
         bail!("--events, --requests and --clients must be at least 1");
     }
-    let bin = recall_cli::locate(opts.recall.as_deref())?;
-    fs::create_dir_all(&opts.workdir)?;
-    let p = Paths::new(&opts.workdir.canonicalize()?);
-    let cfg = Config::hospital(opts.events, opts.seed);
+    let bin = recall_cli::locate(opts.tenant.recall.as_deref())?;
+    fs::create_dir_all(&opts.tenant.workdir)?;
+    let p = Paths::new(&opts.tenant.workdir.canonicalize()?);
+    let cfg = Config::hospital(opts.tenant.events, opts.tenant.seed);
     ensure_tenant(&bin, &p, cfg, false, false)?;
     let patients = patients(cfg);
     if opts.reindex {
@@ -108,7 +97,7 @@ pub fn memory(opts: &MemoryOptions) -> Result<MemoryReport> {
     let cache = opts.cache_mb.to_string();
     let (server, _) = Server::start_with(&bin, &p.data, &[("RECALL_SERVER_CACHE_MB", &cache)])?;
     let mut rep = MemoryReport {
-        events: opts.events,
+        events: opts.tenant.events,
         cache_mb: opts.cache_mb,
         reindexed: opts.reindex,
         start: rss(server.pid())?,
@@ -134,10 +123,10 @@ pub fn memory(opts: &MemoryOptions) -> Result<MemoryReport> {
         rep.rounds.push(round);
     }
     server.stop()?;
-    if let Some(path) = &opts.json {
+    if let Some(path) = &opts.tenant.json {
         crate::report::write_json(path, &rep)?;
     }
-    if !opts.keep {
+    if !opts.tenant.keep {
         remove_tenant(&p);
     }
     Ok(rep)

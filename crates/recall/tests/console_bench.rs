@@ -9,6 +9,7 @@
 mod common;
 
 use common::console::{browser_tools, tests_dir};
+use recall_bench::compliance::TenantOptions;
 use recall_bench::console::{ConsoleOptions, console};
 
 #[test]
@@ -19,12 +20,14 @@ fn console_benchmark_measures_real_page_loads() {
     }
     let dir = tempfile::tempdir().unwrap();
     let rep = console(&ConsoleOptions {
-        events: 3_000,
-        seed: 7,
-        recall: Some(common::recall_bin()),
-        workdir: dir.path().join("work"),
-        keep: false,
-        json: None,
+        tenant: TenantOptions {
+            events: 3_000,
+            seed: 7,
+            recall: Some(common::recall_bin()),
+            workdir: dir.path().join("work"),
+            keep: false,
+            json: None,
+        },
         samples: 1,
         node_dir: Some(tests_dir("console")),
         skip_peer: true,
