@@ -49,7 +49,7 @@ pub struct TenantOptions {
     /// Work directory (required: the tenant is kept there with `keep`, in the same
     /// layout for both benchmarks, and reused).
     pub workdir: PathBuf,
-    /// Keep the tenant, the peer's cluster and the rosters afterwards.
+    /// Keep the tenant (and the peer's cluster, the rosters) afterwards.
     pub keep: bool,
     /// Write the figures as JSON here too.
     pub json: Option<PathBuf>,

@@ -8,6 +8,7 @@ pub mod atna;
 pub mod compliance;
 pub mod console;
 pub mod interop;
+pub mod memory;
 pub mod peer;
 pub mod recall_cli;
 pub mod report;

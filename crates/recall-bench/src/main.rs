@@ -13,6 +13,7 @@ use recall_bench::compliance::{self, ComplianceOptions, TenantOptions};
 use recall_bench::console::{self, ConsoleOptions};
 use recall_bench::generator::{self, Config};
 use recall_bench::interop::{self, InteropOptions};
+use recall_bench::memory::{self, MemoryOptions};
 use recall_bench::run::{self, RunOptions};
 use recall_bench::serve::{self, ServeOptions};
 
@@ -64,6 +65,9 @@ enum Command {
     /// Standard faces against native ones: FHIR Bundle and ATNA TLS ingest against
     /// native NDJSON ingest, and `GET /v1/export` throughput (docs/benchmarks.md).
     Interop(InteropArgs),
+    /// The server's resident memory under rounds of patient searches and reports on one
+    /// large tenant, against its budget (docs/design/service.md "Memory").
+    Memory(MemoryArgs),
 }
 
 #[derive(clap::Args)]
@@ -135,6 +139,27 @@ impl From<TenantArgs> for TenantOptions {
             skip_peer: t.skip_peer,
         }
     }
+}
+
+#[derive(clap::Args)]
+struct MemoryArgs {
+    #[command(flatten)]
+    t: TenantArgs,
+    /// `server.cache_mb` of the server under test.
+    #[arg(long, default_value_t = 64)]
+    cache_mb: u64,
+    /// Rounds of requests; RSS is reported after each.
+    #[arg(long, default_value_t = 4)]
+    rounds: usize,
+    /// Requests per round.
+    #[arg(long, default_value_t = 100_000)]
+    requests: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Run `recall reindex` before serving.
+    #[arg(long)]
+    reindex: bool,
 }
 
 #[derive(clap::Args)]
@@ -250,6 +275,15 @@ fn main() -> Result<()> {
         Command::Compliance(a) => compliance::compliance(&ComplianceOptions {
             tenant: a.t.into(),
             repeats: a.repeats,
+        })
+        .map(|_| ()),
+        Command::Memory(a) => memory::memory(&MemoryOptions {
+            tenant: a.t.into(),
+            cache_mb: a.cache_mb,
+            rounds: a.rounds,
+            requests: a.requests,
+            clients: a.clients,
+            reindex: a.reindex,
         })
         .map(|_| ()),
         Command::Console(a) => console::console(&ConsoleOptions {

@@ -177,14 +177,20 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(bin: &Path, data: &Path) -> Result<(Self, f64)> {
+        // The memory budget of the peer's shared_buffers, for decrypted blocks.
+        let cache = PEER_BUFFER_MB.to_string();
+        Self::start_with(bin, data, &[("RECALL_SERVER_CACHE_MB", &cache)])
+    }
+
+    /// Starts the server with these environment settings.
+    pub(crate) fn start_with(bin: &Path, data: &Path, env: &[(&str, &str)]) -> Result<(Self, f64)> {
         let started = Instant::now();
         let mut child = Command::new(bin)
             .arg("--data")
             .arg(data)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("RECALL_DATA")
-            // The memory budget of the peer's shared_buffers, for decrypted blocks.
-            .env("RECALL_SERVER_CACHE_MB", PEER_BUFFER_MB.to_string())
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             // A slow workflow (compliance) is measured, not cut off at the default 30 s.
             .env("RECALL_SERVER_REQUEST_TIMEOUT_SECS", "3600")
@@ -218,6 +224,11 @@ impl Server {
             .map_err(|_| anyhow!("recall serve did not start"))?;
         server.url = format!("http://{addr}");
         Ok((server, started.elapsed().as_secs_f64()))
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// CPU seconds (user + system) the server has used so far, from `/proc`.

@@ -30,9 +30,9 @@ const LAYOUT: u32 = 7;
 /// server's memory budget names it (docs/design/service.md, "Memory"). Smaller buffers
 /// were measured to wedge fjall 2.11 under sustained writes (8 and 24 MiB: every write
 /// halted for minutes, "write buffer saturation"), so this is not a knob.
-const WRITE_BUFFER_BYTES: u64 = 64 << 20;
+pub const WRITE_BUFFER_BYTES: u64 = 64 << 20;
 /// fjall's block cache (its default too): index blocks read back from disk.
-const BLOCK_CACHE_BYTES: u64 = 32 << 20;
+pub const BLOCK_CACHE_BYTES: u64 = 32 << 20;
 /// Sealed memtables fjall's flusher writes out each time it wakes. fjall 2.11 wakes it
 /// once per enqueued memtable, except for those recovered from its journal on open: one
 /// wake-up per partition, however many it recovered. With one flush worker (fjall's

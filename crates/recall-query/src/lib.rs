@@ -63,7 +63,7 @@ pub use error::QueryError;
 pub use export::{Checked, Export, ExportFormat, ExportParams, ExportStats, cursor_after};
 pub use export_ocsf::OCSF_VERSION;
 pub use facets::{Facets, MAX_FACET_EVENTS};
-pub use generation::IndexBuffers;
+pub use generation::{BLOCK_CACHE_BYTES, IndexBuffers, WRITE_BUFFER_BYTES};
 pub use impact::{Affected, Impact, IncidentScope};
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, FilterParams, MAX_LIMIT, SearchParams, time_param};

@@ -476,7 +476,7 @@ fn restore_frontier(
             let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
             segment::scan(&seg.path, &buf, false, |b, _| {
                 push_all(&mut fr, tiles, &b.commitments);
-                Ok(())
+                tiles.flush_if_large()
             })?;
             tiles.flush()?;
         }
@@ -524,7 +524,7 @@ fn recover_active(
     }
     let scanned = segment::scan(&last.path, &buf, true, |b, _| {
         push_all(frontier, tiles, &b.commitments);
-        Ok(())
+        tiles.flush_if_large()
     })?;
     segment::check_header(&last.path, &scanned.header, last.number, expected, tenant)?;
     tiles.flush()?;

@@ -13,6 +13,7 @@ use recall::{
 
 // mimalloc keeps freed memory for reuse instead of returning large blocks to the kernel
 // and faulting them in again: glibc's malloc spent ~10% of import time in page faults.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
