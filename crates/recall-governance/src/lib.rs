@@ -36,6 +36,7 @@ pub mod retention;
 pub mod reviews;
 pub mod roster;
 pub mod sealed;
+mod sealed_rows;
 mod sqlite;
 pub mod user_changes;
 pub mod users;

@@ -129,7 +129,8 @@ pub struct Workforce {
     pub members: BTreeMap<String, Member>,
 }
 
-/// The patient roster: hex index token of each patient id → state code.
+/// The patient roster as it was kept before keyed rows, one sealed document: hex index
+/// token of each patient id → state code. Read only to move it to rows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Patients {
     /// State of residence by patient index token (hex).
@@ -388,39 +389,41 @@ pub fn import(
         rows: 0,
         by: BTreeMap::new(),
     };
-    let plain = match kind {
+    let keystore = db.journal().keystore();
+    match kind {
         Kind::Workforce => {
             let w = parse_workforce(input)?;
             for m in w.members.values() {
                 *counts.by.entry(m.status.as_str().into()).or_default() += 1;
             }
             counts.rows = w.members.len();
-            serde_json::to_vec(&w).unwrap_or_default()
+            let plain = serde_json::to_vec(&w).unwrap_or_default();
+            let previous = sealed.get(keystore, tenant, kind.as_str())?;
+            sealed.put(keystore, tenant, kind.as_str(), &plain)?;
+            if let Err(e) = by.record(tenant, Act::RosterImported(&counts)) {
+                // A roster whose import is not on record must not stay in force.
+                match previous {
+                    Some(p) => sealed.put(keystore, tenant, kind.as_str(), &p)?,
+                    None => sealed.delete(tenant, kind.as_str())?,
+                }
+                return Err(e);
+            }
         }
         Kind::Patients => {
             let pairs = parse_patients(input)?;
-            let key = db.journal().keystore().index_key(tenant)?;
-            let indexer = recall_crypto::BlindIndexer::new(&key);
-            let mut p = Patients::default();
+            let indexer = recall_crypto::BlindIndexer::new(&keystore.index_key(tenant)?);
+            let mut rows = Vec::with_capacity(pairs.len());
             for (id, state) in pairs {
                 *counts.by.entry(state.clone()).or_default() += 1;
                 let token = indexer.token(Subject::Patient.field(), &id);
-                p.states.insert(hex::encode(token), state);
+                rows.push((token.to_vec(), state.into_bytes()));
             }
-            counts.rows = p.states.len();
-            serde_json::to_vec(&p).unwrap_or_default()
+            counts.rows = rows.len();
+            // Committed only once the import is on record.
+            sealed.replace_rows(keystore, tenant, kind.as_str(), &rows, || {
+                by.record(tenant, Act::RosterImported(&counts))
+            })?;
         }
-    };
-    let keystore = db.journal().keystore();
-    let previous = sealed.get(keystore, tenant, kind.as_str())?;
-    sealed.put(keystore, tenant, kind.as_str(), &plain)?;
-    if let Err(e) = by.record(tenant, Act::RosterImported(&counts)) {
-        // A roster whose import is not on record must not stay in force.
-        match previous {
-            Some(p) => sealed.put(keystore, tenant, kind.as_str(), &p)?,
-            None => sealed.delete(tenant, kind.as_str())?,
-        }
-        return Err(e);
     }
     Ok(counts)
 }
@@ -434,7 +437,8 @@ pub fn workforce(db: &Db, sealed: &Sealed, tenant: &str) -> Result<Option<Workfo
 }
 
 /// The state of residence of each of `patients` (same order), from the tenant's patient
-/// roster: `None` where the roster does not know the patient, or there is no roster.
+/// roster: `None` where the roster does not know the patient, or there is none. Opens only
+/// the rows asked for (a roster kept whole, as before, is first moved to rows, once).
 pub fn patient_states(
     db: &Db,
     sealed: &Sealed,
@@ -442,21 +446,43 @@ pub fn patient_states(
     patients: &[&str],
 ) -> Result<Vec<Option<String>>, GovernanceError> {
     let keystore = db.journal().keystore();
-    let Some(plain) = sealed.get(keystore, tenant, Kind::Patients.as_str())? else {
+    let kind = Kind::Patients.as_str();
+    move_document_to_rows(keystore, sealed, tenant)?;
+    if !sealed.has_rows(tenant, kind)? {
         return Ok(vec![None; patients.len()]);
-    };
+    }
     let indexer = recall_crypto::BlindIndexer::new(&keystore.index_key(tenant)?);
-    let tokens: Vec<String> = patients
+    let keys: Vec<Vec<u8>> = patients
         .iter()
-        .map(|p| hex::encode(indexer.token(Subject::Patient.field(), p)))
+        .map(|p| indexer.token(Subject::Patient.field(), p).to_vec())
         .collect();
-    let wanted: HashSet<String> = tokens.iter().cloned().collect();
-    // An unreadable roster knows no one, as before.
-    let found = states::states_of(&plain, &wanted).unwrap_or_default();
-    Ok(tokens.iter().map(|t| found.get(t).cloned()).collect())
+    let found = sealed.get_rows(keystore, tenant, kind, &keys)?;
+    Ok(found
+        .into_iter()
+        .map(|v| v.and_then(|b| String::from_utf8(b).ok()))
+        .collect())
 }
 
-mod states;
+/// Moves a patient roster kept as one document (the layout before keyed rows) to rows.
+/// Not an import: the same roster, stored differently, so nothing is recorded.
+fn move_document_to_rows(
+    keystore: &recall_crypto::Keystore,
+    sealed: &Sealed,
+    tenant: &str,
+) -> Result<(), SealedError> {
+    let kind = Kind::Patients.as_str();
+    let Some(plain) = sealed.get(keystore, tenant, kind)? else {
+        return Ok(());
+    };
+    // An unreadable roster knows no one, as before.
+    let whole: Patients = serde_json::from_slice(&plain).unwrap_or_default();
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = whole
+        .states
+        .into_iter()
+        .filter_map(|(token, state)| Some((hex::decode(token).ok()?, state.into_bytes())))
+        .collect();
+    sealed.replace_rows(keystore, tenant, kind, &rows, || Ok::<_, SealedError>(()))
+}
 
 /// The states of residence a breach assessment counts (its `PatientStates`), read from
 /// the tenant's patient roster in `sealed.db` at the time of asking.

@@ -32,6 +32,13 @@ CREATE TABLE IF NOT EXISTS sealed (
     updated TEXT NOT NULL,
     PRIMARY KEY (tenant, kind)
 ) STRICT;
+CREATE TABLE IF NOT EXISTS sealed_rows (
+    tenant TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    key    BLOB NOT NULL,
+    sealed BLOB NOT NULL,
+    PRIMARY KEY (tenant, kind, key)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Domain of the AAD, so a sealed document can never be taken for another sealed thing.
@@ -68,12 +75,12 @@ impl std::fmt::Debug for Sealed {
     }
 }
 
-fn aad(tenant: &str, kind: &str) -> Vec<u8> {
+pub(crate) fn aad(tenant: &str, kind: &str) -> Vec<u8> {
     [AAD_DOMAIN, tenant.as_bytes(), b"\0", kind.as_bytes()].concat()
 }
 
 /// The tenant's sealing key, created on first use.
-fn key(keystore: &Keystore, tenant: &str) -> Result<DataKey, SealedError> {
+pub(crate) fn key(keystore: &Keystore, tenant: &str) -> Result<DataKey, SealedError> {
     Ok(DataKey(keystore.named_secret(&format!("sealed:{tenant}"))?))
 }
 
@@ -92,7 +99,7 @@ impl Sealed {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

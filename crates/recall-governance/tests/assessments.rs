@@ -348,3 +348,35 @@ fn a_forged_next_version_is_ignored() {
 fn journal_size(w: &World) -> u64 {
     w.db.journal().store().size(T).unwrap()
 }
+
+#[test]
+fn a_patient_roster_kept_whole_moves_to_rows_once_and_answers_the_same() {
+    use recall_governance::roster::{Patients, patient_states};
+    use recall_governance::sealed::{SEALED_FILE, Sealed};
+    let w = world();
+    let sealed = Sealed::open(&w.path.with_file_name(SEALED_FILE)).unwrap();
+    let keystore = w.db.journal().keystore();
+    let indexer = recall_crypto::BlindIndexer::new(&keystore.index_key(T).unwrap());
+    let token = |p: &str| hex::encode(indexer.token(recall_query::Subject::Patient.field(), p));
+    // The layout before keyed rows: one sealed JSON document of every patient's state.
+    let mut whole = Patients::default();
+    whole.states.insert(token(&patient(1)), "MA".into());
+    whole.states.insert(token(&patient(2)), "NH".into());
+    let json = serde_json::to_vec(&whole).unwrap();
+    sealed.put(keystore, T, "patients", &json).unwrap();
+    let ask = [patient(2), patient(9), patient(1)];
+    let ask: Vec<&str> = ask.iter().map(String::as_str).collect();
+    let want = [Some("NH".to_owned()), None, Some("MA".to_owned())];
+    assert_eq!(patient_states(&w.db, &sealed, T, &ask).unwrap(), want);
+    assert!(
+        sealed.get(keystore, T, "patients").unwrap().is_none(),
+        "moved"
+    );
+    assert!(sealed.has_rows(T, "patients").unwrap());
+    assert_eq!(patient_states(&w.db, &sealed, T, &ask).unwrap(), want);
+    // A tenant without a roster knows no one, and gets no keys made for it.
+    assert_eq!(
+        patient_states(&w.db, &sealed, "no-such-tenant", &ask).unwrap(),
+        [None, None, None]
+    );
+}
