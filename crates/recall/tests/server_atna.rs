@@ -144,6 +144,17 @@ fn await_hits(server: &Server, key: &str, query: &str, n: usize) -> Vec<Value> {
 
 /// Whether logger and openssl are installed (.ci/run installs them; under CI a missing
 /// one fails the test instead of skipping it).
+/// Whether recall closes `conn` (within 10 s) rather than leaving it open.
+fn closed_by_recall(mut conn: std::net::TcpStream) -> bool {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match conn.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
 /// One octet-counted frame of `body` with MSGID `msgid`.
 fn frame(msgid: &str, body: &str) -> String {
     let message = format!("<110>1 - burst-host ehr - {msgid} - {body}");
@@ -166,13 +177,10 @@ fn burst_in_one_write(server: &Server, officer: &str, port: &str) {
     burst.push_str(&good(21));
     let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
     conn.write_all(burst.as_bytes()).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut byte = [0u8; 1];
-    let closed = match conn.read(&mut byte) {
-        Ok(n) => n == 0,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
-    assert!(closed, "a framing error closes the connection");
+    assert!(
+        closed_by_recall(conn),
+        "a framing error closes the connection"
+    );
     for n in 0..=20 {
         let q = format!("patient=MRN-08{n:02}&action=read");
         assert_eq!(await_hits(server, officer, &q, 1).len(), 1, "{q}");
@@ -331,17 +339,9 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     let capped = format!("127.0.0.1:{}", port("capped"));
     let mut first = std::net::TcpStream::connect(&capped).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let mut second = std::net::TcpStream::connect(&capped).unwrap();
-    second
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    let closed = match second.read(&mut byte) {
-        Ok(n) => n == 0,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
+    let second = std::net::TcpStream::connect(&capped).unwrap();
     assert!(
-        closed,
+        closed_by_recall(second),
         "the second connection is closed by recall, not left open"
     );
     let dicom = body(DICOM, &[("MRN-0001", "MRN-0555"), ("MRN-0002", "MRN-0556")]);

@@ -167,7 +167,12 @@ pub async fn bundle(
                     events.extend(d.events);
                     n
                 })
-                .map_err(|e| (format!("{}.{}", entry_path(i), e.expression()), e.to_string())),
+                .map_err(|e| {
+                    (
+                        format!("{}.{}", entry_path(i), e.expression()),
+                        e.to_string(),
+                    )
+                }),
         };
         if let (BundleKind::Transaction, Err((path, text))) = (bundle.kind, &one) {
             return outcome(StatusCode::BAD_REQUEST, "structure", path, text);
