@@ -165,11 +165,11 @@ fn st<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(*k))?.as_str()
 }
 
-fn arr(v: &Value, key: &str) -> Vec<Value> {
+/// The array `v[key]`, borrowed (empty when absent or not an array).
+fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
+        .map_or(&[], Vec::as_slice)
 }
 
 impl Mapper {

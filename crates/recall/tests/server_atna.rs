@@ -144,6 +144,55 @@ fn await_hits(server: &Server, key: &str, query: &str, n: usize) -> Vec<Value> {
 
 /// Whether logger and openssl are installed (.ci/run installs them; under CI a missing
 /// one fails the test instead of skipping it).
+/// Whether recall closes `conn` (within 10 s) rather than leaving it open.
+fn closed_by_recall(mut conn: std::net::TcpStream) -> bool {
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match conn.read(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// One octet-counted frame of `body` with MSGID `msgid`.
+fn frame(msgid: &str, body: &str) -> String {
+    let message = format!("<110>1 - burst-host ehr - {msgid} - {body}");
+    format!("{} {message}", message.len())
+}
+
+/// Frames that arrive together are committed together: one write holding good frames,
+/// one that cannot be mapped and a framing error. Everything before the error is kept
+/// (the unparsed one as such), nothing after it is read, and the connection is closed.
+fn burst_in_one_write(server: &Server, officer: &str, port: &str) {
+    let good = |n: u32| {
+        let (a, b) = (format!("MRN-07{n:02}"), format!("MRN-08{n:02}"));
+        frame("ATNA", &body(DICOM, &[("MRN-0001", &a), ("MRN-0002", &b)]))
+    };
+    let mut burst: String = (0..20).map(good).collect();
+    burst.push_str(&frame("OTHER", "<AuditMessage/>"));
+    burst.push_str(&good(20));
+    // A count followed by no space: the stream cannot be resynchronised.
+    burst.push_str("12x garbage!");
+    burst.push_str(&good(21));
+    let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    conn.write_all(burst.as_bytes()).unwrap();
+    assert!(
+        closed_by_recall(conn),
+        "a framing error closes the connection"
+    );
+    for n in 0..=20 {
+        let q = format!("patient=MRN-08{n:02}&action=read");
+        assert_eq!(await_hits(server, officer, &q, 1).len(), 1, "{q}");
+    }
+    assert!(search(server, officer, "patient=MRN-0821").is_empty());
+    let metrics = server.get(officer, "/metrics").text().unwrap();
+    assert!(
+        metrics.contains("recall_syslog_unparsed_total{source=\"legacy\"} 3"),
+        "{metrics}"
+    );
+}
+
 fn senders() -> bool {
     let ok = Command::new("logger").arg("--version").output().is_ok()
         && Command::new("openssl").arg("version").output().is_ok();
@@ -283,22 +332,16 @@ fn atna_senders_over_tls_tcp_and_udp_land_as_searchable_events() {
     );
     assert!(metrics.contains("recall_syslog_unparsed_total{source=\"pacs\"} 0"));
 
+    burst_in_one_write(&server, &officer, &legacy);
+
     // max_connections = 1: a second connection while one is open is closed at once and
     // counted; the first one still delivers.
     let capped = format!("127.0.0.1:{}", port("capped"));
     let mut first = std::net::TcpStream::connect(&capped).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let mut second = std::net::TcpStream::connect(&capped).unwrap();
-    second
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    let closed = match second.read(&mut byte) {
-        Ok(n) => n == 0,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
+    let second = std::net::TcpStream::connect(&capped).unwrap();
     assert!(
-        closed,
+        closed_by_recall(second),
         "the second connection is closed by recall, not left open"
     );
     let dicom = body(DICOM, &[("MRN-0001", "MRN-0555"), ("MRN-0002", "MRN-0556")]);

@@ -154,22 +154,31 @@ pub async fn bundle(
         Err(e) => return malformed(&e),
     };
     let now = Timestamp::now();
-    // Per entry: its events, or why it was refused (FHIRPath, message).
-    let mut decoded: Vec<Result<Vec<Event>, (String, String)>> = Vec::new();
+    // Per entry: how many events it became, or why it was refused (FHIRPath, message);
+    // the events themselves go straight into the one submission.
+    let mut decoded: Vec<Result<usize, (String, String)>> = Vec::new();
+    let mut events: Vec<Event> = Vec::with_capacity(bundle.entries.len());
     for (i, entry) in bundle.entries.iter().enumerate() {
-        let at = format!("Bundle.entry[{i}].resource");
         let one = match entry {
-            None => Err((at, "the entry holds no resource".to_string())),
+            None => Err((entry_path(i), "the entry holds no resource".to_string())),
             Some(bytes) => decode(bytes, hint, now)
-                .map(|d| d.events)
-                .map_err(|e| (format!("{at}.{}", e.expression()), e.to_string())),
+                .map(|d| {
+                    let n = d.events.len();
+                    events.extend(d.events);
+                    n
+                })
+                .map_err(|e| {
+                    (
+                        format!("{}.{}", entry_path(i), e.expression()),
+                        e.to_string(),
+                    )
+                }),
         };
         if let (BundleKind::Transaction, Err((path, text))) = (bundle.kind, &one) {
             return outcome(StatusCode::BAD_REQUEST, "structure", path, text);
         }
         decoded.push(one);
     }
-    let events: Vec<Event> = decoded.iter().flatten().flatten().cloned().collect();
     if let Err(p) = check_events(&state, &who, &events) {
         return from_problem(p);
     }
@@ -185,8 +194,8 @@ pub async fn bundle(
     let responses = decoded
         .into_iter()
         .map(|d| match d {
-            Ok(events) => {
-                let seqs: Vec<u64> = next.by_ref().take(events.len()).map(|r| r.seq).collect();
+            Ok(n) => {
+                let seqs: Vec<u64> = next.by_ref().take(n).map(|r| r.seq).collect();
                 let location = seqs.first().map(|s| format!("AuditEvent/{s}"));
                 ("201 Created".to_string(), location, None)
             }
@@ -204,6 +213,11 @@ pub async fn bundle(
         FhirVersion::R4,
         serde_json::to_vec(&answer).unwrap_or_default(),
     )
+}
+
+/// The FHIRPath of entry `i`'s resource.
+fn entry_path(i: usize) -> String {
+    format!("Bundle.entry[{i}].resource")
 }
 
 /// `GET /fhir/AuditEvent/{id}`: the event `id` (its seq in the caller's tenant) as an

@@ -4,9 +4,9 @@
 //! `syslog:<name>`.
 //!
 //! Invariants:
-//! - Syslog has no acknowledgement, so the messages taken off a stream are committed
-//!   (durable in the log) before anything more is read from that connection: TCP
-//!   back-pressure is the acknowledgement. Under overload the
+//! - Syslog has no acknowledgement, so the messages taken off a stream (one read, plus
+//!   what had already arrived) are committed (durable in the log) before anything more
+//!   is read from that connection: TCP back-pressure is the acknowledgement. Under overload the
 //!   listener waits and retries, slowing its senders; it never drops a message.
 //! - A message that does not map is appended as one "unparsed" event holding its text
 //!   and counted (`recall_syslog_unparsed_total`, labelled by source name only).

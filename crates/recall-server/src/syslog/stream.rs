@@ -5,7 +5,9 @@
 //! submission per tenant, at most 1,000 messages), reading more only once they are
 //! durable: while messages are being committed nothing is read, so a sender that
 //! outpaces the log is slowed by TCP itself, and no message taken off the socket waits
-//! in memory behind a read.
+//! in memory behind a read. After a read, whatever else has already arrived (in the
+//! kernel's socket buffer or the TLS layer) is taken too, without waiting, up to
+//! [`GATHER_BYTES`]: a sender's burst costs one commit, not one per read.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use recall_atna::{Framing, next_frame};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
@@ -31,6 +34,10 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Most messages committed in one submission.
 const BATCH_MESSAGES: usize = 1000;
+
+/// Bytes a connection's buffer may gather from data that has already arrived before its
+/// messages are committed (a single message may still need more: it is read in full).
+const GATHER_BYTES: usize = 4 * READ_CHUNK;
 
 pub(super) async fn start(
     source: Arc<Source>,
@@ -149,15 +156,22 @@ async fn serve(
     let max = source.cfg.max_message_bytes;
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
-        let used = match commit_buffered(&buf, framing, max, peer, source).await {
-            Some(used) => used,
-            None => return,
-        };
-        buf.drain(..used);
+        // Every complete message is committed before the next read (more than
+        // BATCH_MESSAGES of them take several submissions).
+        loop {
+            let used = match commit_buffered(&buf, framing, max, peer, source).await {
+                Some(used) => used,
+                None => return,
+            };
+            buf.drain(..used);
+            if used == 0 {
+                break;
+            }
+        }
         buf.reserve(READ_CHUNK);
         match conn.read_buf(&mut buf).await {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(_) => gather(&mut conn, &mut buf),
             Err(e) => {
                 tracing::debug!(source = %source.name, %peer, error = %e, "syslog connection ended");
                 return;
@@ -170,6 +184,21 @@ async fn serve(
         let _ = source.commit(rest, peer).await;
     } else if !rest.is_empty() {
         tracing::warn!(source = %source.name, %peer, bytes = rest.len(), "syslog connection closed inside a message");
+    }
+}
+
+/// Adds to `buf` what the connection already holds, without waiting, until it has
+/// [`GATHER_BYTES`]. The end of the stream or an error is left for the next (waiting)
+/// read to report, after what was gathered has been committed.
+fn gather(conn: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) {
+    while buf.len() < GATHER_BYTES {
+        buf.reserve(READ_CHUNK);
+        // A read that would wait is dropped unfinished: `read_buf` is cancel safe, so
+        // nothing is taken off the connection and lost.
+        match conn.read_buf(buf).now_or_never() {
+            Some(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
     }
 }
 
