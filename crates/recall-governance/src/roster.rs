@@ -10,7 +10,7 @@
 //! - Every import replaces the roster and is recorded in the tenant's log with counts
 //!   only ([`import`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use jiff::civil::Date;
