@@ -173,11 +173,34 @@ impl Server {
         }
     }
 
-    /// Sends SIGTERM and waits for a clean exit.
+    /// Sends SIGTERM and waits for a clean exit. A `kill` that could not run (a loaded
+    /// parallel suite can hit process limits) is retried rather than ignored, and a server
+    /// still running 120 s after the signal fails the test instead of hanging the suite.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let status = self.child.wait().unwrap();
+        let signalled = (0..20).any(|_| {
+            let sent = Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .is_ok_and(|s| s.success());
+            if !sent {
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            sent
+        });
+        assert!(signalled, "could not send SIGTERM to recall serve");
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            // Drop kills the server when this fails.
+            assert!(
+                std::time::Instant::now() < deadline,
+                "recall serve did not exit within 120 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert!(status.success(), "recall serve exited with {status:?}");
         std::mem::forget(self);
     }
