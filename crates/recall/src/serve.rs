@@ -100,12 +100,8 @@ pub fn serve(
         recall_server::integrity::spawn_scheduled(state.clone());
         recall_server::telemetry::spawn_upkeep(metrics);
     }
-    let served = runtime.block_on(recall_server::listen::serve(
-        app,
-        &cfg,
-        on_bound,
-        shutdown_signal(),
-    ));
+    let stop = shutdown_signal(&runtime)?;
+    let served = runtime.block_on(recall_server::listen::serve(app, &cfg, on_bound, stop));
     state.ready.store(false, Ordering::Release);
     // No syslog message is taken after the stop is recorded.
     listeners.iter().for_each(tokio::task::JoinHandle::abort);
@@ -121,23 +117,20 @@ pub fn serve(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at SIGINT or SIGTERM. The handlers are installed here, before the address
+/// is announced: a signal that came before them would kill the process without its
+/// stop record and final checkpoint.
+fn shutdown_signal(
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let _in_runtime = runtime.enter();
+    let mut term = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    })
 }

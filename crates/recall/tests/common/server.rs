@@ -173,32 +173,25 @@ impl Server {
         }
     }
 
-    /// Sends SIGTERM and waits for a clean exit. A `kill` that could not run (a loaded
-    /// parallel suite can hit process limits) is retried rather than ignored, and a server
-    /// still running 120 s after the signal fails the test instead of hanging the suite.
+    /// Sends SIGTERM (a system call: a forked `kill` can fail when a loaded parallel suite
+    /// hits process limits) and waits for a clean exit. A server still running 120 s after
+    /// the signal fails the test with its threads' stacks instead of hanging the suite.
     pub fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let signalled = (0..20).any(|_| {
-            let sent = Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .is_ok_and(|s| s.success());
-            if !sent {
-                std::thread::sleep(Duration::from_millis(250));
-            }
-            sent
-        });
-        assert!(signalled, "could not send SIGTERM to recall serve");
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+            .expect("SIGTERM to recall serve");
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
             }
-            // Drop kills the server when this fails.
-            assert!(
-                std::time::Instant::now() < deadline,
-                "recall serve did not exit within 120 s of SIGTERM"
-            );
+            // Drop kills the server when this fails; the threads' stacks say where it was.
+            if std::time::Instant::now() >= deadline {
+                panic!(
+                    "recall serve did not exit within 120 s of SIGTERM; its threads:\n{}",
+                    thread_stacks(&self.child.id().to_string())
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.success(), "recall serve exited with {status:?}");
@@ -211,6 +204,16 @@ impl Server {
         let _ = self.child.wait();
         std::mem::forget(self);
     }
+}
+
+/// Every thread's backtrace of a running process (gdb, when installed), for a test that
+/// found the server stuck.
+fn thread_stacks(pid: &str) -> String {
+    Command::new("gdb")
+        .args(["-p", pid, "-batch", "-ex", "thread apply all bt"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|e| format!("(gdb could not run: {e})"))
 }
 
 impl Drop for Server {
