@@ -32,7 +32,7 @@ fn brute(recs: &[Rec], filter: &Filter, horizon: u64) -> Facets {
         complete: true,
         ..Facets::default()
     };
-    let mut bump = |m: &mut BTreeMap<String, u64>, v: Option<String>| {
+    let bump = |m: &mut BTreeMap<String, u64>, v: Option<String>| {
         if let Some(v) = v {
             *m.entry(v).or_default() += 1;
         }
@@ -87,7 +87,7 @@ fn filters(recs: &[Rec], n: usize, seed: u64) -> Vec<Filter> {
     let mut out = vec![Filter::default()];
     while out.len() < n {
         let mut f = Filter::default();
-        let mut time = |rng: &mut Rng| {
+        let time = |rng: &mut Rng| {
             let t = rng.pick(&times);
             let nudge = rng.next(7_200) as i64 - 3_600;
             t.checked_add(nudge.seconds()).unwrap()
