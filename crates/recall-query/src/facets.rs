@@ -3,8 +3,12 @@
 //! `GET /v1/events/facets` answers.
 //!
 //! Invariants:
-//! - Bounded: at most `max` matching events are counted, newest first (event time, then
-//!   seq, descending); [`Facets::complete`] says whether that was all of them.
+//! - [`Db::facet_counts`]: a filter made only of action, outcome, system and a time
+//!   window is counted whole, from the facet cube (`cube.rs`) and, for the hours the cube
+//!   cannot answer whole, the walk below; no body of a whole hour is read.
+//! - [`Db::facets`], and `facet_counts` for any other filter, is bounded: at most `max` matching events are counted, newest
+//!   first (event time, then seq, descending); [`Facets::complete`] says whether that was
+//!   all of them.
 //! - Values leave through the caller's lens, as the events would: a withheld role or
 //!   system is not counted under any value, a pseudonymised one under its pseudonym.
 //! - The same walk as a search (same filter checks, same horizon), ignoring its cursor:
@@ -14,10 +18,11 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::db::Db;
+use crate::cube::Values;
+use crate::db::{Db, Tenant};
 use crate::disclose::{Field, Lens};
 use crate::error::QueryError;
-use crate::search::{Order, Prepared, Walk};
+use crate::search::{Compiled, Order, Prepared, Walk};
 
 /// Most events one facet count reads unless the caller asks for fewer.
 pub const MAX_FACET_EVENTS: usize = 10_000;
@@ -64,54 +69,108 @@ impl Facets {
     fn add(&mut self, lens: &Lens, canonical: &[u8]) -> Result<(), QueryError> {
         let e: Faceted<'_> = serde_json::from_slice(canonical)
             .map_err(|_| QueryError::Corrupt("a stored event lacks action or actor".into()))?;
-        self.counted += 1;
-        bump(&mut self.action, &e.action);
-        bump(&mut self.outcome, e.outcome.as_deref().unwrap_or("success"));
-        if let Some(role) = e.actor.role.as_deref()
+        let v = Values {
+            action: &e.action,
+            outcome: e.outcome.as_deref().unwrap_or("success"),
+            role: e.actor.role.as_deref(),
+            system: e.source.as_ref().and_then(|s| s.system.as_deref()),
+        };
+        self.count(lens, &v, 1);
+        Ok(())
+    }
+
+    /// Adds another part's counts (of other events).
+    pub(crate) fn merge(&mut self, other: Facets) {
+        self.counted += other.counted;
+        self.complete &= other.complete;
+        for (mine, theirs) in [
+            (&mut self.action, other.action),
+            (&mut self.outcome, other.outcome),
+            (&mut self.role, other.role),
+            (&mut self.system, other.system),
+        ] {
+            for (value, n) in theirs {
+                *mine.entry(value).or_default() += n;
+            }
+        }
+    }
+
+    /// Counts `n` events with the values `v`, role and system through `lens`.
+    pub(crate) fn count(&mut self, lens: &Lens, v: &Values<'_>, n: u64) {
+        self.counted += n;
+        bump(&mut self.action, v.action, n);
+        bump(&mut self.outcome, v.outcome, n);
+        if let Some(role) = v.role
             && let Some(shown) = lens.disclose(Field::ActorRole, role)
         {
-            bump(&mut self.role, &shown);
+            bump(&mut self.role, &shown, n);
         }
-        if let Some(system) = e.source.as_ref().and_then(|s| s.system.as_deref())
+        if let Some(system) = v.system
             && let Some(shown) = lens.disclose(Field::SourceSystem, system)
         {
-            bump(&mut self.system, &shown);
+            bump(&mut self.system, &shown, n);
         }
-        Ok(())
     }
 }
 
-fn bump(m: &mut BTreeMap<String, u64>, value: &str) {
+fn bump(m: &mut BTreeMap<String, u64>, value: &str, n: u64) {
     match m.get_mut(value) {
-        Some(n) => *n += 1,
+        Some(c) => *c += n,
         None => {
-            m.insert(value.to_owned(), 1);
+            m.insert(value.to_owned(), n);
         }
     }
 }
 
 impl Db {
+    /// Counts the facets of the events a prepared search matches below `horizon`, its
+    /// cursor and order ignored: a filter of action, outcome, system and time only is
+    /// counted whole from the facet cube (`cube.rs`); any other as [`Db::facets`] with
+    /// [`MAX_FACET_EVENTS`].
+    pub fn facet_counts(&self, p: &Prepared, horizon: u64) -> Result<Facets, QueryError> {
+        match &p.t {
+            Some(t) if crate::cube::answers(&p.filter.f) => self.cube_facets(p, t, horizon),
+            _ => self.facets(p, horizon, MAX_FACET_EVENTS),
+        }
+    }
+
     /// Counts the facets of the newest `max` (1 to [`MAX_FACET_EVENTS`]) events a
-    /// prepared search matches below `horizon`; its cursor and order are ignored.
+    /// prepared search matches below `horizon`, reading each; its cursor and order are
+    /// ignored.
     pub fn facets(&self, p: &Prepared, horizon: u64, max: usize) -> Result<Facets, QueryError> {
-        let max = max.clamp(1, MAX_FACET_EVENTS);
+        let Some(t) = &p.t else {
+            return Ok(Facets {
+                complete: true,
+                ..Facets::default()
+            });
+        };
+        self.walk_facets(p, t, &p.filter, horizon, max.clamp(1, MAX_FACET_EVENTS))
+    }
+
+    /// The facets of the newest `max` matches of `filter`, read event by event.
+    pub(crate) fn walk_facets(
+        &self,
+        p: &Prepared,
+        t: &Tenant,
+        filter: &Compiled,
+        horizon: u64,
+        max: usize,
+    ) -> Result<Facets, QueryError> {
+        let max = max.clamp(1, usize::MAX - 1);
         let mut out = Facets {
             complete: true,
             ..Facets::default()
-        };
-        let Some(t) = &p.t else {
-            return Ok(out);
         };
         let full = Lens::full();
         let lens = p.filter.f.lens.as_ref().unwrap_or(&full);
         let walk = Walk {
             tenant: &p.tenant,
             t,
-            filter: &p.filter,
+            filter,
             order: Order::Desc,
             after: None,
             horizon,
-            want: max + 1,
+            want: max.saturating_add(1),
         };
         let mut seen = 0usize;
         self.walk(&walk, &mut |hit| {

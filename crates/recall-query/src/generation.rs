@@ -22,8 +22,8 @@ use crate::idfilter::IdFilter;
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
 /// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue;
-/// 7: the event summaries.
-const LAYOUT: u32 = 7;
+/// 7: the event summaries; 8: the facet cube.
+const LAYOUT: u32 = 8;
 /// fjall's write buffer: unflushed entries of all partitions, counted as key and value
 /// bytes (the memtables' skiplist nodes make them take ~2–3× that in memory), and
 /// replayed from fjall's journal on open. This is fjall's default, set here so the
@@ -63,6 +63,8 @@ pub(crate) struct Parts {
     pub breakglass: PartitionHandle,
     /// The event summaries (`summary.rs`).
     pub summary: PartitionHandle,
+    /// The facet cube (`cube.rs`).
+    pub facets: PartitionHandle,
     /// Which client ids `id` may hold, in memory.
     pub ids: IdFilter,
     /// Declared last: fields drop in order, so the directory is removed only after the
@@ -94,6 +96,7 @@ impl Parts {
             &self.frames,
             &self.breakglass,
             &self.summary,
+            &self.facets,
         ];
         IndexBuffers {
             write_buffer_bytes: self.keyspace.write_buffer_size(),
@@ -208,6 +211,7 @@ fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
         frames: open("frames")?,
         breakglass: open("breakglass")?,
         summary: open("summary")?,
+        facets: open("facets")?,
         ids: IdFilter::default(),
         keyspace,
         retired: Retired {
@@ -340,6 +344,7 @@ mod tests {
             ("frames", &parts.frames),
             ("breakglass", &parts.breakglass),
             ("summary", &parts.summary),
+            ("facets", &parts.facets),
         ];
         for (name, p) in all {
             for i in 0..1000 {

@@ -8,6 +8,7 @@ use recall_store::{BlockRef, Location, SealedBatch, StoreError, block_seqs};
 
 use crate::breakglass::Queue;
 use crate::cache::Block;
+use crate::cube::CubeBatch;
 use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
 use crate::keys::{self, Run};
@@ -53,7 +54,7 @@ impl Db {
         }
         let mut b = parts.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
-        let mut staged = Staged::new();
+        let mut staged = Staged::new(wm);
         let mut queue = Queue::default();
         let epochs = epochs_of(batch, at);
         for (i, e) in events.iter().enumerate() {
@@ -61,7 +62,7 @@ impl Db {
             staged.add(&t, seq, epochs[i], e);
             queue.add(&t, seq, e, || self.appended_by_in(tenant, batch, seq))?;
         }
-        staged.write(&mut b, &parts, t.no);
+        staged.write(&mut b, &parts, t.no)?;
         queue.write(&mut b, &parts, t.no)?;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
@@ -167,7 +168,7 @@ impl Db {
             add_runs(&mut b, parts, t.no, batch, at);
         }
         let mut n = 0;
-        let mut staged = Staged::new();
+        let mut staged = Staged::new(0);
         let mut queue = Queue::default();
         for (epoch, events) in decoded.iter().flatten() {
             for (seq, e, by) in events {
@@ -176,7 +177,7 @@ impl Db {
                 n += 1;
             }
         }
-        staged.write(&mut b, parts, t.no);
+        staged.write(&mut b, parts, t.no)?;
         queue.write(&mut b, parts, t.no)?;
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
@@ -238,14 +239,19 @@ struct Staged<'a> {
     patient: Lists,
     id: Vec<(Vec<u8>, [u8; 8])>,
     summaries: Summaries,
+    cube: CubeBatch,
+    /// Seqs below this are already in the index (the watermark): counted once only.
+    cube_from: u64,
     /// Tokens already computed in this batch: actors and patients recur within a batch
     /// (a session is many events), and an HMAC costs more than a lookup.
     tokens: HashMap<(&'static str, &'a str), [u8; 32]>,
 }
 
 impl<'a> Staged<'a> {
-    fn new() -> Self {
+    fn new(cube_from: u64) -> Self {
         Staged {
+            cube: CubeBatch::default(),
+            cube_from,
             time: Lists::new(MINUTE, keys::TNO),
             actor: Lists::new(HOUR, PREFIX),
             patient: Lists::new(HOUR, PREFIX),
@@ -267,6 +273,9 @@ impl<'a> Staged<'a> {
             self.patient.add(&keys::ident(t.no, patient), at);
         }
         self.summaries.add(seq, epoch, e, &actor, patient.as_ref());
+        if seq >= self.cube_from {
+            self.cube.add(seq, epoch, e);
+        }
         if let Some(id) = &e.id {
             let tok = t.indexer.token("id", id);
             self.id.push((keys::id_key(t.no, &tok), seq.to_be_bytes()));
@@ -282,8 +291,9 @@ impl<'a> Staged<'a> {
     }
 
     /// Adds the staged entries to `b`, sorted per partition.
-    fn write(mut self, b: &mut fjall::Batch, p: &Parts, tno: u32) {
+    fn write(mut self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<(), QueryError> {
         self.summaries.write(b, p, tno);
+        self.cube.write(b, p, tno)?;
         for (part, lists) in [
             (&p.time, self.time),
             (&p.actor, self.actor),
@@ -298,6 +308,7 @@ impl<'a> Staged<'a> {
         for (k, v) in self.id {
             b.insert(&p.id, k, v);
         }
+        Ok(())
     }
 }
 

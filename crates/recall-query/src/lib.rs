@@ -31,6 +31,7 @@
 mod body_filter;
 mod breakglass;
 mod cache;
+mod cube;
 mod db;
 mod disclose;
 mod entries;

@@ -272,14 +272,7 @@ impl Db {
             list.clear();
             let epoch = decode(&key, &value, &mut list)
                 .ok_or_else(|| QueryError::Corrupt("summary entry".into()))?;
-            let ok = match readable.get(&epoch) {
-                Some(ok) => *ok,
-                None => {
-                    let ok = self.journal.existing_epoch_keys(tenant, epoch)?.is_some();
-                    *readable.entry(epoch).or_insert(ok)
-                }
-            };
-            if !ok {
+            if !self.epoch_readable(tenant, epoch, &mut readable)? {
                 continue;
             }
             for s in list
@@ -290,6 +283,22 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Whether the keys of `tenant`'s key epoch `epoch` still exist (its events are
+    /// readable), asked once per epoch of a scan: `known` remembers the answers.
+    pub(crate) fn epoch_readable(
+        &self,
+        tenant: &str,
+        epoch: u32,
+        known: &mut HashMap<u32, bool>,
+    ) -> Result<bool, QueryError> {
+        if let Some(ok) = known.get(&epoch) {
+            return Ok(*ok);
+        }
+        let ok = self.journal.existing_epoch_keys(tenant, epoch)?.is_some();
+        known.insert(epoch, ok);
+        Ok(ok)
     }
 
     /// The readable events among `seqs` of `tenant` (each parsed whole), with their seqs,

@@ -10,7 +10,7 @@ use utoipa::OpenApi;
 #[openapi(paths(event_facets))]
 pub struct FacetsDoc;
 
-/// Facet counts of a search filter: how many matching events have each `action`, `outcome`, `actor.role` and `source.system` (values as the caller's lens shows them: a withheld field is not counted, a pseudonymised one by pseudonym). At most the newest 10,000 matches are counted; `complete` is false when there were more. Same roles, lens, patient binding and self-audit record as `GET /v1/events`.
+/// Facet counts of a search filter: how many matching events have each `action`, `outcome`, `actor.role` and `source.system` (values as the caller's lens shows them: a withheld field is not counted, a pseudonymised one by pseudonym). A filter of `action`, `outcome`, `system`, `from` and `to` only is counted whole (`complete` true); any other counts at most the newest 10,000 matches, and `complete` is false when there were more. Same roles, lens, patient binding and self-audit record as `GET /v1/events`.
 #[utoipa::path(get, path = "/v1/events/facets", tag = "search",
     params(("patient" = Option<String>, Query, description = "patient.id"),
         ("actor" = Option<String>, Query, description = "actor.id"),

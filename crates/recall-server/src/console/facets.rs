@@ -1,16 +1,10 @@
-//! The search page's facet counts: the API's facet handler (`routes::facets::count`:
-//! role, lens, self-audit) for the page's filter, each value a link that narrows the
-//! filter to it (roles have no filter, so they are plain text).
+//! The search page's facet counts (read with its events by `routes::facets::page_and_count`:
+//! role, lens, one self-audit record), each value a link that narrows the filter to it
+//! (roles have no filter, so they are plain text).
 
-use std::net::SocketAddr;
+use serde_json::Value;
 
-use axum::http::HeaderMap;
-use jiff::Timestamp;
-
-use super::Console;
 use super::search::Filter;
-use super::session::Signed;
-use crate::problem::Problem;
 
 /// One value and its count.
 pub struct Count {
@@ -42,17 +36,8 @@ pub struct Shown {
     pub groups: Vec<Group>,
 }
 
-/// The facets of the filter `f`.
-pub async fn shown(
-    c: &Console,
-    s: &Signed,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    f: &Filter,
-) -> Result<Shown, Problem> {
-    let mut params = f.params(Timestamp::now())?;
-    (params.limit, params.order, params.cursor) = (None, None, None);
-    let v = crate::routes::facets::count(&c.app, &s.principal(), peer, headers, params).await?;
+/// The facets of the filter `f`, from their JSON `v` (`routes::facets`' answer).
+pub fn shown(v: &Value, f: &Filter) -> Shown {
     let group = |label, key: &'static str, filter: Option<&str>| Group {
         label,
         key,
@@ -70,7 +55,7 @@ pub async fn shown(
             })
             .collect(),
     };
-    Ok(Shown {
+    Shown {
         counted: v["counted"].as_u64().unwrap_or(0),
         complete: v["complete"].as_bool().unwrap_or(false),
         groups: vec![
@@ -79,5 +64,5 @@ pub async fn shown(
             group("Roles", "role", None),
             group("Systems", "system", Some("system")),
         ],
-    })
+    }
 }

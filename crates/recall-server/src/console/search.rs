@@ -1,5 +1,6 @@
-//! The search / timeline page: the filter lives in the URL (bookmarkable), results come
-//! from the API's own search handler (role check, lens, self-audit), grouped by day, with
+//! The search / timeline page: the filter lives in the URL (bookmarkable), results and
+//! facet counts come from the API's search path (`over_filter`: role check, lens, one
+//! self-audit record for the page), grouped by day, with
 //! badges and every value a link that adds it to the filter. Paging follows the API's
 //! cursors; the trail of earlier cursors in the URL makes "previous" exact.
 
@@ -15,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Console;
-use super::pages::{Nav, api_json, html, problem_page, text};
+use super::pages::{Nav, html, problem_page, text};
 use super::session::Signed;
 use crate::problem::Problem;
-use crate::routes::events::search_events;
 
 /// Results per page unless the URL says otherwise.
 const PAGE: usize = 50;
@@ -327,30 +327,17 @@ pub async fn page(
         Ok(p) => p,
         Err(p) => return problem_page(Some(nav), &p),
     };
-    let answer = api_json(
-        search_events(
-            State(c.app.clone()),
-            s.principal(),
-            ConnectInfo(peer),
-            headers.clone(),
-            Ok(Query(params)),
-        )
-        .await,
-    )
-    .await;
-    let v = match answer {
-        Ok(v) => v,
+    let read =
+        crate::routes::facets::page_and_count(&c.app, &s.principal(), peer, &headers, params).await;
+    let (events, cursor, counts) = match read {
+        Ok(r) => r,
         Err(p) => return problem_page(Some(nav), &p),
     };
-    let events = v["events"].as_array().cloned().unwrap_or_default();
-    let (next, prev) = paging(&f, v["next_cursor"].as_str());
+    let (next, prev) = paging(&f, cursor.as_deref());
     let mut export = f.clone();
     export.cursor.clear();
     export.trail.clear();
-    let facets = match super::facets::shown(&c, &s, peer, &headers, &f).await {
-        Ok(shown) => shown,
-        Err(p) => return problem_page(Some(nav), &p),
-    };
+    let facets = super::facets::shown(&counts, &f);
     html(&SearchPage {
         nav: Some(nav),
         csv: export.url("/export/csv"),

@@ -1,8 +1,9 @@
 //! `GET /v1/events/facets`: how many of the events a search filter matches have each
 //! action, outcome, actor role and source system (`recall_query::Db::facets`), through
 //! the same path as `GET /v1/events` (role, lens, patient binding, self-audit record
-//! before the answer). Bounded: the newest `MAX_FACET_EVENTS` matches are counted and
-//! `complete` says whether that was all.
+//! before the answer). A filter of action, outcome, system and time only is counted
+//! whole (the index's facet cube); any other is bounded: the newest `MAX_FACET_EVENTS`
+//! matches are counted and `complete` says whether that was all.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,7 +19,7 @@ use crate::problem::Problem;
 use crate::routes::events::{Filtered, over_filter};
 use crate::routes::json_body;
 use crate::routes::reading::reading;
-use crate::state::AppState;
+use crate::state::{AppState, internal};
 
 /// The endpoint as its self-audit records name it.
 pub const ENDPOINT: &str = "GET /v1/events/facets";
@@ -75,8 +76,44 @@ pub async fn count(
         params: &params,
         endpoint: ENDPOINT,
     };
-    let (_, f) = over_filter(on, |db, p, h| db.facets(p, h, MAX_FACET_EVENTS)).await?;
+    let (_, f) = over_filter(on, |db, p, h| db.facet_counts(p, h)).await?;
     Ok(to_json(&f))
+}
+
+/// The endpoint the console's search page records: a page of events and the facet
+/// counts of its filter, one read of the user's.
+pub const PAGE_ENDPOINT: &str = "GET /v1/events with facets";
+
+/// A page of `params`' events (each through the caller's lens, as `GET /v1/events`
+/// answers them), its `next_cursor`, and the facet counts of the whole filter: one
+/// request of the user's, so one self-audit record ([`PAGE_ENDPOINT`], naming the
+/// filter) before either leaves.
+pub async fn page_and_count(
+    state: &AppState,
+    who: &Principal,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    params: SearchParams,
+) -> Result<(Vec<Value>, Option<String>, Value), Problem> {
+    let on = Filtered {
+        state,
+        who,
+        peer,
+        headers,
+        params: &params,
+        endpoint: PAGE_ENDPOINT,
+    };
+    let (lens, (page, f)) =
+        over_filter(on, |db, p, h| Ok((db.run(p, h)?, db.facet_counts(p, h)?))).await?;
+    let events = page
+        .events
+        .iter()
+        .map(|hit| {
+            let shown = lens.json(&hit.canonical).map_err(internal)?;
+            serde_json::from_slice(&shown).map_err(internal)
+        })
+        .collect::<Result<Vec<Value>, Problem>>()?;
+    Ok((events, page.next_cursor, to_json(&f)))
 }
 
 /// Values by count, most frequent first (ties by value).

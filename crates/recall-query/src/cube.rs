@@ -1,0 +1,324 @@
+//! The facet cube: per tenant, hour and key epoch, how many readable events have each
+//! combination of `action`, `outcome`, `actor.role` and `source.system`, so that the
+//! facet counts of a filter made only of those fields and a time window are exact and
+//! read no event body. Layout: docs/design/indexes.md, "Facet counts".
+//!
+//! Invariants:
+//! - Derived from the log only, written in the same fjall batch as the other entries and
+//!   the watermark (rebuilt by `reindex`, repaired by catch-up, part of the layout). A
+//!   cell is read, added to and written back by the one index writer, and only for seqs
+//!   at or above the watermark, so no event is counted twice.
+//! - A cell holds one key epoch: a count skips the cells whose epoch keys are destroyed,
+//!   as a search skips their blocks, so counts and search agree after shredding.
+//! - Holds no identifier (patient, actor, client id): only the four low-cardinality
+//!   values, as recorded; the caller's lens applies when counts are read.
+//! - A cell is used whole only when its hour lies inside the window and its largest seq
+//!   is below the caller's horizon; otherwise that hour is counted by the search's walk.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::Timestamp;
+use recall_model::Event;
+
+use crate::db::{Db, Parts, Tenant};
+use crate::disclose::{Field, Lens};
+use crate::error::QueryError;
+use crate::facets::Facets;
+use crate::keys;
+use crate::postings::{self, HOUR, Order, Range};
+use crate::search::{Filter, Prepared};
+
+/// One combination's encoding: four fields, each `varint(len + 1) ‖ bytes`, or `0` when
+/// absent (role, system).
+pub(crate) type Combo = Vec<u8>;
+
+/// The four values of a combination, borrowed from a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Values<'a> {
+    pub action: &'a str,
+    pub outcome: &'a str,
+    pub role: Option<&'a str>,
+    pub system: Option<&'a str>,
+}
+
+fn put_field(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => out.push(0),
+        Some(s) => {
+            postings::put_varint(out, s.len() as u64 + 1);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn take_field<'a>(b: &mut &'a [u8]) -> Option<Option<&'a str>> {
+    let n = usize::try_from(postings::take_varint(b)?).ok()?;
+    if n == 0 {
+        return Some(None);
+    }
+    let s = b.get(..n - 1)?;
+    *b = b.get(n - 1..)?;
+    Some(Some(std::str::from_utf8(s).ok()?))
+}
+
+/// The combination of an event.
+pub(crate) fn combo_of(e: &Event) -> Combo {
+    let mut c = Vec::with_capacity(48);
+    put_field(&mut c, Some(&e.action));
+    put_field(&mut c, Some(e.outcome.as_str()));
+    put_field(&mut c, e.actor.role.as_deref());
+    put_field(&mut c, e.source.as_ref().and_then(|s| s.system.as_deref()));
+    c
+}
+
+/// Reads one combination from the front of `b`.
+pub(crate) fn take_combo<'a>(b: &mut &'a [u8]) -> Option<Values<'a>> {
+    Some(Values {
+        action: take_field(b)??,
+        outcome: take_field(b)??,
+        role: take_field(b)?,
+        system: take_field(b)?,
+    })
+}
+
+/// One cell: the largest seq it counts and its counts by combination.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub max_seq: u64,
+    pub counts: HashMap<Combo, u64>,
+}
+
+impl Cell {
+    /// Value `u64be max_seq ‖ varint(k) ‖ k × (combo ‖ varint(count))`, combos sorted.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(16 + self.counts.len() * 40);
+        v.extend_from_slice(&self.max_seq.to_be_bytes());
+        postings::put_varint(&mut v, self.counts.len() as u64);
+        let mut sorted: Vec<(&Combo, &u64)> = self.counts.iter().collect();
+        sorted.sort_unstable();
+        for (c, n) in sorted {
+            v.extend_from_slice(c);
+            postings::put_varint(&mut v, *n);
+        }
+        v
+    }
+
+    /// Calls `visit` with each combination's bytes and count; the cell's `max_seq`.
+    pub fn each(value: &[u8], visit: &mut dyn FnMut(&[u8], u64)) -> Option<u64> {
+        let max_seq = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+        let mut rest = value.get(8..)?;
+        let k = postings::take_varint(&mut rest)?;
+        for _ in 0..k {
+            let before = rest;
+            take_combo(&mut rest)?;
+            let combo = &before[..before.len() - rest.len()];
+            visit(combo, postings::take_varint(&mut rest)?);
+        }
+        rest.is_empty().then_some(max_seq)
+    }
+
+    /// The cell `value` decodes to.
+    pub fn decode(value: &[u8]) -> Option<Cell> {
+        let mut counts = HashMap::new();
+        let max_seq = Cell::each(value, &mut |c, n| {
+            counts.insert(c.to_vec(), n);
+        })?;
+        Some(Cell { max_seq, counts })
+    }
+
+    fn merge(&mut self, other: Cell) {
+        self.max_seq = self.max_seq.max(other.max_seq);
+        for (c, n) in other.counts {
+            *self.counts.entry(c).or_default() += n;
+        }
+    }
+}
+
+/// Key `tno ‖ hour ‖ u32be epoch` (the hour as the posting lists write spans).
+pub(crate) fn key(tno: u32, hour: i64, epoch: u32) -> Vec<u8> {
+    keys::cat(&[
+        &tno.to_be_bytes(),
+        &postings::span_bytes(hour),
+        &epoch.to_be_bytes(),
+    ])
+}
+
+/// The hour and epoch of a cell's key.
+pub(crate) fn parse_key(k: &[u8]) -> Option<(i64, u32)> {
+    let hour = postings::parse_span(k.get(keys::TNO..keys::TNO + 8)?)?;
+    let epoch = u32::from_be_bytes(k.get(keys::TNO + 8..)?.try_into().ok()?);
+    Some((hour, epoch))
+}
+
+/// The cube's additions of one write batch, by hour and epoch.
+#[derive(Default)]
+pub(crate) struct CubeBatch {
+    cells: HashMap<(i64, u32), Cell>,
+}
+
+impl CubeBatch {
+    /// Counts event `seq` of key epoch `epoch`.
+    pub fn add(&mut self, seq: u64, epoch: u32, e: &Event) {
+        let hour = HOUR.of(e.time.as_nanosecond());
+        let cell = self.cells.entry((hour, epoch)).or_default();
+        cell.max_seq = cell.max_seq.max(seq);
+        *cell.counts.entry(combo_of(e)).or_default() += 1;
+    }
+
+    /// Adds each cell to what the index holds and puts the sums in `b`. The caller holds
+    /// the write lock, so nothing else changes a cell between the read and the commit.
+    pub fn write(self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<(), QueryError> {
+        let mut cells: Vec<((i64, u32), Cell)> = self.cells.into_iter().collect();
+        cells.sort_unstable_by_key(|(k, _)| *k);
+        for ((hour, epoch), add) in cells {
+            let k = key(tno, hour, epoch);
+            let mut cell = match p.facets.get(&k)? {
+                Some(v) => {
+                    Cell::decode(&v).ok_or_else(|| QueryError::Corrupt("facet cell".into()))?
+                }
+                None => Cell::default(),
+            };
+            cell.merge(add);
+            b.insert(&p.facets, k, cell.encode());
+        }
+        Ok(())
+    }
+}
+
+/// Whether the cube can count a filter: nothing but action, outcome, system and a time
+/// window (the other filters need the event, or an identifier the cube does not hold).
+pub(crate) fn answers(f: &Filter) -> bool {
+    f.patient.is_none()
+        && f.actor.is_none()
+        && f.purpose.is_none()
+        && f.ip.is_none()
+        && !f.break_glass
+        && f.resource_type.is_none()
+        && f.resource_id.is_none()
+        && f.fhir_action.is_none()
+        && f.fhir_type.is_none()
+}
+
+fn corrupt() -> QueryError {
+    QueryError::Corrupt("facet cell".into())
+}
+
+impl Db {
+    /// The facets of a filter [`answers`] accepts, every match counted: whole hours from
+    /// their cells, the others (at the window's edges, or holding seqs at or beyond the
+    /// horizon) by the search's walk over that hour alone.
+    pub(crate) fn cube_facets(
+        &self,
+        p: &Prepared,
+        t: &Tenant,
+        horizon: u64,
+    ) -> Result<Facets, QueryError> {
+        let f = &p.filter.f;
+        let range = Range {
+            from: f.from,
+            to: f.to,
+            after: None,
+            order: Order::Asc,
+        };
+        let (lo, hi) = range.key_bounds(&t.no.to_be_bytes(), HOUR);
+        let parts = self.parts();
+        let mut readable: HashMap<u32, bool> = HashMap::new();
+        let mut cells = Vec::new();
+        let mut partial: BTreeSet<i64> = BTreeSet::new();
+        for kv in parts.facets.range(lo..=hi) {
+            let (k, v) = kv?;
+            let (hour, epoch) = parse_key(&k).ok_or_else(corrupt)?;
+            if !self.epoch_readable(&p.tenant, epoch, &mut readable)? {
+                continue;
+            }
+            let max_seq = u64::from_be_bytes(
+                v.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(corrupt)?,
+            );
+            let (start, end) = (HOUR.start(hour), HOUR.start(hour) + HOUR.len());
+            let inside = f.from.is_none_or(|t| t.as_nanosecond() <= start)
+                && f.to.is_none_or(|t| end <= t.as_nanosecond());
+            if !inside || max_seq >= horizon {
+                partial.insert(hour);
+            }
+            cells.push((hour, v));
+        }
+        let mut whole: HashMap<Vec<u8>, u64> = HashMap::new();
+        for (_, v) in cells.iter().filter(|(h, _)| !partial.contains(h)) {
+            Cell::each(v, &mut |c, n| match whole.get_mut(c) {
+                Some(x) => *x += n,
+                None => {
+                    whole.insert(c.to_vec(), n);
+                }
+            })
+            .ok_or_else(corrupt)?;
+        }
+        let mut out = Facets {
+            complete: true,
+            ..Facets::default()
+        };
+        let full = Lens::full();
+        let lens = f.lens.as_ref().unwrap_or(&full);
+        for (c, n) in &whole {
+            let v = take_combo(&mut c.as_slice()).ok_or_else(corrupt)?;
+            if f.action.as_deref().is_none_or(|a| a == v.action)
+                && f.outcome.as_deref().is_none_or(|o| o == v.outcome)
+                && p.filter
+                    .holds(Field::SourceSystem, &f.system, v.system.map(str::as_bytes))
+            {
+                out.count(lens, &v, *n);
+            }
+        }
+        for hour in partial {
+            let at = |ns: i128| Timestamp::from_nanosecond(ns).map_err(|_| corrupt());
+            let (start, end) = (at(HOUR.start(hour))?, at(HOUR.start(hour) + HOUR.len())?);
+            let mut edge = p.filter.clone();
+            edge.f.from = Some(f.from.map_or(start, |t| t.max(start)));
+            edge.f.to = Some(f.to.map_or(end, |t| t.min(end)));
+            out.merge(self.walk_facets(p, t, &edge, horizon, usize::MAX)?);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cells_and_keys_round_trip() {
+        let mut c = Cell {
+            max_seq: 77,
+            ..Cell::default()
+        };
+        let mut a = Vec::new();
+        put_field(&mut a, Some("read"));
+        put_field(&mut a, Some("success"));
+        put_field(&mut a, None);
+        put_field(&mut a, Some("ehr-ü"));
+        c.counts.insert(a.clone(), 3);
+        let mut b = Vec::new();
+        for v in ["update", "denied", "nurse", ""] {
+            put_field(&mut b, Some(v));
+        }
+        c.counts.insert(b, 1 << 40);
+        let v = c.encode();
+        assert_eq!(Cell::decode(&v), Some(c));
+        assert!(Cell::decode(&v[..v.len() - 1]).is_none());
+        let vals = take_combo(&mut a.as_slice()).unwrap();
+        assert_eq!(
+            vals,
+            Values {
+                action: "read",
+                outcome: "success",
+                role: None,
+                system: Some("ehr-ü")
+            }
+        );
+        let k = key(9, -5, 1_202_603);
+        assert_eq!(parse_key(&k), Some((-5, 1_202_603)));
+        assert!(key(9, -5, 0) < key(9, 4, 0), "hours sort in time order");
+    }
+}
