@@ -33,6 +33,7 @@ mod breakglass;
 mod cache;
 mod db;
 mod disclose;
+mod disclose_fast;
 mod entries;
 mod error;
 mod export;
