@@ -15,7 +15,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::disclose::{Field, Lens, Rule};
@@ -139,8 +139,8 @@ pub(crate) fn stable(raw: &str) -> bool {
         Some(b'"') => string_stable(raw),
         Some(b't' | b'f' | b'n') => true,
         Some(b'{') => members(raw).is_some_and(|m| m.0.iter().all(|(_, v)| stable(v.get()))),
-        Some(b'[') => serde_json::from_str::<Items<'_>>(raw)
-            .is_ok_and(|a| a.0.iter().all(|v| stable(v.get()))),
+        Some(b'[') => serde_json::from_str::<Vec<&RawValue>>(raw)
+            .is_ok_and(|a| a.iter().all(|v| stable(v.get()))),
         // Up to 18 digits is an integer serde_json holds and prints as given.
         Some(b'0'..=b'9') if raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()) => true,
         Some(_) => {
@@ -163,29 +163,6 @@ fn string_stable(raw: &str) -> bool {
         return false;
     };
     serde_json::to_string(&s).is_ok_and(|back| back == raw)
-}
-
-/// An array's items, borrowed.
-struct Items<'a>(Vec<&'a RawValue>);
-
-impl<'de> Deserialize<'de> for Items<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'de>(PhantomData<&'de ()>);
-        impl<'de> Visitor<'de> for V<'de> {
-            type Value = Items<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some(v) = seq.next_element::<&'de RawValue>()? {
-                    out.push(v);
-                }
-                Ok(Items(out))
-            }
-        }
-        d.deserialize_seq(V(PhantomData))
-    }
 }
 
 #[cfg(test)]
