@@ -134,7 +134,7 @@ fn shape_version<N: Node>(ae: &N) -> FhirVersion {
         "authorization",
     ]
     .iter()
-    .any(|k| ae.get(*k).is_some())
+    .any(|k| ae.get(k).is_some())
         || ae.get("outcome").is_some_and(N::is_object);
     if r5 { FhirVersion::R5 } else { FhirVersion::R4 }
 }
