@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use crate::FhirVersion;
 use crate::balp;
 use crate::codes::*;
+use crate::tree::{Borrowed, Node};
 
 /// What an AuditEvent became.
 #[derive(Debug, Clone)]
@@ -63,14 +64,39 @@ pub fn decode(
     if bytes.len() > MAX_ORIGIN_BYTES {
         return Err(DecodeError::TooLarge);
     }
-    let ae: Value = serde_json::from_slice(bytes)
-        .map_err(|e| DecodeError::NotJson(format!("line {} column {}", e.line(), e.column())))?;
-    if ae.get("resourceType").and_then(Value::as_str) != Some("AuditEvent") {
+    let ae: Borrowed<'_> = serde_json::from_slice(bytes).map_err(not_json)?;
+    decode_tree(&ae, bytes, hint, now)
+}
+
+fn not_json(e: serde_json::Error) -> DecodeError {
+    DecodeError::NotJson(format!("line {} column {}", e.line(), e.column()))
+}
+
+/// [`decode`] through a `serde_json::Value` tree (the reference the borrowed tree is
+/// tested against).
+#[cfg(test)]
+pub(crate) fn decode_value(
+    bytes: &[u8],
+    hint: Option<FhirVersion>,
+    now: Timestamp,
+) -> Result<Decoded, DecodeError> {
+    let ae: Value = serde_json::from_slice(bytes).map_err(not_json)?;
+    decode_tree(&ae, bytes, hint, now)
+}
+
+/// Decodes the parsed AuditEvent `ae` whose body is `bytes`.
+fn decode_tree<N: Node>(
+    ae: &N,
+    bytes: &[u8],
+    hint: Option<FhirVersion>,
+    now: Timestamp,
+) -> Result<Decoded, DecodeError> {
+    if ae.get("resourceType").and_then(N::text) != Some("AuditEvent") {
         return Err(DecodeError::NotAuditEvent);
     }
-    let version = hint.unwrap_or_else(|| shape_version(&ae));
+    let version = hint.unwrap_or_else(|| shape_version(ae));
     let mut m = Mapper::default();
-    m.map(&ae, version, now);
+    m.map(ae, version, now);
     let patients = std::mem::take(&mut m.patients);
     let mut natives = Vec::new();
     if patients.is_empty() {
@@ -98,7 +124,7 @@ pub fn decode(
 }
 
 /// R5 by its own elements, else R4.
-fn shape_version(ae: &Value) -> FhirVersion {
+fn shape_version<N: Node>(ae: &N) -> FhirVersion {
     let r5 = [
         "category",
         "code",
@@ -108,8 +134,8 @@ fn shape_version(ae: &Value) -> FhirVersion {
         "authorization",
     ]
     .iter()
-    .any(|k| ae.get(*k).is_some())
-        || ae.get("outcome").is_some_and(Value::is_object);
+    .any(|k| ae.get(k).is_some())
+        || ae.get("outcome").is_some_and(N::is_object);
     if r5 { FhirVersion::R5 } else { FhirVersion::R4 }
 }
 
@@ -161,15 +187,13 @@ struct Mapper {
     problems: Vec<String>,
 }
 
-fn st<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    path.iter().try_fold(v, |v, k| v.get(*k))?.as_str()
+fn st<'a, N: Node>(v: &'a N, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.text()
 }
 
 /// The array `v[key]`, borrowed (empty when absent or not an array).
-fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+fn arr<'a, N: Node>(v: &'a N, key: &str) -> &'a [N] {
+    v.get(key).and_then(N::items).unwrap_or_default()
 }
 
 impl Mapper {
@@ -198,16 +222,14 @@ impl Mapper {
         }
     }
 
-    fn map(&mut self, ae: &Value, v: FhirVersion, now: Timestamp) {
+    fn map<N: Node>(&mut self, ae: &N, v: FhirVersion, now: Timestamp) {
         let known = if v == FhirVersion::R4 {
             KNOWN_R4
         } else {
             KNOWN_R5
         };
-        if let Some(obj) = ae.as_object() {
-            for k in obj.keys().filter(|k| !known.contains(&k.as_str())) {
-                self.problem(k.clone());
-            }
+        for k in ae.keys().into_iter().filter(|k| !known.contains(k)) {
+            self.problem(k);
         }
         self.time(ae, v, now);
         self.action(ae, v);
@@ -227,11 +249,14 @@ impl Mapper {
         }
         let actor = self.agent(ae, v);
         self.other_agents(ae, actor);
-        let observer = &ae["source"]["observer"];
-        let system = st(observer, &["identifier", "value"])
+        let observer = |k: &[&str]| {
+            let o = ae.get("source")?.get("observer")?;
+            st(o, k)
+        };
+        let system = observer(&["identifier", "value"])
             .map(|s| (s, "source.observer.identifier.value"))
-            .or_else(|| st(observer, &["reference"]).map(|s| (s, "source.observer.reference")))
-            .or_else(|| st(observer, &["display"]).map(|s| (s, "source.observer.display")));
+            .or_else(|| observer(&["reference"]).map(|s| (s, "source.observer.reference")))
+            .or_else(|| observer(&["display"]).map(|s| (s, "source.observer.display")));
         if let Some((s, path)) = system {
             self.set("source.system", s, path.into());
         }
@@ -239,7 +264,7 @@ impl Mapper {
         self.entities(ae, v);
     }
 
-    fn time(&mut self, ae: &Value, v: FhirVersion, now: Timestamp) {
+    fn time<N: Node>(&mut self, ae: &N, v: FhirVersion, now: Timestamp) {
         let candidates: &[(&[&str], &str)] = match v {
             FhirVersion::R4 => &[
                 (&["period", "start"], "period.start"),
@@ -263,7 +288,7 @@ impl Mapper {
         }
     }
 
-    fn action(&mut self, ae: &Value, v: FhirVersion) {
+    fn action<N: Node>(&mut self, ae: &N, v: FhirVersion) {
         let (codes, path) = match v {
             FhirVersion::R4 => (arr(ae, "subtype"), "subtype"),
             FhirVersion::R5 => (
@@ -297,7 +322,7 @@ impl Mapper {
         }
     }
 
-    fn outcome(&mut self, ae: &Value, v: FhirVersion) {
+    fn outcome<N: Node>(&mut self, ae: &N, v: FhirVersion) {
         let (code, path) = match v {
             FhirVersion::R4 => (st(ae, &["outcome"]), "outcome"),
             FhirVersion::R5 => (st(ae, &["outcome", "code", "code"]), "outcome.code.code"),
@@ -311,11 +336,11 @@ impl Mapper {
 
     /// The requesting agent is the actor (the first agent when none says it requested);
     /// its index.
-    fn agent(&mut self, ae: &Value, v: FhirVersion) -> Option<usize> {
+    fn agent<N: Node>(&mut self, ae: &N, v: FhirVersion) -> Option<usize> {
         let agents = arr(ae, "agent");
         let requestor = agents
             .iter()
-            .position(|a| a.get("requestor") == Some(&Value::Bool(true)));
+            .position(|a| a.get("requestor").is_some_and(N::is_true));
         let i = match requestor {
             Some(i) => i,
             None if !agents.is_empty() => {
@@ -349,7 +374,7 @@ impl Mapper {
         }
         if let Some(role) = arr(a, "role").first() {
             let coded = || {
-                let c = role.get("coding")?.get(0)?;
+                let c = role.get("coding")?.item(0)?;
                 st(c, &["display"]).or(st(c, &["code"]))
             };
             let text = st(role, &["text"])
@@ -362,7 +387,7 @@ impl Mapper {
         let kinds = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
         let kind = kinds
             .iter()
-            .find(|c| st(c, &["system"]) == Some(ACTOR_TYPE_SYSTEM))
+            .find(|c| st(*c, &["system"]) == Some(ACTOR_TYPE_SYSTEM))
             .and_then(|k| st(k, &["code"]));
         if let Some(code) = kind {
             self.set("actor.type", code, at("type.coding"));
@@ -380,10 +405,8 @@ impl Mapper {
     /// Agents besides the requestor: BALP's client (its identifier is `source.device`,
     /// its address `source.ip`) and server (the observer again) are understood when they
     /// say nothing else; any other agent is a problem.
-    fn other_agents(&mut self, ae: &Value, actor: Option<usize>) {
-        let Some(agents) = ae.get("agent").and_then(Value::as_array) else {
-            return;
-        };
+    fn other_agents<N: Node>(&mut self, ae: &N, actor: Option<usize>) {
+        let agents = arr(ae, "agent");
         let action = self.native.get("action").and_then(Value::as_str);
         let roles = action.and_then(balp::roles);
         let observer = st(ae, &["source", "observer", "identifier", "value"]);
@@ -393,7 +416,7 @@ impl Mapper {
             }
             let at = |p: &str| format!("agent[{k}].{p}");
             let is = |c: balp::Code| {
-                let codes = a["type"]["coding"].as_array().map(Vec::as_slice);
+                let codes = a.get("type").map(|t| arr(t, "coding"));
                 codes
                     .unwrap_or_default()
                     .iter()
@@ -437,7 +460,7 @@ impl Mapper {
         }
     }
 
-    fn extensions(&mut self, ae: &Value) {
+    fn extensions<N: Node>(&mut self, ae: &N) {
         for (i, e) in arr(ae, "extension").iter().enumerate() {
             let value = st(e, &["valueString"]);
             let path = format!("extension[{i}]");
@@ -470,13 +493,13 @@ impl Mapper {
     }
 
     /// Patients (one event each) and the resource touched.
-    fn entities(&mut self, ae: &Value, v: FhirVersion) {
+    fn entities<N: Node>(&mut self, ae: &N, v: FhirVersion) {
         if v == FhirVersion::R5 {
-            let p = &ae["patient"];
-            if let Some(id) = st(p, &["identifier", "value"]) {
+            if let Some(id) = st(ae, &["patient", "identifier", "value"]) {
                 self.patients
                     .push((id.into(), "patient.identifier.value".into()));
-            } else if let Some(id) = st(p, &["reference"]).map(|r| r.trim_start_matches("Patient/"))
+            } else if let Some(id) =
+                st(ae, &["patient", "reference"]).map(|r| r.trim_start_matches("Patient/"))
             {
                 self.patients.push((id.into(), "patient.reference".into()));
             }
@@ -488,7 +511,7 @@ impl Mapper {
             // R4 `type` is a Coding, R5 `role` a CodeableConcept: code "1" is a patient.
             let one = |k: &str| {
                 let code = st(e, &[k, "code"])
-                    .or_else(|| e.get(k)?.get("coding")?.get(0)?.get("code")?.as_str());
+                    .or_else(|| e.get(k)?.get("coding")?.item(0)?.get("code")?.text());
                 code == Some("1")
             };
             let is_patient = reference.is_some_and(|r| r.starts_with("Patient/"))
@@ -529,16 +552,15 @@ impl Mapper {
     }
 
     /// The resource of one entity; false when it names none.
-    fn resource(&mut self, e: &Value, i: usize) -> bool {
-        let what = &e["what"];
-        let split = st(what, &["reference"]).and_then(|r| r.split_once('/'));
-        let kind = st(what, &["type"]).or(split.map(|s| s.0));
+    fn resource<N: Node>(&mut self, e: &N, i: usize) -> bool {
+        let split = st(e, &["what", "reference"]).and_then(|r| r.split_once('/'));
+        let kind = st(e, &["what", "type"]).or(split.map(|s| s.0));
         let Some(kind) = kind else {
             self.problem(format!("entity[{i}].what"));
             return false;
         };
         self.set("resource.type", kind, format!("entity[{i}].what"));
-        let id = st(what, &["identifier", "value"]).or(split.map(|s| s.1));
+        let id = st(e, &["what", "identifier", "value"]).or(split.map(|s| s.1));
         if let Some(id) = id {
             self.set("resource.id", id, format!("entity[{i}].what"));
         }

@@ -27,6 +27,7 @@ mod bundle;
 pub mod codes;
 mod decode;
 mod encode;
+mod tree;
 mod version;
 
 pub use bundle::{Bundle, BundleKind, split_bundle};

@@ -34,6 +34,7 @@ mod cache;
 mod cube;
 mod db;
 mod disclose;
+mod disclose_fast;
 mod entries;
 mod error;
 mod export;
