@@ -149,15 +149,7 @@ fn cube_counts_match_a_brute_force_count_and_survive_reindex_and_restart() {
 #[test]
 fn cube_counts_go_through_the_lens_like_the_walk() {
     let w = world(600, 3);
-    let mut policy = recall_query::Policy::default();
-    policy
-        .set("engineer", "source.system", "pseudonym")
-        .unwrap();
-    policy.set("engineer", "actor.role", "withhold").unwrap();
-    let lens: Lens =
-        w.db.lens("north", &policy, Reader::Engineer, false)
-            .unwrap();
-    assert_eq!(lens.rule(Field::SourceSystem), Rule::Pseudonym);
+    let lens = common::engineer_lens(&w.db);
     let mut filter = Filter {
         lens: Some(lens),
         ..Filter::default()

@@ -86,15 +86,7 @@ fn facets_match_a_brute_force_count() {
 #[test]
 fn facets_go_through_the_lens() {
     let w = world(600, 3);
-    let mut policy = recall_query::Policy::default();
-    policy
-        .set("engineer", "source.system", "pseudonym")
-        .unwrap();
-    policy.set("engineer", "actor.role", "withhold").unwrap();
-    let lens: Lens =
-        w.db.lens("north", &policy, Reader::Engineer, false)
-            .unwrap();
-    assert_eq!(lens.rule(Field::SourceSystem), Rule::Pseudonym);
+    let lens = common::engineer_lens(&w.db);
     let filter = Filter {
         lens: Some(lens),
         ..Filter::default()

@@ -92,6 +92,25 @@ pub fn append(db: &Db, tenant: &str, events: &[Event], batch: usize) -> Vec<Rec>
     recs
 }
 
+/// An engineer's lens on tenant `north` that pseudonymises `source.system` and withholds
+/// `actor.role`: the two ways a lens changes a facet.
+#[allow(dead_code)]
+pub fn engineer_lens(db: &Db) -> recall_query::Lens {
+    let mut policy = recall_query::Policy::default();
+    policy
+        .set("engineer", "source.system", "pseudonym")
+        .unwrap();
+    policy.set("engineer", "actor.role", "withhold").unwrap();
+    let lens = db
+        .lens("north", &policy, recall_query::Reader::Engineer, false)
+        .unwrap();
+    assert_eq!(
+        lens.rule(recall_query::Field::SourceSystem),
+        recall_query::Rule::Pseudonym
+    );
+    lens
+}
+
 /// `n` generated events spread over [`TENANTS`] in runs, batches of varying size.
 pub fn world(n: u64, seed: u64) -> World {
     let tmp = tempfile::tempdir().unwrap();
