@@ -1,7 +1,8 @@
-//! The facet cube: per tenant, hour and key epoch, how many readable events have each
-//! combination of `action`, `outcome`, `actor.role` and `source.system`, so that the
-//! facet counts of a filter made only of those fields and a time window are exact and
-//! read no event body. Layout: docs/design/indexes.md, "Facet counts".
+//! The facet cube: per tenant, hour (and, summed, per day) and key epoch, how many
+//! readable events have each combination of `action`, `outcome`, `actor.role` and
+//! `source.system`, so that the facet counts of a filter made only of those fields and a
+//! time window are exact and read no event body. Layout: docs/design/indexes.md, "Facet
+//! counts".
 //!
 //! Invariants:
 //! - Derived from the log only, written in the same fjall batch as the other entries and
@@ -12,8 +13,9 @@
 //!   as a search skips their blocks, so counts and search agree after shredding.
 //! - Holds no identifier (patient, actor, client id): only the four low-cardinality
 //!   values, as recorded; the caller's lens applies when counts are read.
-//! - A cell is used whole only when its hour lies inside the window and its largest seq
-//!   is below the caller's horizon; otherwise that hour is counted by the search's walk.
+//! - A day cell is the sum of its hours' cells. A cell is used whole only when its span
+//!   lies inside the window and its largest seq is below the caller's horizon; otherwise
+//!   a day is counted from its hours, and an hour by the search's walk.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,7 +27,7 @@ use crate::disclose::{Field, Lens};
 use crate::error::QueryError;
 use crate::facets::Facets;
 use crate::keys;
-use crate::postings::{self, HOUR, Order, Range};
+use crate::postings::{self, DAY, HOUR, Order, Range, Span};
 use crate::search::{Filter, Prepared};
 
 /// One combination's encoding: four fields, each `varint(len + 1) ‖ bytes`, or `0` when
@@ -134,44 +136,72 @@ impl Cell {
     }
 }
 
-/// Key `tno ‖ hour ‖ u32be epoch` (the hour as the posting lists write spans).
-pub(crate) fn key(tno: u32, hour: i64, epoch: u32) -> Vec<u8> {
+/// The two sizes of cell. A day cell saves a long window from reading 24 hour cells a
+/// day (an all-time count of a year is 365 cells, not 8,760).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Grain {
+    Hour = 0,
+    Day = 1,
+}
+
+impl Grain {
+    fn span(self) -> Span {
+        match self {
+            Grain::Hour => HOUR,
+            Grain::Day => DAY,
+        }
+    }
+
+    /// The key prefix of a tenant's cells of this grain.
+    fn prefix(self, tno: u32) -> Vec<u8> {
+        keys::cat(&[&tno.to_be_bytes(), &[self as u8]])
+    }
+}
+
+/// Key `tno ‖ grain ‖ span ‖ u32be epoch` (the span number as the posting lists write
+/// it: an hour or a day since the Unix epoch).
+pub(crate) fn key(tno: u32, grain: Grain, span: i64, epoch: u32) -> Vec<u8> {
     keys::cat(&[
-        &tno.to_be_bytes(),
-        &postings::span_bytes(hour),
+        &grain.prefix(tno),
+        &postings::span_bytes(span),
         &epoch.to_be_bytes(),
     ])
 }
 
-/// The hour and epoch of a cell's key.
+/// The span number and epoch of a cell's key.
 pub(crate) fn parse_key(k: &[u8]) -> Option<(i64, u32)> {
-    let hour = postings::parse_span(k.get(keys::TNO..keys::TNO + 8)?)?;
-    let epoch = u32::from_be_bytes(k.get(keys::TNO + 8..)?.try_into().ok()?);
-    Some((hour, epoch))
+    let at = keys::TNO + 1;
+    let span = postings::parse_span(k.get(at..at + 8)?)?;
+    let epoch = u32::from_be_bytes(k.get(at + 8..)?.try_into().ok()?);
+    Some((span, epoch))
 }
 
-/// The cube's additions of one write batch, by hour and epoch.
+/// The cube's additions of one write batch, by grain, span and epoch.
 #[derive(Default)]
 pub(crate) struct CubeBatch {
-    cells: HashMap<(i64, u32), Cell>,
+    cells: HashMap<(Grain, i64, u32), Cell>,
 }
 
 impl CubeBatch {
-    /// Counts event `seq` of key epoch `epoch`.
+    /// Counts event `seq` of key epoch `epoch`, in its hour and in its day.
     pub fn add(&mut self, seq: u64, epoch: u32, e: &Event) {
-        let hour = HOUR.of(e.time.as_nanosecond());
-        let cell = self.cells.entry((hour, epoch)).or_default();
-        cell.max_seq = cell.max_seq.max(seq);
-        *cell.counts.entry(combo_of(e)).or_default() += 1;
+        let ns = e.time.as_nanosecond();
+        let combo = combo_of(e);
+        for grain in [Grain::Hour, Grain::Day] {
+            let at = (grain, grain.span().of(ns), epoch);
+            let cell = self.cells.entry(at).or_default();
+            cell.max_seq = cell.max_seq.max(seq);
+            *cell.counts.entry(combo.clone()).or_default() += 1;
+        }
     }
 
     /// Adds each cell to what the index holds and puts the sums in `b`. The caller holds
     /// the write lock, so nothing else changes a cell between the read and the commit.
     pub fn write(self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<(), QueryError> {
-        let mut cells: Vec<((i64, u32), Cell)> = self.cells.into_iter().collect();
+        let mut cells: Vec<((Grain, i64, u32), Cell)> = self.cells.into_iter().collect();
         cells.sort_unstable_by_key(|(k, _)| *k);
-        for ((hour, epoch), add) in cells {
-            let k = key(tno, hour, epoch);
+        for ((grain, span, epoch), add) in cells {
+            let k = key(tno, grain, span, epoch);
             let mut cell = match p.facets.get(&k)? {
                 Some(v) => {
                     Cell::decode(&v).ok_or_else(|| QueryError::Corrupt("facet cell".into()))?
@@ -203,10 +233,36 @@ fn corrupt() -> QueryError {
     QueryError::Corrupt("facet cell".into())
 }
 
+/// A readable cell of the window: its span number, largest seq and value.
+struct Found {
+    span: i64,
+    max_seq: u64,
+    value: fjall::Slice,
+}
+
+/// Sums of the cells used whole, by combination.
+type Sums = HashMap<Vec<u8>, u64>;
+
+fn add_cell(sums: &mut Sums, value: &[u8]) -> Result<(), QueryError> {
+    Cell::each(value, &mut |c, n| match sums.get_mut(c) {
+        Some(x) => *x += n,
+        None => {
+            sums.insert(c.to_vec(), n);
+        }
+    })
+    .map(|_| ())
+    .ok_or_else(corrupt)
+}
+
+fn at(ns: i128) -> Result<Timestamp, QueryError> {
+    Timestamp::from_nanosecond(ns).map_err(|_| corrupt())
+}
+
 impl Db {
-    /// The facets of a filter [`answers`] accepts, every match counted: whole hours from
-    /// their cells, the others (at the window's edges, or holding seqs at or beyond the
-    /// horizon) by the search's walk over that hour alone.
+    /// The facets of a filter [`answers`] accepts, every match counted: whole days from
+    /// their cells, the other days from their hours' cells, and the hours that are not
+    /// whole either (at the window's edges, or holding seqs at or beyond the horizon) by
+    /// the search's walk over that hour alone.
     pub(crate) fn cube_facets(
         &self,
         p: &Prepared,
@@ -214,45 +270,16 @@ impl Db {
         horizon: u64,
     ) -> Result<Facets, QueryError> {
         let f = &p.filter.f;
-        let range = Range {
-            from: f.from,
-            to: f.to,
-            after: None,
-            order: Order::Asc,
-        };
-        let (lo, hi) = range.key_bounds(&t.no.to_be_bytes(), HOUR);
-        let parts = self.parts();
         let mut readable: HashMap<u32, bool> = HashMap::new();
-        let mut cells = Vec::new();
+        let mut sums = Sums::new();
         let mut partial: BTreeSet<i64> = BTreeSet::new();
-        for kv in parts.facets.range(lo..=hi) {
-            let (k, v) = kv?;
-            let (hour, epoch) = parse_key(&k).ok_or_else(corrupt)?;
-            if !self.epoch_readable(&p.tenant, epoch, &mut readable)? {
-                continue;
-            }
-            let max_seq = u64::from_be_bytes(
-                v.get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(corrupt)?,
-            );
-            let (start, end) = (HOUR.start(hour), HOUR.start(hour) + HOUR.len());
-            let inside = f.from.is_none_or(|t| t.as_nanosecond() <= start)
-                && f.to.is_none_or(|t| end <= t.as_nanosecond());
-            if !inside || max_seq >= horizon {
-                partial.insert(hour);
-            }
-            cells.push((hour, v));
-        }
-        let mut whole: HashMap<Vec<u8>, u64> = HashMap::new();
-        for (_, v) in cells.iter().filter(|(h, _)| !partial.contains(h)) {
-            Cell::each(v, &mut |c, n| match whole.get_mut(c) {
-                Some(x) => *x += n,
-                None => {
-                    whole.insert(c.to_vec(), n);
-                }
-            })
-            .ok_or_else(corrupt)?;
+        let days = self.cells(p, t, Grain::Day, (f.from, f.to), &mut readable)?;
+        for day in self.use_whole(&days, DAY, p, horizon, &mut sums)? {
+            let (start, end) = (at(DAY.start(day))?, at(DAY.start(day) + DAY.len())?);
+            let from = f.from.map_or(start, |t| t.max(start));
+            let to = f.to.map_or(end, |t| t.min(end));
+            let hours = self.cells(p, t, Grain::Hour, (Some(from), Some(to)), &mut readable)?;
+            partial.extend(self.use_whole(&hours, HOUR, p, horizon, &mut sums)?);
         }
         let mut out = Facets {
             complete: true,
@@ -260,7 +287,7 @@ impl Db {
         };
         let full = Lens::full();
         let lens = f.lens.as_ref().unwrap_or(&full);
-        for (c, n) in &whole {
+        for (c, n) in &sums {
             let v = take_combo(&mut c.as_slice()).ok_or_else(corrupt)?;
             if f.action.as_deref().is_none_or(|a| a == v.action)
                 && f.outcome.as_deref().is_none_or(|o| o == v.outcome)
@@ -271,7 +298,6 @@ impl Db {
             }
         }
         for hour in partial {
-            let at = |ns: i128| Timestamp::from_nanosecond(ns).map_err(|_| corrupt());
             let (start, end) = (at(HOUR.start(hour))?, at(HOUR.start(hour) + HOUR.len())?);
             let mut edge = p.filter.clone();
             edge.f.from = Some(f.from.map_or(start, |t| t.max(start)));
@@ -279,6 +305,72 @@ impl Db {
             out.merge(self.walk_facets(p, t, &edge, horizon, usize::MAX)?);
         }
         Ok(out)
+    }
+
+    /// The readable cells of `grain` whose spans meet `[from, to)`.
+    fn cells(
+        &self,
+        p: &Prepared,
+        t: &Tenant,
+        grain: Grain,
+        (from, to): (Option<Timestamp>, Option<Timestamp>),
+        readable: &mut HashMap<u32, bool>,
+    ) -> Result<Vec<Found>, QueryError> {
+        let range = Range {
+            from,
+            to,
+            after: None,
+            order: Order::Asc,
+        };
+        let (lo, hi) = range.key_bounds(&grain.prefix(t.no), grain.span());
+        let mut found = Vec::new();
+        for kv in self.parts().facets.range(lo..=hi) {
+            let (k, value) = kv?;
+            let (span, epoch) = parse_key(&k).ok_or_else(corrupt)?;
+            if !self.epoch_readable(&p.tenant, epoch, readable)? {
+                continue;
+            }
+            let max_seq = u64::from_be_bytes(
+                value
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(corrupt)?,
+            );
+            found.push(Found {
+                span,
+                max_seq,
+                value,
+            });
+        }
+        Ok(found)
+    }
+
+    /// Adds to `sums` the cells whose span lies inside the filter's window with every
+    /// cell of that span below the horizon (a span may hold a cell per epoch), and
+    /// returns the other spans, to be counted finer.
+    fn use_whole(
+        &self,
+        cells: &[Found],
+        span: Span,
+        p: &Prepared,
+        horizon: u64,
+        sums: &mut Sums,
+    ) -> Result<BTreeSet<i64>, QueryError> {
+        let f = &p.filter.f;
+        let split: BTreeSet<i64> = cells
+            .iter()
+            .filter(|c| {
+                let (start, end) = (span.start(c.span), span.start(c.span) + span.len());
+                let inside = f.from.is_none_or(|t| t.as_nanosecond() <= start)
+                    && f.to.is_none_or(|t| end <= t.as_nanosecond());
+                !inside || c.max_seq >= horizon
+            })
+            .map(|c| c.span)
+            .collect();
+        for c in cells.iter().filter(|c| !split.contains(&c.span)) {
+            add_cell(sums, &c.value)?;
+        }
+        Ok(split)
     }
 }
 
@@ -317,8 +409,13 @@ mod tests {
                 system: Some("ehr-ü")
             }
         );
-        let k = key(9, -5, 1_202_603);
+        let k = key(9, Grain::Day, -5, 1_202_603);
         assert_eq!(parse_key(&k), Some((-5, 1_202_603)));
-        assert!(key(9, -5, 0) < key(9, 4, 0), "hours sort in time order");
+        let hour = |n| key(9, Grain::Hour, n, 0);
+        assert!(hour(-5) < hour(4), "hours sort in time order");
+        assert!(
+            hour(i64::MAX) < key(9, Grain::Day, i64::MIN, 0),
+            "grains apart"
+        );
     }
 }

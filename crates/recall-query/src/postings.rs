@@ -52,6 +52,8 @@ pub(crate) struct Span(i128);
 pub(crate) const HOUR: Span = Span(3_600 * SECOND_NS);
 /// Lists of the time index: a minute of a busy tenant is still a short sort.
 pub(crate) const MINUTE: Span = Span(60 * SECOND_NS);
+/// The facet cube's coarse cells: a long window reads one a day.
+pub(crate) const DAY: Span = Span(86_400 * SECOND_NS);
 
 impl Span {
     /// The span holding `ns` (nanoseconds since the Unix epoch).

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use common::{Rec, append, journal_in, oracle, world};
 use jiff::{Timestamp, ToSpan};
-use recall_query::{Db, Facets, Field, Filter, Lens, Order, Query, Reader, Rule};
+use recall_query::{Db, Facets, Filter, Order, Query};
 
 fn prepared(db: &Db, filter: &Filter) -> recall_query::Prepared {
     let q = Query {

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{Rec, oracle, world};
-use recall_query::{Facets, Field, Filter, Lens, Order, Query, Reader, Rule};
+use recall_query::{Facets, Filter, Order, Query};
 
 fn count(
     recs: &[Rec],
