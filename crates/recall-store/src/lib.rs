@@ -36,6 +36,7 @@ pub mod retention;
 pub mod segment;
 mod store;
 mod tiles;
+mod window;
 pub mod verify;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
