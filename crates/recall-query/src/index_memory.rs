@@ -110,7 +110,12 @@ mod tests {
             write_buffer_mb: 8,
             ..IndexMemory::default()
         };
-        assert!(small.validate().unwrap_err().starts_with("index.write_buffer_mb:"));
+        assert!(
+            small
+                .validate()
+                .unwrap_err()
+                .starts_with("index.write_buffer_mb:")
+        );
         let bytes = IndexMemory {
             cache_mb: 32 << 20,
             ..IndexMemory::default()

@@ -65,8 +65,8 @@ pub use export::{Checked, Export, ExportFormat, ExportParams, ExportStats, curso
 pub use export_ocsf::OCSF_VERSION;
 pub use facets::{Facets, MAX_FACET_EVENTS};
 pub use generation::IndexBuffers;
-pub use index_memory::IndexMemory;
 pub use impact::{Affected, Impact, IncidentScope};
+pub use index_memory::IndexMemory;
 pub use months::Subject;
 pub use params::{DEFAULT_LIMIT, FilterParams, MAX_LIMIT, SearchParams, time_param};
 pub use read::{Found, Hit, Lookup};

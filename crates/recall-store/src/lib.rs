@@ -36,8 +36,8 @@ pub mod retention;
 pub mod segment;
 mod store;
 mod tiles;
-mod window;
 pub mod verify;
+mod window;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::{Result, StoreError};

@@ -220,9 +220,7 @@ fn scan_bytes(
                 match read_frame(rest) {
                     Ok((payload, used)) => (decode(payload), used),
                     Err(e) => {
-                        if is_last
-                            && looks_torn(&e, rest, MAX_FRAME)
-                            && !valid_frame_follows(rest)
+                        if is_last && looks_torn(&e, rest, MAX_FRAME) && !valid_frame_follows(rest)
                         {
                             tail = Tail::Torn { offset: at as u64 };
                             break;

@@ -120,11 +120,18 @@ mod tests {
     fn window_reads_what_the_file_holds_and_stays_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seg");
-        let data: Vec<u8> = (0..3 * WINDOW_BYTES + 17).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * WINDOW_BYTES + 17)
+            .map(|i| (i % 251) as u8)
+            .collect();
         std::fs::write(&path, &data).unwrap();
         let mut buf = Vec::new();
         let mut w = Window::open(&path, &mut buf).unwrap();
-        for (at, want) in [(0, 8), (5, WINDOW_BYTES + 3), (WINDOW_BYTES * 3, 100), (7, 2)] {
+        for (at, want) in [
+            (0, 8),
+            (5, WINDOW_BYTES + 3),
+            (WINDOW_BYTES * 3, 100),
+            (7, 2),
+        ] {
             let got = w.get(at, want).unwrap();
             let expect = &data[at..(at + want).min(data.len())];
             assert_eq!(&got[..expect.len()], expect, "at {at} want {want}");
@@ -207,7 +214,13 @@ mod scan_tests {
         padded.resize(seg.len() + 3 * super::WINDOW_BYTES, 0);
         cases.push((padded.clone(), true));
         cases.push((padded, false));
-        for cut in [5, 200, seg.len() - 10, seg.len() - 7100, 2 * super::WINDOW_BYTES] {
+        for cut in [
+            5,
+            200,
+            seg.len() - 10,
+            seg.len() - 7100,
+            2 * super::WINDOW_BYTES,
+        ] {
             let mut torn = seg[..cut].to_vec();
             cases.push((torn.clone(), true));
             torn.resize(cut + super::WINDOW_BYTES, 0);

@@ -24,7 +24,7 @@ pub fn run(data: &std::path::Path, listen: Option<String>) -> anyhow::Result<()>
 /// run cache, Bloom and id filters and block indexes (these grow by ~4 MiB a million
 /// events), a log segment's scan window, and allocator slack. Measured on a 2.9M-event
 /// data directory (docs/design/service.md, "Memory"); the soak test asserts it.
-pub const MEMORY_ALLOWANCE_MB: u64 = 192;
+pub const MEMORY_ALLOWANCE_MB: u64 = 304;
 
 /// The server's memory bound, MiB: its configured budgets plus [`MEMORY_ALLOWANCE_MB`].
 pub fn memory_budget_mb(cache_mb: usize, index: &recall_query::IndexMemory) -> u64 {
@@ -36,8 +36,13 @@ pub fn memory_budget_mb(cache_mb: usize, index: &recall_query::IndexMemory) -> u
 pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {
     let cache = dir.config.server.cache_mb.saturating_mul(1 << 20);
     let index = dir.config.index;
-    let db = Db::open_with(dir.journal.clone(), &dir.path.join(datadir::INDEX), cache, index)
-        .context("opening the indexes")?;
+    let db = Db::open_with(
+        dir.journal.clone(),
+        &dir.path.join(datadir::INDEX),
+        cache,
+        index,
+    )
+    .context("opening the indexes")?;
     crate::operator_cli::drain_outbox(dir, &db).context("appending the outbox")?;
     Ok(Arc::new(db))
 }

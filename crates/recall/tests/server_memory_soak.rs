@@ -137,8 +137,7 @@ fn reading_many_patients_keeps_rss_within_the_configured_budgets_and_a_fixed_all
                     loop {
                         let i = next.fetch_add(1, Ordering::AcqRel);
                         // Past the bound already: no need to read on.
-                        if i >= SEARCHES + REPORTS
-                            || peak_rss.load(Ordering::Acquire) > budget_mb()
+                        if i >= SEARCHES + REPORTS || peak_rss.load(Ordering::Acquire) > budget_mb()
                         {
                             return;
                         }
