@@ -542,6 +542,24 @@ mod tests {
     }
 
     #[test]
+    fn the_index_section_sets_fjalls_memory_and_bad_values_are_named() {
+        let base = "[log]\norigin='a'\n[keys]\n";
+        let cfg: Config = toml::from_str(&format!(
+            "{base}[index]\ncache_mb = 24\nwrite_buffer_mb = 32\n"
+        ))
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.index.total_mb(), 56);
+        let mut cfg: Config = toml::from_str(base).unwrap();
+        assert_eq!(cfg.index, recall_query::IndexMemory::default());
+        cfg.apply_env(|k| (k == "RECALL_INDEX_WRITE_BUFFER_MB").then(|| "8".into()))
+            .unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("index.write_buffer_mb:"), "{err}");
+        assert!(toml::from_str::<Config>(&format!("{base}[index]\nbogus = 1\n")).is_err());
+    }
+
+    #[test]
     fn unknown_options_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("[log]\norigin='a'\nbogus=1\n[keys]\n").is_err());
         let cfg: Config = toml::from_str("[log]\norigin='a b'\n[keys]\n").unwrap();
