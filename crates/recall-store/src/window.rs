@@ -219,7 +219,7 @@ mod scan_tests {
             200,
             seg.len() - 10,
             seg.len() - 7100,
-            2 * super::WINDOW_BYTES,
+            super::WINDOW_BYTES + 100,
         ] {
             let mut torn = seg[..cut].to_vec();
             cases.push((torn.clone(), true));
