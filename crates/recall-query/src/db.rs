@@ -13,6 +13,7 @@ use crate::error::QueryError;
 pub(crate) use crate::generation::Parts;
 use crate::generation::{self, open_current};
 use crate::idfilter;
+use crate::index_memory::IndexMemory;
 use crate::keys;
 
 /// Bytes of decrypted blocks kept in memory unless the caller says otherwise.
@@ -68,7 +69,17 @@ impl Db {
         index_dir: &Path,
         cache_bytes: usize,
     ) -> Result<Db, QueryError> {
-        let (parts, current_layout) = open_current(index_dir)?;
+        Self::open_with(journal, index_dir, cache_bytes, IndexMemory::default())
+    }
+
+    /// [`Db::open_with_cache`] with fjall's memory set by `index` (`[index]`).
+    pub fn open_with(
+        journal: Arc<Journal>,
+        index_dir: &Path,
+        cache_bytes: usize,
+        index: IndexMemory,
+    ) -> Result<Db, QueryError> {
+        let (parts, current_layout) = open_current(index_dir, index)?;
         let db = Db {
             journal,
             dir: index_dir.to_path_buf(),
@@ -268,7 +279,7 @@ impl Db {
     /// once the last search still reading it is done). Callers hold the write lock.
     pub(crate) fn clear(&self) -> Result<(), QueryError> {
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
-        let fresh = generation::create(&self.dir, parts.generation + 1)?;
+        let fresh = generation::create(&self.dir, parts.generation + 1, parts.memory)?;
         parts.retire();
         *parts = Arc::new(fresh);
         drop(parts);

@@ -18,21 +18,13 @@ use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
 
 use crate::error::QueryError;
 use crate::idfilter::IdFilter;
+use crate::index_memory::IndexMemory;
 
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
 /// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue;
 /// 7: the event summaries; 8: the facet cube.
 const LAYOUT: u32 = 8;
-/// fjall's write buffer: unflushed entries of all partitions, counted as key and value
-/// bytes (the memtables' skiplist nodes make them take ~2–3× that in memory), and
-/// replayed from fjall's journal on open. This is fjall's default, set here so the
-/// server's memory budget names it (docs/design/service.md, "Memory"). Smaller buffers
-/// were measured to wedge fjall 2.11 under sustained writes (8 and 24 MiB: every write
-/// halted for minutes, "write buffer saturation"), so this is not a knob.
-pub const WRITE_BUFFER_BYTES: u64 = 64 << 20;
-/// fjall's block cache (its default too): index blocks read back from disk.
-pub const BLOCK_CACHE_BYTES: u64 = 32 << 20;
 /// Sealed memtables fjall's flusher writes out each time it wakes. fjall 2.11 wakes it
 /// once per enqueued memtable, except for those recovered from its journal on open: one
 /// wake-up per partition, however many it recovered. With one flush worker (fjall's
@@ -51,6 +43,8 @@ const LEGACY: [&str; 3] = ["journals", "partitions", "version"];
 /// One generation of the index: its keyspace and partitions.
 pub(crate) struct Parts {
     pub generation: u32,
+    /// fjall's memory settings, kept for the next generation and a reopen.
+    pub memory: IndexMemory,
     pub keyspace: Keyspace,
     pub meta: PartitionHandle,
     pub time: PartitionHandle,
@@ -137,14 +131,17 @@ impl Drop for Retired {
 /// Opens the generation `CURRENT` names in `index_dir` (creating the directory and a
 /// first generation if needed) after removing every other one. Returns the parts and
 /// whether their layout is current; a stale layout is the caller's to rebuild.
-pub(crate) fn open_current(index_dir: &Path) -> Result<(Parts, bool), QueryError> {
+pub(crate) fn open_current(
+    index_dir: &Path,
+    memory: IndexMemory,
+) -> Result<(Parts, bool), QueryError> {
     std::fs::create_dir_all(index_dir).map_err(QueryError::IndexDir)?;
     let current = read_current(index_dir)?;
     remove_others(index_dir, current)?;
     let Some(generation) = current else {
-        return Ok((create(index_dir, 1)?, true));
+        return Ok((create(index_dir, 1, memory)?, true));
     };
-    let parts = open(index_dir, generation)?;
+    let parts = open(index_dir, generation, memory)?;
     let layout = parts
         .keyspace
         .open_partition("about", options("about"))?
@@ -155,8 +152,12 @@ pub(crate) fn open_current(index_dir: &Path) -> Result<(Parts, bool), QueryError
 }
 
 /// Creates generation `generation` (complete and synced) and makes it the current one.
-pub(crate) fn create(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
-    let parts = open(index_dir, generation)?;
+pub(crate) fn create(
+    index_dir: &Path,
+    generation: u32,
+    memory: IndexMemory,
+) -> Result<Parts, QueryError> {
+    let parts = open(index_dir, generation, memory)?;
     let about = parts.keyspace.open_partition("about", options("about"))?;
     about.insert("layout", LAYOUT.to_be_bytes())?;
     // Flushed now, or this one-entry memtable would pin every journal from here on.
@@ -183,25 +184,27 @@ pub(crate) fn reopen(index_dir: &Path, slot: &mut std::sync::Arc<Parts>) -> Resu
         g => g,
     };
     if slot.generation != STAND_IN {
-        let stand_in = open(index_dir, STAND_IN)?;
+        let stand_in = open(index_dir, STAND_IN, slot.memory)?;
         stand_in.retire();
         // Dropping the last reference closes the keyspace and joins its threads.
         drop(std::mem::replace(slot, std::sync::Arc::new(stand_in)));
     }
-    *slot = std::sync::Arc::new(open(index_dir, generation)?);
+    *slot = std::sync::Arc::new(open(index_dir, generation, slot.memory)?);
     Ok(())
 }
 
-fn open(index_dir: &Path, generation: u32) -> Result<Parts, QueryError> {
+fn open(index_dir: &Path, generation: u32, memory: IndexMemory) -> Result<Parts, QueryError> {
     let dir = index_dir.join(format!("gen-{generation}"));
+    // fjall replays its journal into memtables on open, so the write buffer is set before.
     let keyspace = fjall::Config::new(&dir)
-        .max_write_buffer_size(WRITE_BUFFER_BYTES)
-        .cache_size(BLOCK_CACHE_BYTES)
+        .max_write_buffer_size(memory.fjall_write_buffer_bytes())
+        .cache_size(memory.fjall_cache_bytes())
         .flush_workers(FLUSH_BATCH)
         .open()?;
     let open = |name: &str| keyspace.open_partition(name, options(name));
     Ok(Parts {
         generation,
+        memory,
         meta: open("meta")?,
         time: open("time")?,
         patient: open("patient")?,
@@ -315,7 +318,7 @@ mod tests {
             }
             keyspace.persist(fjall::PersistMode::SyncAll).unwrap();
         }
-        let parts = open(dir.path(), 1).unwrap();
+        let parts = open(dir.path(), 1, IndexMemory::default()).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while parts.buffers().sealed_memtables > 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -333,7 +336,7 @@ mod tests {
     fn only_point_read_partitions_keep_bloom_filters() {
         use fjall::AbstractTree;
         let dir = tempfile::tempdir().unwrap();
-        let parts = open(dir.path(), 1).unwrap();
+        let parts = open(dir.path(), 1, IndexMemory::default()).unwrap();
         let all = [
             ("meta", &parts.meta),
             ("time", &parts.time),

@@ -472,9 +472,9 @@ fn restore_frontier(
     if !tiles_cover(tiles, seal.next_seq) {
         tiles.truncate_to(0)?;
         let mut fr = Frontier::new();
+        let mut buf = Vec::new();
         for seg in sealed {
-            let buf = std::fs::read(&seg.path).map_err(StoreError::io(&seg.path))?;
-            segment::scan(&seg.path, &buf, false, |b, _| {
+            segment::scan_file(&seg.path, &mut buf, false, |b, _| {
                 push_all(&mut fr, tiles, &b.commitments);
                 tiles.flush_if_large()
             })?;

@@ -37,6 +37,7 @@ pub mod segment;
 mod store;
 mod tiles;
 pub mod verify;
+mod window;
 
 pub use embedded::{EmbeddedOptions, EmbeddedStore};
 pub use error::{Result, StoreError};

@@ -6,7 +6,8 @@
 //! `RECALL_SERVER_MAX_BATCH_EVENTS`, `RECALL_SERVER_QUEUE_EVENTS`,
 //! `RECALL_SERVER_CACHE_MB`, `RECALL_SERVER_REQUEST_TIMEOUT_SECS`,
 //! `RECALL_SERVER_IDLE_TIMEOUT_SECS`, `RECALL_SERVER_MAX_CONNECTIONS`,
-//! `RECALL_SERVER_RETENTION_INTERVAL_SECS`.
+//! `RECALL_SERVER_RETENTION_INTERVAL_SECS`, `RECALL_INDEX_CACHE_MB`,
+//! `RECALL_INDEX_WRITE_BUFFER_MB`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -48,6 +49,9 @@ pub struct Config {
     /// `[integrity]`: how often the server verifies every log.
     #[serde(default)]
     pub integrity: recall_server::integrity::IntegrityConfig,
+    /// `[index]`: the memory of fjall's block cache and write buffer, as held.
+    #[serde(default)]
+    pub index: recall_query::IndexMemory,
     /// `[sources.<name>]`: IHE ATNA syslog listeners (docs/design/atna.md).
     #[serde(default)]
     pub sources: BTreeMap<String, recall_server::syslog::SourceConfig>,
@@ -270,6 +274,17 @@ impl Config {
                 *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
             }
         }
+        for (name, slot) in [
+            ("RECALL_INDEX_CACHE_MB", &mut self.index.cache_mb),
+            (
+                "RECALL_INDEX_WRITE_BUFFER_MB",
+                &mut self.index.write_buffer_mb,
+            ),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = v.parse().with_context(|| format!("{name}: not a number"))?;
+            }
+        }
         if let Some(v) = get("RECALL_SERVER_MAX_CONNECTIONS") {
             self.server.max_connections = Some(
                 v.parse()
@@ -298,6 +313,7 @@ impl Config {
         self.server.validate().map_err(anyhow::Error::msg)?;
         self.console.validate().map_err(anyhow::Error::msg)?;
         self.integrity.interval().map_err(anyhow::Error::msg)?;
+        self.index.validate().map_err(anyhow::Error::msg)?;
         self.disclosure()?;
         self.retention
             .policy()
@@ -375,7 +391,9 @@ batch_events = 8192
 # max_body_bytes = 16777216
 # max_batch_events = 10000
 # queue_events = 200000
-# Memory for decrypted log blocks reused by searches and reads (MiB).
+# Memory for decrypted log blocks reused by searches and reads (MiB). The server's
+# memory: this, plus [index] cache_mb and write_buffer_mb, plus a fixed allowance
+# (docs/design/service.md, "Memory").
 # cache_mb = 256
 # Time limit of one request, from its first byte to the end of its answer (seconds); a
 # client that sends its headers or body too slowly is cut off after it.
@@ -430,6 +448,13 @@ default_years = 6
 break_glass_deadline_days = 7
 # [reviews.tenants]
 # "st-marys" = 3
+
+# [index]
+# Memory of the index's block cache and of its unflushed entries (MiB, as really held;
+# fjall is given less, by its measured overhead). Smaller saves memory; a smaller write
+# buffer flushes more often.
+# cache_mb = 56
+# write_buffer_mb = 96
 
 [integrity]
 # Hours between the server's verifications of every tenant's log (the same checks as
@@ -514,6 +539,24 @@ mod tests {
         assert!(
             toml::from_str::<Config>("[log]\norigin='a'\n[keys]\n[server]\nbogus=1\n").is_err()
         );
+    }
+
+    #[test]
+    fn the_index_section_sets_fjalls_memory_and_bad_values_are_named() {
+        let base = "[log]\norigin='a'\n[keys]\n";
+        let cfg: Config = toml::from_str(&format!(
+            "{base}[index]\ncache_mb = 24\nwrite_buffer_mb = 32\n"
+        ))
+        .unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.index.total_mb(), 56);
+        let mut cfg: Config = toml::from_str(base).unwrap();
+        assert_eq!(cfg.index, recall_query::IndexMemory::default());
+        cfg.apply_env(|k| (k == "RECALL_INDEX_WRITE_BUFFER_MB").then(|| "8".into()))
+            .unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.starts_with("index.write_buffer_mb:"), "{err}");
+        assert!(toml::from_str::<Config>(&format!("{base}[index]\nbogus = 1\n")).is_err());
     }
 
     #[test]

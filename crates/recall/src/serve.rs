@@ -19,12 +19,30 @@ pub fn run(data: &std::path::Path, listen: Option<String>) -> anyhow::Result<()>
     })
 }
 
+/// What the server holds beyond the budgets its configuration sets (`server.cache_mb`,
+/// `[index]`), MiB: code and threads, tokio and hyper buffers, SQLite, the block-table
+/// run cache, Bloom and id filters and block indexes (these grow by ~4 MiB a million
+/// events), a log segment's scan window, and allocator slack. Measured on a 2.9M-event
+/// data directory (docs/design/service.md, "Memory"); the soak test asserts it.
+pub const MEMORY_ALLOWANCE_MB: u64 = 304;
+
+/// The server's memory bound, MiB: its configured budgets plus [`MEMORY_ALLOWANCE_MB`].
+pub fn memory_budget_mb(cache_mb: usize, index: &recall_query::IndexMemory) -> u64 {
+    cache_mb as u64 + index.total_mb() + MEMORY_ALLOWANCE_MB
+}
+
 /// Opens the indexes of a data directory, catching them up with the logs, and appends
 /// the records that waited in the outbox while a server held the directory.
 pub fn open_db(dir: &DataDir) -> anyhow::Result<Arc<Db>> {
     let cache = dir.config.server.cache_mb.saturating_mul(1 << 20);
-    let db = Db::open_with_cache(dir.journal.clone(), &dir.path.join(datadir::INDEX), cache)
-        .context("opening the indexes")?;
+    let index = dir.config.index;
+    let db = Db::open_with(
+        dir.journal.clone(),
+        &dir.path.join(datadir::INDEX),
+        cache,
+        index,
+    )
+    .context("opening the indexes")?;
     crate::operator_cli::drain_outbox(dir, &db).context("appending the outbox")?;
     Ok(Arc::new(db))
 }
