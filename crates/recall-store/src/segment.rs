@@ -158,12 +158,13 @@ pub fn scan_file(
     scan_bytes(path, &mut Window::open(path, buf)?, is_last, on_batch)
 }
 
+/// A frame read at some offset: its record (or why the payload does not decode) and the
+/// frame's length, or why no frame reads there.
+type FrameAt = std::result::Result<(std::result::Result<Record, String>, usize), FrameError>;
+
 /// The record framed at `at` and the frame's length, or why no frame reads there. Exact
 /// through a window: it holds the whole frame its length field claims, or all that is left.
-fn record_at(
-    src: &mut impl Bytes,
-    at: usize,
-) -> Result<std::result::Result<(std::result::Result<Record, String>, usize), FrameError>> {
+fn record_at(src: &mut impl Bytes, at: usize) -> Result<FrameAt> {
     let head = src.get(at, FRAME_OVERHEAD)?;
     let claimed = head
         .get(..4)
