@@ -37,6 +37,11 @@ pub const PURPOSE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActRe
 pub const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
 /// Entity roles (R4 `entity.role`).
 pub const ENTITY_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
+/// Object role 24, Query: the entity that carries a search's query.
+pub const QUERY_ROLE: &str = "24";
+/// FHIR's resource types, an R4 entity type beside audit-entity-type's codes: the type of
+/// a query's searched resource (a type-2 entity would be read as the query itself).
+pub const RESOURCE_TYPES: &str = "http://hl7.org/fhir/resource-types";
 /// Network access point types (R4 `agent.network.type`).
 pub const NETWORK_TYPE: &str = "http://hl7.org/fhir/network-type";
 /// Data-absent reasons (an observer recall does not know).

@@ -514,6 +514,10 @@ impl Mapper {
                     .or_else(|| e.get(k)?.get("coding")?.item(0)?.get("code")?.text());
                 code == Some("1")
             };
+            if let Some(q) = e.get("query") {
+                self.query(e, q, i);
+                continue;
+            }
             let is_patient = reference.is_some_and(|r| r.starts_with("Patient/"))
                 || (one("type") && one("role"))
                 || (v == FhirVersion::R5 && one("role"));
@@ -548,6 +552,25 @@ impl Mapper {
                 format!("entity[{i}].what.reference"),
             );
             self.set("resource.id", &id, format!("entity[{i}].what.reference"));
+        }
+    }
+
+    /// BALP's query entity (role 24): its query becomes `detail.query` unless `detail`
+    /// (recall's extension, read before the entities) already holds one.
+    fn query<N: Node>(&mut self, e: &N, q: &N, i: usize) {
+        use base64::Engine as _;
+        let path = format!("entity[{i}].query");
+        let role = st(e, &["role", "code"])
+            .or_else(|| e.get("role")?.get("coding")?.item(0)?.get("code")?.text());
+        let text = q
+            .text()
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let had = self.native.get("detail").and_then(|d| d.get("query"));
+        match (role, text) {
+            (Some(QUERY_ROLE), Some(_)) if had.is_some() => {}
+            (Some(QUERY_ROLE), Some(text)) => self.set("detail.query", &text, path),
+            _ => self.problem(path),
         }
     }
 

@@ -66,7 +66,7 @@ pub fn to_audit_event(event: &Value, version: FhirVersion) -> Value {
         None => absent(),
     };
     ae.insert("source".into(), json!({ "observer": observer }));
-    let entities = entities(event, version, balp.is_some());
+    let entities = entities(event, version, balp);
     if !entities.is_empty() {
         ae.insert("entity".into(), Value::Array(entities));
     }
@@ -266,9 +266,9 @@ fn device_agent(kind: Code, id: Option<&str>, ip: Option<&str>) -> Value {
     json!({ "type": { "coding": [coding(kind)] }, "who": who, "requestor": false, "network": network })
 }
 
-/// The patient (R4 only: R5 has `patient`) and the resource touched (a Domain Resource
-/// under BALP).
-fn entities(event: &Value, version: FhirVersion, rest: bool) -> Vec<Value> {
+/// The patient (R4 only: R5 has `patient`), the resource touched (a Domain Resource
+/// under BALP) and, for a BALP query, the query (`detail.query`).
+fn entities(event: &Value, version: FhirVersion, balp: Option<Roles>) -> Vec<Value> {
     let mut out = Vec::new();
     if let (FhirVersion::R4, Some(id)) = (version, str_at(event, &["patient", "id"])) {
         out.push(json!({
@@ -277,6 +277,7 @@ fn entities(event: &Value, version: FhirVersion, rest: bool) -> Vec<Value> {
             "role": coding((ENTITY_ROLE, "1")),
         }));
     }
+    let query = balp.is_some_and(|r| r.profile == "Query");
     if let Some(kind) = str_at(event, &["resource", "type"]) {
         let mut what = Map::new();
         what.insert("type".into(), json!(kind));
@@ -286,12 +287,41 @@ fn entities(event: &Value, version: FhirVersion, rest: bool) -> Vec<Value> {
         let mut entity = Map::new();
         entity.insert("what".into(), Value::Object(what));
         if version == FhirVersion::R4 {
-            entity.insert("type".into(), coding((ENTITY_TYPE, "2")));
+            // BALP slices a query's entities by type: type 2 is the query's own slice.
+            let kind = if query {
+                (RESOURCE_TYPES, kind)
+            } else {
+                (ENTITY_TYPE, "2")
+            };
+            entity.insert("type".into(), json!({ "system": kind.0, "code": kind.1 }));
         }
-        if rest {
+        if balp.is_some() {
             entity.insert("role".into(), coding((ENTITY_ROLE, balp::DOMAIN_RESOURCE)));
         }
         out.push(Value::Object(entity));
     }
+    if let Some(q) = event
+        .get("detail")
+        .and_then(|d| d.get("query"))
+        .filter(|_| query)
+    {
+        out.push(query_entity(q));
+    }
     out
+}
+
+/// BALP's query entity: the query as recorded, base64 (a string as its text, any other
+/// value as its canonical JSON).
+fn query_entity(q: &Value) -> Value {
+    use base64::Engine as _;
+    let mut bytes = Vec::new();
+    match q.as_str() {
+        Some(text) => bytes.extend_from_slice(text.as_bytes()),
+        None => recall_model::canonical_json_into(q, &mut bytes),
+    }
+    json!({
+        "type": coding((ENTITY_TYPE, "2")),
+        "role": coding((ENTITY_ROLE, QUERY_ROLE)),
+        "query": base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
 }

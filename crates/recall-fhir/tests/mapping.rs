@@ -87,6 +87,57 @@ fn balp_shaped_actions_round_trip() {
     assert_eq!(ae["entity"][1]["role"]["code"], "4");
 }
 
+/// A BALP query: its query entity (type 2, role 24, no `what`) carries `detail.query`
+/// base64; the searched resource is typed by its resource type (BALP slices a query's
+/// entities by type, and type 2 is the query's own slice); a BALP sender's query, with
+/// none of recall's extensions, becomes `detail.query`; a query that is not base64 is a
+/// problem, not dropped silently.
+#[test]
+fn a_search_carries_its_query_as_balp_does() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let native = r#"{"time":"2026-03-04T15:02:11Z","actor":{"id":"u-1","role":"clerk"},"action":"search-type","resource":{"type":"Observation"},"patient":{"id":"MRN-0001"},"source":{"system":"ehr-test","ip":"192.0.2.1"},"detail":{"query":"Observation?patient=MRN-0001&_count=10"}}"#;
+    for v in [FhirVersion::R4, FhirVersion::R5] {
+        round_trip(native, v);
+    }
+    let event = parse_client_event(native.as_bytes(), now()).unwrap();
+    let mut ae = to_audit_event(&stored(&event), FhirVersion::R4);
+    let entities = ae["entity"].as_array().unwrap().clone();
+    let typed_2: Vec<&Value> = entities
+        .iter()
+        .filter(|e| e["type"]["code"] == "2")
+        .collect();
+    assert_eq!(typed_2.len(), 1, "only the query is type 2: {ae:#}");
+    let query = typed_2[0];
+    assert_eq!(query["role"]["code"], "24");
+    assert!(query.get("what").is_none());
+    let sent = b64.decode(query["query"].as_str().unwrap()).unwrap();
+    assert_eq!(sent, b"Observation?patient=MRN-0001&_count=10");
+    let resource = entities.iter().find(|e| e["role"]["code"] == "4").unwrap();
+    assert_eq!(
+        resource["type"]["system"],
+        "http://hl7.org/fhir/resource-types"
+    );
+    assert_eq!(resource["type"]["code"], "Observation");
+
+    ae.as_object_mut().unwrap().remove("extension");
+    let back = decode(&serde_json::to_vec(&ae).unwrap(), None, now()).unwrap();
+    let mut got = back.events[0].clone();
+    let origin = got.origin.take().unwrap();
+    assert_eq!(origin.understood, Understood::Full, "{:?}", origin.problems);
+    assert_eq!(got, event, "the sender's query is detail.query");
+
+    let at = entities
+        .iter()
+        .position(|e| e["role"]["code"] == "24")
+        .unwrap();
+    ae["entity"][at]["query"] = json!("not base64!");
+    let back = decode(&serde_json::to_vec(&ae).unwrap(), None, now()).unwrap();
+    let origin = back.events[0].origin.as_ref().unwrap();
+    assert_eq!(origin.problems, vec![format!("entity[{at}].query")]);
+    assert!(back.events[0].detail.is_none());
+}
+
 /// A server agent that names someone other than the observer is not silently dropped.
 #[test]
 fn a_balp_server_agent_naming_another_system_is_a_problem() {

@@ -48,7 +48,10 @@ function profileOf(r) {
   if (!rest) return null;
   // An event that names no resource records no RESTful operation on one: BALP requires
   // the data entity, and recall does not invent it (counted apart, not validated).
-  if (!(r.entity ?? []).some((e) => e.type?.code === '2')) return 'no-resource';
+  if (!(r.entity ?? []).some((e) => e.type?.code === '2' || e.role?.code === '4')) return 'no-resource';
+  // A search whose query the event does not hold (none recorded, or withheld by the
+  // reader's lens) cannot be a BALP query: counted apart, not validated.
+  if (KINDS[rest.code] === 'Query' && !(r.entity ?? []).some((e) => e.role?.code === '24')) return 'no-query';
   const patient = (r.entity ?? []).some((e) => e.type?.code === '1' && e.role?.code === '1');
   return `${BALP}${patient ? 'Patient' : ''}${KINDS[rest.code]}`;
 }
@@ -126,7 +129,11 @@ for (const ex of examples) {
     const client = patternOf(profiles.get(url).snapshot.element
       .find((e) => e.id === 'AuditEvent.agent:client.type') ?? {});
     const blind = { ...ex, agent: ex.agent.map((a) => (matches(a.type, client) ? { ...a, network: undefined } : a)) };
-    for (const [what, b] of [['its patient', broken], ['its client\'s network', blind]]) {
+    const mutants = [['its patient', broken], ['its client\'s network', blind]];
+    if (url.endsWith('Query')) {
+      mutants.push(['its query', { ...ex, entity: ex.entity.filter((e) => e.role?.code !== '24') }]);
+    }
+    for (const [what, b] of mutants) {
       if (errors(b, url).length === 0) {
         console.log(`example ${ex.id} without ${what} passed ${url}: the check cannot fail`);
         bad++;
