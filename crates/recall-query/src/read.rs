@@ -423,7 +423,16 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(Got<'_, '_>) -> T,
     {
-        let Some(block) = self.db.block(self.tenant, self.t.no, &run, fetch)? else {
+        // A block holds several runs when late arrivals skip seqs: the last block, if it
+        // is this run's, is not opened again (an uncached one would be).
+        let last = self.last.as_ref().filter(|(_, r, _)| {
+            (r.batch_first, r.index) == (run.batch_first, run.index)
+        });
+        let block = match last {
+            Some((_, _, b)) => Some(b.clone()),
+            None => self.db.block(self.tenant, self.t.no, &run, fetch)?,
+        };
+        let Some(block) = block else {
             return Ok(if fetch == Fetch::CachedOnly {
                 Read::NotCached(start, run)
             } else {
