@@ -425,9 +425,10 @@ impl<'a> SeqReader<'a> {
     {
         // A block holds several runs when late arrivals skip seqs: the last block, if it
         // is this run's, is not opened again (an uncached one would be).
-        let last = self.last.as_ref().filter(|(_, r, _)| {
-            (r.batch_first, r.index) == (run.batch_first, run.index)
-        });
+        let last = self
+            .last
+            .as_ref()
+            .filter(|(_, r, _)| (r.batch_first, r.index) == (run.batch_first, run.index));
         let block = match last {
             Some((_, _, b)) => Some(b.clone()),
             None => self.db.block(self.tenant, self.t.no, &run, fetch)?,
