@@ -112,13 +112,7 @@ impl<'l> Edit<'l> {
         }
         let mut last: &[u8] = &[];
         loop {
-            let key = s.plain_string()?;
-            // serde_json's map writes keys in byte order: copying is exact only if so.
-            if key <= last && !last.is_empty() {
-                return None;
-            }
-            last = key;
-            s.eat(b':')?;
+            let key = s.key_after(&mut last)?;
             self.member(s, parent, key, opened, out)?;
             match s.next()? {
                 b',' => {}
@@ -226,6 +220,18 @@ impl<'a> Scan<'a> {
         Some(&self.b[from..end])
     }
 
+    /// A member's plain key and its colon, if it sorts after `last` (then the new
+    /// `last`): serde_json's map writes keys in byte order, so copying is exact only if so.
+    fn key_after(&mut self, last: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let key = self.plain_string()?;
+        if key <= *last && !last.is_empty() {
+            return None;
+        }
+        *last = key;
+        self.eat(b':')?;
+        Some(key)
+    }
+
     /// Any string: its raw bytes between the quotes (escapes left as they are).
     fn any_string(&mut self) -> Option<&'a [u8]> {
         self.eat(b'"')?;
@@ -279,12 +285,7 @@ impl<'a> Scan<'a> {
                 }
                 let mut last: &[u8] = &[];
                 loop {
-                    let key = self.plain_string()?;
-                    if key <= last && !last.is_empty() {
-                        return None;
-                    }
-                    last = key;
-                    self.eat(b':')?;
+                    self.key_after(&mut last)?;
                     self.stable(depth + 1)?;
                     match self.next()? {
                         b',' => {}

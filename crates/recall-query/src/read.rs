@@ -321,13 +321,7 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
-        let read = self.read(
-            seq,
-            |(b, k, v): Got<'_, '_>| v.map(|v| f(b, k, v)),
-            true,
-            false,
-        )?;
-        flat(read, seq)
+        self.viewed(seq, f, false)
     }
 
     /// [`SeqReader::with`] without the view: the event is told by the `seq` member of its
@@ -344,13 +338,15 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
-        let read = self.read(
-            seq,
-            |(b, k, v): Got<'_, '_>| v.map(|v| f(b, k, v)),
-            true,
-            true,
-        )?;
-        flat(read, seq)
+        self.viewed(seq, f, true)
+    }
+
+    fn viewed<T, F>(&mut self, seq: u64, f: F, cached_only: bool) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
+        let f = |(b, k, v): Got<'_, '_>| v.map(|v| f(b, k, v));
+        flat(self.read(seq, f, true, cached_only)?, seq)
     }
 
     fn read<T, F>(
