@@ -8,6 +8,8 @@
 //!   order. Every record carries its seq, so a consumer that stops anywhere resumes from
 //!   the last record it kept and skips nothing (it may see an event twice).
 //! - Memory is bounded: one event (and the block it sits in) at a time, never the result.
+//!   Blocks read from the log are not put in the read cache (a walk of the whole log
+//!   would evict the readers' hot blocks and pay for fresh memory).
 //! - Events of months whose keys retention destroyed cannot be read: they are passed
 //!   over and counted (`ExportStats::unreadable`), never shown.
 //! - Every record leaves through the [`Lens`]; formats other than native are computed
