@@ -27,7 +27,9 @@ use crate::generator::{self, Config};
 use crate::recall_cli;
 use crate::report::{Goal, thousands};
 use crate::run::{TENANT, sync_all};
-use crate::serve::{NDJSON, Server, bodies, client, ingest, key, log_events, recall};
+use crate::serve::{
+    NDJSON, Server, bodies, client, ingest, key, log_events, proc_cpu_secs, recall,
+};
 
 /// Goal: FHIR and ATNA ingest, events/s as a share of native NDJSON ingest.
 pub const GOAL_INGEST_SHARE: f64 = 0.5;
@@ -68,6 +70,10 @@ pub struct Rate {
     pub secs: f64,
     /// Server CPU (user + system, all threads) per event, microseconds.
     pub cpu_us_per_event: Option<f64>,
+    /// The benchmark's own CPU per event (its HTTP client reading), microseconds; export
+    /// phases only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cpu_us_per_event: Option<f64>,
     /// Bytes sent or received (bodies only).
     pub bytes: u64,
 }
@@ -167,6 +173,7 @@ fn http_ingest(
         secs,
         cpu_us_per_event: cpu_us,
         bytes,
+        client_cpu_us_per_event: None,
     })
 }
 
@@ -223,6 +230,7 @@ fn atna_ingest(
         secs,
         cpu_us_per_event: cpu_us,
         bytes,
+        client_cpu_us_per_event: None,
     })
 }
 
@@ -244,6 +252,7 @@ fn export(bin: &Path, data: &Path, ndjson: &Path, n: u64) -> Result<Vec<(String,
     for format in EXPORT_FORMATS {
         eprintln!("recall: GET /v1/export?format={format} over {n} events");
         let cpu = server.cpu_secs();
+        let client_cpu = proc_cpu_secs("self");
         let started = Instant::now();
         let mut r = http
             .get(format!("{}/v1/export?format={format}", server.url))
@@ -254,9 +263,10 @@ fn export(bin: &Path, data: &Path, ndjson: &Path, n: u64) -> Result<Vec<(String,
         }
         let (bytes, lines) = drain(&mut r)?;
         let secs = started.elapsed().as_secs_f64();
-        let cpu_us = cpu
-            .zip(server.cpu_secs())
-            .map(|(a, b)| (b - a) * 1e6 / n as f64);
+        let per_event =
+            |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (b - a) * 1e6 / n as f64);
+        let cpu_us = per_event(cpu, server.cpu_secs());
+        let client_cpu_us = per_event(client_cpu, proc_cpu_secs("self"));
         // CSV opens with a header row; recall's own events (the key's creation, the
         // server's start) are in the tenant's log too.
         let records = lines - u64::from(format == "csv");
@@ -267,6 +277,7 @@ fn export(bin: &Path, data: &Path, ndjson: &Path, n: u64) -> Result<Vec<(String,
             events: n,
             secs,
             cpu_us_per_event: cpu_us,
+            client_cpu_us_per_event: client_cpu_us,
             bytes,
         };
         out.push((format.to_owned(), rate));
@@ -291,8 +302,8 @@ fn drain(r: &mut impl Read) -> Result<(u64, u64)> {
 
 /// Runs the interop benchmark; prints the table and returns the report.
 pub fn interop(opts: &InteropOptions) -> Result<InteropReport> {
-    if opts.events == 0 || opts.export_events == 0 {
-        bail!("--events and --export-events must be at least 1");
+    if opts.export_events == 0 {
+        bail!("--export-events must be at least 1");
     }
     let bin = recall_cli::locate(opts.recall.as_deref())?;
     let (workdir, temp) = crate::report::workdir(opts.workdir.as_deref(), "recall-interop-")?;
@@ -332,20 +343,24 @@ pub fn interop(opts: &InteropOptions) -> Result<InteropReport> {
             None
         }
     };
-    eprintln!("recall: native NDJSON ingest");
-    let native = bodies(&ndjson, 1000).map(|b| b.into_iter().map(Bytes::from).collect::<Vec<_>>());
-    let native = native.and_then(|b| http_ingest(&bin, &dirs[0], "/v1/events", NDJSON, b, n));
-    let native = note("native ingest", native);
-    eprintln!("recall: FHIR batch Bundles of {FHIR_BUNDLE}");
-    let fhir = fhir_bundles(&ndjson)
-        .and_then(|b| http_ingest(&bin, &dirs[1], "/fhir", "application/fhir+json", b, n));
-    let fhir = note("FHIR ingest", fhir);
-    eprintln!("recall: ATNA TLS ingest over {} connections", opts.clients);
-    let atna = note(
-        "ATNA ingest",
-        atna_ingest(&bin, &dirs[2], &workdir, &ndjson, opts.clients),
-    );
-    (rep.native, rep.fhir, rep.atna) = (native, fhir, atna);
+    // `--events 0`: the export phase alone.
+    if opts.events > 0 {
+        eprintln!("recall: native NDJSON ingest");
+        let native =
+            bodies(&ndjson, 1000).map(|b| b.into_iter().map(Bytes::from).collect::<Vec<_>>());
+        let native = native.and_then(|b| http_ingest(&bin, &dirs[0], "/v1/events", NDJSON, b, n));
+        let native = note("native ingest", native);
+        eprintln!("recall: FHIR batch Bundles of {FHIR_BUNDLE}");
+        let fhir = fhir_bundles(&ndjson)
+            .and_then(|b| http_ingest(&bin, &dirs[1], "/fhir", "application/fhir+json", b, n));
+        let fhir = note("FHIR ingest", fhir);
+        eprintln!("recall: ATNA TLS ingest over {} connections", opts.clients);
+        let atna = note(
+            "ATNA ingest",
+            atna_ingest(&bin, &dirs[2], &workdir, &ndjson, opts.clients),
+        );
+        (rep.native, rep.fhir, rep.atna) = (native, fhir, atna);
+    }
     match export(&bin, &dirs[3], &export_ndjson, opts.export_events) {
         Ok(x) => rep.export = x,
         Err(e) => rep.errors.push(format!("export: {e:#}")),
@@ -405,8 +420,8 @@ impl fmt::Display for InteropReport {
         let mut t = String::new();
         let _ = writeln!(
             t,
-            "{:<36} {:>10} {:>9} {:>11} {:>10} {:>8}",
-            "measure", "events", "seconds", "events/s", "CPU us/ev", "vs native"
+            "{:<36} {:>10} {:>9} {:>11} {:>10} {:>8} {:>10}",
+            "measure", "events", "seconds", "events/s", "CPU us/ev", "vs native", "client us"
         );
         let mut row = |name: &str, r: Option<Rate>, base: Option<f64>| {
             let Some(r) = r else {
@@ -420,9 +435,13 @@ impl fmt::Display for InteropReport {
             let share = base
                 .map(|b| format!("{:.2}x", r.eps() / b))
                 .unwrap_or_default();
+            let client = r
+                .client_cpu_us_per_event
+                .map(|c| format!("{c:.1}"))
+                .unwrap_or_default();
             let _ = writeln!(
                 t,
-                "{name:<36} {:>10} {:>9.2} {:>11} {cpu:>10} {share:>8}",
+                "{name:<36} {:>10} {:>9.2} {:>11} {cpu:>10} {share:>8} {client:>10}",
                 thousands(r.events as f64),
                 r.secs,
                 thousands(r.eps()),

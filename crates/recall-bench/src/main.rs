@@ -72,7 +72,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct InteropArgs {
-    // `--events`: the events of each ingest phase (native, FHIR, ATNA).
+    // `--events`: the events of each ingest phase (native, FHIR, ATNA); 0 runs the export
+    // phase alone.
     #[command(flatten)]
     c: Common,
     /// Events in the log the export phase reads.

@@ -233,13 +233,7 @@ impl Server {
 
     /// CPU seconds (user + system) the server has used so far, from `/proc`.
     pub(crate) fn cpu_secs(&self) -> Option<f64> {
-        let stat = fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the parenthesised command name; utime and stime are 14 and 15.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-        // /proc reports clock ticks in USER_HZ, which is 100 on Linux (x86_64, aarch64).
-        Some(ticks / 100.0)
+        proc_cpu_secs(&self.child.id().to_string())
     }
 
     /// Waits until the server used under 5% of a core over a second (at most 10 min):
@@ -280,6 +274,18 @@ impl Drop for Server {
 }
 
 /// Runs `recall --data DATA args…`, returns stdout; fails unless exit 0.
+/// CPU seconds (user + system, all threads) process `pid` (or `self`) has used so far,
+/// from `/proc`.
+pub(crate) fn proc_cpu_secs(pid: &str) -> Option<f64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // /proc reports clock ticks in USER_HZ, which is 100 on Linux (x86_64, aarch64).
+    Some(ticks / 100.0)
+}
+
 pub(crate) fn recall(bin: &Path, data: &Path, args: &[&str]) -> Result<String> {
     let out = Command::new(bin)
         .arg("--data")

@@ -166,7 +166,7 @@ impl Field {
     ];
 
     /// The object holding the field (`None`: the event itself) and its key there.
-    fn path(self) -> (Option<&'static str>, &'static str) {
+    pub(crate) fn path(self) -> (Option<&'static str>, &'static str) {
         match self {
             Field::Id => (None, "id"),
             Field::ActorId => (Some("actor"), "id"),
@@ -478,7 +478,7 @@ impl Lens {
     /// Whether some rule could touch `canonical`: a field that is not shown whose key
     /// occurs in it. In canonical JSON an unescaped `"key":` is always an object key, so a
     /// key that does not occur is absent (and the bytes can be handed out unchanged).
-    fn may_change(&self, canonical: &[u8]) -> bool {
+    pub(crate) fn may_change(&self, canonical: &[u8]) -> bool {
         Field::ALL.into_iter().any(|f| {
             self.rule(f) != Rule::Show && memchr::memmem::find(canonical, f.key_pattern()).is_some()
         })

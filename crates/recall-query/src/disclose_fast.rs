@@ -166,7 +166,7 @@ fn string_stable(raw: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::borrow::Cow;
 
     use proptest::prelude::*;
@@ -177,7 +177,7 @@ mod tests {
     use crate::disclose::{Field, Policy, Reader, Rule};
 
     /// Any JSON, floats, escapes and non-ASCII keys included (what `detail` may hold).
-    fn any_json() -> impl Strategy<Value = Value> {
+    pub(crate) fn any_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
@@ -211,7 +211,7 @@ mod tests {
     }
 
     /// Events shaped like stored ones; `detail` is plain text or any JSON.
-    fn event() -> impl Strategy<Value = Value> {
+    pub(crate) fn event() -> impl Strategy<Value = Value> {
         (
             (
                 prop::option::of(text()),
@@ -262,7 +262,7 @@ mod tests {
     }
 
     /// A lens of random rules (pseudonyms only where the policy allows them).
-    fn lens() -> impl Strategy<Value = crate::disclose::Lens> {
+    pub(crate) fn lens() -> impl Strategy<Value = crate::disclose::Lens> {
         (
             prop::collection::vec(prop::sample::select(Rule::ALL.to_vec()), Field::ALL.len()),
             any::<bool>(),

@@ -8,6 +8,8 @@
 //!   order. Every record carries its seq, so a consumer that stops anywhere resumes from
 //!   the last record it kept and skips nothing (it may see an event twice).
 //! - Memory is bounded: one event (and the block it sits in) at a time, never the result.
+//!   Blocks read from the log are not put in the read cache (a walk of the whole log
+//!   would evict the readers' hot blocks and pay for fresh memory).
 //! - Events of months whose keys retention destroyed cannot be read: they are passed
 //!   over and counted (`ExportStats::unreadable`), never shown.
 //! - Every record leaves through the [`Lens`]; formats other than native are computed
@@ -21,6 +23,7 @@ use serde_json::{Map, Value};
 use crate::db::Db;
 use crate::disclose::Lens;
 use crate::error::QueryError;
+use crate::raw_json::Edit;
 use crate::read::{Read, SeqReader};
 use crate::search::{Compiled, Filter};
 
@@ -117,30 +120,40 @@ impl Db {
         progress: &mut dyn FnMut(u64),
     ) -> Result<ExportStats, QueryError> {
         let filter = Compiled::new(x.filter)?;
-        let mut sink = Sink::new(x.format, out)?;
+        let mut sink = Sink::new(x.format, x.lens, out)?;
         let mut stats = ExportStats::default();
         let Some(t) = self.tenant(x.tenant)? else {
             sink.finish()?;
             return Ok(stats);
         };
         let parts = self.parts();
-        let mut reader = SeqReader::new(self, x.tenant, &t, &parts);
+        let mut reader = SeqReader::scanning(self, x.tenant, &t, &parts);
+        // Without filters no event's view is needed: its seq is read from its bytes.
+        let all = x.filter.selects_all();
         let start = x.after.map_or(0, |s| s.saturating_add(1));
         for seq in start..x.horizon {
             if seq % PROGRESS_EVERY == 0 {
                 progress(seq);
             }
-            let found = reader.with(seq, |block, k, view| {
-                let hit = filter.matches(view) && filter.body_matches(block.event(k));
-                hit.then(|| block.shared(k))
-            })?;
+            let found = if all {
+                reader.bytes(seq, |block, k| sink.put(block.event(k)))?
+            } else {
+                reader.with(seq, |block, k, view| {
+                    let hit = filter.matches(view) && filter.body_matches(block.event(k));
+                    if hit {
+                        sink.put(block.event(k))
+                    } else {
+                        Ok(false)
+                    }
+                })?
+            };
             match found {
-                Read::Found(Some(Some(canonical))) => {
-                    sink.put(x.lens, &canonical)?;
-                    stats.events += 1;
-                    stats.last = Some(seq);
+                Read::Found(put) => {
+                    if put? {
+                        stats.events += 1;
+                        stats.last = Some(seq);
+                    }
                 }
-                Read::Found(_) => {}
                 Read::Unreadable(_) | Read::NotCached(..) => stats.unreadable += 1,
                 Read::NotFound => {
                     return Err(QueryError::Corrupt(format!("event {seq} is not indexed")));
@@ -153,31 +166,50 @@ impl Db {
     }
 }
 
-/// Where records go, per format.
-enum Sink<'w> {
+/// Where records go, per format, through the lens.
+struct Sink<'w> {
+    lens: &'w Lens,
+    to: To<'w>,
+}
+
+enum To<'w> {
+    /// Native lines, written through the lens's edit into a reused line buffer.
+    Native(Edit<'w>, Vec<u8>, &'w mut dyn Write),
     Lines(ExportFormat, &'w mut dyn Write),
     Csv(Box<csv::Writer<&'w mut dyn Write>>),
 }
 
 impl<'w> Sink<'w> {
-    fn new(format: ExportFormat, out: &'w mut dyn Write) -> Result<Sink<'w>, QueryError> {
-        Ok(match format {
+    fn new(
+        format: ExportFormat,
+        lens: &'w Lens,
+        out: &'w mut dyn Write,
+    ) -> Result<Sink<'w>, QueryError> {
+        let to = match format {
             ExportFormat::Csv => {
                 let mut w = csv::Writer::from_writer(out);
                 w.write_record(crate::report::CSV_COLUMNS)?;
-                Sink::Csv(Box::new(w))
+                To::Csv(Box::new(w))
             }
-            f => Sink::Lines(f, out),
-        })
+            ExportFormat::Native => To::Native(Edit::of(lens), Vec::new(), out),
+            f => To::Lines(f, out),
+        };
+        Ok(Sink { lens, to })
     }
 
-    fn put(&mut self, lens: &Lens, canonical: &[u8]) -> Result<(), QueryError> {
-        match self {
-            Sink::Lines(ExportFormat::Native, out) => {
-                out.write_all(&lens.json(canonical)?)?;
-                out.write_all(b"\n")?;
+    /// Writes one stored event (`None`: not in its block, corrupt); `Ok(true)` once written.
+    fn put(&mut self, canonical: Option<&[u8]>) -> Result<bool, QueryError> {
+        let canonical =
+            canonical.ok_or_else(|| QueryError::Corrupt("an event left its block".into()))?;
+        let lens = self.lens;
+        match &mut self.to {
+            To::Native(edit, line, out) => {
+                line.clear();
+                edit.write(canonical, line)?;
+                line.push(b'\n');
+                out.write_all(line)?;
             }
-            Sink::Lines(format, out) => {
+            To::Lines(format, out) => {
                 let event = lens.object(canonical)?;
                 let event = match format {
                     ExportFormat::FhirR4 => fhir(event, FhirVersion::R4),
@@ -188,15 +220,15 @@ impl<'w> Sink<'w> {
                     .map_err(|e| QueryError::Output(e.into()))?;
                 out.write_all(b"\n")?;
             }
-            Sink::Csv(w) => w.write_record(crate::report::event_row(&lens.object(canonical)?))?,
+            To::Csv(w) => w.write_record(crate::report::event_row(&lens.object(canonical)?))?,
         }
-        Ok(())
+        Ok(true)
     }
 
     fn finish(self) -> Result<(), QueryError> {
-        match self {
-            Sink::Lines(_, out) => out.flush()?,
-            Sink::Csv(mut w) => w.flush()?,
+        match self.to {
+            To::Native(_, _, out) | To::Lines(_, out) => out.flush()?,
+            To::Csv(mut w) => w.flush()?,
         }
         Ok(())
     }

@@ -50,6 +50,7 @@ mod months;
 mod params;
 pub mod plain;
 mod postings;
+mod raw_json;
 mod read;
 mod report;
 mod report_pdf;

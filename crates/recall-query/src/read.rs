@@ -203,14 +203,14 @@ impl Db {
         Ok(Some((start, Run::decode(&value).ok_or_else(bad)?)))
     }
 
-    /// The decrypted block of a run, from the cache or (unless `cached_only`) the log;
-    /// `None` if unreadable or, with `cached_only`, not cached.
+    /// The decrypted block of a run, from the cache or (unless [`Fetch::CachedOnly`]) the
+    /// log; `None` if unreadable or, with `CachedOnly`, not cached.
     pub(crate) fn block(
         &self,
         tenant: &str,
         no: u32,
         run: &Run,
-        cached_only: bool,
+        fetch: Fetch,
     ) -> Result<Option<Arc<Block>>, QueryError> {
         // Keys may have been shredded since the block was cached: its plaintext must not
         // outlive them.
@@ -225,7 +225,7 @@ impl Db {
         if let Some(b) = self.cache.get(&key) {
             return Ok(Some(b));
         }
-        if cached_only {
+        if fetch == Fetch::CachedOnly {
             return Ok(None);
         }
         let r = BlockRef {
@@ -245,9 +245,24 @@ impl Db {
             Block::new(plain)
                 .ok_or_else(|| QueryError::Corrupt("a block does not split into events".into()))?,
         );
-        self.cache.put(key, block.clone());
+        if fetch == Fetch::Keep {
+            self.cache.put(key, block.clone());
+        }
         Ok(Some(block))
     }
+}
+
+/// Where [`Db::block`] may take a block from, and whether it keeps what it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    /// The cache only.
+    CachedOnly,
+    /// The cache, else the log, caching what it read.
+    Keep,
+    /// The cache, else the log without caching it: a scan of the whole log (export) would
+    /// evict every hot block, and filling the cache with fresh blocks cost an export most
+    /// of its CPU in page faults (perf: the kernel zeroing new pages, 66% of the samples).
+    Pass,
 }
 
 /// What a [`SeqReader`] found at a seq: what its caller made of the event, or why not.
@@ -269,9 +284,15 @@ pub(crate) struct SeqReader<'a> {
     tenant: &'a str,
     t: &'a Tenant,
     parts: &'a Parts,
+    /// What a read from the log does with the block ([`Fetch::Keep`] or [`Fetch::Pass`]).
+    fetch: Fetch,
     /// The last run read: its first seq, the run, its block.
     last: Option<(u64, Arc<Run>, Arc<Block>)>,
 }
+
+/// What a reader's callback gets: the block, the event's place in it, and its [`View`]
+/// unless the caller reads the bytes only ([`SeqReader::bytes`]).
+type Got<'b, 'v> = (&'b Block, usize, Option<&'v View<'v>>);
 
 impl<'a> SeqReader<'a> {
     pub(crate) fn new(db: &'a Db, tenant: &'a str, t: &'a Tenant, parts: &'a Parts) -> Self {
@@ -280,7 +301,17 @@ impl<'a> SeqReader<'a> {
             tenant,
             t,
             parts,
+            fetch: Fetch::Keep,
             last: None,
+        }
+    }
+
+    /// A reader that leaves the blocks it reads from the log out of the cache (a scan of
+    /// the whole log: see [`Fetch::Pass`]).
+    pub(crate) fn scanning(db: &'a Db, tenant: &'a str, t: &'a Tenant, parts: &'a Parts) -> Self {
+        SeqReader {
+            fetch: Fetch::Pass,
+            ..SeqReader::new(db, tenant, t, parts)
         }
     }
 
@@ -290,7 +321,16 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
-        self.read(seq, f, false)
+        self.viewed(seq, f, false)
+    }
+
+    /// [`SeqReader::with`] without the view: the event is told by the `seq` member of its
+    /// bytes alone, for callers that only copy the bytes (an export without filters).
+    pub(crate) fn bytes<T, F>(&mut self, seq: u64, f: F) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(&Block, usize) -> T,
+    {
+        self.read(seq, |(b, k, _): Got<'_, '_>| f(b, k), false, false)
     }
 
     /// [`SeqReader::with`] if the event's block is cached, else [`Read::NotCached`].
@@ -298,25 +338,41 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
-        self.read(seq, f, true)
+        self.viewed(seq, f, true)
     }
 
-    fn read<T, F>(&mut self, seq: u64, f: F, cached_only: bool) -> Result<Read<T>, QueryError>
+    fn viewed<T, F>(&mut self, seq: u64, f: F, cached_only: bool) -> Result<Read<T>, QueryError>
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
+    {
+        let f = |(b, k, v): Got<'_, '_>| v.map(|v| f(b, k, v));
+        flat(self.read(seq, f, true, cached_only)?, seq)
+    }
+
+    fn read<T, F>(
+        &mut self,
+        seq: u64,
+        f: F,
+        views: bool,
+        cached_only: bool,
+    ) -> Result<Read<T>, QueryError>
+    where
+        F: FnOnce(Got<'_, '_>) -> T,
     {
         let mut f = Some(f);
         if let Some((start, run, block)) = &self.last
             && let Some(k) = place(block, run, *start, seq)
-            && let Ok(Some(t)) = if_seq(block, k, seq, &mut f)
+            && let Ok(Some(t)) = if_seq(block, k, seq, &mut f, views)
         {
             return Ok(Read::Found(t));
         }
         // A run read lately, if its block is cached and holds the seq there.
         if let Some((start, run)) = self.db.runs.guess(self.t.no, seq)
-            && let Some(block) = self.db.block(self.tenant, self.t.no, &run, true)?
+            && let Some(block) = self
+                .db
+                .block(self.tenant, self.t.no, &run, Fetch::CachedOnly)?
             && let Some(k) = place(&block, &run, start, seq)
-            && let Ok(Some(t)) = if_seq(&block, k, seq, &mut f)
+            && let Ok(Some(t)) = if_seq(&block, k, seq, &mut f, views)
         {
             self.last = Some((start, run, block));
             return Ok(Read::Found(t));
@@ -326,7 +382,12 @@ impl<'a> SeqReader<'a> {
         };
         let run = Arc::new(run);
         self.db.runs.put(self.t.no, start, run.clone());
-        self.at_run(seq, start, run, &mut f, cached_only)
+        let fetch = if cached_only {
+            Fetch::CachedOnly
+        } else {
+            self.fetch
+        };
+        self.at_run(seq, start, run, &mut f, views, fetch)
     }
 
     /// Reads event `seq` from the block of `run` (found by [`SeqReader::cached`]), opening
@@ -341,7 +402,9 @@ impl<'a> SeqReader<'a> {
     where
         F: FnOnce(&Block, usize, &View<'_>) -> T,
     {
-        self.at_run(seq, start, run, &mut Some(f), false)
+        let mut f = Some(|(b, k, v): Got<'_, '_>| v.map(|v| f(b, k, v)));
+        let read = self.at_run(seq, start, run, &mut f, true, self.fetch)?;
+        flat(read, seq)
     }
 
     fn at_run<T, F>(
@@ -350,13 +413,24 @@ impl<'a> SeqReader<'a> {
         start: u64,
         run: Arc<Run>,
         f: &mut Option<F>,
-        cached_only: bool,
+        views: bool,
+        fetch: Fetch,
     ) -> Result<Read<T>, QueryError>
     where
-        F: FnOnce(&Block, usize, &View<'_>) -> T,
+        F: FnOnce(Got<'_, '_>) -> T,
     {
-        let Some(block) = self.db.block(self.tenant, self.t.no, &run, cached_only)? else {
-            return Ok(if cached_only {
+        // A block holds several runs when late arrivals skip seqs: the last block, if it
+        // is this run's, is not opened again (an uncached one would be).
+        let last = self
+            .last
+            .as_ref()
+            .filter(|(_, r, _)| (r.batch_first, r.index) == (run.batch_first, run.index));
+        let block = match last {
+            Some((_, _, b)) => Some(b.clone()),
+            None => self.db.block(self.tenant, self.t.no, &run, fetch)?,
+        };
+        let Some(block) = block else {
+            return Ok(if fetch == Fetch::CachedOnly {
                 Read::NotCached(start, run)
             } else {
                 Read::Unreadable(run.epoch)
@@ -364,7 +438,7 @@ impl<'a> SeqReader<'a> {
         };
         let k = place(&block, &run, start, seq)
             .ok_or_else(|| QueryError::Corrupt(format!("event {seq} missing from its block")))?;
-        let t = match if_seq(&block, k, seq, f) {
+        let t = match if_seq(&block, k, seq, f, views) {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return Err(QueryError::Corrupt(format!(
@@ -378,6 +452,18 @@ impl<'a> SeqReader<'a> {
     }
 }
 
+/// A read whose callback was given a view (always, when asked for one) as the callback's
+/// own answer.
+fn flat<T>(read: Read<Option<T>>, seq: u64) -> Result<Read<T>, QueryError> {
+    Ok(match read {
+        Read::Found(Some(t)) => Read::Found(t),
+        Read::Found(None) => return Err(QueryError::Corrupt(format!("event {seq}: no view"))),
+        Read::NotFound => Read::NotFound,
+        Read::Unreadable(epoch) => Read::Unreadable(epoch),
+        Read::NotCached(start, run) => Read::NotCached(start, run),
+    })
+}
+
 /// The place `run` gives `seq` in `block`, if the block has such a place. A block may
 /// hold several runs (late arrivals skip seqs): only the event's own seq tells whether it
 /// is the one.
@@ -387,12 +473,27 @@ fn place(block: &Block, run: &Run, start: u64, seq: u64) -> Option<usize> {
 }
 
 /// Calls `f` (taken out of its option) on the `k`-th event of `block` if it is event
-/// `seq`; `Ok(None)` if it is another one, an error if the bytes are not an event.
-fn if_seq<T, F>(block: &Block, k: usize, seq: u64, f: &mut Option<F>) -> Result<Option<T>, String>
+/// `seq` (told by its view, or with `views` false by its bytes' `seq` member); `Ok(None)`
+/// if it is another one, an error if the bytes are not an event.
+fn if_seq<T, F>(
+    block: &Block,
+    k: usize,
+    seq: u64,
+    f: &mut Option<F>,
+    views: bool,
+) -> Result<Option<T>, String>
 where
-    F: FnOnce(&Block, usize, &View<'_>) -> T,
+    F: FnOnce(Got<'_, '_>) -> T,
 {
-    let mut apply = |v: &View<'_>| (v.seq == seq).then(|| f.take().map(|f| f(block, k, v)))?;
+    // Bytes the scan does not take fall through to the view (which the callback is then
+    // given, unasked).
+    if !views && let Some(found) = crate::raw_json::seq_of(block.event(k).unwrap_or_default()) {
+        return Ok((found == seq)
+            .then(|| f.take().map(|f| f((block, k, None))))
+            .flatten());
+    }
+    let mut apply =
+        |v: &View<'_>| (v.seq == seq).then(|| f.take().map(|f| f((block, k, Some(v)))))?;
     if let Some(v) = block.view(k) {
         return Ok(apply(&v));
     }

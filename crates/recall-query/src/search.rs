@@ -63,6 +63,18 @@ pub struct Filter {
     pub lens: Option<Lens>,
 }
 
+impl Filter {
+    /// Whether every event matches (no filter given; the lens alone filters nothing).
+    pub(crate) fn selects_all(&self) -> bool {
+        // Compared whole, so a filter added later counts without a change here.
+        let given = Filter {
+            lens: None,
+            ..self.clone()
+        };
+        format!("{given:?}") == format!("{:?}", Filter::default())
+    }
+}
+
 /// A search request.
 #[derive(Debug, Clone)]
 pub struct Query {
