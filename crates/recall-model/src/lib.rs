@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod canonical;
+mod draft;
 mod event;
 mod fields;
 mod flat;
@@ -47,6 +48,7 @@ mod value;
 mod view;
 
 pub use canonical::{Stamp, canonical, canonical_into, canonical_parts_into, parse_canonical};
+pub use draft::{Draft, DraftActor, DraftResource, DraftSource, validate_draft};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
 pub use jcs::canonical_json_into;
 pub use limits::{
