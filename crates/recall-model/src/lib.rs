@@ -25,6 +25,10 @@
 //! accept exactly the same inputs. The canonical form is specified byte for byte in
 //! docs/design/canonical-event.md.
 //!
+//! recall's decoders (FHIR, ATNA) build a [`Draft`] field by field instead of JSON, and
+//! [`validate_draft`] applies the same rules to it (`validate::build`, the reserved
+//! names) with the size limit measured on the draft's JSON form, without writing it.
+//!
 //! Stored events can also be *viewed* ([`view_canonical`]): the fields searches filter
 //! on, borrowed from the canonical bytes without building an [`Event`]; bytes the view
 //! does not take (escapes) are left to [`parse_canonical`].
