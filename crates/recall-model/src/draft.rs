@@ -103,8 +103,9 @@ pub fn validate_draft(draft: &mut Draft<'_>, now: Timestamp) -> Result<Event, Va
     if let Some(d) = draft.detail.as_mut() {
         crate::fields::detail(d)?;
     }
-    event.detail = draft.detail.take();
+    // The reserved names are not in `detail`; it moves only once nothing is refused.
     crate::provenance::refuse_reserved(&event)?;
+    event.detail = draft.detail.take();
     Ok(event)
 }
 
