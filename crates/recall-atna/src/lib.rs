@@ -102,7 +102,7 @@ pub fn decode(message: &[u8], ctx: &Context) -> Decoded {
         .map(str::to_owned);
     let meta = map::Meta {
         received: ctx.received,
-        syslog: syslog.clone(),
+        syslog,
         fallback_time: h.timestamp,
     };
     match map::map(&root, &meta) {
@@ -124,7 +124,7 @@ pub fn decode(message: &[u8], ctx: &Context) -> Decoded {
                 keys,
             }
         }
-        Err(why) => unparsed(message, ctx, Some((syslog, h.timestamp)), why).with_keys(keys),
+        Err(why) => unparsed(message, ctx, Some((meta.syslog, h.timestamp)), why).with_keys(keys),
     }
 }
 

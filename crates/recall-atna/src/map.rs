@@ -6,8 +6,10 @@
 //! (person) and role 1 (patient) one event of its own, so a message naming three
 //! patients is three events (one patient per event, as BALP). The codes that have no
 //! native field are kept under `detail.atna`. Every event is checked by the same
-//! validation as HTTP ingest; a message that does not map is the caller's to keep as
-//! unparsed, and the reason it gives is a fixed phrase, never message content.
+//! validation as HTTP ingest (recall-model's rules on a [`Draft`] built from the
+//! message's strings, without a JSON round trip); a message that does not map is the
+//! caller's to keep as unparsed, and the reason it gives is a fixed phrase (or a
+//! validation error's field and rule), never message content.
 //!
 //! What a mapped message said that recall did not take (an element it does not know,
 //! a participant other than the requestor, an object it does not keep) or left out so
@@ -15,6 +17,7 @@
 //! value. With problems, the event is partially understood, as on the FHIR path.
 
 use jiff::Timestamp;
+use recall_model::{Draft, DraftActor, DraftResource, DraftSource, validate_draft};
 use serde_json::{Map, Value, json};
 
 use crate::xml::Element;
@@ -48,6 +51,18 @@ pub struct Mapped {
 
 /// Maps an `AuditMessage` to events (one per patient), or says why it cannot.
 pub fn map(root: &Element, meta: &Meta) -> Result<Mapped, String> {
+    let (drafts, problems) = drafts(root, meta)?;
+    let events = drafts
+        .into_iter()
+        .map(|mut d| {
+            validate_draft(&mut d, meta.received).map_err(|e| format!("{}: {}", e.field, e.message))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Mapped { events, problems })
+}
+
+/// The unvalidated events of a message (one per patient) and its problems.
+fn drafts<'r>(root: &'r Element, meta: &Meta) -> Result<(Vec<Draft<'r>>, Vec<String>), String> {
     if root.name != "AuditMessage" {
         return Err("the root element is not AuditMessage".into());
     }
@@ -55,44 +70,31 @@ pub fn map(root: &Element, meta: &Meta) -> Result<Mapped, String> {
         .child("EventIdentification")
         .ok_or("EventIdentification is missing")?;
     let mut problems = unknown_children(root);
-    let mut base = Map::new();
-    base.insert(
-        "time".into(),
-        json!(event_time(ev, meta, &mut problems)?.to_string()),
-    );
-    base.insert("action".into(), json!(action(ev, &mut problems)?));
-    base.insert("outcome".into(), json!(outcome(ev)?));
-    if let Some(p) = ev.child("PurposeOfUse").and_then(code) {
-        base.insert("purpose".into(), json!(p));
-    }
+    let time = event_time(ev, meta, &mut problems)?.to_string();
+    let action = action(ev, &mut problems)?;
+    let outcome = outcome(ev)?;
     let requestor = requestor(root, &mut problems)?;
-    base.insert("actor".into(), actor(requestor)?);
-    let source = source(root, requestor);
-    if !source.is_empty() {
-        base.insert("source".into(), Value::Object(source));
-    }
     let (patients, resource) = objects(root, &mut problems);
-    if let Some(r) = resource {
-        base.insert("resource".into(), r);
+    let base = Draft {
+        time: Some(time.into()),
+        action: Some(action.into()),
+        outcome: Some(outcome.into()),
+        purpose: ev.child("PurposeOfUse").and_then(code).map(Into::into),
+        actor: Some(actor(requestor)?),
+        source: source(root, requestor),
+        resource,
+        detail: Some(detail(root, ev, meta)),
+        ..Draft::default()
+    };
+    // One event per patient (the mapped one and copies of it), or the one.
+    let mut drafts = vec![base];
+    if patients.len() > 1 {
+        drafts.resize(patients.len(), drafts[0].clone());
     }
-    base.insert("detail".into(), detail(root, ev, meta));
-    let one = |patient: Option<&str>| {
-        let mut e = base.clone();
-        if let Some(p) = patient {
-            e.insert("patient".into(), json!({ "id": p }));
-        }
-        let bytes = serde_json::to_vec(&Value::Object(e)).map_err(|e| e.to_string())?;
-        recall_model::parse_client_event(&bytes, meta.received)
-            .map_err(|e| format!("{}: {}", e.field, e.message))
-    };
-    let events = match patients.is_empty() {
-        true => vec![one(None)?],
-        false => patients
-            .into_iter()
-            .map(|p| one(Some(p)))
-            .collect::<Result<_, _>>()?,
-    };
-    Ok(Mapped { events, problems })
+    for (d, p) in drafts.iter_mut().zip(patients) {
+        d.patient = Some(p.into());
+    }
+    Ok((drafts, problems))
 }
 
 /// The XPath of the `i`-th (from 0) `name` child of the root.
@@ -215,52 +217,49 @@ fn requestor<'r>(root: &'r Element, problems: &mut Vec<String>) -> Result<&'r El
     Ok(parts[i])
 }
 
-fn actor(p: &Element) -> Result<Value, String> {
+fn actor(p: &Element) -> Result<DraftActor<'_>, String> {
     let id = p
         .attr("UserID")
         .filter(|s| !s.is_empty())
         .ok_or("the requestor has no UserID")?;
-    let mut a = Map::new();
-    a.insert("id".into(), json!(id));
-    a.insert("type".into(), json!("user"));
-    if let Some(n) = p.attr("UserName").filter(|s| !s.is_empty()) {
-        a.insert("name".into(), json!(n));
-    }
-    if let Some(r) = p
-        .child("RoleIDCode")
-        .and_then(|r| words(r).or_else(|| code(r)))
-    {
-        a.insert("role".into(), json!(r));
-    }
-    Ok(Value::Object(a))
+    Ok(DraftActor {
+        id: Some(id.into()),
+        kind: Some("user".into()),
+        name: p.attr("UserName").filter(|s| !s.is_empty()).map(Into::into),
+        role: p
+            .child("RoleIDCode")
+            .and_then(|r| words(r).or_else(|| code(r)))
+            .map(Into::into),
+    })
 }
 
 /// The requestor's network access point (an address, else a device name) and the
-/// audit source.
-fn source(root: &Element, requestor: &Element) -> Map<String, Value> {
-    let mut s = Map::new();
+/// audit source; none when neither is given.
+fn source<'r>(root: &'r Element, requestor: &'r Element) -> Option<DraftSource<'r>> {
+    let mut s = DraftSource::default();
     if let Some(nap) = requestor
         .attr("NetworkAccessPointID")
         .filter(|s| !s.is_empty())
     {
         if nap.parse::<std::net::IpAddr>().is_ok() {
-            s.insert("ip".into(), json!(nap));
+            s.ip = Some(nap.into());
         } else {
-            s.insert("device".into(), json!(nap));
+            s.device = Some(nap.into());
         }
     }
     let system = root
         .child("AuditSourceIdentification")
         .and_then(|a| a.attr("AuditSourceID"));
-    if let Some(sys) = system.filter(|s| !s.is_empty()) {
-        s.insert("system".into(), json!(sys));
-    }
-    s
+    s.system = system.filter(|s| !s.is_empty()).map(Into::into);
+    (s != DraftSource::default()).then_some(s)
 }
 
 /// The patients (type 1, role 1) and the first other object, as the resource; an
 /// object without an id, or another beyond the first, is a problem.
-fn objects<'r>(root: &'r Element, problems: &mut Vec<String>) -> (Vec<&'r str>, Option<Value>) {
+fn objects<'r>(
+    root: &'r Element,
+    problems: &mut Vec<String>,
+) -> (Vec<&'r str>, Option<DraftResource<'r>>) {
     let mut patients = Vec::new();
     let mut resource = None;
     for (i, o) in root.all("ParticipantObjectIdentification").enumerate() {
@@ -274,7 +273,10 @@ fn objects<'r>(root: &'r Element, problems: &mut Vec<String>) -> (Vec<&'r str>, 
                 patients.push(id);
             }
         } else if resource.is_none() {
-            resource = Some(json!({ "type": resource_type(o, kind), "id": id }));
+            resource = Some(DraftResource {
+                kind: Some(resource_type(o, kind).into()),
+                id: Some(id.into()),
+            });
         } else {
             problems.push(at("ParticipantObjectIdentification", i));
         }
@@ -312,7 +314,7 @@ pub fn is_dicom(root: &Element) -> bool {
         .is_some_and(|id| id.attr("csd-code").is_some())
 }
 
-fn detail(root: &Element, ev: &Element, meta: &Meta) -> Value {
+fn detail(root: &Element, ev: &Element, meta: &Meta) -> Map<String, Value> {
     let format = if is_dicom(root) { "dicom" } else { "rfc3881" };
     let mut atna = Map::new();
     atna.insert("format".into(), json!(format));
@@ -329,5 +331,12 @@ fn detail(root: &Element, ev: &Element, meta: &Meta) -> Value {
     {
         atna.insert("site".into(), json!(site));
     }
-    json!({ "atna": atna, "syslog": meta.syslog })
+    let mut detail = Map::new();
+    detail.insert("atna".into(), Value::Object(atna));
+    detail.insert("syslog".into(), meta.syslog.clone());
+    detail
 }
+
+#[cfg(test)]
+#[path = "map_tests.rs"]
+mod tests;

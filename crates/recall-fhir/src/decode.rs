@@ -3,14 +3,22 @@
 //! with its FHIR path; the native result is validated like a client's event, and a value
 //! the native rules refuse is dropped (or, when required, replaced) and its FHIR path
 //! reported as a problem. Elements recall does not map are problems too.
+//!
+//! The native event is built directly ([`recall_model::Draft`], strings borrowed from the
+//! AuditEvent) and checked by recall-model's client-event rules without a JSON round
+//! trip; the mapper is generic over where it writes (`native.rs`) so that the tests can
+//! run it over the former JSON form too.
+
+use std::borrow::Cow;
 
 use jiff::Timestamp;
-use recall_model::{Event, MAX_ORIGIN_BYTES, Origin, parse_client_event};
-use serde_json::{Map, Value, json};
+use recall_model::{Draft, Event, MAX_ORIGIN_BYTES, Origin};
+use serde_json::Value;
 
 use crate::FhirVersion;
 use crate::balp;
 use crate::codes::*;
+use crate::native::{Native, minimal, repair};
 use crate::tree::{Borrowed, Node};
 
 /// What an AuditEvent became.
@@ -65,15 +73,16 @@ pub fn decode(
         return Err(DecodeError::TooLarge);
     }
     let ae: Borrowed<'_> = serde_json::from_slice(bytes).map_err(not_json)?;
-    decode_tree(&ae, bytes, hint, now)
+    decode_tree::<_, Draft<'_>>(&ae, bytes, hint, now)
 }
 
 fn not_json(e: serde_json::Error) -> DecodeError {
     DecodeError::NotJson(format!("line {} column {}", e.line(), e.column()))
 }
 
-/// [`decode`] through a `serde_json::Value` tree (the reference the borrowed tree is
-/// tested against).
+/// [`decode`] as it was: through a `serde_json::Value` tree into a JSON object validated
+/// by encoding and parsing it (the reference the borrowed tree and the draft are tested
+/// against).
 #[cfg(test)]
 pub(crate) fn decode_value(
     bytes: &[u8],
@@ -81,12 +90,13 @@ pub(crate) fn decode_value(
     now: Timestamp,
 ) -> Result<Decoded, DecodeError> {
     let ae: Value = serde_json::from_slice(bytes).map_err(not_json)?;
-    decode_tree(&ae, bytes, hint, now)
+    decode_tree::<_, serde_json::Map<String, Value>>(&ae, bytes, hint, now)
 }
 
-/// Decodes the parsed AuditEvent `ae` whose body is `bytes`.
-fn decode_tree<N: Node>(
-    ae: &N,
+/// Decodes the parsed AuditEvent `ae` whose body is `bytes`, building each native event
+/// as an `S`.
+fn decode_tree<'a, N: Node, S: Native<'a>>(
+    ae: &'a N,
     bytes: &[u8],
     hint: Option<FhirVersion>,
     now: Timestamp,
@@ -95,18 +105,18 @@ fn decode_tree<N: Node>(
         return Err(DecodeError::NotAuditEvent);
     }
     let version = hint.unwrap_or_else(|| shape_version(ae));
-    let mut m = Mapper::default();
+    let mut m = Mapper::<'a, S>::default();
     m.map(ae, version, now);
     let patients = std::mem::take(&mut m.patients);
-    let mut natives = Vec::new();
-    if patients.is_empty() {
-        natives.push(m.native.clone());
+    let base = std::mem::take(&mut m.native);
+    // One native event per patient (the mapped one and copies of it), or the one.
+    let mut natives = vec![base];
+    if patients.len() > 1 {
+        natives.resize(patients.len(), natives[0].clone());
     }
-    for (id, path) in patients {
-        let mut native = m.native.clone();
-        native.insert("patient".into(), json!({ "id": id }));
+    for (native, (id, path)) in natives.iter_mut().zip(patients) {
+        native.put("patient.id", id);
         m.from.push(("patient".into(), path));
-        natives.push(native);
     }
     let events: Vec<Event> = natives.into_iter().map(|n| m.validate(n, now)).collect();
     m.problems.dedup();
@@ -179,11 +189,11 @@ const KNOWN_R5: &[&str] = &[
 ];
 
 #[derive(Default)]
-struct Mapper {
-    native: Map<String, Value>,
+struct Mapper<'a, S> {
+    native: S,
     /// Native field → the FHIR path its value came from.
     from: Vec<(String, String)>,
-    patients: Vec<(String, String)>,
+    patients: Vec<(Cow<'a, str>, String)>,
     problems: Vec<String>,
 }
 
@@ -196,22 +206,9 @@ fn arr<'a, N: Node>(v: &'a N, key: &str) -> &'a [N] {
     v.get(key).and_then(N::items).unwrap_or_default()
 }
 
-impl Mapper {
-    fn set(&mut self, native: &str, value: &str, fhir: String) {
-        let (parent, key) = match native.split_once('.') {
-            Some((p, k)) => (Some(p), k),
-            None => (None, native),
-        };
-        let target = match parent {
-            None => &mut self.native,
-            Some(p) => self
-                .native
-                .entry(p)
-                .or_insert_with(|| json!({}))
-                .as_object_mut()
-                .expect("nested native fields are objects"),
-        };
-        target.insert(key.into(), json!(value));
+impl<'a, S: Native<'a>> Mapper<'a, S> {
+    fn set(&mut self, native: &str, value: impl Into<Cow<'a, str>>, fhir: String) {
+        self.native.put(native, value.into());
         self.from.push((native.into(), fhir));
     }
 
@@ -222,7 +219,7 @@ impl Mapper {
         }
     }
 
-    fn map<N: Node>(&mut self, ae: &N, v: FhirVersion, now: Timestamp) {
+    fn map<N: Node>(&mut self, ae: &'a N, v: FhirVersion, now: Timestamp) {
         let known = if v == FhirVersion::R4 {
             KNOWN_R4
         } else {
@@ -264,7 +261,7 @@ impl Mapper {
         self.entities(ae, v);
     }
 
-    fn time<N: Node>(&mut self, ae: &N, v: FhirVersion, now: Timestamp) {
+    fn time<N: Node>(&mut self, ae: &'a N, v: FhirVersion, now: Timestamp) {
         let candidates: &[(&[&str], &str)] = match v {
             FhirVersion::R4 => &[
                 (&["period", "start"], "period.start"),
@@ -283,12 +280,12 @@ impl Mapper {
             Some((t, name)) => self.set("time", t, name.into()),
             None => {
                 self.problem("recorded");
-                self.native.insert("time".into(), json!(now.to_string()));
+                self.native.put("time", now.to_string().into());
             }
         }
     }
 
-    fn action<N: Node>(&mut self, ae: &N, v: FhirVersion) {
+    fn action<N: Node>(&mut self, ae: &'a N, v: FhirVersion) {
         let (codes, path) = match v {
             FhirVersion::R4 => (arr(ae, "subtype"), "subtype"),
             FhirVersion::R5 => (
@@ -317,12 +314,12 @@ impl Mapper {
             Some((code, from)) => self.set("action", code, from),
             None => {
                 self.problem("action");
-                self.native.insert("action".into(), json!("execute"));
+                self.native.put("action", "execute".into());
             }
         }
     }
 
-    fn outcome<N: Node>(&mut self, ae: &N, v: FhirVersion) {
+    fn outcome<N: Node>(&mut self, ae: &'a N, v: FhirVersion) {
         let (code, path) = match v {
             FhirVersion::R4 => (st(ae, &["outcome"]), "outcome"),
             FhirVersion::R5 => (st(ae, &["outcome", "code", "code"]), "outcome.code.code"),
@@ -336,7 +333,7 @@ impl Mapper {
 
     /// The requesting agent is the actor (the first agent when none says it requested);
     /// its index.
-    fn agent<N: Node>(&mut self, ae: &N, v: FhirVersion) -> Option<usize> {
+    fn agent<N: Node>(&mut self, ae: &'a N, v: FhirVersion) -> Option<usize> {
         let agents = arr(ae, "agent");
         let requestor = agents
             .iter()
@@ -349,8 +346,7 @@ impl Mapper {
             }
             None => {
                 self.problem("agent");
-                self.native
-                    .insert("actor".into(), json!({ "id": "unknown" }));
+                self.native.unknown_actor();
                 return None;
             }
         };
@@ -363,8 +359,7 @@ impl Mapper {
             Some((id, from)) => self.set("actor.id", id, from),
             None => {
                 self.problem(at("who"));
-                self.native
-                    .insert("actor".into(), json!({ "id": "unknown" }));
+                self.native.unknown_actor();
             }
         }
         if let Some(name) = st(a, &["who", "display"]) {
@@ -378,10 +373,10 @@ impl Mapper {
                 st(c, &["display"]).or(st(c, &["code"]))
             };
             let text = st(role, &["text"])
-                .map(|t| (t.to_string(), "role[0].text"))
-                .or_else(|| coded().map(|t| (t.to_string(), "role[0].coding[0]")));
+                .map(|t| (t, "role[0].text"))
+                .or_else(|| coded().map(|t| (t, "role[0].coding[0]")));
             if let Some((t, p)) = text {
-                self.set("actor.role", &t, at(p));
+                self.set("actor.role", t, at(p));
             }
         }
         let kinds = a.get("type").map(|t| arr(t, "coding")).unwrap_or_default();
@@ -405,10 +400,9 @@ impl Mapper {
     /// Agents besides the requestor: BALP's client (its identifier is `source.device`,
     /// its address `source.ip`) and server (the observer again) are understood when they
     /// say nothing else; any other agent is a problem.
-    fn other_agents<N: Node>(&mut self, ae: &N, actor: Option<usize>) {
+    fn other_agents<N: Node>(&mut self, ae: &'a N, actor: Option<usize>) {
         let agents = arr(ae, "agent");
-        let action = self.native.get("action").and_then(Value::as_str);
-        let roles = action.and_then(balp::roles);
+        let roles = self.native.get("action").and_then(balp::roles);
         let observer = st(ae, &["source", "observer", "identifier", "value"]);
         for (k, a) in agents.iter().enumerate() {
             if Some(k) == actor {
@@ -446,21 +440,20 @@ impl Mapper {
 
     /// Sets a native field from a second place unless the first already gave it: a
     /// different value there is a problem, not an overwrite.
-    fn once(&mut self, native: &str, value: &str, fhir: String) {
-        let (parent, key) = native.split_once('.').unwrap_or(("", native));
-        let had = self
-            .native
-            .get(parent)
-            .and_then(|p| p.get(key))
-            .and_then(Value::as_str);
-        match had {
+    /// (A top-level field is set from its last place.)
+    fn once(&mut self, native: &str, value: &'a str, fhir: String) {
+        let had = native
+            .contains('.')
+            .then(|| self.native.get(native))
+            .flatten();
+        match had.map(|v| v == value) {
             None => self.set(native, value, fhir),
-            Some(v) if v == value => {}
-            Some(_) => self.problem(fhir),
+            Some(true) => {}
+            Some(false) => self.problem(fhir),
         }
     }
 
-    fn extensions<N: Node>(&mut self, ae: &N) {
+    fn extensions<N: Node>(&mut self, ae: &'a N) {
         for (i, e) in arr(ae, "extension").iter().enumerate() {
             let value = st(e, &["valueString"]);
             let path = format!("extension[{i}]");
@@ -470,8 +463,8 @@ impl Mapper {
                 Some(EXT_SESSION) => "source.session",
                 Some(EXT_DETAIL) => {
                     match value.and_then(|t| serde_json::from_str::<Value>(t).ok()) {
-                        Some(d @ Value::Object(_)) => {
-                            self.native.insert("detail".into(), d);
+                        Some(Value::Object(d)) => {
+                            self.native.set_detail(d);
                             self.from.push(("detail".into(), path));
                         }
                         _ => self.problem(path),
@@ -493,7 +486,7 @@ impl Mapper {
     }
 
     /// Patients (one event each) and the resource touched.
-    fn entities<N: Node>(&mut self, ae: &N, v: FhirVersion) {
+    fn entities<N: Node>(&mut self, ae: &'a N, v: FhirVersion) {
         if v == FhirVersion::R5 {
             if let Some(id) = st(ae, &["patient", "identifier", "value"]) {
                 self.patients
@@ -524,7 +517,7 @@ impl Mapper {
             if is_patient {
                 let by_ref = reference.and_then(|r| r.strip_prefix("Patient/"));
                 if let Some(r) = by_ref {
-                    patient_ref = Some((r.to_string(), i));
+                    patient_ref = Some((r, i));
                 }
                 let id = match st(e, &["what", "identifier", "value"]) {
                     Some(x) => Some((x, format!("entity[{i}].what.identifier.value"))),
@@ -532,7 +525,7 @@ impl Mapper {
                 };
                 match id {
                     Some((id, path)) if !self.patients.iter().any(|(p, _)| p == id) => {
-                        self.patients.push((id.to_string(), path))
+                        self.patients.push((id.into(), path))
                     }
                     Some(_) => {}
                     None => self.problem(format!("entity[{i}].what")),
@@ -551,7 +544,7 @@ impl Mapper {
                 "Patient",
                 format!("entity[{i}].what.reference"),
             );
-            self.set("resource.id", &id, format!("entity[{i}].what.reference"));
+            self.set("resource.id", id, format!("entity[{i}].what.reference"));
         }
     }
 
@@ -575,7 +568,7 @@ impl Mapper {
     }
 
     /// The resource of one entity; false when it names none.
-    fn resource<N: Node>(&mut self, e: &N, i: usize) -> bool {
+    fn resource<N: Node>(&mut self, e: &'a N, i: usize) -> bool {
         let split = st(e, &["what", "reference"]).and_then(|r| r.split_once('/'));
         let kind = st(e, &["what", "type"]).or(split.map(|s| s.0));
         let Some(kind) = kind else {
@@ -591,10 +584,9 @@ impl Mapper {
     }
 
     /// The native event, validated like a client's; refused values dropped or replaced.
-    fn validate(&mut self, mut native: Map<String, Value>, now: Timestamp) -> Event {
+    fn validate(&mut self, mut native: S, now: Timestamp) -> Event {
         for _ in 0..32 {
-            let bytes = serde_json::to_vec(&native).unwrap_or_default();
-            let err = match parse_client_event(&bytes, now) {
+            let err = match native.validate(now) {
                 Ok(e) => return e,
                 Err(err) => err,
             };
@@ -602,58 +594,17 @@ impl Mapper {
                 .from
                 .iter()
                 .rev()
-                .find(|(n, _)| err.field == *n || err.field.starts_with(&format!("{n}.")))
+                .find(|(n, _)| {
+                    err.field == *n
+                        || (err.field.starts_with(n.as_str())
+                            && err.field.as_bytes().get(n.len()) == Some(&b'.'))
+                })
                 .map(|(_, f)| f.clone())
                 .unwrap_or_else(|| err.field.clone());
             self.problem(path);
             repair(&mut native, &err.field, now);
         }
         // Unreachable in practice: each repair removes or fixes one field.
-        let minimal =
-            json!({"time": now.to_string(), "actor": {"id": "unknown"}, "action": "execute"});
-        parse_client_event(minimal.to_string().as_bytes(), now).expect("a minimal event is valid")
-    }
-}
-
-/// Drops (or, when required, replaces) the native field `field` that validation refused.
-fn repair(native: &mut Map<String, Value>, field: &str, now: Timestamp) {
-    let top = field.split('.').next().unwrap_or(field);
-    match field {
-        "time" => {
-            native.insert("time".into(), json!(now.to_string()));
-        }
-        "actor" | "actor.id" => {
-            let actor = native.entry("actor").or_insert_with(|| json!({}));
-            actor["id"] = json!("unknown");
-        }
-        "action" => {
-            native.insert("action".into(), json!("execute"));
-        }
-        // ETREAT without a justification: the purpose cannot stand alone.
-        "reason" if !native.contains_key("reason") => {
-            native.remove("purpose");
-        }
-        // The whole event is too large: the free-form parts go first.
-        "event" => {
-            if native.remove("detail").is_none() {
-                native.remove("reason");
-            }
-        }
-        _ => match field.split_once('.') {
-            Some((parent, key)) if top != "detail" => {
-                if let Some(obj) = native.get_mut(parent).and_then(Value::as_object_mut) {
-                    obj.remove(key.split('.').next().unwrap_or(key));
-                    // An object left empty was made only for the dropped value: the
-                    // sender gave none of it, so the event has none (`source: {}` would
-                    // not survive a round trip).
-                    if obj.is_empty() {
-                        native.remove(parent);
-                    }
-                }
-            }
-            _ => {
-                native.remove(top);
-            }
-        },
+        minimal::<S>(now)
     }
 }

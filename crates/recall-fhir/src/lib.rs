@@ -17,8 +17,9 @@
 //!   one place in the AuditEvent ([`codes`] names recall's own systems and extensions).
 //! - Problems and errors never quote the input (it is PHI).
 //! - The native fields of a decoded event pass the same validation as a client's native
-//!   event ([`recall_model::parse_client_event`]): a value that would not is dropped and
-//!   reported as a problem instead.
+//!   event (recall-model's rules, through [`recall_model::validate_draft`], without a
+//!   JSON round trip): a value that would not is dropped and reported as a problem
+//!   instead.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +28,7 @@ mod bundle;
 pub mod codes;
 mod decode;
 mod encode;
+mod native;
 mod tree;
 mod version;
 

@@ -230,6 +230,9 @@ mod tests {
             Just(json!("a\"b")),
             Just(json!("")),
             Just(json!("x".repeat(300))),
+            Just(json!(" a")),
+            Just(json!("key:abc")),
+            Just(json!("c\u{1}d")),
         ]
     }
 
@@ -307,7 +310,15 @@ mod tests {
                 EXT_APPENDED_BY,
                 "urn:other",
             ]),
-            prop_oneof![id(), Just(json!("{\"k\":1}")), Just(json!("[1]")), noise()],
+            prop_oneof![
+                id(),
+                Just(json!("{\"k\":1}")),
+                Just(json!("[1]")),
+                Just(json!("{\"n\":9007199254740993}")),
+                Just(json!(format!("{{\"k\":\"{}\"}}", "y".repeat(20_000)))),
+                Just(json!(format!("{{\"k\":\"{}\"}}", "\\u0001".repeat(12_000)))),
+                noise()
+            ],
         )
             .prop_map(|(url, v)| json!({"url": url, "valueString": v}))
     }
@@ -344,8 +355,14 @@ mod tests {
             (
                 prop::option::of(or_noise(Just(json!({"code": {"code": "4"}})))),
                 prop::option::of(or_noise(
-                    prop::sample::select(vec!["TREAT", "ETREAT", "HPAYMT"])
-                        .prop_map(|c| json!([{"coding": [{"code": c}], "text": "why"}])),
+                    (
+                        prop::sample::select(vec!["TREAT", "ETREAT", "HPAYMT", "bad code"]),
+                        prop::option::of(prop::sample::select(vec!["why", "", "a\u{1}b"])),
+                    )
+                        .prop_map(|(c, t)| match t {
+                            Some(t) => json!([{"coding": [{"code": c}], "text": t}]),
+                            None => json!([{"coding": [{"code": c}]}]),
+                        }),
                 )),
                 prop::option::of(or_noise(
                     prop::collection::vec(agent(), 0..4).prop_map(Value::from),

@@ -132,10 +132,11 @@ pub(crate) fn ip(s: Str<'_>) -> Result<IpAddr, ValidationError> {
     })
 }
 
+/// Checks `detail` in place (its numbers normalised as the canonical form has them).
 pub(crate) fn detail(
-    mut map: serde_json::Map<String, serde_json::Value>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ValidationError> {
-    jcs::normalise_map(&mut map).map_err(|segs| {
+    map: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ValidationError> {
+    jcs::normalise_map(map).map_err(|segs| {
         let mut field = String::from("detail");
         jcs::push_path(&mut field, segs.iter().rev());
         ValidationError::new(
@@ -145,7 +146,7 @@ pub(crate) fn detail(
         )
     })?;
     let mut size = jcs::Counter::default();
-    jcs::write_object(&mut size, &map);
+    jcs::write_object(&mut size, map);
     if size.0 > MAX_DETAIL_BYTES {
         return Err(ValidationError::new(
             "detail",
@@ -153,5 +154,5 @@ pub(crate) fn detail(
             format!("must be at most {MAX_DETAIL_BYTES} bytes in canonical form"),
         ));
     }
-    Ok(map)
+    Ok(())
 }

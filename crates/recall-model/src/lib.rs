@@ -25,6 +25,10 @@
 //! accept exactly the same inputs. The canonical form is specified byte for byte in
 //! docs/design/canonical-event.md.
 //!
+//! recall's decoders (FHIR, ATNA) build a [`Draft`] field by field instead of JSON, and
+//! [`validate_draft`] applies the same rules to it (`validate::build`, the reserved
+//! names) with the size limit measured on the draft's JSON form, without writing it.
+//!
 //! Stored events can also be *viewed* ([`view_canonical`]): the fields searches filter
 //! on, borrowed from the canonical bytes without building an [`Event`]; bytes the view
 //! does not take (escapes) are left to [`parse_canonical`].
@@ -32,6 +36,7 @@
 #![forbid(unsafe_code)]
 
 mod canonical;
+mod draft;
 mod event;
 mod fields;
 mod flat;
@@ -47,6 +52,7 @@ mod value;
 mod view;
 
 pub use canonical::{Stamp, canonical, canonical_into, canonical_parts_into, parse_canonical};
+pub use draft::{Draft, DraftActor, DraftResource, DraftSource, validate_draft};
 pub use event::{Actor, Epoch, Event, Outcome, Patient, Recorded, Resource, Source};
 pub use jcs::canonical_json_into;
 pub use limits::{

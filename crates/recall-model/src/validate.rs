@@ -80,7 +80,7 @@ fn required(field: &str) -> ValidationError {
     ValidationError::new(field, Rule::Required, "is required")
 }
 
-fn build(
+pub(crate) fn build(
     raw: RawEvent<'_>,
     shape: Shape,
     now: Option<Timestamp>,
@@ -207,7 +207,13 @@ fn build(
             })
         }
     };
-    let detail = raw.detail.map(|d| detail(d.0)).transpose()?;
+    let detail = match raw.detail {
+        None => None,
+        Some(mut d) => {
+            detail(&mut d.0)?;
+            Some(d.0)
+        }
+    };
 
     let origin = match (shape, raw.origin.flatten()) {
         (Shape::Recorded, Some(o)) => Some(crate::origin::build(o.0)?),
