@@ -559,10 +559,12 @@ impl<'a, S: Native<'a>> Mapper<'a, S> {
             .text()
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .and_then(|b| String::from_utf8(b).ok());
-        let had = self.native.get("detail").and_then(|d| d.get("query"));
         match (role, text) {
-            (Some(QUERY_ROLE), Some(_)) if had.is_some() => {}
-            (Some(QUERY_ROLE), Some(text)) => self.set("detail.query", &text, path),
+            (Some(QUERY_ROLE), Some(text)) => {
+                if self.native.put_detail("query", Value::String(text)) {
+                    self.from.push(("detail.query".into(), path));
+                }
+            }
             _ => self.problem(path),
         }
     }

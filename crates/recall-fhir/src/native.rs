@@ -23,6 +23,8 @@ pub(crate) trait Native<'a>: Clone + Default {
     fn unknown_actor(&mut self);
     /// Sets `detail`.
     fn set_detail(&mut self, detail: Map<String, Value>);
+    /// Sets `detail.key` (making `detail`) unless it is set; whether it was set here.
+    fn put_detail(&mut self, key: &str, value: Value) -> bool;
     /// Removes `detail`; whether there was one.
     fn remove_detail(&mut self) -> bool;
     /// Drops the field a validation error names (a nested one's object too when it is
@@ -55,6 +57,10 @@ impl<'a> Native<'a> for Draft<'a> {
         self.detail = Some(detail);
     }
 
+    fn put_detail(&mut self, key: &str, value: Value) -> bool {
+        put_absent(self.detail.get_or_insert_with(Map::new), key, value)
+    }
+
     fn remove_detail(&mut self) -> bool {
         self.detail.take().is_some()
     }
@@ -66,6 +72,15 @@ impl<'a> Native<'a> for Draft<'a> {
     fn validate(&mut self, now: Timestamp) -> Result<Event, ValidationError> {
         validate_draft(self, now)
     }
+}
+
+/// Inserts `key` into `map` unless it is there; whether it was inserted.
+pub(crate) fn put_absent(map: &mut Map<String, Value>, key: &str, value: Value) -> bool {
+    if map.contains_key(key) {
+        return false;
+    }
+    map.insert(key.into(), value);
+    true
 }
 
 /// Drops (or, when required, replaces) the native field `field` that validation refused.

@@ -41,6 +41,16 @@ impl<'a> Native<'a> for Map<String, Value> {
         self.insert("detail".into(), Value::Object(detail));
     }
 
+    fn put_detail(&mut self, key: &str, value: Value) -> bool {
+        match self
+            .entry("detail")
+            .or_insert_with(|| Value::Object(Map::new()))
+        {
+            Value::Object(d) => super::put_absent(d, key, value),
+            _ => false,
+        }
+    }
+
     fn remove_detail(&mut self) -> bool {
         self.remove("detail").is_some()
     }
