@@ -1,9 +1,10 @@
 //! `GET /v1/events/facets`: how many of the events a search filter matches have each
 //! action, outcome, actor role and source system (`recall_query::Db::facets`), through
 //! the same path as `GET /v1/events` (role, lens, patient binding, self-audit record
-//! before the answer). A filter of action, outcome, system and time only is counted
-//! whole (the index's facet cube); any other is bounded: the newest `MAX_FACET_EVENTS`
-//! matches are counted and `complete` says whether that was all.
+//! before the answer). A filter of patient, actor, action, outcome, system and time is
+//! counted whole from the index (its facet cube and posting lists; `max` is then null);
+//! any other is bounded: the newest `max` (`MAX_FACET_EVENTS`) matches are counted and
+//! `complete` says whether that was all.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -76,8 +77,9 @@ pub async fn count(
         params: &params,
         endpoint: ENDPOINT,
     };
-    let (_, f) = over_filter(on, |db, p, h| db.facet_counts(p, h)).await?;
-    Ok(to_json(&f))
+    let (_, (f, whole)) =
+        over_filter(on, |db, p, h| Ok((db.facet_counts(p, h)?, p.counts_whole()))).await?;
+    Ok(to_json(&f, whole))
 }
 
 /// The endpoint the console's search page records: a page of events and the facet
@@ -103,8 +105,10 @@ pub async fn page_and_count(
         params: &params,
         endpoint: PAGE_ENDPOINT,
     };
-    let (lens, (page, f)) =
-        over_filter(on, |db, p, h| Ok((db.run(p, h)?, db.facet_counts(p, h)?))).await?;
+    let (lens, (page, f, whole)) = over_filter(on, |db, p, h| {
+        Ok((db.run(p, h)?, db.facet_counts(p, h)?, p.counts_whole()))
+    })
+    .await?;
     let events = page
         .events
         .iter()
@@ -113,7 +117,7 @@ pub async fn page_and_count(
             serde_json::from_slice(&shown).map_err(internal)
         })
         .collect::<Result<Vec<Value>, Problem>>()?;
-    Ok((events, page.next_cursor, to_json(&f)))
+    Ok((events, page.next_cursor, to_json(&f, whole)))
 }
 
 /// Values by count, most frequent first (ties by value).
@@ -127,11 +131,13 @@ fn ranked(m: &BTreeMap<String, u64>) -> Value {
     )
 }
 
-fn to_json(f: &Facets) -> Value {
+/// `whole`: every match was counted, so there is no bound to name.
+fn to_json(f: &Facets, whole: bool) -> Value {
     json!({
         "counted": f.counted,
         "complete": f.complete,
-        "max": MAX_FACET_EVENTS,
+        // The bound the count walked under; null when every match was counted.
+        "max": (!whole).then_some(MAX_FACET_EVENTS),
         "facets": {
             "action": ranked(&f.action),
             "outcome": ranked(&f.outcome),
