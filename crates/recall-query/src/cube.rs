@@ -25,7 +25,7 @@ use recall_model::Event;
 
 use crate::combos::Table;
 use crate::db::{Db, Parts, Tenant};
-use crate::disclose::{Field, Lens};
+use crate::disclose::Lens;
 use crate::error::QueryError;
 use crate::facets::Facets;
 use crate::keys;

@@ -140,6 +140,21 @@ fn filters_with(recs: &[Rec], n: usize, seed: u64, idents: bool) -> Vec<Filter> 
     out
 }
 
+/// The counts `want` (filter, horizon, counts) again after `reindex`, then after a
+/// restart: both rebuild or reread the cube and the combination codes.
+fn same_after_reindex_and_restart(w: common::World, want: &[(&Filter, u64, Facets)]) {
+    w.db.reindex().unwrap();
+    for (f, horizon, got) in want {
+        assert_eq!(&counts(&w.db, f, *horizon), got, "after reindex: {f:?}");
+    }
+    let (journal, dir) = (w.journal.clone(), w.index_dir());
+    drop(w.db);
+    let db = Db::open(journal, &dir).unwrap();
+    for (f, horizon, got) in want {
+        assert_eq!(&counts(&db, f, *horizon), got, "after restart: {f:?}");
+    }
+}
+
 #[test]
 fn cube_counts_match_a_brute_force_count_and_survive_reindex_and_restart() {
     let w = world(2400, 29);
@@ -162,16 +177,7 @@ fn cube_counts_match_a_brute_force_count_and_survive_reindex_and_restart() {
     let bounded = w.db.facets(&prepared(&w.db, &fs[0]), u64::MAX, 7).unwrap();
     assert_eq!((bounded.counted, bounded.complete), (7, false));
 
-    w.db.reindex().unwrap();
-    for (f, horizon, got) in &want {
-        assert_eq!(&counts(&w.db, f, *horizon), got, "after reindex: {f:?}");
-    }
-    let (journal, dir) = (w.journal.clone(), w.index_dir());
-    drop(w.db);
-    let db = Db::open(journal, &dir).unwrap();
-    for (f, horizon, got) in &want {
-        assert_eq!(&counts(&db, f, *horizon), got, "after restart: {f:?}");
-    }
+    same_after_reindex_and_restart(w, &want);
 }
 
 #[test]
@@ -262,16 +268,7 @@ fn patient_and_actor_counts_match_a_brute_force_count_and_the_walk() {
     assert!(!prepared(&w.db, &purpose).counts_whole());
     assert_eq!(counts(&w.db, &purpose, u64::MAX), brute(&w.recs, &purpose, u64::MAX));
 
-    w.db.reindex().unwrap();
-    for (f, horizon, got) in &want {
-        assert_eq!(&counts(&w.db, f, *horizon), got, "after reindex: {f:?}");
-    }
-    let (journal, dir) = (w.journal.clone(), w.index_dir());
-    drop(w.db);
-    let db = Db::open(journal, &dir).unwrap();
-    for (f, horizon, got) in &want {
-        assert_eq!(&counts(&db, f, *horizon), got, "after restart: {f:?}");
-    }
+    same_after_reindex_and_restart(w, &want);
 }
 
 #[test]
