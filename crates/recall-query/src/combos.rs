@@ -139,7 +139,9 @@ impl Codes {
 
     fn publish(&self, tno: u32, entries: Arc<Vec<Entry>>) {
         let mut reading = self.reading.write().unwrap_or_else(|p| p.into_inner());
-        let longer = reading.get(&tno).is_none_or(|old| old.len() < entries.len());
+        let longer = reading
+            .get(&tno)
+            .is_none_or(|old| old.len() < entries.len());
         if longer {
             reading.insert(tno, entries);
         }

@@ -127,7 +127,6 @@ impl Cell {
         })?;
         Some(Cell { max_seq, counts })
     }
-
 }
 
 /// The two sizes of cell. A day cell saves a long window from reading 24 hour cells a
@@ -175,8 +174,11 @@ pub(crate) fn parse_key(k: &[u8]) -> Option<(i64, u32)> {
 /// allocates nothing.
 #[derive(Default)]
 pub(crate) struct CubeBatch {
-    cells: HashMap<(Grain, i64, u32), (u64, HashMap<u32, u64>)>,
+    cells: HashMap<(Grain, i64, u32), Staged>,
 }
+
+/// A cell's additions: its largest seq, and counts by combination code.
+type Staged = (u64, HashMap<u32, u64>);
 
 impl CubeBatch {
     /// Counts event `seq` of key epoch `epoch`, time `ns` and combination `code`, in its

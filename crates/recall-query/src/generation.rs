@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
 
-use crate::error::QueryError;
 use crate::combos::Codes;
+use crate::error::QueryError;
 use crate::idfilter::IdFilter;
 use crate::index_memory::IndexMemory;
 

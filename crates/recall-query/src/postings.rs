@@ -162,7 +162,10 @@ fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Posting>) -> Optio
             return None;
         }
         let code = u32::try_from(take_varint(&mut rest)?).ok()?;
-        out.push(((Timestamp::from_nanosecond(start + offset).ok()?, seq), code));
+        out.push((
+            (Timestamp::from_nanosecond(start + offset).ok()?, seq),
+            code,
+        ));
     }
     Some(())
 }
@@ -394,7 +397,12 @@ mod tests {
 
     #[test]
     fn damaged_values_are_refused() {
-        let (k, v) = encode(&[1; PREFIX], HOUR, 5, &[((at("1970-01-01T05:00:01Z"), 1), 3)]);
+        let (k, v) = encode(
+            &[1; PREFIX],
+            HOUR,
+            5,
+            &[((at("1970-01-01T05:00:01Z"), 1), 3)],
+        );
         let mut out = Vec::new();
         assert!(decode(&k, &v[..v.len() - 1], HOUR, &mut out).is_none());
         let beyond = [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0];

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
@@ -77,9 +78,33 @@ pub async fn count(
         params: &params,
         endpoint: ENDPOINT,
     };
-    let (_, (f, whole)) =
-        over_filter(on, |db, p, h| Ok((db.facet_counts(p, h)?, p.counts_whole()))).await?;
+    let (_, (f, whole)) = over_filter(on, |db, p, h| {
+        Ok((db.facet_counts(p, h)?, p.counts_whole()))
+    })
+    .await?;
     Ok(to_json(&f, whole))
+}
+
+/// Time a search page spent on its events and on its facet counts (the console adds them
+/// to its `Server-Timing`, so the benchmark can tell them from the rest of a page).
+#[derive(Debug, Clone, Copy)]
+pub struct Spent {
+    /// The page of events.
+    pub search: Duration,
+    /// The facet counts.
+    pub facets: Duration,
+}
+
+impl Spent {
+    /// `search;dur=…, facets;dur=…` (milliseconds).
+    pub fn header(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        format!(
+            "search;dur={:.2}, facets;dur={:.2}",
+            ms(self.search),
+            ms(self.facets)
+        )
+    }
 }
 
 /// The endpoint the console's search page records: a page of events and the facet
@@ -96,7 +121,7 @@ pub async fn page_and_count(
     peer: SocketAddr,
     headers: &HeaderMap,
     params: SearchParams,
-) -> Result<(Vec<Value>, Option<String>, Value), Problem> {
+) -> Result<(Vec<Value>, Option<String>, Value, Spent), Problem> {
     let on = Filtered {
         state,
         who,
@@ -105,8 +130,16 @@ pub async fn page_and_count(
         params: &params,
         endpoint: PAGE_ENDPOINT,
     };
-    let (lens, (page, f, whole)) = over_filter(on, |db, p, h| {
-        Ok((db.run(p, h)?, db.facet_counts(p, h)?, p.counts_whole()))
+    let (lens, (page, f, whole, spent)) = over_filter(on, |db, p, h| {
+        let t = Instant::now();
+        let page = db.run(p, h)?;
+        let searched = t.elapsed();
+        let f = db.facet_counts(p, h)?;
+        let spent = Spent {
+            search: searched,
+            facets: t.elapsed() - searched,
+        };
+        Ok((page, f, p.counts_whole(), spent))
     })
     .await?;
     let events = page
@@ -117,7 +150,7 @@ pub async fn page_and_count(
             serde_json::from_slice(&shown).map_err(internal)
         })
         .collect::<Result<Vec<Value>, Problem>>()?;
-    Ok((events, page.next_cursor, to_json(&f, whole)))
+    Ok((events, page.next_cursor, to_json(&f, whole), spent))
 }
 
 /// Values by count, most frequent first (ties by value).
