@@ -262,7 +262,11 @@ fn patient_and_actor_counts_match_a_brute_force_count_and_the_walk() {
         assert_eq!(got, w.db.facets(&p, horizon, 10_000).unwrap(), "{f:?}");
         want.push((f, horizon, got));
     }
-    assert!(want.iter().filter(|(_, _, g)| g.counted > 20).count() > 10);
+    let sizes: Vec<u64> = want.iter().map(|(_, _, g)| g.counted).collect();
+    assert!(
+        sizes.iter().filter(|&&n| n > 0).count() > 20 && sizes.iter().any(|&n| n >= 10),
+        "too little to compare: {sizes:?}"
+    );
     assert!(want.iter().any(|(_, _, g)| g.counted == 0));
     // A filter the lists cannot answer still walks.
     let purpose = Filter {
