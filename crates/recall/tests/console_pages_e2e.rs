@@ -48,7 +48,14 @@ fn facets_match_a_full_search(server: &Server, key: &str, query: &str) {
     assert_eq!(got["complete"], true);
     // `max` names the bound of a walked count only; these filters but purpose are whole.
     let walked = query.contains("purpose=");
-    assert_eq!(got["max"], if walked { Value::from(10_000) } else { Value::Null });
+    assert_eq!(
+        got["max"],
+        if walked {
+            Value::from(10_000)
+        } else {
+            Value::Null
+        }
+    );
     let count = |f: &dyn Fn(&Value) -> Option<String>| {
         let mut m = BTreeMap::<String, u64>::new();
         for e in &events {
@@ -113,7 +120,11 @@ fn report_and_governance_pages_in_a_real_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    facets_match_a_full_search(&server, &auditor, &format!("actor={someone}&outcome=success"));
+    facets_match_a_full_search(
+        &server,
+        &auditor,
+        &format!("actor={someone}&outcome=success"),
+    );
     facets_match_a_full_search(&server, &auditor, "purpose=TREAT");
 
     let today = jiff::Timestamp::now()
