@@ -12,7 +12,9 @@
 // Environment: RECALL_URL, CONSOLE_USER, PASSWORD, TOTP_URI, SAMPLES (per filter kind),
 // FIRST_DAY and LAST_DAY (YYYY-MM-DD: the workload's days; each sample views the events
 // up to one of them, spread over the span, so the clicked values vary), NODE_DIR (where
-// `npm ci` installed playwright-core: the console e2e test's directory).
+// `npm ci` installed playwright-core: the console e2e test's directory); PARTS_FILE
+// (optional: each page load's line is also appended there, for a closer look).
+import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { CHROMIUM, signInAt, totp } from "../../recall/tests/console/common.mjs";
@@ -50,6 +52,8 @@ async function figures(page) {
     return {
       status: nav.responseStatus,
       server_ms: app ? app.duration : null,
+      // The server's parts of it (search, facets), where it names them.
+      server_parts: Object.fromEntries(nav.serverTiming.map((s) => [s.name, s.duration])),
       ttfb_ms: nav.responseStart - nav.startTime,
       load_ms: nav.loadEventEnd - nav.startTime,
       lcp_ms: lcp,
@@ -76,7 +80,9 @@ async function measured(page, series, go, check) {
   if (f.cached.length > 0) throw new Error(`${series}: not fetched (cache): ${f.cached.join(" ")}`);
   delete f.cached;
   if (check) await check(f, params);
-  console.log(JSON.stringify({ series, driver_ms, params, ...f }));
+  const line = JSON.stringify({ series, driver_ms, params, ...f });
+  console.log(line);
+  if (process.env.PARTS_FILE) fs.appendFileSync(process.env.PARTS_FILE, `${line}\n`);
   return f;
 }
 

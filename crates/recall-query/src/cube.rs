@@ -15,15 +15,17 @@
 //!   values, as recorded; the caller's lens applies when counts are read.
 //! - A day cell is the sum of its hours' cells. A cell is used whole only when its span
 //!   lies inside the window and its largest seq is below the caller's horizon; otherwise
-//!   a day is counted from its hours, and an hour by the search's walk.
+//!   a day is counted from its hours, and an hour from the time index's posting lists
+//!   and their combination codes (`facet_lists.rs`), never from event bodies.
 
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::Timestamp;
 use recall_model::Event;
 
+use crate::combos::Table;
 use crate::db::{Db, Parts, Tenant};
-use crate::disclose::{Field, Lens};
+use crate::disclose::Lens;
 use crate::error::QueryError;
 use crate::facets::Facets;
 use crate::keys;
@@ -63,14 +65,12 @@ fn take_field<'a>(b: &mut &'a [u8]) -> Option<Option<&'a str>> {
     Some(Some(std::str::from_utf8(s).ok()?))
 }
 
-/// The combination of an event.
-pub(crate) fn combo_of(e: &Event) -> Combo {
-    let mut c = Vec::with_capacity(48);
-    put_field(&mut c, Some(&e.action));
-    put_field(&mut c, Some(e.outcome.as_str()));
-    put_field(&mut c, e.actor.role.as_deref());
-    put_field(&mut c, e.source.as_ref().and_then(|s| s.system.as_deref()));
-    c
+/// Appends the combination of an event to `c`.
+pub(crate) fn put_combo(c: &mut Vec<u8>, e: &Event) {
+    put_field(c, Some(&e.action));
+    put_field(c, Some(e.outcome.as_str()));
+    put_field(c, e.actor.role.as_deref());
+    put_field(c, e.source.as_ref().and_then(|s| s.system.as_deref()));
 }
 
 /// Reads one combination from the front of `b`.
@@ -127,13 +127,6 @@ impl Cell {
         })?;
         Some(Cell { max_seq, counts })
     }
-
-    fn merge(&mut self, other: Cell) {
-        self.max_seq = self.max_seq.max(other.max_seq);
-        for (c, n) in other.counts {
-            *self.counts.entry(c).or_default() += n;
-        }
-    }
 }
 
 /// The two sizes of cell. A day cell saves a long window from reading 24 hour cells a
@@ -176,39 +169,57 @@ pub(crate) fn parse_key(k: &[u8]) -> Option<(i64, u32)> {
     Some((span, epoch))
 }
 
-/// The cube's additions of one write batch, by grain, span and epoch.
+/// The cube's additions of one write batch, by grain, span and epoch: the largest seq
+/// and the count of each combination code (`combos.rs`), so that staging an event
+/// allocates nothing.
 #[derive(Default)]
 pub(crate) struct CubeBatch {
-    cells: HashMap<(Grain, i64, u32), Cell>,
+    cells: HashMap<(Grain, i64, u32), Staged>,
 }
 
+/// A cell's additions: its largest seq, and counts by combination code.
+type Staged = (u64, HashMap<u32, u64>);
+
 impl CubeBatch {
-    /// Counts event `seq` of key epoch `epoch`, in its hour and in its day.
-    pub fn add(&mut self, seq: u64, epoch: u32, e: &Event) {
-        let ns = e.time.as_nanosecond();
-        let combo = combo_of(e);
+    /// Counts event `seq` of key epoch `epoch`, time `ns` and combination `code`, in its
+    /// hour and in its day.
+    pub fn add(&mut self, seq: u64, epoch: u32, ns: i128, code: u32) {
         for grain in [Grain::Hour, Grain::Day] {
             let at = (grain, grain.span().of(ns), epoch);
-            let cell = self.cells.entry(at).or_default();
-            cell.max_seq = cell.max_seq.max(seq);
-            *cell.counts.entry(combo.clone()).or_default() += 1;
+            let (max_seq, counts) = self.cells.entry(at).or_default();
+            *max_seq = (*max_seq).max(seq);
+            *counts.entry(code).or_default() += 1;
         }
     }
 
-    /// Adds each cell to what the index holds and puts the sums in `b`. The caller holds
-    /// the write lock, so nothing else changes a cell between the read and the commit.
-    pub fn write(self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<(), QueryError> {
-        let mut cells: Vec<((Grain, i64, u32), Cell)> = self.cells.into_iter().collect();
+    /// Adds each cell to what the index holds and puts the sums in `b`; `codes` names
+    /// the combinations. The caller holds the write lock, so nothing else changes a cell
+    /// between the read and the commit.
+    pub fn write(
+        self,
+        b: &mut fjall::Batch,
+        p: &Parts,
+        tno: u32,
+        codes: &Table,
+    ) -> Result<(), QueryError> {
+        let mut cells: Vec<_> = self.cells.into_iter().collect();
         cells.sort_unstable_by_key(|(k, _)| *k);
-        for ((grain, span, epoch), add) in cells {
+        for ((grain, span, epoch), (max_seq, add)) in cells {
             let k = key(tno, grain, span, epoch);
             let mut cell = match p.facets.get(&k)? {
-                Some(v) => {
-                    Cell::decode(&v).ok_or_else(|| QueryError::Corrupt("facet cell".into()))?
-                }
+                Some(v) => Cell::decode(&v).ok_or_else(corrupt)?,
                 None => Cell::default(),
             };
-            cell.merge(add);
+            cell.max_seq = cell.max_seq.max(max_seq);
+            for (code, n) in add {
+                let combo = codes.combo(code);
+                match cell.counts.get_mut(combo) {
+                    Some(c) => *c += n,
+                    None => {
+                        cell.counts.insert(combo.to_vec(), n);
+                    }
+                }
+            }
             b.insert(&p.facets, k, cell.encode());
         }
         Ok(())
@@ -218,9 +229,14 @@ impl CubeBatch {
 /// Whether the cube can count a filter: nothing but action, outcome, system and a time
 /// window (the other filters need the event, or an identifier the cube does not hold).
 pub(crate) fn answers(f: &Filter) -> bool {
-    f.patient.is_none()
-        && f.actor.is_none()
-        && f.purpose.is_none()
+    f.patient.is_none() && f.actor.is_none() && lists_answer(f)
+}
+
+/// Whether the posting lists and their codes can count a filter (`facet_lists.rs`):
+/// the cube's filters plus a patient and an actor; purpose, IP, break-glass, resource
+/// and FHIR filters need the event.
+pub(crate) fn lists_answer(f: &Filter) -> bool {
+    f.purpose.is_none()
         && f.ip.is_none()
         && !f.break_glass
         && f.resource_type.is_none()
@@ -289,20 +305,14 @@ impl Db {
         let lens = f.lens.as_ref().unwrap_or(&full);
         for (c, n) in &sums {
             let v = take_combo(&mut c.as_slice()).ok_or_else(corrupt)?;
-            if f.action.as_deref().is_none_or(|a| a == v.action)
-                && f.outcome.as_deref().is_none_or(|o| o == v.outcome)
-                && p.filter
-                    .holds(Field::SourceSystem, &f.system, v.system.map(str::as_bytes))
-            {
-                out.count(lens, &v, *n);
-            }
+            out.count_matching(&p.filter, lens, &v, *n);
         }
         for hour in partial {
             let (start, end) = (at(HOUR.start(hour))?, at(HOUR.start(hour) + HOUR.len())?);
             let mut edge = p.filter.clone();
             edge.f.from = Some(f.from.map_or(start, |t| t.max(start)));
             edge.f.to = Some(f.to.map_or(end, |t| t.min(end)));
-            out.merge(self.walk_facets(p, t, &edge, horizon, usize::MAX)?);
+            out.merge(self.list_facets(p, t, &edge, horizon)?);
         }
         Ok(out)
     }

@@ -5,10 +5,12 @@
 //! Invariants:
 //! - [`Db::facet_counts`]: a filter made only of action, outcome, system and a time
 //!   window is counted whole, from the facet cube (`cube.rs`) and, for the hours the cube
-//!   cannot answer whole, the walk below; no body of a whole hour is read.
+//!   cannot answer whole, from the time index's posting lists; one that also names a
+//!   patient or an actor, whole from their posting lists (`facet_lists.rs`). Neither
+//!   reads an event body.
 //! - [`Db::facets`], and `facet_counts` for any other filter, is bounded: at most `max` matching events are counted, newest
 //!   first (event time, then seq, descending); [`Facets::complete`] says whether that was
-//!   all of them.
+//!   all of them; [`Prepared::counts_whole`] says which path a filter takes.
 //! - Values leave through the caller's lens, as the events would: a withheld role or
 //!   system is not counted under any value, a pseudonymised one under its pseudonym.
 //! - The same walk as a search (same filter checks, same horizon), ignoring its cursor:
@@ -95,6 +97,24 @@ impl Facets {
         }
     }
 
+    /// Counts `n` events with the values `v` if they satisfy the action, outcome and
+    /// system filters of `filter` (the filters a combination answers).
+    pub(crate) fn count_matching(
+        &mut self,
+        filter: &Compiled,
+        lens: &Lens,
+        v: &Values<'_>,
+        n: u64,
+    ) {
+        let f = &filter.f;
+        if f.action.as_deref().is_none_or(|a| a == v.action)
+            && f.outcome.as_deref().is_none_or(|o| o == v.outcome)
+            && filter.holds(Field::SourceSystem, &f.system, v.system.map(str::as_bytes))
+        {
+            self.count(lens, v, n);
+        }
+    }
+
     /// Counts `n` events with the values `v`, role and system through `lens`.
     pub(crate) fn count(&mut self, lens: &Lens, v: &Values<'_>, n: u64) {
         self.counted += n;
@@ -122,14 +142,26 @@ fn bump(m: &mut BTreeMap<String, u64>, value: &str, n: u64) {
     }
 }
 
+impl Prepared {
+    /// Whether [`Db::facet_counts`] counts this filter whole (from the index, no bound)
+    /// rather than walking at most [`MAX_FACET_EVENTS`] events.
+    pub fn counts_whole(&self) -> bool {
+        crate::cube::lists_answer(&self.filter.f)
+    }
+}
+
 impl Db {
     /// Counts the facets of the events a prepared search matches below `horizon`, its
     /// cursor and order ignored: a filter of action, outcome, system and time only is
-    /// counted whole from the facet cube (`cube.rs`); any other as [`Db::facets`] with
-    /// [`MAX_FACET_EVENTS`].
+    /// counted whole from the facet cube (`cube.rs`); one that also names a patient or an
+    /// actor, whole from their posting lists (`facet_lists.rs`); any other as
+    /// [`Db::facets`] with [`MAX_FACET_EVENTS`].
     pub fn facet_counts(&self, p: &Prepared, horizon: u64) -> Result<Facets, QueryError> {
         match &p.t {
             Some(t) if crate::cube::answers(&p.filter.f) => self.cube_facets(p, t, horizon),
+            Some(t) if crate::cube::lists_answer(&p.filter.f) => {
+                self.list_facets(p, t, &p.filter, horizon)
+            }
             _ => self.facets(p, horizon, MAX_FACET_EVENTS),
         }
     }

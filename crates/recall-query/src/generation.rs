@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use fjall::{Keyspace, PartitionCreateOptions, PartitionHandle};
 
+use crate::combos::Codes;
 use crate::error::QueryError;
 use crate::idfilter::IdFilter;
 use crate::index_memory::IndexMemory;
@@ -23,8 +24,9 @@ use crate::index_memory::IndexMemory;
 /// Layout of the entries (key `layout` in the `about` partition, `u32be`). An index of
 /// another layout is rebuilt from the log on open. 3: one keyspace per generation;
 /// 4: posting lists for patients and actors; 5: for time too; 6: the break-glass queue;
-/// 7: the event summaries; 8: the facet cube.
-const LAYOUT: u32 = 8;
+/// 7: the event summaries; 8: the facet cube; 9: combination codes in the posting
+/// lists (`combos.rs`).
+const LAYOUT: u32 = 9;
 /// Sealed memtables fjall's flusher writes out each time it wakes. fjall 2.11 wakes it
 /// once per enqueued memtable, except for those recovered from its journal on open: one
 /// wake-up per partition, however many it recovered. With one flush worker (fjall's
@@ -61,6 +63,8 @@ pub(crate) struct Parts {
     pub facets: PartitionHandle,
     /// Which client ids `id` may hold, in memory.
     pub ids: IdFilter,
+    /// The combination codes of each tenant, in memory (`combos.rs`).
+    pub codes: Codes,
     /// Declared last: fields drop in order, so the directory is removed only after the
     /// keyspace has stopped its background threads and every partition handle is gone.
     retired: Retired,
@@ -216,6 +220,7 @@ fn open(index_dir: &Path, generation: u32, memory: IndexMemory) -> Result<Parts,
         summary: open("summary")?,
         facets: open("facets")?,
         ids: IdFilter::default(),
+        codes: Codes::default(),
         keyspace,
         retired: Retired {
             dir,

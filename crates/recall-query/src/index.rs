@@ -8,6 +8,7 @@ use recall_store::{BlockRef, Location, SealedBatch, StoreError, block_seqs};
 
 use crate::breakglass::Queue;
 use crate::cache::Block;
+use crate::combos::Table;
 use crate::cube::CubeBatch;
 use crate::db::{Db, Parts, Tenant, watermark_key};
 use crate::error::QueryError;
@@ -54,7 +55,7 @@ impl Db {
         }
         let mut b = parts.keyspace.batch();
         add_runs(&mut b, &parts, t.no, batch, at);
-        let mut staged = Staged::new(wm);
+        let mut staged = Staged::new(wm, parts.codes.take(&parts.facets, t.no)?);
         let mut queue = Queue::default();
         let epochs = epochs_of(batch, at);
         for (i, e) in events.iter().enumerate() {
@@ -62,10 +63,11 @@ impl Db {
             staged.add(&t, seq, epochs[i], e);
             queue.add(&t, seq, e, || self.appended_by_in(tenant, batch, seq))?;
         }
-        staged.write(&mut b, &parts, t.no)?;
+        let codes = staged.write(&mut b, &parts, t.no)?;
         queue.write(&mut b, &parts, t.no)?;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
+        parts.codes.put(t.no, codes);
         self.note_indexed(&parts, events.len() as u64);
         Ok(())
     }
@@ -168,7 +170,7 @@ impl Db {
             add_runs(&mut b, parts, t.no, batch, at);
         }
         let mut n = 0;
-        let mut staged = Staged::new(0);
+        let mut staged = Staged::new(0, parts.codes.take(&parts.facets, t.no)?);
         let mut queue = Queue::default();
         for (epoch, events) in decoded.iter().flatten() {
             for (seq, e, by) in events {
@@ -177,11 +179,12 @@ impl Db {
                 n += 1;
             }
         }
-        staged.write(&mut b, parts, t.no)?;
+        let codes = staged.write(&mut b, parts, t.no)?;
         queue.write(&mut b, parts, t.no)?;
         let end = last.first_seq + last.commitments.len() as u64;
         b.insert(&parts.meta, watermark_key(t.no), end.to_be_bytes());
         b.commit()?;
+        parts.codes.put(t.no, codes);
         self.note_indexed(parts, n);
         Ok(n)
     }
@@ -242,16 +245,19 @@ struct Staged<'a> {
     cube: CubeBatch,
     /// Seqs below this are already in the index (the watermark): counted once only.
     cube_from: u64,
+    /// The tenant's combination codes, lent for the batch (`combos.rs`).
+    codes: Table,
     /// Tokens already computed in this batch: actors and patients recur within a batch
     /// (a session is many events), and an HMAC costs more than a lookup.
     tokens: HashMap<(&'static str, &'a str), [u8; 32]>,
 }
 
 impl<'a> Staged<'a> {
-    fn new(cube_from: u64) -> Self {
+    fn new(cube_from: u64, codes: Table) -> Self {
         Staged {
             cube: CubeBatch::default(),
             cube_from,
+            codes,
             time: Lists::new(MINUTE, keys::TNO),
             actor: Lists::new(HOUR, PREFIX),
             patient: Lists::new(HOUR, PREFIX),
@@ -265,16 +271,17 @@ impl<'a> Staged<'a> {
     fn add(&mut self, t: &Tenant, seq: u64, epoch: u32, e: &'a Event) {
         let tno = t.no.to_be_bytes();
         let at = (e.time, seq);
-        self.time.add(&tno, at);
+        let code = self.codes.code(epoch, e);
+        self.time.add(&tno, at, code);
         let actor = self.token(t, "actor", &e.actor.id);
-        self.actor.add(&keys::ident(t.no, &actor), at);
+        self.actor.add(&keys::ident(t.no, &actor), at, code);
         let patient = e.patient.as_ref().map(|p| self.token(t, "patient", &p.id));
         if let Some(patient) = &patient {
-            self.patient.add(&keys::ident(t.no, patient), at);
+            self.patient.add(&keys::ident(t.no, patient), at, code);
         }
         self.summaries.add(seq, epoch, e, &actor, patient.as_ref());
         if seq >= self.cube_from {
-            self.cube.add(seq, epoch, e);
+            self.cube.add(seq, epoch, e.time.as_nanosecond(), code);
         }
         if let Some(id) = &e.id {
             let tok = t.indexer.token("id", id);
@@ -290,10 +297,12 @@ impl<'a> Staged<'a> {
             .or_insert_with(|| t.indexer.token(field, value))
     }
 
-    /// Adds the staged entries to `b`, sorted per partition.
-    fn write(mut self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<(), QueryError> {
+    /// Adds the staged entries to `b`, sorted per partition; gives back the code table,
+    /// to be returned to [`crate::combos::Codes::put`] once `b` commits.
+    fn write(mut self, b: &mut fjall::Batch, p: &Parts, tno: u32) -> Result<Table, QueryError> {
         self.summaries.write(b, p, tno);
-        self.cube.write(b, p, tno)?;
+        self.cube.write(b, p, tno, &self.codes)?;
+        self.codes.write(b, &p.facets, tno);
         for (part, lists) in [
             (&p.time, self.time),
             (&p.actor, self.actor),
@@ -308,7 +317,7 @@ impl<'a> Staged<'a> {
         for (k, v) in self.id {
             b.insert(&p.id, k, v);
         }
-        Ok(())
+        Ok(self.codes)
     }
 }
 

@@ -31,6 +31,7 @@
 mod body_filter;
 mod breakglass;
 mod cache;
+mod combos;
 mod cube;
 mod db;
 mod disclose;
@@ -39,6 +40,7 @@ mod entries;
 mod error;
 mod export;
 mod export_ocsf;
+mod facet_lists;
 mod facets;
 mod generation;
 mod idfilter;

@@ -11,8 +11,10 @@
 //! or `tno` (time); span: which [`Span`] of time the list covers, counted from the Unix
 //! epoch (`i64` with the sign bit flipped, big-endian); first seq: the smallest seq in
 //! the list, which makes the key unique. Value: the list's positions in seq order, each
-//! `varint(seq − previous seq) ‖ varint(nanoseconds since the span began)`, the first
-//! seq's delta taken from the key's.
+//! `varint(seq − previous seq) ‖ varint(nanoseconds since the span began) ‖
+//! varint(combination code)`, the first seq's delta taken from the key's. The code
+//! (`combos.rs`) names the event's key epoch and facet values, so facet counts of a
+//! posting-list filter read no event body.
 //!
 //! Reading: the lists of one span are gathered, sorted in the walking order and filtered,
 //! so results keep their exact (time, seq) order across lists written by different
@@ -79,11 +81,14 @@ pub(crate) fn parse_span(b: &[u8]) -> Option<i64> {
     Some((u64::from_be_bytes(b.try_into().ok()?) ^ (1 << 63)) as i64)
 }
 
+/// A position and the combination code of its event (`combos.rs`).
+pub(crate) type Posting = (Pos, u32);
+
 /// The positions of one write to one index, grouped into lists by prefix and span.
 pub(crate) struct Lists {
     span: Span,
     prefix_len: usize,
-    by_key: HashMap<([u8; PREFIX], i64), Vec<Pos>>,
+    by_key: HashMap<([u8; PREFIX], i64), Vec<Posting>>,
 }
 
 impl Lists {
@@ -96,13 +101,14 @@ impl Lists {
         }
     }
 
-    /// Adds the position of an event under `prefix` (`prefix_len` bytes are used).
-    pub fn add(&mut self, prefix: &[u8], pos: Pos) {
+    /// Adds the position of an event with combination `code` under `prefix`
+    /// (`prefix_len` bytes are used).
+    pub fn add(&mut self, prefix: &[u8], pos: Pos, code: u32) {
         let mut p = [0u8; PREFIX];
         let n = self.prefix_len.min(prefix.len());
         p[..n].copy_from_slice(&prefix[..n]);
         let span = self.span.of(pos.0.as_nanosecond());
-        self.by_key.entry((p, span)).or_default().push(pos);
+        self.by_key.entry((p, span)).or_default().push((pos, code));
     }
 
     /// The entries to write, in key order.
@@ -112,7 +118,7 @@ impl Lists {
             .by_key
             .into_iter()
             .map(|((prefix, n), mut list)| {
-                list.sort_unstable_by_key(|p| p.1);
+                list.sort_unstable_by_key(|p| p.0.1);
                 encode(&prefix[..len], span, n, &list)
             })
             .collect();
@@ -122,15 +128,16 @@ impl Lists {
 }
 
 /// One list's entry; `list` is sorted by seq, not empty, and within span `n`.
-fn encode(prefix: &[u8], span: Span, n: i64, list: &[Pos]) -> (Vec<u8>, Vec<u8>) {
-    let first = list[0].1;
+fn encode(prefix: &[u8], span: Span, n: i64, list: &[Posting]) -> (Vec<u8>, Vec<u8>) {
+    let first = list[0].0.1;
     let key = keys::cat(&[prefix, &span_bytes(n), &first.to_be_bytes()]);
     let start = span.start(n);
-    let mut value = Vec::with_capacity(list.len() * 7);
+    let mut value = Vec::with_capacity(list.len() * 8);
     let mut prev = first;
-    for &(time, seq) in list {
+    for &((time, seq), code) in list {
         put_varint(&mut value, seq - prev);
         put_varint(&mut value, (time.as_nanosecond() - start) as u64);
+        put_varint(&mut value, u64::from(code));
         prev = seq;
     }
     (key, value)
@@ -143,7 +150,7 @@ fn span_of_key(key: &[u8]) -> Option<&[u8]> {
 }
 
 /// Appends the positions of one entry to `out`.
-fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Pos>) -> Option<()> {
+fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Posting>) -> Option<()> {
     let n = parse_span(span_of_key(key)?)?;
     let mut seq = u64::from_be_bytes(key.get(key.len() - 8..)?.try_into().ok()?);
     let start = span.start(n);
@@ -154,7 +161,11 @@ fn decode(key: &[u8], value: &[u8], span: Span, out: &mut Vec<Pos>) -> Option<()
         if offset >= span.0 {
             return None;
         }
-        out.push((Timestamp::from_nanosecond(start + offset).ok()?, seq));
+        let code = u32::try_from(take_varint(&mut rest)?).ok()?;
+        out.push((
+            (Timestamp::from_nanosecond(start + offset).ok()?, seq),
+            code,
+        ));
     }
     Some(())
 }
@@ -247,7 +258,7 @@ pub(crate) struct Walk<I> {
     /// The first entry of the next span, read ahead.
     next: Option<(Slice, Slice)>,
     /// The current span's positions, in reverse walking order (popped from the end).
-    current: Vec<Pos>,
+    current: Vec<Posting>,
 }
 
 impl<I> Walk<I>
@@ -284,7 +295,7 @@ where
                 decode(&key, &value, self.span, &mut self.current).ok_or_else(bad)?;
             }
             let range = self.range;
-            self.current.retain(|p| range.admits(p));
+            self.current.retain(|p| range.admits(&p.0));
             match range.order {
                 Order::Asc => self.current.sort_unstable_by(|a, b| b.cmp(a)),
                 Order::Desc => self.current.sort_unstable(),
@@ -300,7 +311,7 @@ impl<I> Iterator for Walk<I>
 where
     I: Iterator<Item = fjall::Result<(Slice, Slice)>>,
 {
-    type Item = Result<Pos, QueryError>;
+    type Item = Result<Posting, QueryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self.fill() {
@@ -354,8 +365,8 @@ mod tests {
         ];
         for (span, prefix_len, lists_expected) in [(HOUR, PREFIX, 5), (MINUTE, keys::TNO, 7)] {
             let mut lists = Lists::new(span, prefix_len);
-            for p in positions {
-                lists.add(&prefix, p);
+            for (i, p) in positions.into_iter().enumerate() {
+                lists.add(&prefix, p, i as u32 * 1000);
             }
             let entries = lists.into_entries();
             assert_eq!(entries.len(), lists_expected);
@@ -366,7 +377,9 @@ mod tests {
                 decode(k, v, span, &mut back).unwrap();
             }
             back.sort();
-            let mut want = positions.to_vec();
+            let mut want: Vec<Posting> = (positions.iter().enumerate())
+                .map(|(i, p)| (*p, i as u32 * 1000))
+                .collect();
             want.sort();
             assert_eq!(back, want);
         }
@@ -376,7 +389,7 @@ mod tests {
     fn a_list_is_keyed_by_its_smallest_seq() {
         let mut lists = Lists::new(HOUR, PREFIX);
         for seq in [9, 3, 7] {
-            lists.add(&[1; PREFIX], (at("2026-03-04T15:00:00Z"), seq));
+            lists.add(&[1; PREFIX], (at("2026-03-04T15:00:00Z"), seq), 0);
         }
         let entries = lists.into_entries();
         assert_eq!(&entries[0].0[PREFIX + SPAN..], &3u64.to_be_bytes());
@@ -384,10 +397,15 @@ mod tests {
 
     #[test]
     fn damaged_values_are_refused() {
-        let (k, v) = encode(&[1; PREFIX], HOUR, 5, &[(at("1970-01-01T05:00:01Z"), 1)]);
+        let (k, v) = encode(
+            &[1; PREFIX],
+            HOUR,
+            5,
+            &[((at("1970-01-01T05:00:01Z"), 1), 3)],
+        );
         let mut out = Vec::new();
         assert!(decode(&k, &v[..v.len() - 1], HOUR, &mut out).is_none());
-        let beyond = [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+        let beyond = [0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0];
         assert!(decode(&k, &beyond, HOUR, &mut out).is_none());
         assert!(decode(&k[..PREFIX], &v, HOUR, &mut out).is_none());
     }

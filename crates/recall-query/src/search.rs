@@ -512,37 +512,69 @@ impl Db {
         &self,
         w: &Walk<'_>,
         parts: &'p Parts,
-    ) -> Box<dyn Iterator<Item = Result<Pos, QueryError>> + 'p> {
-        let f = &w.filter.f;
-        let tno = w.t.no.to_be_bytes();
-        let token = |field: Field, name: &str, value: &str| {
-            keys::ident(w.t.no, &w.filter.token(w.t, field, name, value)).to_vec()
-        };
-        let (partition, prefix, span) = match (&f.patient, &f.actor) {
-            (Some(p), _) => (
-                &parts.patient,
-                token(Field::PatientId, "patient", p),
-                postings::HOUR,
-            ),
-            (None, Some(a)) => (
-                &parts.actor,
-                token(Field::ActorId, "actor", a),
-                postings::HOUR,
-            ),
-            (None, None) => (&parts.time, tno.to_vec(), postings::MINUTE),
-        };
-        let range = postings::Range {
-            from: f.from,
-            to: f.to,
-            after: w.after,
-            order: w.order,
-        };
-        let (lo, hi) = range.key_bounds(&prefix, span);
-        let entries = partition.range(lo..=hi);
-        match w.order {
-            Order::Asc => Box::new(postings::Walk::new(entries, range, span)),
-            Order::Desc => Box::new(postings::Walk::new(entries.rev(), range, span)),
+    ) -> impl Iterator<Item = Result<Pos, QueryError>> + 'p {
+        let driver = Driver::of(&w.filter.f);
+        postings(w.t, w.filter, driver, w.order, w.after, parts).map(|r| r.map(|(pos, _)| pos))
+    }
+}
+
+/// The index a walk is driven by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Driver {
+    Patient,
+    Actor,
+    Time,
+}
+
+impl Driver {
+    /// The patient's lists if the filter names one, else the actor's, else time's.
+    pub(crate) fn of(f: &Filter) -> Driver {
+        match (&f.patient, &f.actor) {
+            (Some(_), _) => Driver::Patient,
+            (None, Some(_)) => Driver::Actor,
+            (None, None) => Driver::Time,
         }
+    }
+}
+
+/// The postings of `driver`'s lists in `filter`'s window (the patient or actor it
+/// names), in `order`, strictly beyond `after`, with their combination codes.
+pub(crate) fn postings<'p>(
+    t: &Tenant,
+    filter: &Compiled,
+    driver: Driver,
+    order: Order,
+    after: Option<Pos>,
+    parts: &'p Parts,
+) -> Box<dyn Iterator<Item = Result<postings::Posting, QueryError>> + 'p> {
+    let f = &filter.f;
+    let token = |field: Field, name: &str, value: &str| {
+        keys::ident(t.no, &filter.token(t, field, name, value)).to_vec()
+    };
+    let (partition, prefix, span) = match (driver, &f.patient, &f.actor) {
+        (Driver::Patient, Some(p), _) => (
+            &parts.patient,
+            token(Field::PatientId, "patient", p),
+            postings::HOUR,
+        ),
+        (Driver::Actor, _, Some(a)) => (
+            &parts.actor,
+            token(Field::ActorId, "actor", a),
+            postings::HOUR,
+        ),
+        _ => (&parts.time, t.no.to_be_bytes().to_vec(), postings::MINUTE),
+    };
+    let range = postings::Range {
+        from: f.from,
+        to: f.to,
+        after,
+        order,
+    };
+    let (lo, hi) = range.key_bounds(&prefix, span);
+    let entries = partition.range(lo..=hi);
+    match order {
+        Order::Asc => Box::new(postings::Walk::new(entries, range, span)),
+        Order::Desc => Box::new(postings::Walk::new(entries.rev(), range, span)),
     }
 }
 

@@ -329,7 +329,7 @@ pub async fn page(
     };
     let read =
         crate::routes::facets::page_and_count(&c.app, &s.principal(), peer, &headers, params).await;
-    let (events, cursor, counts) = match read {
+    let (events, cursor, counts, spent) = match read {
         Ok(r) => r,
         Err(p) => return problem_page(Some(nav), &p),
     };
@@ -338,7 +338,7 @@ pub async fn page(
     export.cursor.clear();
     export.trail.clear();
     let facets = super::facets::shown(&counts, &f);
-    html(&SearchPage {
+    let mut page = html(&SearchPage {
         nav: Some(nav),
         csv: export.url("/export/csv"),
         json: export.url("/export/json"),
@@ -351,5 +351,10 @@ pub async fn page(
         next,
         prev,
         f,
-    })
+    });
+    // Durations only (no filter, no value): see console/timing.rs.
+    if let Ok(v) = axum::http::HeaderValue::from_str(&spent.header()) {
+        page.headers_mut().append("server-timing", v);
+    }
+    page
 }

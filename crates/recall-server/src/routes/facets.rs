@@ -1,12 +1,14 @@
 //! `GET /v1/events/facets`: how many of the events a search filter matches have each
 //! action, outcome, actor role and source system (`recall_query::Db::facets`), through
 //! the same path as `GET /v1/events` (role, lens, patient binding, self-audit record
-//! before the answer). A filter of action, outcome, system and time only is counted
-//! whole (the index's facet cube); any other is bounded: the newest `MAX_FACET_EVENTS`
-//! matches are counted and `complete` says whether that was all.
+//! before the answer). A filter of patient, actor, action, outcome, system and time is
+//! counted whole from the index (its facet cube and posting lists; `max` is then null);
+//! any other is bounded: the newest `max` (`MAX_FACET_EVENTS`) matches are counted and
+//! `complete` says whether that was all.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
@@ -76,8 +78,33 @@ pub async fn count(
         params: &params,
         endpoint: ENDPOINT,
     };
-    let (_, f) = over_filter(on, |db, p, h| db.facet_counts(p, h)).await?;
-    Ok(to_json(&f))
+    let (_, (f, whole)) = over_filter(on, |db, p, h| {
+        Ok((db.facet_counts(p, h)?, p.counts_whole()))
+    })
+    .await?;
+    Ok(to_json(&f, whole))
+}
+
+/// Time a search page spent on its events and on its facet counts (the console adds them
+/// to its `Server-Timing`, so the benchmark can tell them from the rest of a page).
+#[derive(Debug, Clone, Copy)]
+pub struct Spent {
+    /// The page of events.
+    pub search: Duration,
+    /// The facet counts.
+    pub facets: Duration,
+}
+
+impl Spent {
+    /// `search;dur=…, facets;dur=…` (milliseconds).
+    pub fn header(&self) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        format!(
+            "search;dur={:.2}, facets;dur={:.2}",
+            ms(self.search),
+            ms(self.facets)
+        )
+    }
 }
 
 /// The endpoint the console's search page records: a page of events and the facet
@@ -94,7 +121,7 @@ pub async fn page_and_count(
     peer: SocketAddr,
     headers: &HeaderMap,
     params: SearchParams,
-) -> Result<(Vec<Value>, Option<String>, Value), Problem> {
+) -> Result<(Vec<Value>, Option<String>, Value, Spent), Problem> {
     let on = Filtered {
         state,
         who,
@@ -103,8 +130,18 @@ pub async fn page_and_count(
         params: &params,
         endpoint: PAGE_ENDPOINT,
     };
-    let (lens, (page, f)) =
-        over_filter(on, |db, p, h| Ok((db.run(p, h)?, db.facet_counts(p, h)?))).await?;
+    let (lens, (page, f, whole, spent)) = over_filter(on, |db, p, h| {
+        let t = Instant::now();
+        let page = db.run(p, h)?;
+        let searched = t.elapsed();
+        let f = db.facet_counts(p, h)?;
+        let spent = Spent {
+            search: searched,
+            facets: t.elapsed() - searched,
+        };
+        Ok((page, f, p.counts_whole(), spent))
+    })
+    .await?;
     let events = page
         .events
         .iter()
@@ -113,7 +150,7 @@ pub async fn page_and_count(
             serde_json::from_slice(&shown).map_err(internal)
         })
         .collect::<Result<Vec<Value>, Problem>>()?;
-    Ok((events, page.next_cursor, to_json(&f)))
+    Ok((events, page.next_cursor, to_json(&f, whole), spent))
 }
 
 /// Values by count, most frequent first (ties by value).
@@ -127,11 +164,13 @@ fn ranked(m: &BTreeMap<String, u64>) -> Value {
     )
 }
 
-fn to_json(f: &Facets) -> Value {
+/// `whole`: every match was counted, so there is no bound to name.
+fn to_json(f: &Facets, whole: bool) -> Value {
     json!({
         "counted": f.counted,
         "complete": f.complete,
-        "max": MAX_FACET_EVENTS,
+        // The bound the count walked under; null when every match was counted.
+        "max": (!whole).then_some(MAX_FACET_EVENTS),
         "facets": {
             "action": ranked(&f.action),
             "outcome": ranked(&f.outcome),
