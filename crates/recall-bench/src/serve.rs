@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, BufWriter};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -173,6 +173,8 @@ pub struct ServeReport {
 pub(crate) struct Server {
     child: Child,
     pub(crate) url: String,
+    /// Set when the server's log says its first integrity run ended (passed or not).
+    verified: Arc<AtomicBool>,
 }
 
 impl Server {
@@ -191,7 +193,8 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("RECALL_DATA")
             .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
+            // Warnings, and the integrity run's end, which `settle` waits for.
+            .env("RUST_LOG", "warn,recall_server::integrity=info")
             // A slow workflow (compliance) is measured, not cut off at the default 30 s.
             .env("RECALL_SERVER_REQUEST_TIMEOUT_SECS", "3600")
             .stdin(Stdio::null())
@@ -201,10 +204,15 @@ impl Server {
             .with_context(|| format!("start {} serve", bin.display()))?;
         let stderr = child.stderr.take().context("no stderr")?;
         let (tx, rx) = mpsc::channel();
+        let verified = Arc::new(AtomicBool::new(false));
+        let seen = verified.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if line.contains("integrity verified") || line.contains("integrity run ") {
+                    seen.store(true, Ordering::Relaxed);
+                }
                 match line.strip_prefix("recall listening on ") {
                     Some(addr) => {
                         if let Some(tx) = tx.take() {
@@ -218,6 +226,7 @@ impl Server {
         let mut server = Self {
             child,
             url: String::new(),
+            verified,
         };
         let addr = rx
             .recv_timeout(Duration::from_secs(3600))
@@ -236,10 +245,16 @@ impl Server {
         proc_cpu_secs(&self.child.id().to_string())
     }
 
-    /// Waits until the server used under 5% of a core over a second (at most 10 min):
-    /// the single-event phase measures a steady service, not the bulk load's backlog.
+    /// Waits until the server has ended its first integrity run (it starts up to 30 s
+    /// after the server does and reads the whole log) and then used under 5% of a core
+    /// over a second, at most 10 min in all: a phase measures a steady service, not the
+    /// bulk load's backlog nor the start-up verification.
     pub(crate) fn settle(&self) -> f64 {
         let started = Instant::now();
+        while !self.verified.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(600)
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
         let mut last = self.cpu_secs();
         while started.elapsed() < Duration::from_secs(600) {
             std::thread::sleep(Duration::from_secs(1));
